@@ -1,0 +1,61 @@
+"""The one way a paystream FastAPI app is assembled and served."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from common.context import RequestContextMiddleware
+from common.errors import install_problem_handlers
+from common.health import ReadyCheck, install_health
+from common.logging import configure_logging
+from common.metrics import install_metrics
+from common.settings import Settings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def build_app(
+    service: str,
+    lifespan: Lifespan | None = None,
+    ready_checks: dict[str, ReadyCheck] | None = None,
+    **fastapi_kwargs: object,
+) -> FastAPI:
+    """A FastAPI app with problem+json errors, request context, metrics and probes.
+
+    ``ready_checks`` is kept on ``app.state.ready_checks`` so a lifespan can add to it
+    once its clients exist.
+    """
+    app = FastAPI(
+        title=service,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+        **fastapi_kwargs,  # type: ignore[arg-type]
+    )
+    checks: dict[str, ReadyCheck] = dict(ready_checks or {})
+    app.state.ready_checks = checks
+    install_problem_handlers(app)
+    install_health(app, checks)
+    install_metrics(app, service)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
+    """Run one service: one event loop, uvloop and httptools, JSON logs."""
+    configure_logging(settings.service_name, settings.log_level)
+    app = app_factory(settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

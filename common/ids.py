@@ -1,0 +1,31 @@
+"""Identifiers: time-ordered UUIDv7 for new things, UUIDv5 for deterministic ones."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+NAMESPACE = uuid.UUID("6f1c9a52-8a4e-4c1e-9b7d-3f0c2a5e7d10")
+
+
+def uuid7(now_ms: int | None = None) -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then 74 random bits."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
+    return uuid.UUID(int=value)
+
+
+def uuid7_time_ms(value: uuid.UUID) -> int:
+    """The Unix millisecond timestamp inside a UUIDv7."""
+    return value.int >> 80
+
+
+def deterministic_id(*parts: str) -> uuid.UUID:
+    """The same parts always give the same id (UUIDv5 in paystream's namespace)."""
+    return uuid.uuid5(NAMESPACE, "\x1f".join(parts))

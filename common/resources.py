@@ -1,0 +1,83 @@
+"""The clients one process holds, opened in its lifespan and closed after it.
+
+A service says which backing services it needs; each one opened also gets a readiness
+check, so ``/ready`` reports exactly the dependencies the service has.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from common.db import make_engine, make_session_factory
+from common.health import ReadyCheck
+from common.kafka.producer import make_producer
+from common.mongo import make_mongo_client
+from common.redis import make_redis
+from common.settings import Settings
+
+
+@dataclass
+class Resources:
+    """Open clients; attributes are None for what the service did not ask for."""
+
+    settings: Settings
+    engine: AsyncEngine | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    producer: AIOKafkaProducer | None = None
+    mongo: AsyncMongoClient[dict[str, Any]] | None = None
+    redis: Redis | None = None
+    checks: dict[str, ReadyCheck] = field(default_factory=dict)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def open(
+        self, *, postgres: bool = False, kafka: bool = False, mongo: bool = False,
+        redis: bool = False,
+    ) -> Resources:  # fmt: skip
+        s = self.settings
+        if postgres:
+            self.engine = make_engine(s.postgres_dsn)
+            self.sessions = make_session_factory(self.engine)
+            self._stack.push_async_callback(self.engine.dispose)
+            self.checks["postgres"] = self._check_postgres
+        if kafka:
+            self.producer = make_producer(s.kafka_bootstrap, client_id=s.service_name)
+            await self.producer.start()
+            self._stack.push_async_callback(self.producer.stop)
+            self.checks["kafka"] = self._check_kafka
+        if mongo:
+            self.mongo = make_mongo_client(s.mongo_url, s.service_name)
+            self._stack.push_async_callback(self.mongo.close)
+            self.checks["mongo"] = self._check_mongo
+        if redis:
+            self.redis = make_redis(s.redis_url)
+            self._stack.push_async_callback(self.redis.aclose)
+            self.checks["redis"] = self._check_redis
+        return self
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def _check_postgres(self) -> None:
+        assert self.engine is not None
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def _check_kafka(self) -> None:
+        assert self.producer is not None
+        await self.producer.client.fetch_all_metadata()
+
+    async def _check_mongo(self) -> None:
+        assert self.mongo is not None
+        await self.mongo.admin.command("ping")
+
+    async def _check_redis(self) -> None:
+        assert self.redis is not None
+        await self.redis.ping()

@@ -1,0 +1,42 @@
+"""Settings shared by every service, read from the environment (prefix ``PAYSTREAM_``).
+
+Each service subclasses :class:`ServiceSettings` only when it needs more; the addresses
+of the backing services are the same for all of them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Addresses and knobs common to all paystream processes."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYSTREAM_", extra="ignore")
+
+    env: str = "dev"
+    service_name: str = "paystream"
+    log_level: str = "INFO"
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_partitions: int = Field(default=8, ge=1)
+    postgres_dsn: str = "postgresql+asyncpg://paystream:paystream@127.0.0.1:15432/paystream"
+    mongo_url: str = "mongodb://127.0.0.1:27117/"
+    mongo_db: str = "paystream"
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    prometheus_url: str = "http://127.0.0.1:19090"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    gateway_url: str = "http://127.0.0.1:18000"
+    user_svc_url: str = "http://127.0.0.1:18001"
+    wallet_svc_url: str = "http://127.0.0.1:18002"
+    transaction_svc_url: str = "http://127.0.0.1:18003"
+    pgw_svc_url: str = "http://127.0.0.1:18004"
+    notification_worker_url: str = "http://127.0.0.1:18005"
+    audit_svc_url: str = "http://127.0.0.1:18006"
+
+    jwt_issuer: str = "paystream"
+    jwt_audience: str = "paystream-api"

@@ -1,0 +1,253 @@
+"""The backing services as local processes bound to loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from infra.local.config import PG_VERSION, REPO_ROOT, LocalConfig
+from infra.local.procs import port_open, read_pid, spawn, stop, wait_until
+
+PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
+BACKING = ("postgres", "redis", "mongo", "kafka", "prometheus")
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as the postgres user."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return argv
+
+
+def start_postgres(cfg: LocalConfig) -> None:
+    data = cfg.run_dir / "postgres"
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+            cfg.run_dir.chmod(0o755)
+        pwfile = cfg.run_dir / "pgpass.tmp"
+        pwfile.write_text("paystream\n")
+        pwfile.chmod(0o644)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "paystream",
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        pwfile.unlink()
+    argv = [
+        str(PG_BIN / "postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(cfg.postgres_port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"unix_socket_directories={data}",
+        "-c",
+        "max_connections=300",
+        "-c",
+        "shared_buffers=256MB",
+        "-c",
+        "synchronous_commit=on",
+    ]
+    spawn("postgres", _as_postgres(argv), cfg.run_dir)
+    wait_until(lambda: _pg_ready(cfg), "postgres")
+
+
+def _pg_ready(cfg: LocalConfig) -> bool:
+    r = subprocess.run(
+        [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(cfg.postgres_port)],
+        capture_output=True,
+        check=False,
+    )
+    if r.returncode != 0:
+        return False
+    # the default database for the paystream role
+    env = {**os.environ, "PGPASSWORD": "paystream"}
+    r = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(cfg.postgres_port), "-U", "paystream", "-d",
+         "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname='paystream'"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    if r.returncode != 0:
+        return False
+    if r.stdout.strip() != "1":
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(cfg.postgres_port), "-U", "paystream", "-d",
+             "postgres", "-c", "CREATE DATABASE paystream"],
+            capture_output=True, env=env, check=True,
+        )  # fmt: skip
+    return True
+
+
+def start_redis(cfg: LocalConfig) -> None:
+    spawn(
+        "redis",
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(cfg.redis_port), "--save", "",
+         "--appendonly", "no", "--daemonize", "no"],
+        cfg.run_dir,
+    )  # fmt: skip
+    wait_until(lambda: port_open(cfg.redis_port), "redis")
+
+
+def start_mongo(cfg: LocalConfig) -> None:
+    data = cfg.run_dir / "ferretdb" / "data"
+    state = cfg.run_dir / "ferretdb" / "state"
+    data.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
+    spawn(
+        "mongo",
+        [str(cfg.ferretdb_bin), "--handler=sqlite", f"--sqlite-url=file:{data}/",
+         f"--listen-addr=127.0.0.1:{cfg.mongo_port}", f"--state-dir={state}",
+         "--telemetry=disable", "--debug-addr=-", "--log-level=warn"],
+        cfg.run_dir,
+    )  # fmt: skip
+    wait_until(lambda: port_open(cfg.mongo_port), "ferretdb")
+
+
+KAFKA_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{cport}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={logs}
+num.partitions=8
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=8
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=-1
+"""
+
+LOG4J = """\
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+"""
+
+
+def start_kafka(cfg: LocalConfig) -> None:
+    home = cfg.run_dir / "kafka"
+    home.mkdir(parents=True, exist_ok=True)
+    props = home / "server.properties"
+    props.write_text(
+        KAFKA_PROPERTIES.format(
+            port=cfg.kafka_port, cport=cfg.kafka_controller_port, logs=home / "data"
+        )
+    )
+    (home / "log4j.properties").write_text(LOG4J)
+    classpath = f"{cfg.kafka_libs}/*"
+    if not (home / "data" / "meta.properties").exists():
+        cluster_id = subprocess.run(
+            ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        subprocess.run(
+            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+             "-c", str(props), "--ignore-formatted"],
+            capture_output=True, check=True,
+        )  # fmt: skip
+    heap = os.environ.get("PAYSTREAM_KAFKA_HEAP", "768m")
+    spawn(
+        "kafka",
+        ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
+         f"-Dlog4j.configuration=file:{home / 'log4j.properties'}", "-cp", classpath,
+         "kafka.Kafka", str(props)],
+        cfg.run_dir,
+    )  # fmt: skip
+    wait_until(lambda: port_open(cfg.kafka_port), "kafka", timeout=120)
+
+
+def write_prometheus_config(cfg: LocalConfig) -> Path:
+    """A scrape job per paystream service (and Prometheus itself), every 2 seconds."""
+    lines = [
+        "global:",
+        "  scrape_interval: 2s",
+        "  evaluation_interval: 2s",
+        "rule_files:",
+        f"  - {REPO_ROOT / 'infra/prometheus/alerts.yml'}",
+        "scrape_configs:",
+        "  - job_name: prometheus",
+        "    static_configs:",
+        f"      - targets: ['127.0.0.1:{cfg.prometheus_port}']",
+    ]
+    for name, port in cfg.service_ports.items():
+        lines += [
+            f"  - job_name: {name}",
+            "    static_configs:",
+            f"      - targets: ['127.0.0.1:{port}']",
+        ]
+    path = cfg.run_dir / "prometheus" / "prometheus.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_prometheus(cfg: LocalConfig) -> None:
+    conf = write_prometheus_config(cfg)
+    spawn(
+        "prometheus",
+        ["prometheus", f"--config.file={conf}",
+         f"--storage.tsdb.path={cfg.run_dir / 'prometheus' / 'data'}",
+         f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}", "--log.level=warn"],
+        cfg.run_dir,
+    )  # fmt: skip
+    wait_until(lambda: port_open(cfg.prometheus_port), "prometheus")
+
+
+STARTERS = {
+    "postgres": (start_postgres, "postgres_port"),
+    "redis": (start_redis, "redis_port"),
+    "mongo": (start_mongo, "mongo_port"),
+    "kafka": (start_kafka, "kafka_port"),
+    "prometheus": (start_prometheus, "prometheus_port"),
+}
+
+
+def start_backing(cfg: LocalConfig) -> list[str]:
+    """Start every backing service that is not running; return the names started."""
+    started = []
+    for name in BACKING:
+        starter, port_attr = STARTERS[name]
+        if read_pid(cfg.run_dir / "pids" / f"{name}.pid") is not None:
+            continue
+        port = getattr(cfg, port_attr)
+        if port_open(port):
+            raise RuntimeError(
+                f"port {port} for {name} is taken by another process; "
+                f"set PAYSTREAM_{port_attr.upper()} to a free port"
+            )
+        starter(cfg)
+        started.append(name)
+    return started
+
+
+def stop_backing(cfg: LocalConfig) -> None:
+    for name in reversed(BACKING):
+        stop(name, cfg.run_dir, timeout=30)

@@ -1,0 +1,92 @@
+"""Where the local launcher puts things and which ports it uses.
+
+Every port and folder comes from an environment variable so that the launcher never
+clashes with a server already running on the machine. Downloads and builds are
+cached outside the clone (``PAYSTREAM_CACHE_DIR``) so that a fresh clone on the same
+machine does not fetch them again; per-run data lives in ``PAYSTREAM_RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+KAFKA_VERSION = "3.9.1"
+FERRETDB_VERSION = "v1.24.2"
+PG_VERSION = "15"
+
+# name -> default port; the env var is PAYSTREAM_<NAME>_PORT
+SERVICE_PORTS: dict[str, int] = {
+    "gateway": 18000,
+    "user_svc": 18001,
+    "wallet_svc": 18002,
+    "transaction_svc": 18003,
+    "pgw_svc": 18004,
+    "notification_worker": 18005,
+    "audit_svc": 18006,
+}
+
+# Background workers: name -> python module. They expose /metrics on their own port.
+WORKER_PORTS: dict[str, tuple[str, int]] = {}
+
+
+def _env_port(name: str, default: int) -> int:
+    return int(os.environ.get(f"PAYSTREAM_{name.upper()}_PORT", default))
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Ports and folders of one local stack."""
+
+    cache_dir: Path
+    run_dir: Path
+    kafka_port: int
+    kafka_controller_port: int
+    postgres_port: int
+    mongo_port: int
+    redis_port: int
+    prometheus_port: int
+    service_ports: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> LocalConfig:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        cache = Path(os.environ.get("PAYSTREAM_CACHE_DIR", str(Path(xdg) / "paystream")))
+        run = Path(os.environ.get("PAYSTREAM_RUN_DIR", "/tmp/paystream-run"))  # noqa: S108
+        return cls(
+            cache_dir=cache,
+            run_dir=run,
+            kafka_port=_env_port("kafka", 19092),
+            kafka_controller_port=_env_port("kafka_controller", 19093),
+            postgres_port=_env_port("postgres", 15432),
+            mongo_port=_env_port("mongo", 27117),
+            redis_port=_env_port("redis", 16379),
+            prometheus_port=_env_port("prometheus", 19090),
+            service_ports={n: _env_port(n, p) for n, p in SERVICE_PORTS.items()},
+        )
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
+
+    @property
+    def ferretdb_bin(self) -> Path:
+        return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+
+    def client_env(self) -> dict[str, str]:
+        """The ``PAYSTREAM_*`` settings that point clients at this stack."""
+        env = {
+            "PAYSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
+            "PAYSTREAM_POSTGRES_DSN": (
+                f"postgresql+asyncpg://paystream:paystream@127.0.0.1:{self.postgres_port}/paystream"
+            ),
+            "PAYSTREAM_MONGO_URL": f"mongodb://127.0.0.1:{self.mongo_port}/",
+            "PAYSTREAM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "PAYSTREAM_PROMETHEUS_URL": f"http://127.0.0.1:{self.prometheus_port}",
+        }
+        for name, port in self.service_ports.items():
+            env[f"PAYSTREAM_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        return env

@@ -1,0 +1,152 @@
+"""The Docker path (docker-compose.yml, Prometheus and Grafana files) is consistent with the code.
+
+No Docker engine is needed: the files are parsed and checked against the Python packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import shlex
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from common.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = (
+    "gateway",
+    "user_svc",
+    "wallet_svc",
+    "transaction_svc",
+    "pgw_svc",
+    "notification_worker",
+    "audit_svc",
+)
+IMAGES = ("apache/kafka:3.9.1", "postgres:15", "mongo:7", "redis:7")
+UNPINNED_IMAGES = ("prom/prometheus", "grafana/grafana")
+
+
+@cache
+def load(rel: str) -> Any:
+    """Parse a YAML (or JSON) file of the repository, relative to its root."""
+    text = (ROOT / rel).read_text()
+    return json.loads(text) if rel.endswith(".json") else yaml.safe_load(text)
+
+
+def compose() -> dict[str, Any]:
+    return load("docker-compose.yml")["services"]
+
+
+def built_services() -> list[str]:
+    return [name for name, svc in compose().items() if "build" in svc]
+
+
+def env_of(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def settings_fields(module: str) -> set[str]:
+    """Fields of Settings plus those of its subclasses defined in the service's package."""
+    try:
+        importlib.import_module(f"{module}.settings")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{module}.settings":
+            raise
+    fields = set(Settings.model_fields)
+    todo = list(Settings.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__ == module or cls.__module__.startswith(f"{module}."):
+            fields |= set(cls.model_fields)
+    return fields
+
+
+def test_backing_images_are_present() -> None:
+    images = {svc.get("image", "") for svc in compose().values()}
+    assert set(IMAGES) <= images
+    assert set(UNPINNED_IMAGES) <= {image.split(":")[0] for image in images}
+
+
+def test_every_paystream_service_is_in_compose() -> None:
+    assert set(SERVICES) <= set(built_services())
+
+
+@pytest.mark.parametrize("name", built_services())
+def test_service_builds_root_dockerfile_and_runs_its_module(name: str) -> None:
+    svc = compose()[name]
+    build = svc["build"] if isinstance(svc["build"], dict) else {"context": svc["build"]}
+    context = (ROOT / build["context"]).resolve()
+    assert context == ROOT
+    assert (context / build.get("dockerfile", "Dockerfile")).resolve() == ROOT / "Dockerfile"
+
+    command = svc["command"]
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    assert argv[:2] == ["python", "-m"] and len(argv) == 3, argv
+    module = argv[2]
+    assert importlib.util.find_spec(module) is not None, f"no package {module}"
+    main = importlib.util.find_spec(f"{module}.__main__")
+    assert main is not None and main.origin and Path(main.origin).is_file(), (
+        f"{module}/__main__.py is missing"
+    )
+
+    env = env_of(svc)
+    assert env["PAYSTREAM_HTTP_HOST"] == "0.0.0.0" and env["PAYSTREAM_HTTP_PORT"] == "8000"
+    assert env["PAYSTREAM_SERVICE_NAME"] == name
+    fields = settings_fields(module)
+    unknown = {k for k in env if k.startswith("PAYSTREAM_")} - {
+        f"PAYSTREAM_{f.upper()}" for f in fields
+    }
+    assert not unknown, f"not settings of {module}: {sorted(unknown)}"
+    for dep, cond in (svc.get("depends_on") or {}).items():
+        assert dep in compose() and cond["condition"] == "service_healthy", dep
+
+
+def test_prometheus_scrapes_every_service() -> None:
+    config = load("infra/prometheus/prometheus.docker.yml")
+    assert config["global"]["scrape_interval"] == "5s"
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    missing = {f"{name}:8000" for name in built_services()} - targets
+    assert not missing, missing
+    volumes = compose()["prometheus"]["volumes"]
+    assert any(v.startswith("./infra/prometheus/prometheus.docker.yml:") for v in volumes)
+
+
+def test_grafana_datasource_points_at_prometheus() -> None:
+    sources = load("infra/grafana/provisioning/datasources/prometheus.yml")["datasources"]
+    (source,) = [s for s in sources if s["type"] == "prometheus"]
+    url = urlparse(source["url"])
+    assert url.hostname in compose()
+    assert compose()[url.hostname]["image"].startswith("prom/prometheus")
+    assert url.port == 9090
+
+
+def test_grafana_dashboards_are_provisioned_with_queries() -> None:
+    volumes = compose()["grafana"]["volumes"]
+    (provider,) = load("infra/grafana/provisioning/dashboards/dashboards.yml")["providers"]
+    for mount in (
+        "./infra/grafana/provisioning:/etc/grafana/provisioning",
+        f"./infra/grafana/dashboards:{provider['options']['path']}",
+    ):
+        assert any(v.startswith(mount) for v in volumes), mount
+
+    panels = load("infra/grafana/dashboards/paystream.json")["panels"]
+    panels = [p for top in panels for p in [top, *top.get("panels", [])] if p["type"] != "row"]
+    assert panels
+    for panel in panels:
+        assert any(t.get("expr", "").strip() for t in panel.get("targets", [])), panel["title"]

@@ -1,0 +1,8 @@
+"""``python -m wallet_svc``: run the service."""
+
+from common.app import serve
+from common.settings import Settings
+from wallet_svc.main import create_app
+
+if __name__ == "__main__":
+    serve(create_app, Settings(service_name="wallet_svc"))
