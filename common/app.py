@@ -7,13 +7,13 @@ from contextlib import AbstractAsyncContextManager
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from common.context import RequestContextMiddleware
 from common.errors import install_problem_handlers
 from common.health import ReadyCheck, install_health
 from common.logging import configure_logging
 from common.metrics import install_metrics
+from common.responses import OrjsonResponse
 from common.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -32,7 +32,7 @@ def build_app(
     """
     app = FastAPI(
         title=service,
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
         lifespan=lifespan,
         **fastapi_kwargs,  # type: ignore[arg-type]
     )

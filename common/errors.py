@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from common.responses import OrjsonResponse
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://paystream.dev/problems/"
@@ -54,7 +55,7 @@ def problem_response(
     instance: str | None = None,
     headers: dict[str, str] | None = None,
     **extra: Any,
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": _TITLES.get(status, "Error"),
@@ -66,7 +67,7 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return ORJSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return OrjsonResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _code_for(status: int) -> str:
@@ -77,13 +78,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Every error the app raises leaves as problem+json."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> ORJSONResponse:
+    async def _problem(request: Request, exc: Problem) -> OrjsonResponse:
         return problem_response(
             exc.status, exc.code, exc.detail, request.url.path, exc.headers, **exc.extra
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             exc.status_code,
@@ -94,7 +95,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> OrjsonResponse:
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")}
             for e in exc.errors()
@@ -104,7 +105,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unhandled(request: Request, exc: Exception) -> OrjsonResponse:
         import logging
 
         logging.getLogger("paystream.errors").exception("unhandled error")

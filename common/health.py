@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from common.errors import problem_response
+from common.responses import OrjsonResponse
 
 ReadyCheck = Callable[[], Awaitable[object]]
 
@@ -33,12 +33,12 @@ def install_health(app: FastAPI, checks: dict[str, ReadyCheck]) -> None:
     """Add the two probes; ``checks`` may be filled in later (e.g. by the lifespan)."""
 
     @app.get("/health", include_in_schema=False)
-    async def health() -> ORJSONResponse:
-        return ORJSONResponse({"status": "ok"})
+    async def health() -> OrjsonResponse:
+        return OrjsonResponse({"status": "ok"})
 
     @app.get("/ready", include_in_schema=False)
-    async def ready() -> ORJSONResponse:
+    async def ready() -> OrjsonResponse:
         results = await run_checks(checks)
         if all(v == "ok" for v in results.values()):
-            return ORJSONResponse({"status": "ready", "checks": results})
+            return OrjsonResponse({"status": "ready", "checks": results})
         return problem_response(503, "not_ready", "a dependency is not answering", checks=results)

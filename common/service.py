@@ -29,4 +29,4 @@ def skeleton_app(
         finally:
             await resources.close()
 
-    return build_app(settings.service_name, lifespan=lifespan, **fastapi_kwargs)
+    return build_app(settings.service_name, lifespan, None, **fastapi_kwargs)

@@ -12,7 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from common.metrics import EVENTS_PROCESSED
 from common.topics import dlq
@@ -67,7 +72,7 @@ class ConsumerLoop:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.attempts),
                 wait=wait_exponential(multiplier=self.backoff, max=2),
-                retry=retry_if_exception_type(Exception) & ~retry_if_exception_type(PermanentError),
+                retry=retry_if_not_exception_type(PermanentError),
                 reraise=True,
             ):
                 with attempt:

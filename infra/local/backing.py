@@ -72,12 +72,12 @@ def start_postgres(cfg: LocalConfig) -> None:
 
 
 def _pg_ready(cfg: LocalConfig) -> bool:
-    r = subprocess.run(
+    ready = subprocess.run(
         [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(cfg.postgres_port)],
         capture_output=True,
         check=False,
     )
-    if r.returncode != 0:
+    if ready.returncode != 0:
         return False
     # the default database for the paystream role
     env = {**os.environ, "PGPASSWORD": "paystream"}

@@ -18,7 +18,7 @@ COMPOSE = ["docker", "compose", "-f", str(REPO_ROOT / "docker-compose.yml")]
 def docker_engine_answers() -> bool:
     """True only when a Docker engine answers a ping (the client alone is not enough)."""
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         return bool(docker.from_env(timeout=3).ping())
     except Exception:

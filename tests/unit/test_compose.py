@@ -48,6 +48,20 @@ def built_services() -> list[str]:
     return [name for name, svc in compose().items() if "build" in svc]
 
 
+def one_shots() -> set[str]:
+    """Built services others wait on to *finish* (topic creation and migrations)."""
+    return {
+        dep
+        for svc in compose().values()
+        for dep, cond in (svc.get("depends_on") or {}).items()
+        if cond["condition"] == "service_completed_successfully"
+    }
+
+
+def long_running() -> list[str]:
+    return [name for name in built_services() if name not in one_shots()]
+
+
 def env_of(svc: dict[str, Any]) -> dict[str, str]:
     env = svc.get("environment") or {}
     if isinstance(env, list):
@@ -94,14 +108,19 @@ def test_service_builds_root_dockerfile_and_runs_its_module(name: str) -> None:
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     assert argv[:2] == ["python", "-m"] and len(argv) == 3, argv
     module = argv[2]
-    assert importlib.util.find_spec(module) is not None, f"no package {module}"
-    main = importlib.util.find_spec(f"{module}.__main__")
-    assert main is not None and main.origin and Path(main.origin).is_file(), (
-        f"{module}/__main__.py is missing"
-    )
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin, f"no module {module}"
+    if spec.submodule_search_locations:  # a package runs through its __main__.py
+        main = importlib.util.find_spec(f"{module}.__main__")
+        assert main is not None and main.origin and Path(main.origin).is_file(), (
+            f"{module}/__main__.py is missing"
+        )
+    else:
+        assert 'if __name__ == "__main__":' in Path(spec.origin).read_text(), module
 
     env = env_of(svc)
-    assert env["PAYSTREAM_HTTP_HOST"] == "0.0.0.0" and env["PAYSTREAM_HTTP_PORT"] == "8000"
+    if name not in one_shots():
+        assert env["PAYSTREAM_HTTP_HOST"] == "0.0.0.0" and env["PAYSTREAM_HTTP_PORT"] == "8000"
     assert env["PAYSTREAM_SERVICE_NAME"] == name
     fields = settings_fields(module)
     unknown = {k for k in env if k.startswith("PAYSTREAM_")} - {
@@ -109,7 +128,15 @@ def test_service_builds_root_dockerfile_and_runs_its_module(name: str) -> None:
     }
     assert not unknown, f"not settings of {module}: {sorted(unknown)}"
     for dep, cond in (svc.get("depends_on") or {}).items():
-        assert dep in compose() and cond["condition"] == "service_healthy", dep
+        wanted = "service_completed_successfully" if dep in one_shots() else "service_healthy"
+        assert dep in compose() and cond["condition"] == wanted, dep
+
+
+def test_bootstrap_runs_before_every_service() -> None:
+    assert one_shots() == {"bootstrap"}
+    assert compose()["bootstrap"]["command"] == ["python", "-m", "common.bootstrap"]
+    for name in long_running():
+        assert "bootstrap" in compose()[name]["depends_on"], name
 
 
 def test_prometheus_scrapes_every_service() -> None:
@@ -121,7 +148,7 @@ def test_prometheus_scrapes_every_service() -> None:
         for static in job.get("static_configs", [])
         for target in static["targets"]
     }
-    missing = {f"{name}:8000" for name in built_services()} - targets
+    missing = {f"{name}:8000" for name in long_running()} - targets
     assert not missing, missing
     volumes = compose()["prometheus"]["volumes"]
     assert any(v.startswith("./infra/prometheus/prometheus.docker.yml:") for v in volumes)

@@ -1,0 +1,49 @@
+import logging
+
+import orjson
+
+from common.logging import JsonFormatter, correlation_id, redact
+
+
+def test_secret_keys_are_masked_at_any_depth() -> None:
+    doc = redact(
+        {
+            "email": "a@b.c",
+            "password": "hunter2",
+            "nested": [{"refresh_token": "r"}, {"card_number": "4111111111111111"}],
+        }
+    )
+    assert doc == {
+        "email": "a@b.c",
+        "password": "[REDACTED]",
+        "nested": [{"refresh_token": "[REDACTED]"}, {"card_number": "[REDACTED]"}],
+    }
+
+
+def test_secret_text_is_masked_inside_messages() -> None:
+    jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl"
+    text = redact(f"Authorization: Bearer abc.def and {jwt} paid with 4111 1111 1111 1111")
+    assert "abc.def" not in text and jwt not in text and "4111 1111" not in text
+    assert "[REDACTED_PAN]" in text
+
+
+def test_formatter_writes_one_json_object_with_ids_and_extras() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "t",
+            "levelname": "INFO",
+            "msg": "paid %s",
+            "args": ("ok",),
+            "wallet_id": "w-1",
+            "token": "secret",
+        }
+    )
+    t = correlation_id.set("corr-1")
+    try:
+        line = JsonFormatter("wallet_svc").format(record)
+    finally:
+        correlation_id.reset(t)
+    doc = orjson.loads(line)
+    assert doc["msg"] == "paid ok" and doc["service"] == "wallet_svc"
+    assert doc["correlation_id"] == "corr-1" and doc["wallet_id"] == "w-1"
+    assert doc["token"] == "[REDACTED]" and "secret" not in line
