@@ -7,6 +7,12 @@ UV="$(scripts/ensure-uv.sh)"
 start=$(date +%s)
 "$UV" sync --frozen --quiet
 "$UV" run python -m infra.local install
+# The tests get a stack of their own: other ports, a fresh run folder (Kafka's log and the
+# read models must start empty together), removed again at the end.
+export PAYSTREAM_PORT_OFFSET="${PAYSTREAM_PORT_OFFSET:-100}"
+export PAYSTREAM_RUN_DIR="${PAYSTREAM_RUN_DIR:-/tmp/paystream-test-run}"
+rm -rf "$PAYSTREAM_RUN_DIR"
+trap 'rm -rf "$PAYSTREAM_RUN_DIR"' EXIT
 echo "== lint and types"
 "$UV" run ruff check .
 "$UV" run ruff format --check .

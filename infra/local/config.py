@@ -34,7 +34,10 @@ WORKER_PORTS: dict[str, tuple[str, int]] = {}
 
 
 def _env_port(name: str, default: int) -> int:
-    return int(os.environ.get(f"PAYSTREAM_{name.upper()}_PORT", default))
+    """``PAYSTREAM_<NAME>_PORT``, else the default shifted by ``PAYSTREAM_PORT_OFFSET``
+    (the test command uses an offset so it never meets a stack started by ``make up``)."""
+    offset = int(os.environ.get("PAYSTREAM_PORT_OFFSET", "0"))
+    return int(os.environ.get(f"PAYSTREAM_{name.upper()}_PORT", default + offset))
 
 
 @dataclass(frozen=True)

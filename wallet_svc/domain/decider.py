@@ -1,0 +1,281 @@
+"""The wallet decider: `decide(state, command, now) -> events` (pure, no I/O, no clock).
+
+Rules: a duplicate `command_id` yields `[]`; rejections are events; holds whose
+`expires_at` <= now are expired (`HoldExpired`) before the command itself is decided, so
+`available` never counts a dead hold. Debits and holds need
+`available + overdraft_limit >= amount`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from wallet_svc.domain import commands as cmd
+from wallet_svc.domain import events as ev
+from wallet_svc.domain.events import Posting, Reason
+from wallet_svc.domain.state import WalletState, WalletStatus, evolve
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(now: int | datetime) -> int:
+    """Epoch milliseconds of `now` (an int epoch ms, or an aware datetime)."""
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        return (now - _EPOCH) // timedelta(milliseconds=1)
+    return now
+
+
+def decide(
+    state: WalletState | None, command: cmd.WalletCommand, now: int | datetime
+) -> list[ev.WalletEvent]:
+    """Decide one command against the wallet's state; return the events to append."""
+    s = state if state is not None else WalletState()
+    if command.command_id in s.processed:
+        return []
+    at = epoch_ms(now)
+    horizon = max(at, command.now) if isinstance(command, cmd.ExpireHolds) else at
+    events: list[ev.WalletEvent] = []
+    for hold in s.holds:
+        if hold.expires_at <= horizon:
+            expired = ev.HoldExpired(
+                command_id=command.command_id,
+                wallet_id=s.wallet_id,
+                transaction_id=hold.transaction_id,
+                hold_id=hold.hold_id,
+                amount=hold.amount,
+                currency=s.currency,
+                ledger=s.ledger,
+                available=s.available + hold.amount,
+            )
+            s = evolve(s, expired)
+            events.append(expired)
+    expired_ids = {e.hold_id for e in events if isinstance(e, ev.HoldExpired)}
+    return events + _decide(s, command, at, expired_ids)
+
+
+def _decide(
+    s: WalletState, c: cmd.WalletCommand, at: int, expired_ids: set[str]
+) -> list[ev.WalletEvent]:
+    exists = s.status != WalletStatus.ABSENT and s.wallet_id == c.wallet_id
+    match c:
+        case cmd.OpenWallet():
+            return _open(s, c)
+        case cmd.FreezeWallet() | cmd.UnfreezeWallet() | cmd.CloseWallet():
+            return _admin(s, c, exists)
+        case cmd.DebitWallet():
+            return _debit(s, c, at, exists)
+        case cmd.CreditWallet():
+            return _credit(s, c, at, exists)
+        case cmd.PlaceHold():
+            return _place_hold(s, c, at, exists)
+        case cmd.CaptureHold() | cmd.ReleaseHold():
+            return _settle_hold(s, c, exists, expired_ids)
+        case _:  # ExpireHolds: the expiry above is its whole effect
+            return []
+
+
+def _rejected(c: cmd.WalletCommand, reason: str) -> list[ev.WalletEvent]:
+    return [
+        ev.CommandRejected(
+            command_id=c.command_id,
+            wallet_id=c.wallet_id,
+            command_type=type(c).__name__,
+            reason=reason,
+        )
+    ]
+
+
+def _open(s: WalletState, c: cmd.OpenWallet) -> list[ev.WalletEvent]:
+    if s.status != WalletStatus.ABSENT:
+        return _rejected(c, Reason.ALREADY_EXISTS)
+    if not _is_amount(c.overdraft_limit, allow_zero=True):
+        return _rejected(c, Reason.INVALID_AMOUNT)
+    return [
+        ev.WalletOpened(
+            command_id=c.command_id,
+            wallet_id=c.wallet_id,
+            owner_id=c.owner_id,
+            currency=c.currency,
+            overdraft_limit=c.overdraft_limit,
+        )
+    ]
+
+
+def _admin(
+    s: WalletState, c: cmd.FreezeWallet | cmd.UnfreezeWallet | cmd.CloseWallet, exists: bool
+) -> list[ev.WalletEvent]:
+    if not exists:
+        return _rejected(c, Reason.WALLET_NOT_FOUND)
+    if s.status == WalletStatus.CLOSED:
+        return _rejected(c, Reason.WALLET_CLOSED)
+    ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
+    match c:
+        case cmd.FreezeWallet():
+            if s.status == WalletStatus.FROZEN:
+                return _rejected(c, Reason.WALLET_FROZEN)
+            return [ev.WalletFrozen(**ids, reason=c.reason)]
+        case cmd.UnfreezeWallet():
+            if s.status != WalletStatus.FROZEN:
+                return _rejected(c, Reason.NOT_FROZEN)
+            return [ev.WalletUnfrozen(**ids)]
+        case _:
+            if s.ledger != 0 or s.holds:
+                return _rejected(c, Reason.NOT_ZERO_BALANCE)
+            return [ev.WalletClosed(**ids)]
+
+
+def _is_amount(value: object, *, allow_zero: bool = False) -> bool:
+    return type(value) is int and (value >= 0 if allow_zero else value > 0)
+
+
+def _money_guard(s: WalletState, amount: int, currency: str, exists: bool) -> str | None:
+    if not exists:
+        return Reason.WALLET_NOT_FOUND
+    if not _is_amount(amount):
+        return Reason.INVALID_AMOUNT
+    if currency != s.currency:
+        return Reason.CURRENCY_MISMATCH
+    return None
+
+
+def _status_guard(s: WalletState) -> str | None:
+    if s.status == WalletStatus.CLOSED:
+        return Reason.WALLET_CLOSED
+    if s.status == WalletStatus.FROZEN:
+        return Reason.WALLET_FROZEN
+    return None
+
+
+def _expiry_guard(expires_at: int | None, at: int) -> str | None:
+    return Reason.EXPIRED if expires_at is not None and at >= expires_at else None
+
+
+def _funds_guard(s: WalletState, amount: int) -> str | None:
+    return Reason.INSUFFICIENT_FUNDS if s.available + s.overdraft_limit < amount else None
+
+
+def _debit(s: WalletState, c: cmd.DebitWallet, at: int, exists: bool) -> list[ev.WalletEvent]:
+    reason = (
+        _money_guard(s, c.amount, c.currency, exists)
+        or _expiry_guard(c.expires_at, at)
+        or _status_guard(s)
+        or _funds_guard(s, c.amount)
+    )
+    ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
+    ids |= {"transaction_id": c.transaction_id, "currency": c.currency}
+    if reason:
+        return [ev.DebitRejected(**ids, amount=c.amount, reason=reason)]
+    postings = (
+        Posting(account=s.account, amount=-c.amount, currency=c.currency),
+        Posting(account=c.counter_account, amount=c.amount, currency=c.currency),
+    )
+    return [
+        ev.WalletDebited(
+            **ids,
+            amount=c.amount,
+            counter_account=c.counter_account,
+            postings=postings,
+            ledger=s.ledger - c.amount,
+            available=s.available - c.amount,
+        )
+    ]
+
+
+def _credit(s: WalletState, c: cmd.CreditWallet, at: int, exists: bool) -> list[ev.WalletEvent]:
+    reason = _money_guard(s, c.amount, c.currency, exists)
+    if reason is None and not _is_amount(c.fee, allow_zero=True):
+        reason = Reason.INVALID_AMOUNT
+    if reason is None and not c.compensation:
+        reason = _expiry_guard(c.expires_at, at) or _status_guard(s)
+    ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
+    ids |= {"transaction_id": c.transaction_id, "currency": c.currency}
+    if reason:
+        return [
+            ev.CreditRejected(**ids, amount=c.amount, reason=reason, compensation=c.compensation)
+        ]
+    postings = [
+        Posting(account=c.counter_account, amount=-(c.amount + c.fee), currency=c.currency),
+        Posting(account=s.account, amount=c.amount, currency=c.currency),
+    ]
+    if c.fee:
+        postings.append(Posting(account=c.fee_account, amount=c.fee, currency=c.currency))
+    return [
+        ev.WalletCredited(
+            **ids,
+            amount=c.amount,
+            compensation=c.compensation,
+            counter_account=c.counter_account,
+            postings=tuple(postings),
+            ledger=s.ledger + c.amount,
+            available=s.available + c.amount,
+            fee=c.fee,
+            fee_account=c.fee_account,
+        )
+    ]
+
+
+def _place_hold(s: WalletState, c: cmd.PlaceHold, at: int, exists: bool) -> list[ev.WalletEvent]:
+    reason = (
+        _money_guard(s, c.amount, c.currency, exists)
+        or _status_guard(s)
+        or (Reason.ALREADY_EXISTS if s.hold(c.hold_id) else None)
+        or _expiry_guard(c.expires_at, at)
+        or _funds_guard(s, c.amount)
+    )
+    ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
+    ids |= {"transaction_id": c.transaction_id, "hold_id": c.hold_id}
+    if reason:
+        return [ev.HoldRejected(**ids, reason=reason)]
+    return [
+        ev.HoldPlaced(
+            **ids,
+            amount=c.amount,
+            currency=c.currency,
+            expires_at=c.expires_at,
+            ledger=s.ledger,
+            available=s.available - c.amount,
+        )
+    ]
+
+
+def _settle_hold(
+    s: WalletState, c: cmd.CaptureHold | cmd.ReleaseHold, exists: bool, expired_ids: set[str]
+) -> list[ev.WalletEvent]:
+    ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
+    ids |= {"transaction_id": c.transaction_id, "hold_id": c.hold_id}
+    hold = s.hold(c.hold_id)
+    reason: str | None = None
+    if not exists:
+        reason = Reason.WALLET_NOT_FOUND
+    elif c.hold_id in expired_ids:
+        reason = Reason.EXPIRED
+    elif hold is None:
+        reason = Reason.HOLD_NOT_FOUND
+    elif isinstance(c, cmd.CaptureHold) and not (_is_amount(c.amount) and c.amount <= hold.amount):
+        reason = Reason.INVALID_AMOUNT
+    if reason or hold is None:
+        return [ev.HoldRejected(**ids, reason=reason or Reason.HOLD_NOT_FOUND)]
+    released = s.available + hold.amount
+    if isinstance(c, cmd.ReleaseHold):
+        return [
+            ev.HoldReleased(
+                **ids, amount=hold.amount, currency=s.currency, ledger=s.ledger, available=released
+            )
+        ]
+    return [
+        ev.HoldCaptured(
+            **ids,
+            amount=c.amount,
+            released_amount=hold.amount - c.amount,
+            currency=s.currency,
+            counter_account=c.counter_account,
+            postings=(
+                Posting(account=s.account, amount=-c.amount, currency=s.currency),
+                Posting(account=c.counter_account, amount=c.amount, currency=s.currency),
+            ),
+            ledger=s.ledger - c.amount,
+            available=released - c.amount,
+        )
+    ]
