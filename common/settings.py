@@ -40,3 +40,7 @@ class Settings(BaseSettings):
 
     jwt_issuer: str = "paystream"
     jwt_audience: str = "paystream-api"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.user_svc_url}/.well-known/jwks.json"
