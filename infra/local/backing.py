@@ -197,7 +197,7 @@ def write_prometheus_config(cfg: LocalConfig) -> Path:
         "    static_configs:",
         f"      - targets: ['127.0.0.1:{cfg.prometheus_port}']",
     ]
-    for name, port in cfg.service_ports.items():
+    for name, port in {**cfg.service_ports, **cfg.worker_ports}.items():
         lines += [
             f"  - job_name: {name}",
             "    static_configs:",

@@ -29,8 +29,13 @@ SERVICE_PORTS: dict[str, int] = {
     "audit_svc": 18006,
 }
 
-# Background workers: name -> python module. They expose /metrics on their own port.
-WORKER_PORTS: dict[str, tuple[str, int]] = {}
+# Background workers: name -> (python module, default port). Each serves /health, /ready
+# and /metrics on its own port.
+WORKER_PORTS: dict[str, tuple[str, int]] = {
+    "wallet_decider": ("wallet_svc.decider_worker", 18012),
+    "wallet_projector": ("wallet_svc.projector", 18013),
+    "transaction_saga": ("transaction_svc.saga_worker", 18014),
+}
 
 
 def _env_port(name: str, default: int) -> int:
@@ -53,6 +58,7 @@ class LocalConfig:
     redis_port: int
     prometheus_port: int
     service_ports: dict[str, int] = field(default_factory=dict)
+    worker_ports: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> LocalConfig:
@@ -69,6 +75,7 @@ class LocalConfig:
             redis_port=_env_port("redis", 16379),
             prometheus_port=_env_port("prometheus", 19090),
             service_ports={n: _env_port(n, p) for n, p in SERVICE_PORTS.items()},
+            worker_ports={n: _env_port(n, p) for n, (_, p) in WORKER_PORTS.items()},
         )
 
     @property

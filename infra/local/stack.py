@@ -40,8 +40,8 @@ def _http_ok(url: str) -> bool:
 def app_processes(cfg: LocalConfig) -> dict[str, tuple[list[str], int]]:
     """name -> (argv, port) of every paystream process the stack runs."""
     procs = {name: ([sys.executable, "-m", name], port) for name, port in cfg.service_ports.items()}
-    for name, (module, port) in WORKER_PORTS.items():
-        procs[name] = ([sys.executable, "-m", module], port)
+    for name, (module, _) in WORKER_PORTS.items():
+        procs[name] = ([sys.executable, "-m", module], cfg.worker_ports[name])
     return procs
 
 

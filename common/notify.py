@@ -1,0 +1,94 @@
+"""Completion notices over Redis pub/sub, fanned out to waiting requests.
+
+A writer (projector, saga worker) publishes ``{"key": ..., ...}`` on a channel after its
+database commit. Each API process holds ONE subscription per channel and resolves the
+futures of the requests waiting for that key, so ``Prefer: wait`` costs no polling. Call ``expect`` before acting, then ``wait``.
+Notices are hints: a waiter always re-reads the store after being woken (or timing out),
+so a lost notice only costs the wait, never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+log = logging.getLogger("paystream.notify")
+
+WALLET_CHANNEL = "paystream:wallet-decisions"  # key = command_id
+TRANSACTION_CHANNEL = "paystream:transactions"  # key = transaction id, on terminal states
+
+
+async def publish_many(redis: Redis, channel: str, notices: list[dict[str, Any]]) -> None:
+    """Publish notices in one round trip (a pipeline)."""
+    if not notices:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for notice in notices:
+            pipe.publish(channel, orjson.dumps(notice))
+        await pipe.execute()
+
+
+class Waiters:
+    """One subscription to ``channel``; ``wait(key, timeout)`` parks until a notice."""
+
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self._waiting: dict[str, list[asyncio.Future[dict[str, Any]]]] = defaultdict(list)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.channel)
+        self._task = asyncio.create_task(self._listen(), name=f"waiters:{self.channel}")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (ConnectionError, OSError):
+                log.warning("notice subscription lost; resubscribing")
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(Exception):
+                    await self._pubsub.subscribe(self.channel)
+                continue
+            if message is None:
+                continue
+            notice = orjson.loads(message["data"])
+            for fut in self._waiting.pop(str(notice.get("key")), []):
+                if not fut.done():
+                    fut.set_result(notice)
+
+    def expect(self, key: str) -> asyncio.Future[dict[str, Any]]:
+        """Register interest in ``key`` BEFORE sending what will cause its notice."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[key].append(fut)
+        return fut
+
+    async def wait(
+        self, key: str, fut: asyncio.Future[dict[str, Any]], timeout: float
+    ) -> dict[str, Any] | None:
+        """The notice for ``key`` (from ``expect``), or None after ``timeout`` seconds."""
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._waiting.get(key)
+            if waiters and fut in waiters:
+                waiters.remove(fut)
+                if not waiters:
+                    del self._waiting[key]
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
