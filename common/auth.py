@@ -46,9 +46,13 @@ class JwksVerifier:
     """Verifies access tokens against a JWKS URL, caching the keys by ``kid``."""
 
     def __init__(
-        self, jwks_url: str, issuer: str, audience: str, client: httpx.AsyncClient | None = None,
+        self,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        client: httpx.AsyncClient | None = None,
         min_refetch_s: float = 5.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
@@ -92,9 +96,13 @@ class JwksVerifier:
             raise _unauthorized("unknown signing key")
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key=key, algorithms=ALGORITHMS, audience=self.audience,
-                issuer=self.issuer, options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )  # fmt: skip
+                token,
+                key=key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
         except jwt.ExpiredSignatureError:
             raise _unauthorized("token expired") from None
         except jwt.PyJWTError:

@@ -7,12 +7,41 @@ from decimal import Decimal, InvalidOperation
 
 # ISO 4217 minor-unit exponents of the currencies paystream accepts.
 EXPONENTS: dict[str, int] = {
-    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "CAD": 2, "AUD": 2, "NZD": 2, "SEK": 2,
-    "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2, "INR": 2, "CNY": 2, "BRL": 2,
-    "MXN": 2, "ZAR": 2, "SGD": 2, "HKD": 2, "TRY": 2, "NGN": 2, "KES": 2,
-    "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "UGX": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
-}  # fmt: skip
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "NZD": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "HUF": 2,
+    "INR": 2,
+    "CNY": 2,
+    "BRL": 2,
+    "MXN": 2,
+    "ZAR": 2,
+    "SGD": 2,
+    "HKD": 2,
+    "TRY": 2,
+    "NGN": 2,
+    "KES": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "ISK": 0,
+    "CLP": 0,
+    "VND": 0,
+    "UGX": 0,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
+}
 
 
 class MoneyError(ValueError):

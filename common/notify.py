@@ -2,7 +2,8 @@
 
 A writer (projector, saga worker) publishes ``{"key": ..., ...}`` on a channel after its
 database commit. Each API process holds ONE subscription per channel and resolves the
-futures of the requests waiting for that key, so ``Prefer: wait`` costs no polling. Call ``expect`` before acting, then ``wait``.
+futures of the requests waiting for that key,
+so ``Prefer: wait`` costs no polling (``expect`` before acting, then ``wait``).
 Notices are hints: a waiter always re-reads the store after being woken (or timing out),
 so a lost notice only costs the wait, never correctness.
 """

@@ -38,9 +38,13 @@ class Resources:
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def open(
-        self, *, postgres: bool = False, kafka: bool = False, mongo: bool = False,
+        self,
+        *,
+        postgres: bool = False,
+        kafka: bool = False,
+        mongo: bool = False,
         redis: bool = False,
-    ) -> Resources:  # fmt: skip
+    ) -> Resources:
         s = self.settings
         if postgres:
             self.engine = make_engine(s.postgres_dsn)

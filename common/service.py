@@ -13,9 +13,14 @@ from common.settings import Settings
 
 
 def skeleton_app(
-    settings: Settings, *, postgres: bool = False, kafka: bool = False, mongo: bool = False,
-    redis: bool = False, **fastapi_kwargs: object,
-) -> FastAPI:  # fmt: skip
+    settings: Settings,
+    *,
+    postgres: bool = False,
+    kafka: bool = False,
+    mongo: bool = False,
+    redis: bool = False,
+    **fastapi_kwargs: object,
+) -> FastAPI:
     """An app that opens the clients it needs; ``app.state.resources`` holds them."""
 
     @asynccontextmanager

@@ -47,9 +47,11 @@ async def ensure_topics(
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
-                        [NewTopic(t, num_partitions=partitions, replication_factor=1)
-                         for t in missing]
-                    )  # fmt: skip
+                        [
+                            NewTopic(t, num_partitions=partitions, replication_factor=1)
+                            for t in missing
+                        ]
+                    )
             return missing
         except KafkaConnectionError:
             if asyncio.get_running_loop().time() > deadline:

@@ -1,12 +1,40 @@
-"""Composition root of transaction_svc."""
+"""Composition root of transaction_svc (the money command API)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from common.service import skeleton_app
-from common.settings import Settings
+from common.app import build_app
+from common.auth import JwksVerifier
+from common.notify import TRANSACTION_CHANNEL, Waiters
+from common.resources import Resources
+from transaction_svc.api import router
+from transaction_svc.settings import TransactionSettings
 
 
-def create_app(settings: Settings) -> FastAPI:
-    return skeleton_app(settings, postgres=True, kafka=True, redis=True)
+def create_app(settings: TransactionSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = await Resources(settings).open(postgres=True, kafka=True, redis=True)
+        app.state.resources = resources
+        app.state.ready_checks.update(resources.checks)
+        assert resources.redis is not None
+        app.state.waiters = Waiters(resources.redis, TRANSACTION_CHANNEL)
+        await app.state.waiters.start()
+        app.state.verifier = JwksVerifier(
+            settings.jwks_url, settings.jwt_issuer, settings.jwt_audience
+        )
+        try:
+            yield
+        finally:
+            await app.state.waiters.stop()
+            await app.state.verifier.aclose()
+            await resources.close()
+
+    app = build_app(settings.service_name, lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(router)
+    return app

@@ -84,9 +84,13 @@ class ConsumerLoop:
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
         log.error(
             "message dead-lettered",
-            extra={"topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "error": type(exc).__name__},
-        )  # fmt: skip
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error": type(exc).__name__,
+            },
+        )
         headers = [
             *(record.headers or ()),
             ("dlq_error", f"{type(exc).__name__}: {exc}"[:500].encode()),

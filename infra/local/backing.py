@@ -82,28 +82,66 @@ def _pg_ready(cfg: LocalConfig) -> bool:
     # the default database for the paystream role
     env = {**os.environ, "PGPASSWORD": "paystream"}
     r = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(cfg.postgres_port), "-U", "paystream", "-d",
-         "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname='paystream'"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cfg.postgres_port),
+            "-U",
+            "paystream",
+            "-d",
+            "postgres",
+            "-tAc",
+            "SELECT 1 FROM pg_database WHERE datname='paystream'",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if r.returncode != 0:
         return False
     if r.stdout.strip() != "1":
         subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(cfg.postgres_port), "-U", "paystream", "-d",
-             "postgres", "-c", "CREATE DATABASE paystream"],
-            capture_output=True, env=env, check=True,
-        )  # fmt: skip
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(cfg.postgres_port),
+                "-U",
+                "paystream",
+                "-d",
+                "postgres",
+                "-c",
+                "CREATE DATABASE paystream",
+            ],
+            capture_output=True,
+            env=env,
+            check=True,
+        )
     return True
 
 
 def start_redis(cfg: LocalConfig) -> None:
     spawn(
         "redis",
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(cfg.redis_port), "--save", "",
-         "--appendonly", "no", "--daemonize", "no"],
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(cfg.redis_port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
         cfg.run_dir,
-    )  # fmt: skip
+    )
     wait_until(lambda: port_open(cfg.redis_port), "redis")
 
 
@@ -114,11 +152,18 @@ def start_mongo(cfg: LocalConfig) -> None:
     state.mkdir(parents=True, exist_ok=True)
     spawn(
         "mongo",
-        [str(cfg.ferretdb_bin), "--handler=sqlite", f"--sqlite-url=file:{data}/",
-         f"--listen-addr=127.0.0.1:{cfg.mongo_port}", f"--state-dir={state}",
-         "--telemetry=disable", "--debug-addr=-", "--log-level=warn"],
+        [
+            str(cfg.ferretdb_bin),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{data}/",
+            f"--listen-addr=127.0.0.1:{cfg.mongo_port}",
+            f"--state-dir={state}",
+            "--telemetry=disable",
+            "--debug-addr=-",
+            "--log-level=warn",
+        ],
         cfg.run_dir,
-    )  # fmt: skip
+    )
     wait_until(lambda: port_open(cfg.mongo_port), "ferretdb")
 
 
@@ -166,21 +211,43 @@ def start_kafka(cfg: LocalConfig) -> None:
     if not (home / "data" / "meta.properties").exists():
         cluster_id = subprocess.run(
             ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         subprocess.run(
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(props), "--ignore-formatted"],
-            capture_output=True, check=True,
-        )  # fmt: skip
+            [
+                "java",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--ignore-formatted",
+            ],
+            capture_output=True,
+            check=True,
+        )
     heap = os.environ.get("PAYSTREAM_KAFKA_HEAP", "768m")
     spawn(
         "kafka",
-        ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
-         f"-Dlog4j.configuration=file:{home / 'log4j.properties'}", "-cp", classpath,
-         "kafka.Kafka", str(props)],
+        [
+            "java",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j.configuration=file:{home / 'log4j.properties'}",
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(props),
+        ],
         cfg.run_dir,
-    )  # fmt: skip
+    )
     wait_until(lambda: port_open(cfg.kafka_port), "kafka", timeout=120)
 
 
@@ -213,11 +280,15 @@ def start_prometheus(cfg: LocalConfig) -> None:
     conf = write_prometheus_config(cfg)
     spawn(
         "prometheus",
-        ["prometheus", f"--config.file={conf}",
-         f"--storage.tsdb.path={cfg.run_dir / 'prometheus' / 'data'}",
-         f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}", "--log.level=warn"],
+        [
+            "prometheus",
+            f"--config.file={conf}",
+            f"--storage.tsdb.path={cfg.run_dir / 'prometheus' / 'data'}",
+            f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}",
+            "--log.level=warn",
+        ],
         cfg.run_dir,
-    )  # fmt: skip
+    )
     wait_until(lambda: port_open(cfg.prometheus_port), "prometheus")
 
 

@@ -81,8 +81,11 @@ def install_ferretdb(cfg: LocalConfig) -> None:
     # which its init() demands. So: download the exact version, copy it, add the file.
     info = subprocess.run(
         ["go", "mod", "download", "-json", f"github.com/FerretDB/FerretDB@{FERRETDB_VERSION}"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     src_dir = Path(json.loads(info.stdout)["Dir"])
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "ferretdb"

@@ -1,0 +1,330 @@
+"""The money command API: transfers and deposits, and transaction status.
+
+A money POST is validated (shape, auth, ownership, currency), given a deterministic id
+from the caller's ``Idempotency-Key``, recorded (idempotency record + pending
+transaction, one database transaction), appended to ``transaction-events`` and answered
+``202`` with a status URL. ``Prefer: wait=N`` waits up to N seconds for the saga's
+terminal state (woken by a Redis notice, no polling) and answers with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
+
+from common.auth import CurrentPrincipal, Principal
+from common.envelope import Envelope
+from common.errors import Problem
+from common.ids import deterministic_id, uuid7
+from common.kafka.producer import headers_for
+from common.topics import TRANSACTION_EVENTS
+from transaction_svc import store
+from transaction_svc.domain.messages import (
+    DepositRequested,
+    TransferRequested,
+    transaction_event_to_dict,
+)
+from transaction_svc.schemas import DepositCreate, TransferCreate
+from transaction_svc.status import TERMINAL
+
+router = APIRouter()
+PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
+MAX_WAIT_S = 30
+READERS = ("admin", "auditor")
+
+
+def represent(row: Any) -> dict[str, Any]:
+    saga = row.saga or {}
+    return {
+        "id": row.id,
+        "type": row.kind,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "fee": row.fee,
+        "from_wallet_id": row.from_wallet_id,
+        "to_wallet_id": row.to_wallet_id,
+        "description": row.description,
+        "failure_reason": row.failure_reason,
+        "steps": [{"step": s, "status": st, "at": at} for s, st, at in saga.get("steps", [])],
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "links": {"self": f"/api/v1/transactions/{row.id}"},
+    }
+
+
+def parse_wait(prefer: str | None) -> float:
+    """Seconds from ``Prefer: wait=N`` (RFC 7240), capped at 30; 0 when absent."""
+    for part in (prefer or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return float(min(max(int(value.strip()), 0), MAX_WAIT_S))
+            except ValueError:
+                raise Problem(400, "bad_prefer", "Prefer: wait=N takes whole seconds") from None
+    return 0.0
+
+
+def request_hash(body: BaseModel) -> str:
+    return hashlib.sha256(
+        orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+
+
+def _answer(response: Response, status_code: int, body: dict[str, Any]) -> dict[str, Any]:
+    response.status_code = status_code
+    response.headers["Location"] = body["links"]["self"]
+    return body
+
+
+async def _submit(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    body: BaseModel,
+    idempotency_key: str | None,
+    prefer: str | None,
+    build: Any,
+) -> dict[str, Any]:
+    """Claim the key, record the pending transaction, append the request, maybe wait."""
+    res = request.app.state.resources
+    wait_s = parse_wait(prefer)
+    key = idempotency_key or str(uuid7())
+    kind = type(body).__name__.removesuffix("Create").lower()
+    tx_id = str(deterministic_id(kind, principal.subject, key))
+    now = datetime.now(UTC)
+    async with res.engine.begin() as conn:
+        row, event = await build(conn, tx_id, now)
+        first = represent(
+            _Row(
+                row
+                | {
+                    "status": "pending",
+                    "failure_reason": None,
+                    "saga": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        )
+        claimed = await store.claim(
+            conn, principal.subject, key, request_hash(body), tx_id, 202, first
+        )
+        if not claimed.same_body:
+            raise Problem(
+                409,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another request body",
+            )
+        if claimed.fresh:
+            await store.insert_transaction(conn, row)
+    envelope = Envelope(
+        event_id=str(deterministic_id("request", tx_id)),
+        type=type(event).__name__,
+        producer="transaction_svc",
+        key=tx_id,
+        payload=transaction_event_to_dict(event),
+        correlation_id=request.state.correlation_id,
+    )
+
+    async def append() -> None:
+        await res.producer.send_and_wait(
+            TRANSACTION_EVENTS,
+            envelope.to_bytes(),
+            key=tx_id.encode(),
+            headers=headers_for(envelope, request.state.traceparent),
+        )
+
+    # A replay of a request whose saga never started appends again: if the first attempt
+    # crashed before its append, this is the append; otherwise the saga ignores it.
+    needs_append = claimed.fresh
+    if not claimed.fresh:
+        response.headers["Idempotent-Replayed"] = "true"
+        current = await store.get(res.engine, tx_id)
+        needs_append = current is not None and current.saga is None
+        if not wait_s or (current is not None and current.status in TERMINAL):
+            if needs_append:
+                await append()
+            return _answer(response, claimed.status_code, claimed.response)
+    fut = request.app.state.waiters.expect(tx_id) if wait_s else None
+    if needs_append:
+        await append()
+    if fut is None:
+        return _answer(response, 202, first)
+    await request.app.state.waiters.wait(tx_id, fut, wait_s)
+    current = await store.get(res.engine, tx_id)
+    assert current is not None  # inserted above, or by the first request
+    body_now = represent(current)
+    if current.status in TERMINAL:
+        response.headers["Preference-Applied"] = f"wait={int(wait_s)}"
+        if claimed.fresh:
+            await store.remember_answer(res.engine, principal.subject, key, 200, body_now)
+        return _answer(response, 200, body_now)
+    return _answer(response, 202, body_now)
+
+
+class _Row:
+    """Attribute access over a dict, so a not-yet-stored row renders like a stored one."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update(data)
+
+
+async def _owned_wallet(conn: Any, principal: Principal, wallet_id: str, currency: str) -> None:
+    wallet = (await store.wallets(conn, [wallet_id])).get(wallet_id)
+    if wallet is None:
+        raise Problem(404, "wallet_not_found", f"wallet {wallet_id} does not exist")
+    if wallet.owner_id != principal.subject:
+        raise Problem(403, "not_wallet_owner", "you can move money only out of your own wallets")
+    if wallet.currency != currency:
+        raise Problem(422, "currency_mismatch", f"wallet {wallet_id} holds {wallet.currency}")
+
+
+@router.post("/transfers", status_code=202)
+async def create_transfer(
+    body: TransferCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    prefer: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    if not idempotency_key:
+        raise Problem(400, "idempotency_key_required", "transfers need an Idempotency-Key header")
+    src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
+    if src == dst:
+        raise Problem(422, "same_wallet", "a transfer needs two different wallets")
+    settings = request.app.state.settings
+
+    async def build(conn: Any, tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
+        await _owned_wallet(conn, principal, src, body.currency)
+        dest = (await store.wallets(conn, [dst])).get(dst)
+        if dest is None:
+            raise Problem(404, "wallet_not_found", f"wallet {dst} does not exist")
+        if dest.currency != body.currency:
+            raise Problem(
+                422,
+                "cross_currency_unsupported",
+                f"wallet {dst} holds {dest.currency}; FX is not available yet",
+            )
+        deadline = int(time.time() * 1000) + settings.transfer_timeout_s * 1000
+        row = {
+            "id": tx_id,
+            "kind": "transfer",
+            "owner_id": principal.subject,
+            "from_wallet_id": src,
+            "to_wallet_id": dst,
+            "amount": body.amount,
+            "currency": body.currency,
+            "fee": 0,
+            "description": body.description,
+            "created_at": now,
+        }
+        event = TransferRequested(
+            transaction_id=tx_id,
+            from_wallet_id=src,
+            to_wallet_id=dst,
+            amount=body.amount,
+            currency=body.currency,
+            deadline=deadline,
+        )
+        return row, event
+
+    return await _submit(request, response, principal, body, idempotency_key, prefer, build)
+
+
+@router.post("/deposits", status_code=202)
+async def create_deposit(
+    body: DepositCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    prefer: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    wallet_id = str(body.wallet_id)
+    settings = request.app.state.settings
+
+    async def build(conn: Any, tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
+        await _owned_wallet(conn, principal, wallet_id, body.currency)
+        deadline = int(time.time() * 1000) + settings.transfer_timeout_s * 1000
+        row = {
+            "id": tx_id,
+            "kind": "deposit",
+            "owner_id": principal.subject,
+            "from_wallet_id": None,
+            "to_wallet_id": wallet_id,
+            "amount": body.amount,
+            "currency": body.currency,
+            "fee": 0,
+            "description": None,
+            "created_at": now,
+        }
+        event = DepositRequested(
+            transaction_id=tx_id,
+            wallet_id=wallet_id,
+            amount=body.amount,
+            currency=body.currency,
+            provider=PROVIDER,
+            deadline=deadline,
+        )
+        return row, event
+
+    return await _submit(request, response, principal, body, idempotency_key, prefer, build)
+
+
+def _visible(principal: Principal, row: Any) -> bool:
+    return principal.has_role(*READERS) or row.owner_id == principal.subject
+
+
+@router.get("/transactions/{transaction_id}")
+async def get_transaction(
+    transaction_id: str, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    row = await store.get(request.app.state.resources.engine, transaction_id)
+    if row is None or not _visible(principal, row):
+        raise Problem(404, "transaction_not_found", f"no transaction {transaction_id}")
+    return represent(row)
+
+
+@router.get("/transactions")
+async def list_transactions(
+    request: Request,
+    principal: CurrentPrincipal,
+    type: Annotated[str | None, Query(pattern="^(transfer|deposit)$")] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    wallet_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    try:
+        after = store.decode_cursor(cursor) if cursor else None
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise Problem(400, "bad_cursor", "the cursor is not one this API gave out") from None
+    owner = None if principal.has_role(*READERS) else principal.subject
+    rows = await store.search(
+        request.app.state.resources.engine,
+        owner=owner,
+        kind=type,
+        status=status,
+        wallet_id=wallet_id,
+        since=since,
+        until=until,
+        cursor=after,
+        limit=limit + 1,
+    )
+    items = [represent(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    return {
+        "items": items,
+        "next_cursor": store.encode_cursor(last.created_at, last.id) if last else None,
+    }

@@ -1,0 +1,262 @@
+"""The saga worker: drives transfers and deposits from request to a terminal state.
+
+It consumes ``transaction-events`` (requests) and ``wallet-events`` (the decider's
+answers), reacts with the pure ``react`` and keeps each saga's state in Postgres.
+One batch = one database transaction: the sagas it touches are locked, advanced, their
+commands and events are produced and acknowledged, and then the new states and the
+consumed offsets commit together. A crash before that commit replays the batch from the
+stored offsets; the replay makes the same commands and events with the same ids
+(``command_id`` and event ids are derived from the transaction), so the decider and every
+consumer see a duplicate, never a second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from prometheus_client import Counter, Histogram
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from common.app import serve
+from common.db import make_engine
+from common.envelope import Envelope
+from common.health import ReadyCheck
+from common.ids import deterministic_id
+from common.kafka.producer import make_producer
+from common.notify import TRANSACTION_CHANNEL, publish_many
+from common.redis import make_redis
+from common.settings import Settings
+from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
+from common.worker import worker_app
+from transaction_svc.domain.messages import (
+    SagaState,
+    TransactionEvent,
+    saga_from_dict,
+    saga_to_dict,
+    transaction_event_from_dict,
+    transaction_event_to_dict,
+)
+from transaction_svc.domain.saga import react
+from transaction_svc.status import public_status
+from wallet_svc.domain import event_from_dict
+from wallet_svc.wire import command_envelope
+
+log = logging.getLogger("paystream.saga")
+
+GROUP = "transaction-saga"
+CONSUMER = "saga"
+REQUESTS = {"TransferRequested", "DepositRequested"}
+ANSWERS = {"WalletDebited", "DebitRejected", "WalletCredited", "CreditRejected"}
+TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
+BATCH_SECONDS = Histogram("paystream_saga_batch_seconds", "One saga batch, end to end")
+
+
+def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
+    """A saga event on ``transaction-events``; its id is derived, so a replay repeats it."""
+    tx = event.transaction_id
+    return Envelope(
+        event_id=str(deterministic_id("transaction-event", tx, type(event).__name__)),
+        type=type(event).__name__,
+        producer="transaction_svc",
+        key=tx,
+        correlation_id=cause.correlation_id or cause.event_id,
+        causation_id=cause.event_id,
+        payload=transaction_event_to_dict(event),
+    )
+
+
+class SagaWorker(ConsumerRebalanceListener):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.postgres_dsn, pool_size=3)
+        self.redis = make_redis(settings.redis_url)
+        self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=GROUP,
+            client_id=settings.service_name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=2000,
+        )
+        self.checks: dict[str, ReadyCheck] = {"postgres": self._check_pg}
+
+    async def _check_pg(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Resume from the offsets stored with the saga states, not Kafka's."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT topic, partition, next_offset FROM transactions.offsets "
+                    "WHERE consumer = :c"
+                ),
+                {"c": CONSUMER},
+            )
+            stored = {(r.topic, r.partition): r.next_offset for r in rows}
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.consumer.start()
+        self.consumer.subscribe([TRANSACTION_EVENTS, WALLET_EVENTS], listener=self)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+    async def run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            records = [r for recs in batches.values() for r in recs]
+            if not records:
+                continue
+            started = time.perf_counter()
+            try:
+                notices = await self.handle(records)
+            except Exception:
+                log.exception("saga batch failed; replaying from stored offsets")
+                await asyncio.sleep(0.5)
+                await self.on_partitions_assigned(list(batches))
+                continue
+            await publish_many(self.redis, TRANSACTION_CHANNEL, notices)
+            BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def handle(self, records: list[ConsumerRecord[bytes, bytes]]) -> list[dict[str, Any]]:
+        """React to one batch; return the completion notices to publish after commit."""
+        messages: list[tuple[Envelope, Any]] = []
+        directory: list[dict[str, str]] = []
+        for record in records:
+            kind = dict(record.headers or ()).get("type", b"").decode()
+            if kind not in REQUESTS and kind not in ANSWERS and kind != "WalletOpened":
+                continue
+            envelope = Envelope.from_trusted_bytes(record.value)
+            if kind == "WalletOpened":
+                p = envelope.payload
+                directory.append({"w": p["wallet_id"], "o": p["owner_id"], "c": p["currency"]})
+            elif kind in REQUESTS:
+                messages.append((envelope, transaction_event_from_dict(envelope.payload)))
+            elif envelope.payload.get("transaction_id"):
+                messages.append((envelope, event_from_dict(envelope.payload)))
+        offsets: dict[tuple[str, int], int] = {}
+        for record in records:
+            offsets[(record.topic, record.partition)] = record.offset + 1
+        async with self.engine.begin() as conn:
+            notices = await self._advance(conn, messages)
+            if directory:
+                await conn.execute(
+                    text(
+                        "INSERT INTO transactions.wallet_directory (wallet_id, owner_id, "
+                        "currency) VALUES (:w, :o, :c) ON CONFLICT DO NOTHING"
+                    ),
+                    directory,
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
+                    "VALUES (:c, :t, :p, :o) ON CONFLICT (consumer, topic, partition) "
+                    "DO UPDATE SET next_offset = EXCLUDED.next_offset"
+                ),
+                [{"c": CONSUMER, "t": t, "p": p, "o": o} for (t, p), o in offsets.items()],
+            )
+        return notices
+
+    async def _advance(
+        self, conn: AsyncConnection, messages: list[tuple[Envelope, Any]]
+    ) -> list[dict[str, Any]]:
+        if not messages:
+            return []
+        ids = sorted({m.transaction_id for _, m in messages})
+        rows = await conn.execute(
+            text(
+                "SELECT id, saga FROM transactions.transactions WHERE id = ANY(:ids) "
+                "ORDER BY id FOR UPDATE"
+            ),
+            {"ids": ids},
+        )
+        states: dict[str, SagaState | None] = {
+            r.id: saga_from_dict(r.saga) if r.saga else None for r in rows
+        }
+        changed: dict[str, SagaState] = {}
+        sends = []
+        now = datetime.now(UTC)
+        for envelope, message in messages:
+            tx = message.transaction_id
+            if tx not in states:
+                log.warning("message for an unknown transaction", extra={"transaction_id": tx})
+                continue
+            state, commands, events = react(states.get(tx), message, now)
+            if state is None or state == states.get(tx):
+                continue
+            states[tx] = changed[tx] = state
+            for command in commands:
+                env = command_envelope(
+                    command, "transaction_svc", envelope.correlation_id, envelope.event_id
+                )
+                sends.append(self._send(WALLET_COMMANDS, env))
+            for event in events:
+                sends.append(self._send(TRANSACTION_EVENTS, transaction_envelope(event, envelope)))
+        # Wait for every acknowledgement before the states commit: after a crash in
+        # between, the replay sends the same ids again (harmless duplicates).
+        futures = await asyncio.gather(*sends)
+        await asyncio.gather(*futures)
+        if changed:
+            await conn.execute(
+                text(
+                    "UPDATE transactions.transactions SET saga = CAST(:saga AS jsonb), "
+                    "status = :status, failure_reason = :reason, updated_at = now() "
+                    "WHERE id = :id"
+                ),
+                [
+                    {
+                        "id": tx,
+                        "saga": orjson.dumps(saga_to_dict(s)).decode(),
+                        "status": public_status(s),
+                        "reason": s.failure_reason,
+                    }
+                    for tx, s in changed.items()
+                ],
+            )
+        notices = []
+        for tx, s in changed.items():
+            if s.is_terminal():
+                TERMINAL_STATES.labels(s.kind, s.status.value).inc()
+                notices.append({"key": tx, "status": public_status(s)})
+        return notices
+
+    async def _send(self, topic: str, envelope: Envelope) -> asyncio.Future[Any]:
+        return await self.producer.send(
+            topic,
+            envelope.to_bytes(),
+            key=envelope.key.encode(),
+            headers=[("type", envelope.type.encode())],
+        )
+
+
+async def create_worker(settings: Settings) -> SagaWorker:
+    return SagaWorker(settings)
+
+
+if __name__ == "__main__":
+    serve(lambda s: worker_app(s, create_worker), Settings(service_name="transaction_saga"))

@@ -1,0 +1,169 @@
+"""Postgres access for the command API: idempotency records, transactions, directory."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+COLUMNS = (
+    "id, kind, status, owner_id, from_wallet_id, to_wallet_id, amount, currency, fee, "
+    "description, failure_reason, saga, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """The outcome of claiming an idempotency key."""
+
+    transaction_id: str
+    fresh: bool  # True: this request created it; False: a replay
+    same_body: bool
+    status_code: int
+    response: dict[str, Any]
+
+
+async def claim(
+    conn: AsyncConnection,
+    owner: str,
+    key: str,
+    request_hash: str,
+    transaction_id: str,
+    status_code: int,
+    response: dict[str, Any],
+) -> Claimed:
+    """Insert the idempotency record, or return the one a previous request stored."""
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO transactions.idempotency (owner_id, key, request_hash, "
+                "transaction_id, status_code, response, created_at) VALUES (:o, :k, :h, :t, "
+                ":s, CAST(:r AS jsonb), now()) ON CONFLICT DO NOTHING RETURNING transaction_id"
+            ),
+            {
+                "o": owner,
+                "k": key,
+                "h": request_hash,
+                "t": transaction_id,
+                "s": status_code,
+                "r": orjson.dumps(response).decode(),
+            },
+        )
+    ).first()
+    if row is not None:
+        return Claimed(transaction_id, True, True, status_code, response)
+    prev = (
+        await conn.execute(
+            text(
+                "SELECT request_hash, transaction_id, status_code, response "
+                "FROM transactions.idempotency WHERE owner_id = :o AND key = :k"
+            ),
+            {"o": owner, "k": key},
+        )
+    ).one()
+    return Claimed(
+        prev.transaction_id,
+        False,
+        prev.request_hash == request_hash,
+        prev.status_code,
+        prev.response,
+    )
+
+
+async def remember_answer(
+    engine: AsyncEngine, owner: str, key: str, status_code: int, response: dict[str, Any]
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE transactions.idempotency SET status_code = :s, "
+                "response = CAST(:r AS jsonb) WHERE owner_id = :o AND key = :k"
+            ),
+            {"o": owner, "k": key, "s": status_code, "r": orjson.dumps(response).decode()},
+        )
+
+
+async def insert_transaction(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id, "
+            "to_wallet_id, amount, currency, fee, description, created_at, updated_at) VALUES "
+            "(:id, :kind, 'pending', :owner_id, :from_wallet_id, :to_wallet_id, :amount, "
+            ":currency, :fee, :description, :created_at, :created_at) ON CONFLICT DO NOTHING"
+        ),
+        row,
+    )
+
+
+async def wallets(conn: AsyncConnection, ids: list[str]) -> dict[str, Row[Any]]:
+    rows = await conn.execute(
+        text(
+            "SELECT wallet_id, owner_id, currency FROM transactions.wallet_directory "
+            "WHERE wallet_id = ANY(:ids)"
+        ),
+        {"ids": ids},
+    )
+    return {r.wallet_id: r for r in rows}
+
+
+async def get(engine: AsyncEngine, transaction_id: str) -> Row[Any] | None:
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                text(f"SELECT {COLUMNS} FROM transactions.transactions WHERE id = :id"),
+                {"id": transaction_id},
+            )
+        ).first()
+
+
+def encode_cursor(created_at: datetime, tx_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([created_at.isoformat(), tx_id])).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    at, tx_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    return datetime.fromisoformat(at), str(tx_id)
+
+
+async def search(
+    engine: AsyncEngine,
+    *,
+    owner: str | None,
+    kind: str | None,
+    status: str | None,
+    wallet_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Newest first; ``owner`` None means every owner (admins, auditors)."""
+    where: list[str] = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit}
+    filters: list[tuple[Any, str, str]] = [
+        (owner, "owner_id = :owner", "owner"),
+        (kind, "kind = :kind", "kind"),
+        (status, "status = :status", "status"),
+        (wallet_id, "(from_wallet_id = :wallet OR to_wallet_id = :wallet)", "wallet"),
+        (since, "created_at >= :since", "since"),
+        (until, "created_at < :until", "until"),
+    ]
+    for value, clause, name in filters:
+        if value is not None:
+            where.append(clause)
+            params[name] = value
+    if cursor is not None:
+        where.append("(created_at, id) < (:c_at, :c_id)")
+        params.update(c_at=cursor[0], c_id=cursor[1])
+    sql = (
+        f"SELECT {COLUMNS} FROM transactions.transactions WHERE {' AND '.join(where)} "
+        "ORDER BY created_at DESC, id DESC LIMIT :limit"
+    )
+    async with engine.connect() as conn:
+        return list(await conn.execute(text(sql), params))

@@ -1,0 +1,206 @@
+"""The wallet decider: the only writer of wallet state.
+
+Every command for a wallet goes through one partition of ``wallet-commands`` and is
+decided here, in order, by one instance at a time. For each input partition the worker
+holds a transactional producer whose ``transactional_id`` names that partition: starting
+it fences any zombie that still thinks it owns the partition and aborts its open
+transaction. Only then is the partition's state rebuilt by replaying ``wallet-events``
+(the same partition number: the decider writes a wallet's events to the partition its
+commands came from) up to the last stable offset. Then each batch of commands is
+decided in memory and its events and input offsets are committed in ONE Kafka
+transaction. A crash anywhere before the commit leaves nothing visible to
+``read_committed`` consumers; the batch is decided again on restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import ProducerFenced
+from prometheus_client import Counter, Histogram
+
+from common.app import serve
+from common.envelope import Envelope
+from common.health import ReadyCheck
+from common.kafka.producer import make_producer
+from common.settings import Settings
+from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
+from common.worker import worker_app
+from wallet_svc.domain import WalletState, decide, evolve
+from wallet_svc.wire import decode_command, decode_event, event_envelopes
+
+log = logging.getLogger("paystream.decider")
+
+GROUP = "wallet-decider"
+DECISIONS = Counter("paystream_decider_commands_total", "Commands decided", ["outcome"])
+BATCH_SECONDS = Histogram(
+    "paystream_decider_batch_seconds", "Decide + transactional commit of one batch"
+)
+REBUILD_SECONDS = Histogram("paystream_decider_rebuild_seconds", "State rebuild per partition")
+
+States = dict[str, WalletState]
+
+
+async def rebuild_partition(bootstrap: str, partition: int) -> States:
+    """Replay ``wallet-events`` partition ``partition`` to its last stable offset."""
+    tp = TopicPartition(WALLET_EVENTS, partition)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    await reader.start()
+    states: States = {}
+    try:
+        reader.assign([tp])
+        await reader.seek_to_beginning(tp)
+        end = (await reader.end_offsets([tp]))[tp]
+        while await reader.position(tp) < end:
+            batch = await reader.getmany(tp, timeout_ms=500, max_records=5000)
+            for record in batch.get(tp, []):
+                event = decode_event(Envelope.from_trusted_bytes(record.value))
+                wallet_id = event.wallet_id
+                states[wallet_id] = evolve(states.get(wallet_id) or WalletState(), event)
+    finally:
+        await reader.stop()
+    return states
+
+
+class DeciderWorker(ConsumerRebalanceListener):
+    """Consumes ``wallet-commands``; per partition: rebuild, then decide in transactions."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=GROUP,
+            client_id=settings.service_name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=2000,
+        )
+        self.producers: dict[int, AIOKafkaProducer] = {}
+        self.states: dict[int, States] = {}
+        self.checks: dict[str, ReadyCheck] = {"kafka": self._check}
+
+    async def _check(self) -> None:
+        await self.consumer._client.fetch_all_metadata()
+
+    # --- partition ownership -------------------------------------------------------
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            self.states.pop(tp.partition, None)
+            producer = self.producers.pop(tp.partition, None)
+            if producer is not None:
+                await producer.stop()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            if tp.partition in self.producers:
+                continue
+            producer = make_producer(
+                self.settings.kafka_bootstrap,
+                client_id=f"{self.settings.service_name}-{tp.partition}",
+                transactional_id=f"{GROUP}-{tp.partition}",
+                linger_ms=2,
+            )
+            await producer.start()  # InitProducerId: fences the previous owner
+            started = time.perf_counter()
+            self.states[tp.partition] = await rebuild_partition(
+                self.settings.kafka_bootstrap, tp.partition
+            )
+            REBUILD_SECONDS.observe(time.perf_counter() - started)
+            self.producers[tp.partition] = producer
+            log.info(
+                "partition ready",
+                extra={"partition": tp.partition, "wallets": len(self.states[tp.partition])},
+            )
+
+    # --- deciding --------------------------------------------------------------------
+    async def decide_batch(
+        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        producer = self.producers[tp.partition]
+        known = self.states[tp.partition]
+        working: States = {}
+        now = datetime.now(UTC)
+        outgoing: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
+        for record in records:
+            headers = [(k, v) for k, v in (record.headers or ()) if k == "traceparent"]
+            try:
+                cause = Envelope.from_trusted_bytes(record.value)
+                command = decode_command(cause)
+            except Exception as exc:  # a malformed command must not stall the partition
+                log.error("undecodable command dead-lettered", extra={"offset": record.offset})
+                headers.append(("dlq_error", f"{type(exc).__name__}: {exc}"[:500].encode()))
+                outgoing.append((dlq(WALLET_COMMANDS), record.value, record.key, headers))
+                DECISIONS.labels("dead_lettered").inc()
+                continue
+            wallet_id = command.wallet_id
+            state = working.get(wallet_id) or known.get(wallet_id)
+            events = decide(state, command, now)
+            if not events:
+                DECISIONS.labels("duplicate").inc()
+                continue
+            state = state or WalletState()
+            for event in events:
+                state = evolve(state, event)
+            working[wallet_id] = state
+            DECISIONS.labels(type(events[-1]).__name__).inc()
+            for envelope in event_envelopes(events, cause, now):
+                outgoing.append(
+                    (
+                        WALLET_EVENTS,
+                        envelope.to_bytes(),
+                        wallet_id.encode(),
+                        [("type", envelope.type.encode()), *headers],
+                    )
+                )
+        async with producer.transaction():
+            for topic, value, key, hdrs in outgoing:
+                partition = tp.partition if topic == WALLET_EVENTS else None
+                await producer.send(topic, value, key=key, partition=partition, headers=hdrs)
+            await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, GROUP)
+        known.update(working)  # only once the transaction is committed
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.consumer.subscribe([WALLET_COMMANDS], listener=self)
+
+    async def run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            for tp, records in batches.items():
+                if not records or tp.partition not in self.producers:
+                    continue
+                started = time.perf_counter()
+                try:
+                    await self.decide_batch(tp, records)
+                except ProducerFenced:
+                    raise  # another instance owns this partition now: exit, let it work
+                except Exception:
+                    # Nothing of this batch is visible. Decide it again from the last
+                    # committed offset (a fenced producer ends the process instead).
+                    log.exception("batch aborted; retrying", extra={"partition": tp.partition})
+                    committed = await self.consumer.committed(tp)
+                    self.consumer.seek(tp, committed or 0)
+                    await asyncio.sleep(0.2)
+                    continue
+                BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        for producer in self.producers.values():
+            await producer.stop()
+
+
+async def create_worker(settings: Settings) -> DeciderWorker:
+    return DeciderWorker(settings)
+
+
+if __name__ == "__main__":
+    serve(lambda s: worker_app(s, create_worker), Settings(service_name="wallet_decider"))
