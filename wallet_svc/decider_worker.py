@@ -99,26 +99,27 @@ class DeciderWorker(ConsumerRebalanceListener):
                 await producer.stop()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        for tp in assigned:
-            if tp.partition in self.producers:
-                continue
-            producer = make_producer(
-                self.settings.kafka_bootstrap,
-                client_id=f"{self.settings.service_name}-{tp.partition}",
-                transactional_id=f"{GROUP}-{tp.partition}",
-                linger_ms=2,
-            )
-            await producer.start()  # InitProducerId: fences the previous owner
-            started = time.perf_counter()
-            self.states[tp.partition] = await rebuild_partition(
-                self.settings.kafka_bootstrap, tp.partition
-            )
-            REBUILD_SECONDS.observe(time.perf_counter() - started)
-            self.producers[tp.partition] = producer
-            log.info(
-                "partition ready",
-                extra={"partition": tp.partition, "wallets": len(self.states[tp.partition])},
-            )
+        new = [tp for tp in assigned if tp.partition not in self.producers]
+        await asyncio.gather(*(self._take_over(tp) for tp in new))
+
+    async def _take_over(self, tp: TopicPartition) -> None:
+        producer = make_producer(
+            self.settings.kafka_bootstrap,
+            client_id=f"{self.settings.service_name}-{tp.partition}",
+            transactional_id=f"{GROUP}-{tp.partition}",
+            linger_ms=2,
+        )
+        await producer.start()  # InitProducerId: fences the previous owner
+        started = time.perf_counter()
+        self.states[tp.partition] = await rebuild_partition(
+            self.settings.kafka_bootstrap, tp.partition
+        )
+        REBUILD_SECONDS.observe(time.perf_counter() - started)
+        self.producers[tp.partition] = producer
+        log.info(
+            "partition ready",
+            extra={"partition": tp.partition, "wallets": len(self.states[tp.partition])},
+        )
 
     # --- deciding --------------------------------------------------------------------
     async def decide_batch(
@@ -175,7 +176,11 @@ class DeciderWorker(ConsumerRebalanceListener):
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             for tp, records in batches.items():
-                if not records or tp.partition not in self.producers:
+                if not records:
+                    continue
+                if tp.partition not in self.producers:
+                    # fetched before the partition's state was rebuilt: read it again later
+                    self.consumer.seek(tp, records[0].offset)
                     continue
                 started = time.perf_counter()
                 try:

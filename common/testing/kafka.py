@@ -1,0 +1,66 @@
+"""Test helpers that talk to the real Kafka: send commands, read topics to the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from common.envelope import Envelope
+from common.kafka.producer import headers_for
+
+
+async def send_all(producer: AIOKafkaProducer, topic: str, envelopes: Iterable[Envelope]) -> None:
+    """Send many envelopes, then wait for every acknowledgement."""
+    futures = [
+        await producer.send(topic, e.to_bytes(), key=e.key.encode(), headers=headers_for(e))
+        for e in envelopes
+    ]
+    await asyncio.gather(*futures)
+
+
+async def read_topic(
+    bootstrap: str, topic: str, keep: Callable[[Envelope], bool] = lambda e: True
+) -> list[Envelope]:
+    """Every committed envelope of ``topic`` up to its current end, in partition order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: list[Envelope] = []
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    env = Envelope.from_trusted_bytes(r.value)
+                    if keep(env):
+                        out.append(env)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(
+    check: Callable[[], object], timeout: float = 60.0, interval: float = 0.5
+) -> None:
+    """Await ``check()`` (sync or async) until it is truthy; fail after ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
