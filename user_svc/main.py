@@ -1,12 +1,73 @@
-"""Composition root of user_svc."""
+"""Composition root of user_svc: the identity service (accounts, tokens, signing keys)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from common.service import skeleton_app
+from common.app import build_app
+from common.resources import Resources
 from common.settings import Settings
+from user_svc.accounts import Accounts
+from user_svc.api import auth, service, users
+from user_svc.clients import ServiceClients
+from user_svc.identity import Identity
+from user_svc.keystore import PgKeyStore
+from user_svc.outbox import PgOutboxRelay
+from user_svc.passwords import Argon2Passwords
+from user_svc.refresh import RedisRefreshTokens
+from user_svc.settings import UserSettings
+from user_svc.verifier import KeyStoreVerifier
+
+
+def user_settings(settings: Settings) -> UserSettings:
+    """``settings`` as :class:`UserSettings` (the env fills the identity-only fields)."""
+    if isinstance(settings, UserSettings):
+        return settings
+    return UserSettings(**settings.model_dump())
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return skeleton_app(settings, postgres=True, kafka=True, redis=True)
+    s = user_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = Resources(s)
+        app.state.resources = resources
+        try:
+            await resources.open(postgres=True, kafka=True, redis=True)
+            app.state.ready_checks.update(resources.checks)
+            assert resources.engine and resources.producer and resources.redis
+            engine = resources.engine
+            passphrase = s.signing_key_passphrase
+            keys = PgKeyStore(
+                engine, passphrase.get_secret_value().encode() if passphrase else None,
+                s.key_publish_window_s, s.key_cache_s,
+            )  # fmt: skip
+            await keys.ensure_current()
+            verifier = KeyStoreVerifier(keys, s.jwks_url, s.jwt_issuer, s.jwt_audience)
+            passwords = Argon2Passwords()
+            relay = PgOutboxRelay(engine, resources.producer, s.outbox_poll_s)
+            refresh = RedisRefreshTokens(resources.redis, s.refresh_token_ttl_s)
+            identity = Identity(s, engine, keys, refresh, passwords, relay)
+            app.state.keys = keys
+            app.state.verifier = verifier
+            app.state.identity = identity
+            app.state.accounts = Accounts(engine, s.service_name, relay)
+            app.state.clients = ServiceClients(
+                engine, keys, passwords, identity.minter, verifier, s.service_token_ttl_s
+            )
+            await identity.ensure_first_admin()
+            async with relay.running():
+                yield
+            await verifier.aclose()
+        finally:
+            await resources.close()
+
+    app = build_app(s.service_name, lifespan)
+    app.state.settings = s
+    for router in (auth.router, users.router, service.router):
+        app.include_router(router)
+    return app

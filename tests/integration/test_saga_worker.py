@@ -1,0 +1,151 @@
+"""The transfer saga on real Kafka and Postgres, with the real decider answering."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from common.db import make_engine
+from common.envelope import Envelope
+from common.kafka.producer import make_producer
+from common.settings import Settings
+from common.testing.kafka import read_topic, send_all, wait_for
+from common.testing.stack import StackUnderTest
+from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
+from transaction_svc import store
+from transaction_svc.domain.messages import TransferRequested, transaction_event_to_dict
+from wallet_svc.domain import CreditWallet, FreezeWallet, OpenWallet, WalletCommand
+from wallet_svc.wire import command_envelope
+
+pytestmark = pytest.mark.integration
+
+
+async def _commands(settings: Settings, commands: list[WalletCommand]) -> None:
+    producer = make_producer(settings.kafka_bootstrap, "it")
+    await producer.start()
+    try:
+        await send_all(producer, WALLET_COMMANDS, [command_envelope(c, "it") for c in commands])
+    finally:
+        await producer.stop()
+
+
+def _open(wallet: str, funds: int = 0) -> list[WalletCommand]:
+    cmds: list[WalletCommand] = [
+        OpenWallet(command_id=f"open:{wallet}", wallet_id=wallet, owner_id="u", currency="USD")
+    ]
+    if funds:
+        cmds.append(
+            CreditWallet(command_id=f"fund:{wallet}", wallet_id=wallet, transaction_id="fund",
+                         amount=funds, currency="USD", counter_account="system:settlement:it")
+        )  # fmt: skip
+    return cmds
+
+
+async def _request(settings: Settings, src: str, dst: str, amount: int, ttl_ms: int = 30000) -> str:
+    """What the command API does: record the pending transaction, append the request."""
+    tx = str(uuid.uuid4())
+    engine = make_engine(settings.postgres_dsn)
+    async with engine.begin() as conn:
+        await store.insert_transaction(conn, {
+            "id": tx, "kind": "transfer", "owner_id": "u", "from_wallet_id": src,
+            "to_wallet_id": dst, "amount": amount, "currency": "USD", "fee": 0,
+            "description": None, "created_at": datetime.now(UTC)})  # fmt: skip
+    await engine.dispose()
+    event = TransferRequested(transaction_id=tx, from_wallet_id=src, to_wallet_id=dst,
+                              amount=amount, currency="USD",
+                              deadline=int(time.time() * 1000) + ttl_ms)  # fmt: skip
+    env = Envelope(type="TransferRequested", producer="it", key=tx,
+                   payload=transaction_event_to_dict(event))  # fmt: skip
+    producer = make_producer(settings.kafka_bootstrap, "it")
+    await producer.start()
+    await send_all(producer, TRANSACTION_EVENTS, [env, env])  # a duplicate append, on purpose
+    await producer.stop()
+    return tx
+
+
+async def _status(settings: Settings, tx: str) -> tuple[str, str | None]:
+    engine = make_engine(settings.postgres_dsn)
+    try:
+        row = await store.get(engine, tx)
+        assert row is not None
+        return row.status, row.failure_reason
+    finally:
+        await engine.dispose()
+
+
+async def _terminal(settings: Settings, tx: str) -> tuple[str, str | None]:
+    async def done() -> bool:
+        return (await _status(settings, tx))[0] in ("completed", "failed", "reversed")
+
+    await wait_for(done, timeout=60)
+    return await _status(settings, tx)
+
+
+async def _ledger(settings: Settings, wallet: str) -> int:
+    events = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS, lambda e: e.key == wallet)
+    money = [e for e in events if "ledger" in e.payload]
+    return int(money[-1].payload["ledger"]) if money else 0
+
+
+@pytest.fixture(scope="module")
+def workers(stack: StackUnderTest) -> StackUnderTest:
+    stack.start_apps(["wallet_decider", "transaction_saga"])
+    return stack
+
+
+async def test_transfer_completes(workers: StackUnderTest, settings: Settings) -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 100), *_open(b)])
+    tx = await _request(settings, a, b, 30)
+    assert await _terminal(settings, tx) == ("completed", None)
+    assert (await _ledger(settings, a), await _ledger(settings, b)) == (70, 30)
+    events = await read_topic(settings.kafka_bootstrap, TRANSACTION_EVENTS, lambda e: e.key == tx)
+    assert [e.type for e in events].count("TransferCompleted") == 1
+
+
+async def test_insufficient_funds_fails_with_reason(
+    workers: StackUnderTest, settings: Settings
+) -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 10), *_open(b)])
+    tx = await _request(settings, a, b, 30)
+    assert await _terminal(settings, tx) == ("failed", "insufficient_funds")
+    assert (await _ledger(settings, a), await _ledger(settings, b)) == (10, 0)
+
+
+async def test_credit_to_frozen_wallet_is_reversed(
+    workers: StackUnderTest, settings: Settings
+) -> None:
+    # given a funded source and a frozen destination
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 100), *_open(b),
+                               FreezeWallet(command_id=f"freeze:{b}", wallet_id=b)])  # fmt: skip
+    # when money is sent to it
+    tx = await _request(settings, a, b, 40)
+    # then the transfer is reversed, the source is whole again, and the world is told
+    assert await _terminal(settings, tx) == ("reversed", "wallet_frozen")
+    assert (await _ledger(settings, a), await _ledger(settings, b)) == (100, 0)
+    events = await read_topic(settings.kafka_bootstrap, TRANSACTION_EVENTS, lambda e: e.key == tx)
+    reversed_ = [e for e in events if e.type == "TransferReversed"]
+    assert len(reversed_) == 1 and reversed_[0].payload["reason"] == "wallet_frozen"
+    engine = make_engine(settings.postgres_dsn)
+    async with engine.connect() as conn:
+        steps = (await conn.execute(text(
+            "SELECT saga->'steps' FROM transactions.transactions WHERE id = :id"), {"id": tx}
+        )).scalar_one()  # fmt: skip
+    await engine.dispose()
+    assert [s[:2] for s in steps][-1] == ["reverse", "done"]
+
+
+async def test_expired_saga_is_driven_to_a_terminal_state(
+    workers: StackUnderTest, settings: Settings
+) -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 100), *_open(b)])
+    tx = await _request(settings, a, b, 5, ttl_ms=-1)  # already past its deadline
+    assert await _terminal(settings, tx) == ("failed", "expired")
+    assert await _ledger(settings, a) == 100

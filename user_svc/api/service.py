@@ -1,0 +1,60 @@
+"""``/service/*`` (machine clients) and ``/.well-known/jwks.json``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from common.auth import Principal, require_roles
+from common.errors import Problem
+from common.responses import OrjsonResponse
+from user_svc.api.deps import ClientsDep, KeysDep
+from user_svc.schemas import ServiceToken, TokenVerifyIn
+
+router = APIRouter(tags=["service"])
+Service = Annotated[Principal, require_roles("service")]
+
+
+class ClientCredentials(BaseModel):
+    grant_type: str = Field(max_length=64)
+    client_id: str = Field(max_length=128)
+    client_secret: str = Field(max_length=1024)
+    scope: str | None = Field(default=None, max_length=2048)
+
+
+async def _grant_request(request: Request) -> ClientCredentials:
+    """The grant from an ``application/x-www-form-urlencoded`` (RFC 6749) or JSON body."""
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        data: Any = (
+            dict(parse_qsl(raw.decode(), keep_blank_values=True))
+            if kind == "application/x-www-form-urlencoded"
+            else orjson.loads(raw or b"{}")
+        )
+        return ClientCredentials.model_validate(data)
+    except (ValidationError, ValueError, UnicodeDecodeError):
+        raise Problem(400, "invalid_request",
+                      "expected grant_type, client_id and client_secret") from None  # fmt: skip
+
+
+@router.post("/service/token", response_model=ServiceToken)
+async def service_token(request: Request, clients: ClientsDep) -> object:
+    grant = await _grant_request(request)
+    return await clients.grant(grant.grant_type, grant.client_id, grant.client_secret,
+                               grant.scope)  # fmt: skip
+
+
+@router.post("/service/verify")
+async def verify_token(body: TokenVerifyIn, _: Service, clients: ClientsDep) -> dict[str, Any]:
+    """The claims of a valid access token; 401 when it is not valid."""
+    return await clients.introspect(body.token)
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(keys: KeysDep) -> OrjsonResponse:
+    return OrjsonResponse(await keys.jwks())

@@ -1,0 +1,206 @@
+"""The identity use cases: accounts, sessions (token pairs) and email verification.
+
+HTTP routes are thin wrappers around these methods; every change and the events it causes
+are committed together (outbox), and the relay publishes them afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.envelope import Envelope
+from common.errors import Problem
+from common.ids import uuid7
+from common.topics import USER_EVENTS
+from user_svc import outbox, store
+from user_svc.keystore import PgKeyStore
+from user_svc.passwords import Argon2Passwords, password_problems
+from user_svc.refresh import Outcome, RedisRefreshTokens
+from user_svc.settings import UserSettings
+from user_svc.tokens import TokenMinter, opaque_token, token_hash
+
+log = logging.getLogger("user_svc.identity")
+VERIFY_EMAIL = "verify_email"
+
+
+def normalize_email(raw: str) -> str:
+    """The canonical, lower-cased form; 422 ``invalid_email`` when it is not an address."""
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise Problem(422, "invalid_email", str(exc)) from None
+
+
+def _invalid_credentials() -> Problem:
+    return Problem(401, "invalid_credentials", "email or password is wrong",
+                   headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Request ids carried into the events a request causes."""
+
+    correlation_id: str | None = None
+    traceparent: str | None = None
+
+
+class Identity:
+    """Accounts and sessions on Postgres (users), Redis (refresh tokens) and Kafka (events)."""
+
+    def __init__(
+        self, settings: UserSettings, engine: AsyncEngine, keys: PgKeyStore,
+        refresh_tokens: RedisRefreshTokens, passwords: Argon2Passwords,
+        relay: outbox.PgOutboxRelay,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.engine = engine
+        self.keys = keys
+        self.refresh_tokens = refresh_tokens
+        self.passwords = passwords
+        self.relay = relay
+        self.minter = TokenMinter(settings.jwt_issuer, settings.jwt_audience)
+
+    def _event(self, type_: str, user_id: uuid.UUID, payload: dict[str, Any], trace: Trace
+               ) -> Envelope:  # fmt: skip
+        return Envelope(type=type_, key=str(user_id), producer=self.settings.service_name,
+                        correlation_id=trace.correlation_id,
+                        payload={"user_id": str(user_id), **payload})  # fmt: skip
+
+    def check_password(self, password: str, email: str) -> None:
+        problems = password_problems(password, email, self.settings.password_min_length)
+        if problems:
+            raise Problem(422, "weak_password", "the password is too weak: " + "; ".join(problems),
+                          reasons=problems)  # fmt: skip
+
+    async def register(
+        self, email: str, password: str, full_name: str, role: str, trace: Trace,
+        email_verified: bool = False,
+    ) -> store.User:  # fmt: skip
+        email = normalize_email(email)
+        self.check_password(password, email)
+        password_hash = await self.passwords.hash(password)
+        now = datetime.now(UTC)
+        verify_token = opaque_token()
+        async with self.engine.begin() as conn:
+            try:
+                user = await store.insert_user(
+                    conn, user_id=uuid7(), email=email, full_name=full_name, role=role,
+                    password_hash=password_hash, email_verified=email_verified, now=now,
+                )  # fmt: skip
+            except store.EmailTaken:
+                raise Problem(409, "email_taken", "an account with this email exists") from None
+            registered = {"email": email, "full_name": full_name, "role": role}
+            await outbox.add(conn, USER_EVENTS, self._event("UserRegistered", user.id,
+                             registered, trace), trace.traceparent)  # fmt: skip
+            if not email_verified:
+                ttl = self.settings.email_token_ttl_s
+                await store.add_email_token(conn, token_hash(verify_token), user.id,
+                                            VERIFY_EMAIL, now, ttl)  # fmt: skip
+                requested = {"email": email, "full_name": full_name, "token": verify_token,
+                             "expires_in": ttl}  # fmt: skip
+                await outbox.add(
+                    conn,
+                    USER_EVENTS,
+                    self._event("EmailVerificationRequested", user.id, requested, trace),
+                    trace.traceparent,
+                )
+        self.relay.wake()
+        log.info("user registered", extra={"user_id": str(user.id), "role": role})
+        return user
+
+    async def verify_email(self, token: str, trace: Trace) -> store.User:
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            user_id = await store.consume_email_token(conn, token_hash(token), VERIFY_EMAIL, now)
+            if user_id is None:
+                raise Problem(400, "invalid_token", "the token is unknown, used or expired")
+            user = await store.update_user(conn, user_id, now, email_verified=True)
+            assert user is not None
+            await outbox.add(
+                conn,
+                USER_EVENTS,
+                self._event("EmailVerified", user.id, {"email": user.email}, trace),
+                trace.traceparent,
+            )
+        self.relay.wake()
+        return user
+
+    async def _token_pair(self, user: store.User, refresh_token: str) -> dict[str, Any]:
+        ttl = self.settings.access_token_ttl_s
+        access, _ = self.minter.access_token(
+            await self.keys.current(), subject=str(user.id), role=user.role,
+            now=int(time.time()), ttl_s=ttl,
+        )  # fmt: skip
+        return {"access_token": access, "refresh_token": refresh_token,
+                "token_type": "bearer", "expires_in": ttl}  # fmt: skip
+
+    async def login(self, email: str, password: str) -> dict[str, Any]:
+        try:
+            email = normalize_email(email)
+        except Problem:
+            raise _invalid_credentials() from None
+        async with self.engine.connect() as conn:
+            user = await store.user_by_email(conn, email)
+        if not await self.passwords.verify(user.password_hash if user else None, password):
+            raise _invalid_credentials()
+        assert user is not None
+        if self.passwords.needs_rehash(user.password_hash):
+            new_hash = await self.passwords.hash(password)
+            async with self.engine.begin() as conn:
+                await store.update_user(conn, user.id, datetime.now(UTC), password_hash=new_hash)
+        log.info("login", extra={"user_id": str(user.id)})
+        return await self._token_pair(user, await self.refresh_tokens.issue(str(user.id)))
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        rotation = await self.refresh_tokens.rotate(refresh_token)
+        if rotation.outcome is Outcome.REUSED:
+            log.warning(
+                "refresh token reused; family revoked",
+                extra={"user_id": rotation.user_id, "family": rotation.family},
+            )
+            raise Problem(
+                401,
+                "refresh_token_reused",
+                "this refresh token was already used; the session is revoked",
+            )
+        if rotation.outcome is not Outcome.OK or rotation.new_token is None:
+            raise Problem(401, "invalid_refresh_token", "the refresh token is not valid")
+        async with self.engine.connect() as conn:
+            user = await store.user_by_id(conn, uuid.UUID(rotation.user_id))
+        if user is None:
+            await self.refresh_tokens.revoke_family(rotation.family)
+            raise Problem(401, "invalid_refresh_token", "the account no longer exists")
+        return await self._token_pair(user, rotation.new_token)
+
+    async def logout(self, user_id: str, refresh_token: str) -> None:
+        owner = await self.refresh_tokens.owner(refresh_token)
+        if owner is None:
+            return  # unknown or expired: nothing left to revoke
+        family, owner_id = owner
+        if owner_id != user_id:
+            raise Problem(403, "forbidden", "the refresh token belongs to another account")
+        await self.refresh_tokens.revoke_family(family)
+
+    async def ensure_first_admin(self) -> None:
+        """Create the configured admin once (no-op when unset or the email exists)."""
+        s = self.settings
+        if not s.admin_email or s.admin_password is None:
+            return
+        try:
+            email = normalize_email(s.admin_email)
+            async with self.engine.connect() as conn:
+                if await store.user_by_email(conn, email) is not None:
+                    return
+            password = s.admin_password.get_secret_value()
+            await self.register(email, password, "Administrator", "admin", Trace(), True)
+        except Problem as exc:
+            if exc.code != "email_taken":  # email_taken: another instance won the race
+                raise RuntimeError(f"cannot create the configured admin: {exc.detail}") from None

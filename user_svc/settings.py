@@ -1,0 +1,38 @@
+"""user_svc's own settings (``PAYSTREAM_*`` like the rest, plus identity knobs)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from common.settings import Settings
+
+
+class UserSettings(Settings):
+    """Token lifetimes, key handling, the first admin and the password policy."""
+
+    service_name: str = "user_svc"
+
+    access_token_ttl_s: int = Field(default=60 * 60, ge=30)
+    refresh_token_ttl_s: int = Field(default=7 * 24 * 60 * 60, ge=60)
+    service_token_ttl_s: int = Field(default=15 * 60, ge=30)
+    email_token_ttl_s: int = Field(default=24 * 60 * 60, ge=60)
+
+    # Private keys are stored PEM-encrypted with this passphrase when it is set.
+    signing_key_passphrase: SecretStr | None = None
+    # How long an instance trusts its cached copy of the key table before re-reading it.
+    key_cache_s: int = Field(default=30, ge=1)
+
+    # The first admin, created at startup when both are set and the email is unknown.
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    password_min_length: int = Field(default=12, ge=8)
+    outbox_poll_s: float = Field(default=1.0, gt=0)
+    admin_page_max: int = Field(default=200, ge=1)
+
+    @property
+    def key_publish_window_s(self) -> int:
+        """How long a retired key stays published: every token it signed has expired by then
+        (the longest token lifetime, plus the time another instance may still sign with it
+        from its cache)."""
+        return max(self.access_token_ttl_s, self.service_token_ttl_s) + self.key_cache_s
