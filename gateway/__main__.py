@@ -1,8 +1,8 @@
 """``python -m gateway``: run the service."""
 
 from common.app import serve
-from common.settings import Settings
 from gateway.main import create_app
+from gateway.settings import GatewaySettings
 
 if __name__ == "__main__":
-    serve(create_app, Settings(service_name="gateway"))
+    serve(create_app, GatewaySettings(service_name="gateway"))

@@ -1,12 +1,126 @@
-"""Composition root of gateway."""
+"""Composition root of the gateway: the single public entry for ``/api/v1/*``."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-from common.service import skeleton_app
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from starlette.middleware.cors import CORSMiddleware
+
+from common.app import build_app
+from common.auth import JwksVerifier
+from common.resources import Resources
+from common.responses import OrjsonResponse
 from common.settings import Settings
+from gateway.openapi import OpenApiAggregator
+from gateway.proxy import Proxy
+from gateway.ratelimit import RedisRateLimiter
+from gateway.routes import API_PREFIX, DEFAULT_TABLE
+from gateway.settings import GatewaySettings
+from gateway.upstreams import make_upstreams
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+JWKS_PATH = "/.well-known/jwks.json"
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Prefer",
+    "X-Request-ID",
+    "X-Correlation-ID",
+    "traceparent",
+    "tracestate",
+]
+CORS_EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "X-Correlation-ID",
+    "traceparent",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+]
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return skeleton_app(settings, redis=True)
+    """The gateway app; plain :class:`Settings` are read again as :class:`GatewaySettings`."""
+    s = settings if isinstance(settings, GatewaySettings) else GatewaySettings(**_given(settings))
+    # httpx logs every request at INFO: one log line per forwarded call is too many
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = Resources(s)
+        app.state.resources = resources
+        upstreams = make_upstreams(s)
+        verifier = JwksVerifier(
+            s.jwks_url,
+            s.jwt_issuer,
+            s.jwt_audience,
+            client=httpx.AsyncClient(
+                timeout=httpx.Timeout(s.upstream_timeout_s, connect=s.upstream_connect_timeout_s)
+            ),
+        )
+        try:
+            await resources.open(redis=True)
+            assert resources.redis is not None
+            app.state.ready_checks.update(resources.checks)
+            for up in upstreams.values():
+                app.state.ready_checks[f"upstream:{up.name}"] = up.check_health
+            limiter = RedisRateLimiter(
+                resources.redis,
+                s.rate_limit_ip_per_minute,
+                s.rate_limit_user_per_minute,
+                s.rate_limit_window_s,
+            )
+            app.state.proxy = Proxy(s, DEFAULT_TABLE, upstreams, verifier, limiter)
+            app.state.openapi = OpenApiAggregator(upstreams, DEFAULT_TABLE, s.openapi_cache_ttl_s)
+            yield
+        finally:
+            await verifier.aclose()
+            for up in upstreams.values():
+                await up.client.aclose()
+            await resources.close()
+
+    app = build_app(s.service_name, lifespan, None, openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=s.cors_origins,
+        allow_methods=METHODS,
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        max_age=600,
+    )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> OrjsonResponse:
+        return OrjsonResponse(await request.app.state.openapi.document())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="paystream API")
+
+    @app.api_route(JWKS_PATH, methods=["GET", "HEAD"], include_in_schema=False)
+    async def jwks(request: Request) -> Response:
+        response: Response = await request.app.state.proxy.handle(request, JWKS_PATH, "")
+        return response
+
+    @app.api_route(API_PREFIX + "/{path:path}", methods=METHODS, include_in_schema=False)
+    async def forward(request: Request, path: str) -> Response:
+        response: Response = await request.app.state.proxy.handle(request, "/" + path, API_PREFIX)
+        return response
+
+    return app
+
+
+def _given(settings: Settings) -> dict[str, Any]:
+    """The fields explicitly set on ``settings`` (the environment fills in the rest)."""
+    return settings.model_dump(include=settings.model_fields_set)

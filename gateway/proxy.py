@@ -1,0 +1,246 @@
+"""Forwarding one public request: route, verify the token, count it, call the upstream.
+
+Order of the checks, cheapest refusal first: unknown route (404), dot segments (400),
+a declared body over the limit (413), the access token (verified locally against the
+cached JWKS), the rate limits (one Redis round trip; requests with a bad token count
+against the IP too), the circuit breaker, then the body is read (413 when it grows past
+the limit) and sent on. The token is passed on: services verify it again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+from fastapi import Request, Response
+
+from common.auth import JwksVerifier, Principal, bearer_token
+from common.errors import Problem
+from gateway.metrics import RATE_LIMITED, UPSTREAM_RESPONSES
+from gateway.ratelimit import RateDecision, RedisRateLimiter
+from gateway.routes import RouteTable, has_dot_segments
+from gateway.settings import GatewaySettings
+from gateway.upstreams import FAILURE_STATUSES, Upstream
+
+# End-to-end request headers a service may care about; everything else stays here.
+FORWARDED_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "accept",
+    "accept-language",
+    "idempotency-key",
+    "prefer",
+    "if-match",
+    "if-none-match",
+    "user-agent",
+    "tracestate",
+)
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set again by the gateway itself (length, ids, trace) or by its server (date, server).
+DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {
+    "content-length",
+    "content-encoding",
+    "date",
+    "server",
+    "x-request-id",
+    "x-correlation-id",
+    "traceparent",
+}
+MAX_PREFER_WAIT_S = 30
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)")
+
+
+def request_timeout(prefer: str | None, default_s: float) -> float:
+    """``Prefer: wait=N`` lets a money POST wait up to N (<= 30) seconds upstream."""
+    m = _PREFER_WAIT.search(prefer or "")
+    if not m:
+        return default_s
+    return max(default_s, min(int(m.group(1)), MAX_PREFER_WAIT_S) + 5.0)
+
+
+def forward_headers(request: Request) -> dict[str, str]:
+    """Headers for the upstream: the allowed end-to-end ones plus ids and trace context."""
+    headers = {k: request.headers[k] for k in FORWARDED_REQUEST_HEADERS if k in request.headers}
+    state = request.state
+    headers["x-request-id"] = state.request_id
+    headers["x-correlation-id"] = state.correlation_id
+    headers["traceparent"] = state.traceparent
+    headers["x-forwarded-for"] = client_ip(request)
+    headers["x-forwarded-proto"] = request.url.scheme
+    if host := request.headers.get("host"):
+        headers["x-forwarded-host"] = host
+    return headers
+
+
+def response_headers(resp: httpx.Response) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers minus hop-by-hop ones and those we set ourselves."""
+    connection = {
+        t.strip().lower() for t in resp.headers.get("connection", "").split(",") if t.strip()
+    }
+    dropped = DROPPED_RESPONSE_HEADERS | connection
+    return [(k, v) for k, v in resp.headers.raw if k.decode("latin-1").lower() not in dropped]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it grows past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
+
+
+@dataclass(slots=True)
+class Proxy:
+    """Everything one forwarded request needs; built once by the lifespan."""
+
+    settings: GatewaySettings
+    table: RouteTable
+    upstreams: dict[str, Upstream]
+    verifier: JwksVerifier
+    limiter: RedisRateLimiter
+
+    async def handle(self, request: Request, path: str, prefix: str) -> Response:
+        """Answer ``request`` whose path without ``prefix`` is ``path``."""
+        name = self.table.resolve(path)
+        if name is None:
+            raise Problem(404, "route_not_found", f"no service serves {path}")
+        if has_dot_segments(path):
+            raise Problem(400, "bad_path", "dot segments are not allowed in paths")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+            raise too_large(self.settings.max_body_bytes)
+
+        principal, auth_error = await self._authenticate(request, path)
+        decision = await self.limiter.hit(
+            client_ip(request), principal.subject if principal else None
+        )
+        limit_headers = decision.headers() if decision else {}
+        if decision is not None and not decision.allowed:
+            RATE_LIMITED.inc()
+            raise _rate_limited(decision)
+        if auth_error is not None:
+            raise Problem(
+                auth_error.status,
+                auth_error.code,
+                auth_error.detail,
+                {**auth_error.headers, **limit_headers},
+            )
+
+        response = await self._forward(self.upstreams[name], request, prefix)
+        response.headers.update(limit_headers)
+        return response
+
+    async def _authenticate(
+        self, request: Request, path: str
+    ) -> tuple[Principal | None, Problem | None]:
+        if self.table.is_public(request.method, path):
+            return None, None
+        try:
+            return await self.verifier.verify(bearer_token(request)), None
+        except Problem as exc:
+            if exc.status != 401:
+                raise  # jwks_unavailable: our problem, not the caller's
+            return None, exc
+
+    def _timeout(self, request: Request) -> httpx.Timeout:
+        s = self.settings
+        total = request_timeout(request.headers.get("prefer"), s.upstream_timeout_s)
+        return httpx.Timeout(total, connect=s.upstream_connect_timeout_s)
+
+    async def _forward(self, upstream: Upstream, request: Request, prefix: str) -> Response:
+        breaker = upstream.breaker
+        if not breaker.allow():
+            UPSTREAM_RESPONSES.labels(upstream.name, "breaker_open").inc()
+            raise Problem(
+                503,
+                "upstream_unavailable",
+                f"{upstream.name} is unavailable (circuit open)",
+                {"Retry-After": str(max(1, math.ceil(breaker.retry_after())))},
+                upstream=upstream.name,
+                circuit="open",
+            )
+        try:
+            body = await read_body(request, self.settings.max_body_bytes)
+            resp = await upstream.client.request(
+                request.method,
+                _upstream_target(request, prefix),
+                content=body,
+                headers=forward_headers(request),
+                timeout=httpx.Timeout(
+                    request_timeout(
+                        request.headers.get("prefer"), self.settings.upstream_timeout_s
+                    ),
+                    connect=self.settings.upstream_connect_timeout_s,
+                ),
+            )
+        except httpx.TransportError as exc:
+            breaker.record_failure()
+            UPSTREAM_RESPONSES.labels(upstream.name, type(exc).__name__).inc()
+            raise _transport_problem(upstream.name, exc) from None
+        except BaseException:
+            breaker.release()  # 413, a cancelled request: says nothing about the upstream
+            raise
+        if resp.status_code in FAILURE_STATUSES:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+        UPSTREAM_RESPONSES.labels(upstream.name, str(resp.status_code)).inc()
+        response = Response(content=resp.content, status_code=resp.status_code)
+        response.raw_headers.extend(response_headers(resp))
+        return response
+
+
+def _upstream_target(request: Request, prefix: str) -> str:
+    """Path (still percent-encoded as the client sent it) and query for the upstream."""
+    raw = request.scope.get("raw_path") or b""
+    raw_path = raw.decode("latin-1")
+    if raw_path.startswith(prefix + "/"):
+        target = raw_path[len(prefix) :]
+    else:
+        target = quote(request.url.path[len(prefix) :])
+    query = request.scope.get("query_string", b"")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+def _rate_limited(decision: RateDecision) -> Problem:
+    return Problem(
+        429,
+        "rate_limited",
+        f"more than {decision.quota.limit} requests in {decision.window_s:g} s",
+        decision.headers(),
+    )
+
+
+def _transport_problem(name: str, exc: httpx.TransportError) -> Problem:
+    if isinstance(exc, httpx.TimeoutException):
+        return Problem(504, "upstream_timeout", f"{name} did not answer in time", upstream=name)
+    if isinstance(exc, httpx.ConnectError):
+        return Problem(503, "upstream_unavailable", f"{name} is unavailable", upstream=name)
+    return Problem(502, "bad_gateway", f"{name} gave no valid answer", upstream=name)

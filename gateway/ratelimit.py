@@ -1,0 +1,120 @@
+"""Rate limits in Redis: a fixed window per client IP and per authenticated subject.
+
+One Lua script counts every limited identity of a request atomically (``INCR`` and, on a
+new window, ``PEXPIRE``), so a request costs one round trip and concurrent gateways
+share the counters. The window starts with the first request of an identity and ends
+when its key expires; Redis's clock decides, so gateway clocks do not matter.
+
+When Redis does not answer, requests are let through (fail open, logged): the limiter
+protects the services, it must not take the whole API down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("paystream.gateway.ratelimit")
+
+KEY_PREFIX = "paystream:gw:rl:"
+
+# KEYS: one counter per identity; ARGV[1]: window in ms. Returns count, ttl_ms pairs.
+COUNT_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  out[#out + 1] = n
+  out[#out + 1] = ttl
+end
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One identity's counter in the current window."""
+
+    limit: int
+    count: int
+    reset_ms: int
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def reset_s(self) -> int:
+        """Whole seconds until the window ends (at least 1, so clients never spin)."""
+        return max(1, math.ceil(self.reset_ms / 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The verdict for a request and the quota its headers describe."""
+
+    allowed: bool
+    quota: Quota
+    window_s: float
+
+    def headers(self) -> dict[str, str]:
+        q = self.quota
+        h = {
+            "RateLimit-Limit": str(q.limit),
+            "RateLimit-Remaining": str(q.remaining),
+            "RateLimit-Reset": str(q.reset_s),
+            "RateLimit-Policy": f"{q.limit};w={math.ceil(self.window_s)}",
+        }
+        if not self.allowed:
+            h["Retry-After"] = str(q.reset_s)
+        return h
+
+
+def decide(quotas: list[Quota], window_s: float) -> RateDecision:
+    """Refused when any quota is exceeded (the one that frees up last is reported);
+    otherwise allowed, describing the quota with the fewest requests left."""
+    if not quotas:
+        raise ValueError("no quota to decide on")
+    exceeded = [q for q in quotas if q.exceeded]
+    if exceeded:
+        return RateDecision(False, max(exceeded, key=lambda q: q.reset_ms), window_s)
+    return RateDecision(True, min(quotas, key=lambda q: (q.remaining, -q.reset_ms)), window_s)
+
+
+class RedisRateLimiter:
+    """Counts requests per IP and per subject in Redis."""
+
+    def __init__(self, redis: Redis, ip_limit: int, user_limit: int, window_s: float) -> None:
+        self.ip_limit = ip_limit
+        self.user_limit = user_limit
+        self.window_s = window_s
+        self._script = redis.register_script(COUNT_SCRIPT)
+
+    async def hit(self, ip: str, subject: str | None) -> RateDecision | None:
+        """Count one request; None when Redis could not be asked (the request passes)."""
+        keys = [f"{KEY_PREFIX}ip:{ip}"]
+        limits = [self.ip_limit]
+        if subject is not None:
+            keys.append(f"{KEY_PREFIX}user:{subject}")
+            limits.append(self.user_limit)
+        try:
+            raw = await self._script(keys=keys, args=[max(1, int(self.window_s * 1000))])
+        except RedisError as exc:
+            log.warning("rate limiter unavailable, letting the request through: %s", exc)
+            return None
+        quotas = [
+            Quota(limit, int(raw[2 * i]), int(raw[2 * i + 1])) for i, limit in enumerate(limits)
+        ]
+        return decide(quotas, self.window_s)
