@@ -6,11 +6,13 @@ Postgres, Mongo-compatible, Redis and Prometheus (see common/testing/stack.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from common.settings import Settings
+from common.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD
 from common.testing.stack import StackUnderTest
 
 
@@ -30,6 +32,17 @@ def settings(stack: StackUnderTest) -> Settings:
 
 @pytest.fixture(scope="session")
 def apps(stack: StackUnderTest) -> StackUnderTest:
-    """Every paystream service running as a real process."""
+    """Every paystream service and worker running as a real process.
+
+    The first admin comes from configuration, as in production. The gateway's rate
+    limits are raised: e2e tests send hundreds of requests from one address on purpose
+    (the limit itself is tested in tests/integration/test_gateway.py).
+    """
+    os.environ.update(
+        PAYSTREAM_ADMIN_EMAIL=ADMIN_EMAIL,
+        PAYSTREAM_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        PAYSTREAM_RATE_LIMIT_IP_PER_MINUTE="1000000",
+        PAYSTREAM_RATE_LIMIT_USER_PER_MINUTE="1000000",
+    )
     stack.start_apps()
     return stack

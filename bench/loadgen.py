@@ -1,0 +1,256 @@
+"""Load generator: transfers through the HTTP API at a fixed offered rate (open loop).
+
+    uv run python -m bench.loadgen --users 50 --wallets 2 --rate 500 --duration 60
+
+Sets up users (register + login), wallets and deposits through the API, then offers
+``--rate`` transfers a second for ``--duration`` seconds whatever the answers' speed
+(an open loop: latency is not hidden by a slow server slowing the client down). It
+reports accepted/s, completed/s (terminal in the read model), request-to-terminal
+latency percentiles, the projector's lag, and, in the same run, the raw aiokafka and
+raw Postgres baselines, writing everything to ``bench/results/<time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from tqdm import tqdm
+
+from bench.baselines import kafka_baseline, postgres_baseline
+from common.settings import Settings
+from common.topics import WALLET_EVENTS
+
+RESULTS = Path(__file__).parent / "results"
+
+
+async def _user(client: httpx.AsyncClient, i: int, run: str) -> str:
+    email = f"bench-{run}-{i}@example.com"
+    password = f"Bench-{run}-password-{i}!"
+    r = await client.post(
+        "/auth/register", json={"email": email, "password": password, "full_name": f"Bench {i}"}
+    )
+    r.raise_for_status()
+    r = await client.post("/auth/login", json={"email": email, "password": password})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+async def _wallet(client: httpx.AsyncClient, token: str, funds: int) -> str:
+    auth = {"Authorization": f"Bearer {token}"}
+    r = await client.post("/wallets", json={"currency": "USD"}, headers=auth)
+    r.raise_for_status()
+    wallet_id = str(r.json()["id"])
+    for _ in range(50):  # the command API learns of new wallets from wallet-events
+        r = await client.post(
+            "/deposits",
+            json={"wallet_id": wallet_id, "amount": funds, "currency": "USD"},
+            headers={**auth, "Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=10"},
+        )
+        if r.status_code != 404:
+            break
+        await asyncio.sleep(0.2)
+    r.raise_for_status()
+    return wallet_id
+
+
+async def setup(
+    client: httpx.AsyncClient, users: int, wallets: int, funds: int
+) -> list[tuple[str, str]]:
+    """(token, wallet_id) for every wallet, funded."""
+    run = uuid.uuid4().hex[:6]
+    tokens = await asyncio.gather(*(_user(client, i, run) for i in range(users)))
+    pairs = [(t, w) for t in tokens for _ in range(wallets) for w in [""]]
+    ids = await asyncio.gather(*(_wallet(client, t, funds) for t, _ in pairs))
+    return [(t, w) for (t, _), w in zip(pairs, ids, strict=True)]
+
+
+async def projector_lag(settings: Settings) -> int:
+    """wallet-events end offsets minus what the projector has stored, summed."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(WALLET_EVENTS, p) for p in range(settings.kafka_partitions)]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    conn = await asyncpg.connect(settings.postgres_dsn.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT partition, next_offset FROM wallets.offsets WHERE topic = $1", WALLET_EVENTS
+        )
+    finally:
+        await conn.close()
+    stored = {r["partition"]: r["next_offset"] for r in rows}
+    # transaction markers take offsets too, so a caught-up projector can lag by a few
+    return sum(max(0, ends[tp] - stored.get(tp.partition, 0)) for tp in tps)
+
+
+async def drive(
+    client: httpx.AsyncClient,
+    wallets: list[tuple[str, str]],
+    rate: float,
+    duration: float,
+    amount: int,
+) -> tuple[dict[str, float], int, int]:
+    """Offer ``rate`` transfers/s; return ({tx_id: sent_at}, accepted, refused)."""
+    sent: dict[str, float] = {}
+    accepted = refused = 0
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one() -> None:
+        nonlocal accepted, refused
+        (token, src), (_, dst) = random.sample(wallets, 2)
+        started = time.time()
+        try:
+            r = await client.post(
+                "/transfers",
+                json={
+                    "from_wallet_id": src,
+                    "to_wallet_id": dst,
+                    "amount": amount,
+                    "currency": "USD",
+                },
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+            )
+        except httpx.HTTPError:
+            refused += 1
+            return
+        if r.status_code == 202:
+            accepted += 1
+            sent[r.json()["id"]] = started
+        else:
+            refused += 1
+
+    total = int(rate * duration)
+    start = time.perf_counter()
+    with tqdm(total=total, desc="transfers offered", unit="tx") as bar:
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one())
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            bar.update(1)
+        await asyncio.gather(*in_flight)
+    return sent, accepted, refused
+
+
+async def completions(settings: Settings, sent: dict[str, float], timeout: float) -> dict[str, Any]:
+    """Wait for the sent transfers to be terminal; latency = terminal time - send time."""
+    conn = await asyncpg.connect(settings.postgres_dsn.replace("+asyncpg", ""))
+    ids = list(sent)
+    deadline = time.time() + timeout
+    try:
+        while True:
+            rows = await conn.fetch(
+                "SELECT id, status, updated_at FROM transactions.transactions "
+                "WHERE id = ANY($1::text[]) AND status IN "
+                "('completed', 'failed', 'reversed', 'reversal_failed')",
+                ids,
+            )
+            if len(rows) == len(ids) or time.time() > deadline:
+                break
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+    latencies = sorted(r["updated_at"].timestamp() - sent[r["id"]] for r in rows)
+    finished = [r["updated_at"].timestamp() for r in rows]
+    span = (max(finished) - min(sent.values())) if finished else 0.0
+
+    def pct(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        )
+
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return {
+        "terminal": len(rows),
+        "statuses": statuses,
+        "completed_per_s": len(rows) / span if span else 0,
+        "latency_ms": {
+            "p50": pct(0.50),
+            "p95": pct(0.95),
+            "p99": pct(0.99),
+            "mean": statistics.fmean(latencies) * 1000 if latencies else 0.0,
+        },
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-url", default=None, help="gateway /api/v1 (default: settings)")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--wallets", type=int, default=2, help="wallets per user")
+    parser.add_argument("--rate", type=float, default=500, help="transfers offered per second")
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--amount", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--skip-baselines", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    base = args.base_url or f"{settings.gateway_url}/api/v1"
+    limits = httpx.Limits(
+        max_connections=args.connections, max_keepalive_connections=args.connections
+    )
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        print(f"setting up {args.users} users x {args.wallets} wallets ...")
+        wallets = await setup(client, args.users, args.wallets, funds=10**9)
+        lag_samples: list[int] = []
+
+        async def sample_lag() -> None:
+            while True:
+                lag_samples.append(await projector_lag(settings))
+                await asyncio.sleep(2)
+
+        sampler = asyncio.create_task(sample_lag())
+        t0 = time.perf_counter()
+        sent, accepted, refused = await drive(
+            client, wallets, args.rate, args.duration, args.amount
+        )
+        offered_s = time.perf_counter() - t0
+        result = await completions(settings, sent, timeout=120)
+        sampler.cancel()
+    report: dict[str, Any] = {
+        "at": datetime.now(UTC).isoformat(),
+        "args": vars(args),
+        "offered_seconds": offered_s,
+        "accepted": accepted,
+        "refused": refused,
+        "accepted_per_s": accepted / offered_s,
+        **result,
+        "projector_lag": {
+            "max": max(lag_samples, default=0),
+            "mean": statistics.fmean(lag_samples) if lag_samples else 0,
+        },
+    }
+    if not args.skip_baselines:
+        print("baselines ...")
+        report["baseline_kafka"] = await kafka_baseline(settings.kafka_bootstrap)
+        report["baseline_postgres"] = await postgres_baseline(settings.postgres_dsn)
+        report["ratio_completed_to_pg_updates"] = (
+            report["completed_per_s"] / report["baseline_postgres"]["updates_per_s"]
+        )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

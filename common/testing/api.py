@@ -1,0 +1,114 @@
+"""A small client of the public API, for e2e and chaos tests and the load generator."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "reversed", "reversal_failed"}
+# the first admin, configured for user_svc by the test stack (as production configures it)
+ADMIN_EMAIL = "admin@paystream.dev"
+ADMIN_PASSWORD = "Admin-password-for-tests-1"
+
+
+@dataclass
+class User:
+    email: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def register(api: httpx.AsyncClient, name: str, role: str | None = None) -> User:
+    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+    password = f"Correct-horse-{uuid.uuid4().hex[:6]}"
+    body: dict[str, Any] = {"email": email, "password": password, "full_name": name.title()}
+    if role:
+        body["role"] = role
+    r = await api.post("/auth/register", json=body)
+    assert r.status_code == 201, r.text
+    return await login(api, email, password)
+
+
+async def login(api: httpx.AsyncClient, email: str, password: str) -> User:
+    r = await api.post("/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return User(email, password, r.json()["access_token"])
+
+
+async def open_wallet(api: httpx.AsyncClient, user: User, currency: str = "USD") -> str:
+    r = await api.post("/wallets", json={"currency": currency}, headers=user.auth)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def money_post(
+    api: httpx.AsyncClient,
+    user: User,
+    path: str,
+    body: dict[str, Any],
+    key: str | None = None,
+    wait: int = 0,
+) -> httpx.Response:
+    """POST a money command; retries briefly while a new wallet is not yet known to the
+    command API (it learns wallets from ``wallet-events``)."""
+    headers = {**user.auth, "Idempotency-Key": key or str(uuid.uuid4())}
+    if wait:
+        headers["Prefer"] = f"wait={wait}"
+    for _ in range(100):
+        r = await api.post(path, json=body, headers=headers)
+        if not (r.status_code == 404 and r.json().get("code") == "wallet_not_found"):
+            return r
+        await asyncio.sleep(0.1)
+    return r
+
+
+async def deposit(api: httpx.AsyncClient, user: User, wallet: str, amount: int) -> dict[str, Any]:
+    r = await money_post(
+        api, user, "/deposits", {"wallet_id": wallet, "amount": amount, "currency": "USD"}, wait=15
+    )
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    return dict(r.json())
+
+
+async def transaction(api: httpx.AsyncClient, user: User, tx: str) -> dict[str, Any]:
+    r = await api.get(f"/transactions/{tx}", headers=user.auth)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def until_terminal(
+    api: httpx.AsyncClient, user: User, tx: str, timeout: float = 60
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = await transaction(api, user, tx)
+        if body["status"] in TERMINAL:
+            return body
+        assert asyncio.get_running_loop().time() < deadline, f"{tx} stuck in {body['status']}"
+        await asyncio.sleep(0.2)
+
+
+async def balance(api: httpx.AsyncClient, user: User, wallet: str) -> dict[str, int]:
+    r = await api.get(f"/wallets/{wallet}", headers=user.auth)
+    assert r.status_code == 200, r.text
+    return dict(r.json()["balance"])
+
+
+async def settled_balance(
+    api: httpx.AsyncClient, user: User, wallet: str, ledger: int, timeout: float = 30
+) -> dict[str, int]:
+    """The wallet's balance once the read model shows ``ledger`` (projections lag a bit)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        b = await balance(api, user, wallet)
+        if b["ledger"] == ledger or asyncio.get_running_loop().time() > deadline:
+            return b
+        await asyncio.sleep(0.2)
