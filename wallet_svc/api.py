@@ -1,0 +1,324 @@
+"""The wallet HTTP API (paths without ``/api/v1``: the gateway strips it).
+
+Writes go to the decider as commands on ``wallet-commands``; the answer comes from the
+projector's completion notice (``common.notify``) and the read model. Visibility: a
+wallet someone may not see is a 404 (its existence is not leaked); an action the caller's
+role may never perform (freeze/unfreeze without admin) is a 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import Response
+from redis.asyncio import Redis
+
+from common.auth import CurrentPrincipal, Principal
+from common.errors import Problem
+from common.ids import deterministic_id, uuid7
+from common.kafka.producer import send_envelope
+from common.logging import correlation_id
+from common.notify import Waiters
+from common.responses import OrjsonResponse
+from common.topics import WALLET_COMMANDS
+from wallet_svc import cache
+from wallet_svc.domain import (
+    CloseWallet,
+    FreezeWallet,
+    OpenWallet,
+    UnfreezeWallet,
+    WalletCommand,
+)
+from wallet_svc.schemas import FreezeRequest, WalletCreate, wallet_public
+from wallet_svc.store import PgWalletReader
+from wallet_svc.wire import PRODUCER, command_envelope
+
+router = APIRouter(tags=["wallets"])
+
+OWNER_ROLES = ("user", "merchant")
+DEFAULT_WAIT_S = 5.0
+MAX_WAIT_S = 30.0
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Prefer = Annotated[str | None, Header()]
+
+
+def _reader(request: Request) -> PgWalletReader:
+    reader: PgWalletReader = request.app.state.reader
+    return reader
+
+
+def _wait_s(prefer: str | None) -> float:
+    """``Prefer: wait=N`` (capped at 30 s), else 5 s."""
+    for part in (prefer or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return max(0.0, min(float(value), MAX_WAIT_S))
+            except ValueError:
+                break
+    return DEFAULT_WAIT_S
+
+
+def _wallet_uuid(wallet_id: str) -> str:
+    try:
+        return str(uuid.UUID(wallet_id))
+    except ValueError:
+        raise Problem(404, "wallet_not_found", "no such wallet") from None
+
+
+def _encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> Any:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise Problem(400, "invalid_cursor", "the cursor is not valid") from None
+
+
+async def _visible(
+    request: Request, wallet_id: str, principal: Principal, *, roles: tuple[str, ...] = ("admin",)
+) -> dict[str, Any]:
+    """The wallet row if ``principal`` owns it or has one of ``roles``; else 404."""
+    row = await _reader(request).get(_wallet_uuid(wallet_id))
+    if row is None or not (principal.has_role(*roles) or _owns(principal, row)):
+        raise Problem(404, "wallet_not_found", "no such wallet")
+    return row
+
+
+def _owns(principal: Principal, row: dict[str, Any]) -> bool:
+    return principal.has_role(*OWNER_ROLES) and row["owner_id"] == principal.subject
+
+
+async def _decide(request: Request, command: WalletCommand, wait_s: float) -> dict[str, Any] | None:
+    """Send ``command`` to the decider; its outcome notice, or None after ``wait_s``."""
+    waiters: Waiters = request.app.state.waiters
+    key = command.command_id
+    fut = waiters.expect(key)
+    try:
+        envelope = command_envelope(command, PRODUCER, correlation_id=correlation_id.get())
+        await send_envelope(request.app.state.resources.producer, WALLET_COMMANDS, envelope)
+    except Exception:
+        await waiters.wait(key, fut, 0)  # withdraw the expectation
+        raise Problem(503, "kafka_unavailable", "cannot reach the wallet decider") from None
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + wait_s
+    while True:
+        notice = await waiters.wait(key, fut, max(0.0, deadline - clock()))
+        if notice is None or notice.get("type") != "HoldExpired":
+            return notice
+        fut = waiters.expect(key)  # holds expired first; the command's own event follows
+
+
+def _rejection(notice: dict[str, Any] | None) -> None:
+    if notice and notice.get("type") == "CommandRejected":
+        reason = str(notice.get("reason"))
+        if reason == "wallet_not_found":
+            raise Problem(404, "wallet_not_found", "no such wallet")
+        raise Problem(409, reason, f"the wallet refused the command: {reason}")
+
+
+@router.post("/wallets", status_code=201)
+async def open_wallet(
+    request: Request,
+    body: WalletCreate,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+) -> Response:
+    """Open a wallet for the caller (admins: for ``owner_id``, with an overdraft limit)."""
+    admin = principal.has_role("admin")
+    if not (admin or principal.has_role(*OWNER_ROLES)):
+        raise Problem(403, "forbidden", "only users, merchants and admins own wallets")
+    if not admin and (body.overdraft_limit or body.owner_id not in (None, principal.subject)):
+        raise Problem(403, "forbidden", "overdraft limits and owners are set by admins")
+    owner = body.owner_id or principal.subject
+    if idempotency_key:
+        wallet_id = str(deterministic_id("wallet", principal.subject, idempotency_key))
+        existing = await _reader(request).get(wallet_id)
+        if existing is not None:
+            return _opened(existing, body, owner)
+    else:
+        wallet_id = str(uuid7())
+    command = OpenWallet(
+        command_id=f"open:{wallet_id}", wallet_id=wallet_id, owner_id=owner,
+        currency=body.currency, overdraft_limit=body.overdraft_limit,
+    )  # fmt: skip
+    notice = await _decide(request, command, _wait_s(prefer))
+    if notice and notice.get("reason") == "invalid_amount":
+        raise Problem(422, "invalid_amount", "the overdraft limit is not valid")
+    row = await _reader(request).get(wallet_id)
+    if row is None:
+        return OrjsonResponse(
+            {"id": wallet_id, "status": "pending"}, status_code=202,
+            headers={"Location": f"/wallets/{wallet_id}"},
+        )  # fmt: skip
+    return _opened(row, body, owner)
+
+
+def _opened(row: dict[str, Any], body: WalletCreate, owner: str) -> Response:
+    same = (row["currency"], row["overdraft_limit"], row["owner_id"]) == (
+        body.currency, body.overdraft_limit, owner,
+    )  # fmt: skip
+    if not same:
+        raise Problem(409, "idempotency_key_reused", "Idempotency-Key used with another body")
+    return OrjsonResponse(
+        wallet_public(row), status_code=201, headers={"Location": f"/wallets/{row['id']}"}
+    )
+
+
+@router.get("/wallets")
+async def list_wallets(
+    request: Request,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+    owner_id: str | None = None,
+) -> Response:
+    """The caller's wallets (admins: everyone's, or ``owner_id``'s), in creation order."""
+    if principal.has_role("admin"):
+        owner = owner_id
+    elif principal.has_role(*OWNER_ROLES):
+        owner = principal.subject
+    else:
+        raise Problem(403, "forbidden", "only owners and admins list wallets")
+    after = _wallet_uuid(str(_decode_cursor(cursor))) if cursor else None
+    rows = await _reader(request).page(owner, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(str(rows[-1]["id"])) if more else None
+    return OrjsonResponse({"items": [wallet_public(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/wallets/{wallet_id}")
+async def get_wallet(request: Request, wallet_id: str, principal: CurrentPrincipal) -> Response:
+    """One wallet with its balances: from the Redis cache, else the read model."""
+    wid = _wallet_uuid(wallet_id)
+    redis: Redis = request.app.state.resources.redis
+    doc = None
+    with contextlib.suppress(Exception):  # the cache is optional; Postgres answers
+        doc = await cache.get(redis, wid)
+    if doc is not None and doc.get("owner_id") is not None:
+        row = {**doc, "id": wid}
+        if principal.has_role("admin") or _owns(principal, row):
+            return OrjsonResponse(wallet_public(row))
+        raise Problem(404, "wallet_not_found", "no such wallet")
+    return OrjsonResponse(wallet_public(await _visible(request, wid, principal)))
+
+
+@router.get("/wallets/{wallet_id}/entries")
+async def list_entries(
+    request: Request,
+    wallet_id: str,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    as_of: datetime | None = None,
+) -> Response:
+    """Entries newest first with their postings; ``?as_of=`` gives the balance at a time."""
+    row = await _visible(request, wallet_id, principal, roles=("admin", "auditor"))
+    wid = str(row["id"])
+    if as_of is not None:
+        at = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+        ledger, available = await _reader(request).balance_at(wid, at)
+        return OrjsonResponse(
+            {"wallet_id": wid, "as_of": at, "balance": {"ledger": ledger, "available": available}}
+        )
+    before = None
+    if cursor:
+        raw = _decode_cursor(cursor)
+        try:
+            before = (datetime.fromisoformat(raw[0]), int(raw[1]))
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise Problem(400, "invalid_cursor", "the cursor is not valid") from None
+    items = await _reader(request).entries(wid, before, limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = (
+        _encode_cursor([items[-1]["occurred_at"].isoformat(), items[-1]["id"]]) if more else None
+    )
+    for item in items:
+        item.pop("id", None)
+    return OrjsonResponse({"items": items, "next_cursor": next_cursor})
+
+
+async def _command(
+    request: Request, row: dict[str, Any], command: WalletCommand, target: str, prefer: str | None
+) -> Response:
+    notice = await _decide(request, command, _wait_s(prefer))
+    _rejection(notice)
+    fresh = await _reader(request).get(str(row["id"])) or row
+    if notice is None and fresh["status"] != target:
+        return OrjsonResponse(
+            {"command_id": command.command_id, "status": "pending", "wallet": wallet_public(fresh)},
+            status_code=202,
+        )
+    return OrjsonResponse(wallet_public(fresh))
+
+
+def _command_id(action: str, wallet_id: str, idempotency_key: str | None) -> str:
+    return f"{action}:{wallet_id}:{idempotency_key or uuid7()}"
+
+
+def _admin_only(principal: Principal) -> None:
+    if not principal.has_role("admin"):
+        raise Problem(403, "forbidden", "only admins may do this")
+
+
+@router.post("/wallets/{wallet_id}/freeze")
+async def freeze_wallet(
+    request: Request,
+    wallet_id: str,
+    principal: CurrentPrincipal,
+    body: Annotated[FreezeRequest | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+) -> Response:
+    """Freeze (admin): no debit, credit or hold until unfrozen."""
+    _admin_only(principal)
+    row = await _visible(request, wallet_id, principal)
+    wid = str(row["id"])
+    reason = body.reason if body else ""
+    command = FreezeWallet(
+        command_id=_command_id("freeze", wid, idempotency_key), wallet_id=wid, reason=reason
+    )
+    return await _command(request, row, command, "frozen", prefer)
+
+
+@router.post("/wallets/{wallet_id}/unfreeze")
+async def unfreeze_wallet(
+    request: Request,
+    wallet_id: str,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+) -> Response:
+    _admin_only(principal)
+    row = await _visible(request, wallet_id, principal)
+    wid = str(row["id"])
+    command_id = _command_id("unfreeze", wid, idempotency_key)
+    command = UnfreezeWallet(command_id=command_id, wallet_id=wid)
+    return await _command(request, row, command, "active", prefer)
+
+
+@router.post("/wallets/{wallet_id}/close")
+async def close_wallet(
+    request: Request,
+    wallet_id: str,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+) -> Response:
+    """Close (admin or owner); the decider refuses a non-zero balance or open holds (409)."""
+    row = await _visible(request, wallet_id, principal)
+    wid = str(row["id"])
+    command = CloseWallet(command_id=_command_id("close", wid, idempotency_key), wallet_id=wid)
+    return await _command(request, row, command, "closed", prefer)

@@ -1,0 +1,365 @@
+"""``python -m wallet_svc.verify``: replay the log and check the ledger's invariants.
+
+Reads ``wallet-events`` and ``transaction-events`` from offset 0 (``read_committed``, no
+consumer group), rebuilds every wallet with the domain ``evolve`` and checks:
+
+1. conservation: every event's postings sum to zero per currency, and so does the sum of
+   all postings (wallets and system accounts) per currency;
+2. no wallet below ``-overdraft_limit`` and ``available <= ledger`` after every event, and
+   the balances an event carries equal the replayed ones;
+3. one effect per command: no two effect events share a ``command_id``, no event id is
+   repeated, no hold is settled (captured/released/expired) twice;
+4. every ``TransferRequested``/``DepositRequested`` has exactly one terminal event;
+5. the read model equals the replay, at the cut given by the projector's stored offsets
+   (read in the same snapshot): a SHA-256 over the sorted ``wallet_id:ledger:available:status``
+   lines, system-account balances per (account, currency), and the number of entries.
+
+``await verify(settings, wait=30)`` first waits (up to ``wait`` seconds) for the projector
+to have applied everything in the log; the result is a :class:`Report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from common.settings import Settings
+from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
+from wallet_svc.domain import WalletState, event_from_dict, evolve
+from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX
+from wallet_svc.store import CONSUMER, asyncpg_dsn
+
+EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
+SETTLES = frozenset({"HoldCaptured", "HoldReleased", "HoldExpired"})
+SAGA_STARTS = frozenset({"TransferRequested", "DepositRequested"})
+SAGA_ENDS = frozenset(
+    {
+        "TransferCompleted",
+        "TransferFailed",
+        "TransferReversed",
+        "TransferReversalFailed",
+        "DepositCompleted",
+        "DepositFailed",
+    }
+)
+MAX_LISTED = 50
+
+
+@dataclass
+class Report:
+    """The verifier's verdict: ``ok`` when ``problems`` is empty."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    replay_checksum: str = ""
+    read_model_checksum: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def format(self) -> str:
+        lines = [f"wallet ledger verification: {'OK' if self.ok else 'FAILED'}"]
+        lines += [f"  {k}: {v}" for k, v in self.counts.items()]
+        lines.append(f"  replay checksum:     {self.replay_checksum}")
+        lines.append(f"  read model checksum: {self.read_model_checksum}")
+        for w in self.warnings[:MAX_LISTED]:
+            lines.append(f"  warning {w}")
+        for p in self.problems[:MAX_LISTED]:
+            lines.append(f"  VIOLATION {p}")
+        if len(self.problems) > MAX_LISTED:
+            lines.append(f"  ... and {len(self.problems) - MAX_LISTED} more")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Msg:
+    partition: int
+    offset: int
+    envelope: dict[str, Any]
+
+
+async def read_topic(
+    bootstrap: str, topic: str, idle_s: float = 3.0, stop_at: dict[int, int] | None = None
+) -> list[Msg]:
+    """Every committed message of ``topic`` up to the end offsets taken at the start
+    (or ``stop_at``), in partition order; an undecodable message is kept as ``{}``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        isolation_level="read_committed", auto_offset_reset="earliest",
+    )  # fmt: skip
+    await consumer.start()
+    out: list[Msg] = []
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = cluster.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return out
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = stop_at or {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+        idle_since = time.monotonic()
+        while True:
+            pending = [tp for tp in tps if await consumer.position(tp) < ends.get(tp.partition, 0)]
+            if not pending or time.monotonic() - idle_since > idle_s:
+                break
+            batch = await consumer.getmany(*pending, timeout_ms=300, max_records=5000)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.offset >= ends.get(tp.partition, 0):
+                        continue
+                    try:
+                        env = orjson.loads(r.value or b"")
+                    except orjson.JSONDecodeError:
+                        env = None
+                    out.append(Msg(tp.partition, r.offset, env if isinstance(env, dict) else {}))
+                if records:
+                    idle_since = time.monotonic()
+    finally:
+        await consumer.stop()
+    return out
+
+
+def checksum(balances: dict[str, tuple[int, int, str]]) -> str:
+    lines = sorted(f"{w}:{led}:{av}:{st}" for w, (led, av, st) in balances.items())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+class Replay:
+    """The log applied in order: wallet states, system balances, invariant violations."""
+
+    def __init__(self) -> None:
+        self.wallets: dict[str, WalletState] = {}
+        self.system: dict[tuple[str, str], int] = defaultdict(int)
+        self.money_events = 0
+        self.events = 0
+        self.undecodable = 0
+        self.seen: set[Any] = set()
+
+    def apply(self, env: dict[str, Any], problems: list[str] | None) -> None:
+        raw = env.get("payload")
+        payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        try:
+            event = event_from_dict(payload)
+        except (ValueError, TypeError):
+            self.undecodable += 1  # dead-lettered by the projector; reported as a warning
+            return
+        if env.get("event_id") in self.seen:
+            return  # a repeated event id (check_log reports it); the projection skips it too
+        self.seen.add(env.get("event_id"))
+        self.events += 1
+        wid = event.wallet_id
+        state = evolve(self.wallets.get(wid, WalletState()), event)
+        self.wallets[wid] = state
+        if env.get("type") not in MONEY_EVENTS:
+            return
+        self.money_events += 1
+        for p in payload.get("postings") or ():
+            if str(p["account"]).startswith(SYSTEM_PREFIX):
+                self.system[(p["account"], p["currency"])] += int(p["amount"])
+        if problems is None:
+            return
+        ledger, available = payload.get("ledger"), payload.get("available")
+        if (ledger, available) != (state.ledger, state.available):
+            problems.append(
+                f"balance: event {env.get('event_id')} carries {ledger}/{available}, "
+                f"replay gives {state.ledger}/{state.available} for wallet {wid}"
+            )
+        if state.available < -state.overdraft_limit:
+            problems.append(
+                f"overdraft: wallet {wid} available {state.available} below "
+                f"-{state.overdraft_limit} after {env.get('event_id')}"
+            )
+        if state.available > state.ledger:
+            problems.append(f"holds: wallet {wid} available {state.available} > ledger")
+
+    def balances(self) -> dict[str, tuple[int, int, str]]:
+        return {
+            w: (s.ledger, s.available, s.status.value)
+            for w, s in self.wallets.items()
+            if s.status.value != "absent"
+        }
+
+
+def check_log(msgs: list[Msg], problems: list[str]) -> dict[str, int]:
+    """Invariants 1 and 3 over the whole wallet log; returns totals by currency."""
+    totals: dict[str, int] = defaultdict(int)
+    seen_ids: set[str] = set()
+    effects: dict[str, str] = {}
+    settled: set[tuple[str, str]] = set()
+    for m in msgs:
+        env = m.envelope
+        if "event_id" not in env:
+            continue  # not an envelope (dead-lettered by the projector)
+        eid, kind, payload = str(env["event_id"]), env.get("type"), env.get("payload") or {}
+        if eid in seen_ids:
+            problems.append(f"duplicate event id {eid} at {m.partition}:{m.offset}")
+            continue
+        seen_ids.add(eid)
+        per_event: dict[str, int] = defaultdict(int)
+        for p in payload.get("postings") or ():
+            per_event[p["currency"]] += int(p["amount"])
+            totals[p["currency"]] += int(p["amount"])
+        if any(per_event.values()):
+            problems.append(f"unbalanced postings in event {eid}: {dict(per_event)}")
+        cid = str(payload.get("command_id"))
+        if kind in EFFECTS:
+            if cid in effects:
+                problems.append(f"command {cid} has two effects: {effects[cid]} and {eid}")
+            effects[cid] = eid
+        if kind in SETTLES:
+            hold = (str(payload.get("wallet_id")), str(payload.get("hold_id")))
+            if hold in settled:
+                problems.append(f"hold {hold[1]} of wallet {hold[0]} settled twice ({eid})")
+            settled.add(hold)
+    for currency, total in totals.items():
+        if total:
+            problems.append(f"conservation: postings in {currency} sum to {total}, not 0")
+    return totals
+
+
+def check_sagas(msgs: list[Msg], problems: list[str]) -> int:
+    """Invariant 4; returns the number of sagas started."""
+    started: set[str] = set()
+    ends: Counter[str] = Counter()
+    for m in msgs:
+        payload = m.envelope.get("payload") or {}
+        kind = payload.get("type") or m.envelope.get("type")
+        tid = str(payload.get("transaction_id"))
+        if kind in SAGA_STARTS:
+            started.add(tid)
+        elif kind in SAGA_ENDS:
+            ends[tid] += 1
+    for tid in sorted(started):
+        if ends[tid] != 1:
+            problems.append(f"saga {tid} has {ends[tid]} terminal events (expected 1)")
+    return len(started)
+
+
+async def _stored_offsets(conn: asyncpg.Connection) -> dict[int, int]:
+    rows = await conn.fetch(
+        "SELECT partition, next_offset FROM wallets.offsets WHERE consumer = $1 AND topic = $2",
+        CONSUMER, WALLET_EVENTS,
+    )  # fmt: skip
+    return {r["partition"]: r["next_offset"] for r in rows}
+
+
+async def _wait_for_projector(conn: asyncpg.Connection, last: dict[int, int], wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while True:
+        stored = await _stored_offsets(conn)
+        if all(stored.get(p, 0) > off for p, off in last.items()):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+
+
+async def _read_model(conn: asyncpg.Connection) -> dict[str, Any]:
+    """One consistent snapshot of the read model and its offsets."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        offsets = await _stored_offsets(conn)
+        wallets = await conn.fetch("SELECT id, ledger, available, status FROM wallets.wallets")
+        system = await conn.fetch(
+            "SELECT account, currency, sum(balance)::bigint AS balance "
+            "FROM wallets.system_balances GROUP BY account, currency"
+        )
+        entries = await conn.fetchval("SELECT count(*) FROM wallets.entries")
+    return {
+        "offsets": offsets,
+        "balances": {str(r["id"]): (r["ledger"], r["available"], r["status"]) for r in wallets},
+        "system": {(r["account"], r["currency"]): r["balance"] for r in system},
+        "entries": entries,
+    }
+
+
+def compare_read_model(replay: Replay, model: dict[str, Any], report: Report) -> None:
+    """Invariant 5: the read model at its cut equals the replay of the log up to it."""
+    mine, theirs = replay.balances(), model["balances"]
+    report.replay_checksum = checksum(mine)
+    report.read_model_checksum = checksum(theirs)
+    if report.replay_checksum != report.read_model_checksum:
+        report.problems.append("read model checksum differs from the replay")
+        for w in sorted(set(mine) | set(theirs)):
+            if mine.get(w) != theirs.get(w):
+                report.problems.append(
+                    f"wallet {w}: read model {theirs.get(w)} vs replay {mine.get(w)}"
+                )
+    replay_system = {k: v for k, v in replay.system.items() if v}
+    model_system = {k: v for k, v in model["system"].items() if v}
+    for key in sorted(set(replay_system) | set(model_system)):
+        if replay_system.get(key, 0) != model_system.get(key, 0):
+            report.problems.append(
+                f"system account {key[0]} {key[1]}: read model {model_system.get(key, 0)} "
+                f"vs replay {replay_system.get(key, 0)}"
+            )
+    if model["entries"] != replay.money_events:
+        report.problems.append(
+            f"entries: read model has {model['entries']}, log has {replay.money_events}"
+        )
+
+
+async def verify(settings: Settings, wait: float = 30.0) -> Report:
+    """Replay the log and check every invariant (see the module doc)."""
+    report = Report()
+    wallet_msgs = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS)
+    last: dict[int, int] = {}
+    for m in wallet_msgs:
+        last[m.partition] = max(last.get(m.partition, -1), m.offset)
+    conn = await asyncpg.connect(asyncpg_dsn(settings.postgres_dsn))
+    try:
+        if not await _wait_for_projector(conn, last, wait):
+            report.problems.append(f"projector has not applied the whole log within {wait}s")
+        model = await _read_model(conn)
+    finally:
+        await conn.close()
+    cut = model["offsets"]
+    if any(off > last.get(p, -1) + 1 for p, off in cut.items()):
+        # the projector moved past what was read: read again up to its cut
+        wallet_msgs = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS, stop_at=cut)
+    totals = check_log(wallet_msgs, report.problems)
+    full, at_cut = Replay(), Replay()
+    for m in wallet_msgs:
+        full.apply(m.envelope, report.problems)
+        if m.offset < cut.get(m.partition, 0):
+            at_cut.apply(m.envelope, None)
+    tx_msgs = await read_topic(settings.kafka_bootstrap, TRANSACTION_EVENTS)
+    sagas = check_sagas(tx_msgs, report.problems)
+    compare_read_model(at_cut, model, report)
+    if full.undecodable:
+        report.warnings.append(f"{full.undecodable} undecodable messages (dead-lettered, skipped)")
+    report.counts = {
+        "wallet events": len(wallet_msgs),
+        "money events": full.money_events,
+        "wallets": len(full.balances()),
+        "entries in read model": model["entries"],
+        "transaction events": len(tx_msgs),
+        "sagas": sagas,
+        "currencies": len(totals),
+    }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Replay wallet-events and check invariants.")
+    parser.add_argument("--wait", type=float, default=30.0, help="seconds to await the projector")
+    args = parser.parse_args()
+    report = asyncio.run(verify(Settings(service_name="wallet_verify"), wait=args.wait))
+    print(report.format())
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":
+    main()
