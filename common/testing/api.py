@@ -12,7 +12,7 @@ import httpx
 TERMINAL = {"completed", "failed", "reversed", "reversal_failed"}
 # the first admin, configured for user_svc by the test stack (as production configures it)
 ADMIN_EMAIL = "admin@paystream.dev"
-ADMIN_PASSWORD = "Admin-password-for-tests-1"
+ADMIN_PASSWORD = "Guard-the-ledger-2026"
 
 
 @dataclass
