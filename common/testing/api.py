@@ -63,7 +63,11 @@ async def money_post(
     if wait:
         headers["Prefer"] = f"wait={wait}"
     for _ in range(100):
-        r = await api.post(path, json=body, headers=headers)
+        try:
+            r = await api.post(path, json=body, headers=headers)
+        except httpx.TransportError:  # what a real client does: retry with the same key
+            await asyncio.sleep(0.2)
+            continue
         if not (r.status_code == 404 and r.json().get("code") == "wallet_not_found"):
             return r
         await asyncio.sleep(0.1)
