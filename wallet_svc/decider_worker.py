@@ -4,9 +4,10 @@ Every command for a wallet goes through one partition of ``wallet-commands`` and
 decided here, in order, by one instance at a time. For each input partition the worker
 holds a transactional producer whose ``transactional_id`` names that partition: starting
 it fences any zombie that still thinks it owns the partition and aborts its open
-transaction. Only then is the partition's state rebuilt by replaying ``wallet-events``
-(the same partition number: the decider writes a wallet's events to the partition its
-commands came from) up to the last stable offset. Then each batch of commands is
+transaction. Only then is the partition's state rebuilt: its latest snapshot (if any) is
+loaded and ``wallet-events`` replayed from the snapshot's offset (the same partition
+number: the decider writes a wallet's events to the partition its commands came from) up
+to the last stable offset. Then each batch of commands is
 decided in memory and its events and input offsets are committed in ONE Kafka
 transaction. A crash anywhere before the commit leaves nothing visible to
 ``read_committed`` consumers; the batch is decided again on restart.
@@ -25,13 +26,15 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import Counter, Histogram
 
 from common.app import serve
+from common.db import make_engine
 from common.envelope import Envelope
 from common.health import ReadyCheck
 from common.kafka.producer import make_producer
-from common.settings import Settings
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
+from wallet_svc import snapshots
 from wallet_svc.domain import WalletState, decide, evolve
+from wallet_svc.settings import WalletSettings
 from wallet_svc.wire import decode_command, decode_event, event_envelopes
 
 log = logging.getLogger("paystream.decider")
@@ -46,17 +49,20 @@ REBUILD_SECONDS = Histogram("paystream_decider_rebuild_seconds", "State rebuild 
 States = dict[str, WalletState]
 
 
-async def rebuild_partition(bootstrap: str, partition: int) -> States:
-    """Replay ``wallet-events`` partition ``partition`` to its last stable offset."""
+async def rebuild_partition(
+    bootstrap: str, partition: int, start: int = 0, states: States | None = None
+) -> tuple[States, int]:
+    """Replay ``wallet-events`` partition ``partition`` from ``start`` (over ``states``, a
+    snapshot taken there) to its last stable offset; returns (states, that offset)."""
     tp = TopicPartition(WALLET_EVENTS, partition)
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
     )
     await reader.start()
-    states: States = {}
+    states = dict(states or {})
     try:
         reader.assign([tp])
-        await reader.seek_to_beginning(tp)
+        reader.seek(tp, start)
         end = (await reader.end_offsets([tp]))[tp]
         while await reader.position(tp) < end:
             batch = await reader.getmany(tp, timeout_ms=500, max_records=5000)
@@ -66,14 +72,17 @@ async def rebuild_partition(bootstrap: str, partition: int) -> States:
                 states[wallet_id] = evolve(states.get(wallet_id) or WalletState(), event)
     finally:
         await reader.stop()
-    return states
+    return states, end
 
 
 class DeciderWorker(ConsumerRebalanceListener):
     """Consumes ``wallet-commands``; per partition: rebuild, then decide in transactions."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: WalletSettings) -> None:
         self.settings = settings
+        self.engine = make_engine(settings.postgres_dsn, pool_size=2)
+        self.next_event_offset: dict[int, int] = {}
+        self.snapshot_at: dict[int, float] = {}
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=GROUP,
@@ -111,14 +120,20 @@ class DeciderWorker(ConsumerRebalanceListener):
         )
         await producer.start()  # InitProducerId: fences the previous owner
         started = time.perf_counter()
-        self.states[tp.partition] = await rebuild_partition(
-            self.settings.kafka_bootstrap, tp.partition
+        offset, snapshot = await snapshots.load(self.engine, tp.partition)
+        self.states[tp.partition], self.next_event_offset[tp.partition] = await rebuild_partition(
+            self.settings.kafka_bootstrap, tp.partition, offset, snapshot
         )
+        self.snapshot_at[tp.partition] = time.monotonic()
         REBUILD_SECONDS.observe(time.perf_counter() - started)
         self.producers[tp.partition] = producer
         log.info(
             "partition ready",
-            extra={"partition": tp.partition, "wallets": len(self.states[tp.partition])},
+            extra={
+                "partition": tp.partition,
+                "wallets": len(self.states[tp.partition]),
+                "snapshot_offset": offset,
+            },
         )
 
     # --- deciding --------------------------------------------------------------------
@@ -161,12 +176,32 @@ class DeciderWorker(ConsumerRebalanceListener):
                         [("type", envelope.type.encode()), *headers],
                     )
                 )
+        sent = []
         async with producer.transaction():
             for topic, value, key, hdrs in outgoing:
                 partition = tp.partition if topic == WALLET_EVENTS else None
-                await producer.send(topic, value, key=key, partition=partition, headers=hdrs)
+                fut = await producer.send(topic, value, key=key, partition=partition, headers=hdrs)
+                if topic == WALLET_EVENTS:
+                    sent.append(fut)
             await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, GROUP)
         known.update(working)  # only once the transaction is committed
+        if sent:
+            last = max(meta.offset for meta in await asyncio.gather(*sent))
+            self.next_event_offset[tp.partition] = last + 1
+        await self._maybe_snapshot(tp.partition)
+
+    async def _maybe_snapshot(self, partition: int) -> None:
+        """Save the partition's states every ``decider_snapshot_interval_s`` seconds."""
+        interval = self.settings.decider_snapshot_interval_s
+        if not interval or time.monotonic() - self.snapshot_at.get(partition, 0) < interval:
+            return
+        self.snapshot_at[partition] = time.monotonic()
+        try:
+            await snapshots.save(
+                self.engine, partition, self.next_event_offset[partition], self.states[partition]
+            )
+        except Exception:  # a missed snapshot only lengthens the next rebuild
+            log.exception("snapshot failed", extra={"partition": partition})
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -201,11 +236,15 @@ class DeciderWorker(ConsumerRebalanceListener):
         await self.consumer.stop()
         for producer in self.producers.values():
             await producer.stop()
+        await self.engine.dispose()
 
 
-async def create_worker(settings: Settings) -> DeciderWorker:
+async def create_worker(settings: WalletSettings) -> DeciderWorker:
     return DeciderWorker(settings)
 
 
 if __name__ == "__main__":
-    serve(lambda s: worker_app(s, create_worker), Settings(service_name="wallet_decider"))
+    serve(
+        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
+        WalletSettings(service_name="wallet_decider"),
+    )
