@@ -27,6 +27,7 @@ ROUTES: dict[str, str] = {
     "/.well-known/jwks.json": USER_SVC,
     "/admin/users": USER_SVC,
     "/admin/keys": USER_SVC,
+    "/admin/service-clients": USER_SVC,
     "/wallets": WALLET_SVC,
     "/transfers": TRANSACTION_SVC,
     "/deposits": TRANSACTION_SVC,

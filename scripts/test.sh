@@ -7,16 +7,26 @@ UV="$(scripts/ensure-uv.sh)"
 start=$(date +%s)
 "$UV" sync --frozen --quiet
 "$UV" run python -m infra.local install
-# The tests get a stack of their own: other ports, a fresh run folder (Kafka's log and the
-# read models must start empty together), removed again at the end.
+# The tests get stacks of their own: other ports than `make up`, and a fresh run folder
+# per tier (Kafka's log and the read models start empty together), removed at the end.
 export PAYSTREAM_PORT_OFFSET="${PAYSTREAM_PORT_OFFSET:-100}"
-export PAYSTREAM_RUN_DIR="${PAYSTREAM_RUN_DIR:-/tmp/paystream-test-run}"
-rm -rf "$PAYSTREAM_RUN_DIR"
-trap 'rm -rf "$PAYSTREAM_RUN_DIR"' EXIT
+RUN_BASE="${PAYSTREAM_RUN_DIR:-/tmp/paystream-test-run}"
+rm -rf "$RUN_BASE"
+trap 'rm -rf "$RUN_BASE"' EXIT
 echo "== lint and types"
 "$UV" run ruff check .
 "$UV" run ruff format --check .
 "$UV" run mypy
-echo "== tests"
-"$UV" run pytest "$@"
+if [ $# -gt 0 ]; then  # a developer's own selection: one session
+  PAYSTREAM_RUN_DIR="$RUN_BASE/custom" "$UV" run pytest "$@"
+else
+  # One pytest session per tier: each starts (and stops) the stack it needs, so no tier
+  # sees another's processes, settings or data.
+  for tier in unit integration e2e chaos; do
+    echo "== $tier tests"
+    PAYSTREAM_RUN_DIR="$RUN_BASE/$tier" "$UV" run pytest "tests/$tier" \
+      --junitxml="$RUN_BASE/junit-$tier.xml"
+  done
+  "$UV" run python scripts/junit_total.py "$RUN_BASE"/junit-*.xml
+fi
 echo "== done in $(( $(date +%s) - start ))s"

@@ -83,6 +83,7 @@ class DeciderWorker(ConsumerRebalanceListener):
         self.engine = make_engine(settings.postgres_dsn, pool_size=2)
         self.next_event_offset: dict[int, int] = {}
         self.snapshot_at: dict[int, float] = {}
+        self.dirty: set[int] = set()  # partitions decided on since their last snapshot
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=GROUP,
@@ -102,6 +103,9 @@ class DeciderWorker(ConsumerRebalanceListener):
     # --- partition ownership -------------------------------------------------------
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         for tp in revoked:
+            if tp.partition in self.dirty and tp.partition in self.producers:
+                self.snapshot_at.pop(tp.partition, None)  # hand over a fresh snapshot
+                await self.snapshot_due()
             self.states.pop(tp.partition, None)
             producer = self.producers.pop(tp.partition, None)
             if producer is not None:
@@ -188,20 +192,31 @@ class DeciderWorker(ConsumerRebalanceListener):
         if sent:
             last = max(meta.offset for meta in await asyncio.gather(*sent))
             self.next_event_offset[tp.partition] = last + 1
-        await self._maybe_snapshot(tp.partition)
+        self.dirty.add(tp.partition)
 
-    async def _maybe_snapshot(self, partition: int) -> None:
-        """Save the partition's states every ``decider_snapshot_interval_s`` seconds."""
+    async def snapshot_due(self) -> None:
+        """Save each changed partition's states at most every ``decider_snapshot_interval_s``
+        seconds; called after every poll, so a quiet partition's last changes are saved too."""
         interval = self.settings.decider_snapshot_interval_s
-        if not interval or time.monotonic() - self.snapshot_at.get(partition, 0) < interval:
+        if not interval:
             return
-        self.snapshot_at[partition] = time.monotonic()
-        try:
-            await snapshots.save(
-                self.engine, partition, self.next_event_offset[partition], self.states[partition]
-            )
-        except Exception:  # a missed snapshot only lengthens the next rebuild
-            log.exception("snapshot failed", extra={"partition": partition})
+        now = time.monotonic()
+        for partition in list(self.dirty):
+            if partition not in self.producers:  # revoked since
+                self.dirty.discard(partition)
+                continue
+            if now - self.snapshot_at.get(partition, 0) < interval:
+                continue
+            self.snapshot_at[partition] = now
+            self.dirty.discard(partition)
+            try:
+                await snapshots.save(
+                    self.engine, partition, self.next_event_offset[partition],
+                    self.states[partition],
+                )  # fmt: skip
+            except Exception:  # a missed snapshot only lengthens the next rebuild
+                self.dirty.add(partition)
+                log.exception("snapshot failed", extra={"partition": partition})
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -210,6 +225,7 @@ class DeciderWorker(ConsumerRebalanceListener):
     async def run(self) -> None:
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            await self.snapshot_due()
             for tp, records in batches.items():
                 if not records:
                     continue

@@ -81,6 +81,16 @@ class StackUnderTest:
             self._started_apps.append(name)
             self._exit.callback(stop, name, self.cfg.run_dir)
 
+    def started_apps(self) -> list[str]:
+        return list(self._started_apps)
+
+    def stop_apps(self, names: list[str]) -> None:
+        """Stop processes this session started (e.g. at the end of a test module)."""
+        for name in names:
+            stop(name, self.cfg.run_dir)
+            if name in self._started_apps:
+                self._started_apps.remove(name)
+
     def restart_app(self, name: str, before_start: Callable[[], None] | None = None) -> None:
         stop(name, self.cfg.run_dir)
         if before_start:

@@ -1,0 +1,23 @@
+"""Integration modules share one stack but not their processes or settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from common.testing.stack import StackUnderTest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def module_isolation(stack: StackUnderTest) -> Iterator[None]:
+    """Each module starts the paystream processes it needs, configured as it needs them;
+    afterwards they are stopped and the environment is restored, so the next module
+    starts from a clean slate (it may want a stand-in on the same port)."""
+    env = dict(os.environ)
+    before = set(stack.started_apps())
+    yield
+    stack.stop_apps([name for name in stack.started_apps() if name not in before])
+    os.environ.clear()
+    os.environ.update(env)
