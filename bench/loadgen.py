@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
 import orjson
@@ -98,49 +99,48 @@ async def projector_lag(settings: Settings) -> int:
 
 
 async def drive(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     wallets: list[tuple[str, str]],
     rate: float,
     duration: float,
     amount: int,
 ) -> tuple[dict[str, float], int, int]:
-    """Offer ``rate`` transfers/s; return ({tx_id: sent_at}, accepted, refused)."""
+    """Offer ``rate`` transfers/s; return ({tx_id: scheduled_at}, accepted, refused).
+
+    Each transfer is timed from the moment the schedule says it should start, not from
+    when a connection was free to send it: a client held up by a slow server does not
+    hide that wait from the latency figures (no coordinated omission)."""
     sent: dict[str, float] = {}
     accepted = refused = 0
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def one() -> None:
+    async def one(scheduled: float) -> None:
         nonlocal accepted, refused
         (token, src), (_, dst) = random.sample(wallets, 2)
-        started = time.time()
+        body = {"from_wallet_id": src, "to_wallet_id": dst, "amount": amount, "currency": "USD"}
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
         try:
-            r = await client.post(
-                "/transfers",
-                json={
-                    "from_wallet_id": src,
-                    "to_wallet_id": dst,
-                    "amount": amount,
-                    "currency": "USD",
-                },
-                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
-            )
-        except httpx.HTTPError:
+            async with session.post("transfers", json=body, headers=headers) as r:
+                answer = await r.read()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError):
             refused += 1
             return
-        if r.status_code == 202:
+        if status == 202:
             accepted += 1
-            sent[r.json()["id"]] = started
+            sent[orjson.loads(answer)["id"]] = scheduled
         else:
             refused += 1
 
     total = int(rate * duration)
     start = time.perf_counter()
-    with tqdm(total=total, desc="transfers offered", unit="tx") as bar:
+    wall_start = time.time()
+    with tqdm(total=total, desc="transfers offered", unit="tx", mininterval=1) as bar:
         for i in range(total):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(one())
+            task = asyncio.create_task(one(wall_start + i / rate))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
             bar.update(1)
@@ -219,9 +219,16 @@ async def main() -> None:
 
         sampler = asyncio.create_task(sample_lag())
         t0 = time.perf_counter()
-        sent, accepted, refused = await drive(
-            client, wallets, args.rate, args.duration, args.amount
-        )
+        connector = aiohttp.TCPConnector(limit=args.connections)
+        async with aiohttp.ClientSession(
+            base_url=base.rstrip("/") + "/",
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=60),
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+        ) as session:
+            sent, accepted, refused = await drive(
+                session, wallets, args.rate, args.duration, args.amount
+            )
         offered_s = time.perf_counter() - t0
         result = await completions(settings, sent, timeout=120)
         sampler.cancel()

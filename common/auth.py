@@ -43,7 +43,13 @@ def _unauthorized(detail: str) -> Problem:
 
 
 class JwksVerifier:
-    """Verifies access tokens against a JWKS URL, caching the keys by ``kid``."""
+    """Verifies access tokens against a JWKS URL, caching the keys by ``kid``.
+
+    A token that verified is remembered (up to ``cache_size`` of them) until it expires
+    or ``cache_s`` passes, whichever comes first: a client sends the same token with
+    every request, and a signature check is the costliest step of the gateway's and each
+    service's request path. ``cache_s`` bounds how long a token signed by a key withdrawn
+    from the JWKS can still be honoured."""
 
     def __init__(
         self,
@@ -52,6 +58,8 @@ class JwksVerifier:
         audience: str,
         client: httpx.AsyncClient | None = None,
         min_refetch_s: float = 5.0,
+        cache_s: float = 30.0,
+        cache_size: int = 10_000,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -61,6 +69,9 @@ class JwksVerifier:
         self._fetched_at = 0.0
         self._min_refetch_s = min_refetch_s
         self._lock = asyncio.Lock()
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._cache_s = cache_s
+        self._cache_size = cache_size
 
     async def _refresh(self) -> None:
         async with self._lock:
@@ -85,6 +96,19 @@ class JwksVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The token's principal; raises a 401 ``Problem`` for any invalid token."""
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None:
+            if now < hit[1]:
+                return hit[0]
+            del self._verified[token]
+        principal, exp = await self._verify(token)
+        if len(self._verified) >= self._cache_size:  # drop the oldest entry (dict order)
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, min(exp, now + self._cache_s))
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -109,7 +133,7 @@ class JwksVerifier:
             raise _unauthorized("invalid token") from None
         if claims.get("typ") != "access":
             raise _unauthorized("not an access token")
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
     async def aclose(self) -> None:
         await self._client.aclose()

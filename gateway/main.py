@@ -53,7 +53,7 @@ CORS_EXPOSED_HEADERS = [
 def create_app(settings: Settings) -> FastAPI:
     """The gateway app; plain :class:`Settings` are read again as :class:`GatewaySettings`."""
     s = settings if isinstance(settings, GatewaySettings) else GatewaySettings(**_given(settings))
-    # httpx logs every request at INFO: one log line per forwarded call is too many
+    # httpx (the JWKS fetch) logs every request at INFO
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @asynccontextmanager
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await verifier.aclose()
             for up in upstreams.values():
-                await up.client.aclose()
+                await up.client.close()
             await resources.close()
 
     app = build_app(s.service_name, lifespan, None, openapi_url=None, docs_url=None, redoc_url=None)

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+import orjson
+
 from gateway.routes import API_PREFIX, RouteTable
 from gateway.upstreams import Upstream
 
@@ -129,9 +132,12 @@ class OpenApiAggregator:
     async def _fetch(self, upstream: Upstream) -> str:
         """Refresh one document; the outcome for ``x-upstreams``."""
         try:
-            resp = await upstream.client.get("/openapi.json", timeout=self._fetch_timeout_s)
-            resp.raise_for_status()
-            doc = resp.json()
+            async with upstream.client.get(
+                f"{upstream.base_url}/openapi.json",
+                timeout=aiohttp.ClientTimeout(total=self._fetch_timeout_s),
+            ) as resp:
+                resp.raise_for_status()
+                doc = orjson.loads(await resp.read())
         except Exception as exc:
             log.warning("openapi of %s unavailable: %s", upstream.name, exc)
             return "stale" if upstream.name in self._docs else "unavailable"

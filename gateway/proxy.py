@@ -9,13 +9,16 @@ the limit) and sent on. The token is passed on: services verify it again.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 from fastapi import Request, Response
+from yarl import URL
 
 from common.auth import JwksVerifier, Principal, bearer_token
 from common.errors import Problem
@@ -87,13 +90,18 @@ def forward_headers(request: Request) -> dict[str, str]:
     return headers
 
 
-def response_headers(resp: httpx.Response) -> list[tuple[bytes, bytes]]:
+def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The upstream's response headers minus hop-by-hop ones and those we set ourselves."""
+    raw = list(raw)
     connection = {
-        t.strip().lower() for t in resp.headers.get("connection", "").split(",") if t.strip()
+        token.strip().lower()
+        for k, v in raw
+        if k.lower() == b"connection"
+        for token in v.decode("latin-1").split(",")
+        if token.strip()
     }
     dropped = DROPPED_RESPONSE_HEADERS | connection
-    return [(k, v) for k, v in resp.headers.raw if k.decode("latin-1").lower() not in dropped]
+    return [(k, v) for k, v in raw if k.decode("latin-1").lower() not in dropped]
 
 
 def client_ip(request: Request) -> str:
@@ -169,11 +177,6 @@ class Proxy:
                 raise  # jwks_unavailable: our problem, not the caller's
             return None, exc
 
-    def _timeout(self, request: Request) -> httpx.Timeout:
-        s = self.settings
-        total = request_timeout(request.headers.get("prefer"), s.upstream_timeout_s)
-        return httpx.Timeout(total, connect=s.upstream_connect_timeout_s)
-
     async def _forward(self, upstream: Upstream, request: Request, prefix: str) -> Response:
         breaker = upstream.breaker
         if not breaker.allow():
@@ -186,34 +189,35 @@ class Proxy:
                 upstream=upstream.name,
                 circuit="open",
             )
+        timeout = aiohttp.ClientTimeout(
+            total=request_timeout(request.headers.get("prefer"), self.settings.upstream_timeout_s),
+            connect=self.settings.upstream_connect_timeout_s,
+        )
         try:
             body = await read_body(request, self.settings.max_body_bytes)
-            resp = await upstream.client.request(
+            async with upstream.client.request(
                 request.method,
-                _upstream_target(request, prefix),
-                content=body,
+                URL(upstream.base_url + _upstream_target(request, prefix), encoded=True),
+                data=body or None,
                 headers=forward_headers(request),
-                timeout=httpx.Timeout(
-                    request_timeout(
-                        request.headers.get("prefer"), self.settings.upstream_timeout_s
-                    ),
-                    connect=self.settings.upstream_connect_timeout_s,
-                ),
-            )
-        except httpx.TransportError as exc:
+                timeout=timeout,
+                allow_redirects=False,
+            ) as resp:
+                status, content, raw = resp.status, await resp.read(), resp.raw_headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
             breaker.record_failure()
             UPSTREAM_RESPONSES.labels(upstream.name, type(exc).__name__).inc()
             raise _transport_problem(upstream.name, exc) from None
         except BaseException:
             breaker.release()  # 413, a cancelled request: says nothing about the upstream
             raise
-        if resp.status_code in FAILURE_STATUSES:
+        if status in FAILURE_STATUSES:
             breaker.record_failure()
         else:
             breaker.record_success()
-        UPSTREAM_RESPONSES.labels(upstream.name, str(resp.status_code)).inc()
-        response = Response(content=resp.content, status_code=resp.status_code)
-        response.raw_headers.extend(response_headers(resp))
+        UPSTREAM_RESPONSES.labels(upstream.name, str(status)).inc()
+        response = Response(content=content, status_code=status)
+        response.raw_headers.extend(response_headers(raw))
         return response
 
 
@@ -238,9 +242,9 @@ def _rate_limited(decision: RateDecision) -> Problem:
     )
 
 
-def _transport_problem(name: str, exc: httpx.TransportError) -> Problem:
-    if isinstance(exc, httpx.TimeoutException):
-        return Problem(504, "upstream_timeout", f"{name} did not answer in time", upstream=name)
-    if isinstance(exc, httpx.ConnectError):
+def _transport_problem(name: str, exc: Exception) -> Problem:
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return Problem(503, "upstream_unavailable", f"{name} is unavailable", upstream=name)
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return Problem(504, "upstream_timeout", f"{name} did not answer in time", upstream=name)
     return Problem(502, "bad_gateway", f"{name} gave no valid answer", upstream=name)

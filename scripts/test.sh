@@ -22,11 +22,17 @@ if [ $# -gt 0 ]; then  # a developer's own selection: one session
 else
   # One pytest session per tier: each starts (and stops) the stack it needs, so no tier
   # sees another's processes, settings or data.
+  # Every tier runs even after a red one, so one run reports every failure.
+  failed=()
   for tier in unit integration e2e chaos; do
     echo "== $tier tests"
     PAYSTREAM_RUN_DIR="$RUN_BASE/$tier" "$UV" run pytest "tests/$tier" \
-      --junitxml="$RUN_BASE/junit-$tier.xml"
+      --junitxml="$RUN_BASE/junit-$tier.xml" || failed+=("$tier")
   done
   "$UV" run python scripts/junit_total.py "$RUN_BASE"/junit-*.xml
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "== red tiers: ${failed[*]}"
+    exit 1
+  fi
 fi
 echo "== done in $(( $(date +%s) - start ))s"

@@ -33,9 +33,9 @@ from common.kafka.producer import make_producer
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
 from wallet_svc import snapshots
-from wallet_svc.domain import WalletState, decide, evolve
+from wallet_svc.domain import ExpireHolds, WalletState, decide, epoch_ms, evolve
 from wallet_svc.settings import WalletSettings
-from wallet_svc.wire import decode_command, decode_event, event_envelopes
+from wallet_svc.wire import command_envelope, decode_command, decode_event, event_envelopes
 
 log = logging.getLogger("paystream.decider")
 
@@ -44,6 +44,7 @@ DECISIONS = Counter("paystream_decider_commands_total", "Commands decided", ["ou
 BATCH_SECONDS = Histogram(
     "paystream_decider_batch_seconds", "Decide + transactional commit of one batch"
 )
+HOLDS_SWEPT = Counter("paystream_decider_holds_swept_total", "ExpireHolds sent by the sweep")
 REBUILD_SECONDS = Histogram("paystream_decider_rebuild_seconds", "State rebuild per partition")
 
 States = dict[str, WalletState]
@@ -84,6 +85,8 @@ class DeciderWorker(ConsumerRebalanceListener):
         self.next_event_offset: dict[int, int] = {}
         self.snapshot_at: dict[int, float] = {}
         self.dirty: set[int] = set()  # partitions decided on since their last snapshot
+        self.with_holds: dict[int, set[str]] = {}  # per partition: wallets holding funds
+        self.swept_at = 0.0
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=GROUP,
@@ -107,6 +110,7 @@ class DeciderWorker(ConsumerRebalanceListener):
                 self.snapshot_at.pop(tp.partition, None)  # hand over a fresh snapshot
                 await self.snapshot_due()
             self.states.pop(tp.partition, None)
+            self.with_holds.pop(tp.partition, None)
             producer = self.producers.pop(tp.partition, None)
             if producer is not None:
                 await producer.stop()
@@ -128,6 +132,9 @@ class DeciderWorker(ConsumerRebalanceListener):
         self.states[tp.partition], self.next_event_offset[tp.partition] = await rebuild_partition(
             self.settings.kafka_bootstrap, tp.partition, offset, snapshot
         )
+        self.with_holds[tp.partition] = {
+            wallet_id for wallet_id, state in self.states[tp.partition].items() if state.holds
+        }
         self.snapshot_at[tp.partition] = time.monotonic()
         REBUILD_SECONDS.observe(time.perf_counter() - started)
         self.producers[tp.partition] = producer
@@ -189,6 +196,12 @@ class DeciderWorker(ConsumerRebalanceListener):
                     sent.append(fut)
             await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, GROUP)
         known.update(working)  # only once the transaction is committed
+        holding = self.with_holds[tp.partition]
+        for wallet_id, state in working.items():
+            if state.holds:
+                holding.add(wallet_id)
+            else:
+                holding.discard(wallet_id)
         if sent:
             last = max(meta.offset for meta in await asyncio.gather(*sent))
             self.next_event_offset[tp.partition] = last + 1
@@ -218,6 +231,44 @@ class DeciderWorker(ConsumerRebalanceListener):
                 self.dirty.add(partition)
                 log.exception("snapshot failed", extra={"partition": partition})
 
+    async def sweep_holds(self) -> None:
+        """Every ``hold_sweep_interval_s``, send ``ExpireHolds`` for each wallet holding a
+        hold past its expiry, so its available balance comes back without waiting for the
+        wallet's next command. The command goes through ``wallet-commands`` like any other
+        (decided in order, in a transaction); its id names the earliest expired hold, so a
+        sweep that runs again before it is decided sends a duplicate the decider ignores."""
+        interval = self.settings.hold_sweep_interval_s
+        if not interval or time.monotonic() - self.swept_at < interval:
+            return
+        self.swept_at = time.monotonic()
+        now = epoch_ms(datetime.now(UTC))
+        for partition, holding in list(self.with_holds.items()):
+            states, producer = self.states.get(partition), self.producers.get(partition)
+            if not holding or states is None or producer is None:
+                continue
+            due = []
+            for wallet_id in holding:
+                earliest = min(hold.expires_at for hold in states[wallet_id].holds)
+                if earliest <= now:
+                    due.append((wallet_id, earliest))
+            if not due:
+                continue
+            async with producer.transaction():
+                for wallet_id, earliest in due:
+                    command = ExpireHolds(
+                        command_id=f"expire-holds:{wallet_id}:{earliest}",
+                        wallet_id=wallet_id,
+                        now=now,
+                    )
+                    await producer.send(
+                        WALLET_COMMANDS,
+                        command_envelope(command, self.settings.service_name).to_bytes(),
+                        key=wallet_id.encode(),
+                        partition=partition,
+                        headers=[("type", b"ExpireHolds")],
+                    )
+            HOLDS_SWEPT.inc(len(due))
+
     async def start(self) -> None:
         await self.consumer.start()
         self.consumer.subscribe([WALLET_COMMANDS], listener=self)
@@ -226,6 +277,12 @@ class DeciderWorker(ConsumerRebalanceListener):
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             await self.snapshot_due()
+            try:
+                await self.sweep_holds()
+            except ProducerFenced:
+                raise
+            except Exception:  # the next sweep sends the same commands again
+                log.exception("hold sweep failed")
             for tp, records in batches.items():
                 if not records:
                     continue

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from gateway.proxy import request_timeout, response_headers
 
 
@@ -16,9 +14,9 @@ def test_prefer_wait_extends_the_upstream_timeout_up_to_thirty_seconds() -> None
 
 
 def test_hop_by_hop_and_gateway_owned_response_headers_are_dropped() -> None:
-    upstream = httpx.Response(
-        201,
-        headers=[
+    upstream = [
+        (k.encode(), v.encode())
+        for k, v in [
             ("content-type", "application/json"),
             ("location", "/wallets/1"),
             ("set-cookie", "a=1"),
@@ -32,8 +30,8 @@ def test_hop_by_hop_and_gateway_owned_response_headers_are_dropped() -> None:
             ("traceparent", "00-abc"),
             ("server", "uvicorn"),
             ("date", "today"),
-        ],
-    )
+        ]
+    ]
     kept = [(k.decode(), v.decode()) for k, v in response_headers(upstream)]
     assert kept == [
         ("content-type", "application/json"),

@@ -148,3 +148,26 @@ def test_opaque_tokens_are_random_and_stored_only_as_hashes() -> None:
     a, b = opaque_token(), opaque_token()
     assert a != b and len(a) >= 40
     assert token_hash(a) == hashlib.sha256(a.encode()).hexdigest() != a
+
+
+async def test_a_remembered_token_still_expires_on_time() -> None:
+    # given a verifier that has verified a token with 1 second left
+    v = verifier(KEY)
+    now = int(time.time())
+    token = _signed(_claims(iat=now - 10, exp=now + 1))
+    assert (await v.verify(token)).subject == "u-1"
+    # when it is presented again after its expiry
+    time.sleep(max(0.0, now + 1.05 - time.time()))
+    # then the cache does not honour it
+    with pytest.raises(Problem) as refused:
+        await v.verify(token)
+    assert refused.value.status == 401
+
+
+async def test_the_cache_is_bounded_and_never_confuses_tokens() -> None:
+    v = JwksVerifier(JWKS_URL, ISS, AUD, client=verifier(KEY)._client, cache_size=3)
+    tokens = [_signed(_claims(sub=f"u-{i}")) for i in range(10)]
+    for _ in range(2):
+        for i, token in enumerate(tokens):
+            assert (await v.verify(token)).subject == f"u-{i}"
+    assert len(v._verified) == 3
