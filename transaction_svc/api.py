@@ -99,31 +99,26 @@ async def _submit(
     kind = type(body).__name__.removesuffix("Create").lower()
     tx_id = str(deterministic_id(kind, principal.subject, key))
     now = datetime.now(UTC)
-    async with res.engine.begin() as conn:
-        row, event = await build(conn, tx_id, now)
-        first = represent(
-            _Row(
-                row
-                | {
-                    "status": "pending",
-                    "failure_reason": None,
-                    "saga": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+    row, event = await build(tx_id, now)
+    first = represent(
+        _Row(
+            row
+            | {
+                "status": "pending",
+                "failure_reason": None,
+                "saga": None,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-        claimed = await store.claim(
-            conn, principal.subject, key, request_hash(body), tx_id, 202, first
+    )
+    claimed = await store.claim(res.engine, key, request_hash(body), 202, first, row)
+    if not claimed.same_body:
+        raise Problem(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with another request body",
         )
-        if not claimed.same_body:
-            raise Problem(
-                409,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with another request body",
-            )
-        if claimed.fresh:
-            await store.insert_transaction(conn, row)
     envelope = Envelope(
         event_id=str(deterministic_id("request", tx_id)),
         type=type(event).__name__,
@@ -176,8 +171,15 @@ class _Row:
         self.__dict__.update(data)
 
 
-async def _owned_wallet(conn: Any, principal: Principal, wallet_id: str, currency: str) -> None:
-    wallet = (await store.wallets(conn, [wallet_id])).get(wallet_id)
+async def _directory(request: Request, ids: list[str]) -> dict[str, Any]:
+    state = request.app.state
+    return await state.directory.get(state.resources.engine, ids)
+
+
+def _owned_wallet(
+    wallets: dict[str, Any], principal: Principal, wallet_id: str, currency: str
+) -> None:
+    wallet = wallets.get(wallet_id)
     if wallet is None:
         raise Problem(404, "wallet_not_found", f"wallet {wallet_id} does not exist")
     if wallet.owner_id != principal.subject:
@@ -202,9 +204,10 @@ async def create_transfer(
         raise Problem(422, "same_wallet", "a transfer needs two different wallets")
     settings = request.app.state.settings
 
-    async def build(conn: Any, tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
-        await _owned_wallet(conn, principal, src, body.currency)
-        dest = (await store.wallets(conn, [dst])).get(dst)
+    async def build(tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
+        wallets = await _directory(request, [src, dst])
+        _owned_wallet(wallets, principal, src, body.currency)
+        dest = wallets.get(dst)
         if dest is None:
             raise Problem(404, "wallet_not_found", f"wallet {dst} does not exist")
         if dest.currency != body.currency:
@@ -251,8 +254,8 @@ async def create_deposit(
     wallet_id = str(body.wallet_id)
     settings = request.app.state.settings
 
-    async def build(conn: Any, tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
-        await _owned_wallet(conn, principal, wallet_id, body.currency)
+    async def build(tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
+        _owned_wallet(await _directory(request, [wallet_id]), principal, wallet_id, body.currency)
         deadline = int(time.time() * 1000) + settings.transfer_timeout_s * 1000
         row = {
             "id": tx_id,

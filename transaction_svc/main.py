@@ -13,6 +13,7 @@ from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
 from transaction_svc.api import router
 from transaction_svc.settings import TransactionSettings
+from transaction_svc.store import WalletDirectory
 
 
 def create_app(settings: TransactionSettings) -> FastAPI:
@@ -22,6 +23,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         app.state.resources = resources
         app.state.ready_checks.update(resources.checks)
         assert resources.redis is not None
+        app.state.directory = WalletDirectory()
         app.state.waiters = Waiters(resources.redis, TRANSACTION_CHANNEL)
         await app.state.waiters.start()
         app.state.verifier = JwksVerifier(

@@ -29,44 +29,49 @@ class Claimed:
     response: dict[str, Any]
 
 
+_CLAIM = text(
+    "WITH claim AS ("
+    " INSERT INTO transactions.idempotency (owner_id, key, request_hash, transaction_id,"
+    " status_code, response, created_at) VALUES (:owner_id, :key, :hash, :id, :status,"
+    " CAST(:response AS jsonb), now()) ON CONFLICT DO NOTHING RETURNING transaction_id),"
+    " tx AS ("
+    " INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id,"
+    " to_wallet_id, amount, currency, fee, description, created_at, updated_at)"
+    " SELECT :id, :kind, 'pending', :owner_id, :from_wallet_id, :to_wallet_id, :amount,"
+    " :currency, :fee, :description, :created_at, :created_at FROM claim"
+    " ON CONFLICT DO NOTHING)"
+    " SELECT transaction_id FROM claim"
+)
+_PREVIOUS = text(
+    "SELECT request_hash, transaction_id, status_code, response "
+    "FROM transactions.idempotency WHERE owner_id = :o AND key = :k"
+)
+
+
 async def claim(
-    conn: AsyncConnection,
-    owner: str,
+    engine: AsyncEngine,
     key: str,
     request_hash: str,
-    transaction_id: str,
     status_code: int,
     response: dict[str, Any],
+    row: dict[str, Any],
 ) -> Claimed:
-    """Insert the idempotency record, or return the one a previous request stored."""
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO transactions.idempotency (owner_id, key, request_hash, "
-                "transaction_id, status_code, response, created_at) VALUES (:o, :k, :h, :t, "
-                ":s, CAST(:r AS jsonb), now()) ON CONFLICT DO NOTHING RETURNING transaction_id"
-            ),
-            {
-                "o": owner,
-                "k": key,
-                "h": request_hash,
-                "t": transaction_id,
-                "s": status_code,
-                "r": orjson.dumps(response).decode(),
-            },
-        )
-    ).first()
-    if row is not None:
-        return Claimed(transaction_id, True, True, status_code, response)
-    prev = (
-        await conn.execute(
-            text(
-                "SELECT request_hash, transaction_id, status_code, response "
-                "FROM transactions.idempotency WHERE owner_id = :o AND key = :k"
-            ),
-            {"o": owner, "k": key},
-        )
-    ).one()
+    """Claim the idempotency key and record the pending transaction ``row``, in ONE
+    statement (its own transaction: both rows or neither); or return what the request
+    that claimed the key first stored."""
+    params = row | {
+        "key": key,
+        "hash": request_hash,
+        "status": status_code,
+        "response": orjson.dumps(response).decode(),
+    }
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if (await autocommit.execute(_CLAIM, params)).first() is not None:
+            return Claimed(row["id"], True, True, status_code, response)
+        # Taken: by a committed request, or by one that was still running when this
+        # statement started (its row is visible to a new statement once it committed).
+        prev = (await autocommit.execute(_PREVIOUS, {"o": row["owner_id"], "k": key})).one()
     return Claimed(
         prev.transaction_id,
         False,
@@ -99,6 +104,31 @@ async def insert_transaction(conn: AsyncConnection, row: dict[str, Any]) -> None
         ),
         row,
     )
+
+
+class WalletDirectory:
+    """Who owns a wallet and its currency, as the command API needs them on every request.
+
+    Neither ever changes once a wallet is opened, so what the directory table answered is
+    kept in memory (up to ``max_size`` wallets, oldest dropped first); a wallet not found
+    yet is asked again next time (its ``WalletOpened`` may still be on its way)."""
+
+    def __init__(self, max_size: int = 200_000) -> None:
+        self.max_size = max_size
+        self._known: dict[str, Row[Any]] = {}
+
+    async def get(self, engine: AsyncEngine, ids: list[str]) -> dict[str, Row[Any]]:
+        found = {i: self._known[i] for i in ids if i in self._known}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            async with engine.connect() as conn:
+                fetched = await wallets(conn, missing)
+            for wallet_id, entry in fetched.items():
+                if len(self._known) >= self.max_size:
+                    del self._known[next(iter(self._known))]
+                self._known[wallet_id] = entry
+            found.update(fetched)
+        return found
 
 
 async def wallets(conn: AsyncConnection, ids: list[str]) -> dict[str, Row[Any]]:
