@@ -87,6 +87,7 @@ class SagaWorker(ConsumerRebalanceListener):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=2000,
+            **settings.fetch_tuning(),
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": self._check_pg}
 

@@ -94,6 +94,7 @@ class DeciderWorker(ConsumerRebalanceListener):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            **settings.fetch_tuning(),
             max_poll_records=2000,
         )
         self.producers: dict[int, AIOKafkaProducer] = {}

@@ -85,6 +85,7 @@ class BalanceProjector:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=BATCH_MAX,
+            **s.fetch_tuning(),
         )
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
         await self.consumer.start()
