@@ -222,22 +222,21 @@ class SagaWorker(ConsumerRebalanceListener):
         # between, the replay sends the same ids again (harmless duplicates).
         futures = await asyncio.gather(*sends)
         await asyncio.gather(*futures)
-        if changed:
+        if changed:  # one statement for the whole batch
             await conn.execute(
                 text(
-                    "UPDATE transactions.transactions SET saga = CAST(:saga AS jsonb), "
-                    "status = :status, failure_reason = :reason, updated_at = now() "
-                    "WHERE id = :id"
+                    "UPDATE transactions.transactions AS t SET saga = CAST(u.saga AS jsonb), "
+                    "status = u.status, failure_reason = u.reason, updated_at = now() "
+                    "FROM unnest(CAST(:ids AS text[]), CAST(:sagas AS text[]), "
+                    "CAST(:statuses AS text[]), CAST(:reasons AS text[])) "
+                    "AS u(id, saga, status, reason) WHERE t.id = u.id"
                 ),
-                [
-                    {
-                        "id": tx,
-                        "saga": orjson.dumps(saga_to_dict(s)).decode(),
-                        "status": public_status(s),
-                        "reason": s.failure_reason,
-                    }
-                    for tx, s in changed.items()
-                ],
+                {
+                    "ids": list(changed),
+                    "sagas": [orjson.dumps(saga_to_dict(s)).decode() for s in changed.values()],
+                    "statuses": [public_status(s) for s in changed.values()],
+                    "reasons": [s.failure_reason for s in changed.values()],
+                },
             )
         notices = []
         for tx, s in changed.items():

@@ -232,14 +232,18 @@ def start_kafka(cfg: LocalConfig) -> None:
             check=True,
         )
     heap = os.environ.get("PAYSTREAM_KAFKA_HEAP", "768m")
+    # C1 only by default: quicker starts, and in our runs (docs/benchmarks.md) the C2
+    # compiler's warm-up cost more CPU than its code saved within a benchmark's minute.
+    jvm_opts = os.environ.get(
+        "PAYSTREAM_KAFKA_JVM_OPTS", "-XX:+UseG1GC -XX:TieredStopAtLevel=1"
+    ).split()
     spawn(
         "kafka",
         [
             "java",
             f"-Xmx{heap}",
             f"-Xms{heap}",
-            "-XX:+UseG1GC",
-            "-XX:TieredStopAtLevel=1",
+            *jvm_opts,
             f"-Dlog4j.configuration=file:{home / 'log4j.properties'}",
             "-cp",
             classpath,

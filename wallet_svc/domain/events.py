@@ -214,11 +214,22 @@ EVENT_TYPES: Final[dict[str, type[WalletEvent]]] = {
 }
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A message class's field names (``dataclasses.fields`` is slow on the hot path)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def message_to_dict(message: Any) -> dict[str, Any]:
     """Encode a domain message dataclass as a JSON-safe dict with its class name in "type"."""
     out: dict[str, Any] = {"type": type(message).__name__}
-    for f in fields(message):
-        out[f.name] = _encode(getattr(message, f.name))
+    for name in _field_names(type(message)):
+        out[name] = _encode(getattr(message, name))
     return out
 
 
@@ -232,21 +243,23 @@ def message_from_dict(data: Mapping[str, Any], registry: Mapping[str, type[T]]) 
     if cls is None:
         raise ValueError(f"unknown message type: {type_name!r}")
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
+    for name in _field_names(cls):
+        if name not in data:
             continue
-        value = data[f.name]
-        if f.name == "postings":
+        value = data[name]
+        if name == "postings":
             value = tuple(Posting(**p) for p in value)
         elif isinstance(value, list):
             value = tuple(value)
-        kwargs[f.name] = value
+        kwargs[name] = value
     return cls(**kwargs)
 
 
 def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, str | int):
+        return value
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+        return {name: _encode(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, tuple | list):
         return [_encode(v) for v in value]
     return value
