@@ -140,10 +140,12 @@ async def test_bad_transfers_are_refused_and_change_nothing(
     alice, bob = await register(api, "careful"), await register(api, "other")
     wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
     await deposit(api, alice, wa, 500)
+    await settled_balance(api, alice, wa, 500)  # the read model has caught up
     body = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 100, "currency": "USD", **patch}
     r = await money_post(api, alice, "/transfers", body)
     assert r.status_code == status and r.json()["code"] == code, r.text
     assert r.headers["content-type"] == "application/problem+json"
+    await asyncio.sleep(0.5)  # long enough for a wrong effect to reach the read model
     assert (await balance(api, alice, wa))["ledger"] == 500
     r = await api.post("/transfers", json=body | {"amount": 1}, headers=alice.auth)
     assert r.status_code in (400, 422)  # no Idempotency-Key
