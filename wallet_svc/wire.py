@@ -10,10 +10,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from datetime import datetime
 
 from common.envelope import Envelope
 from common.ids import deterministic_id
+from common.kafka.producer import headers_for, make_producer
+from common.topics import WALLET_COMMANDS
 from wallet_svc.domain import (
     WalletCommand,
     WalletEvent,
@@ -69,3 +73,25 @@ def decode_command(envelope: Envelope) -> WalletCommand:
 
 def decode_event(envelope: Envelope) -> WalletEvent:
     return event_from_dict(envelope.payload)
+
+
+async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], source: str) -> None:
+    """Append ``commands`` to ``wallet-commands`` with a one-off idempotent producer and
+    wait for every acknowledgement (operators' scripts and tests; services keep theirs)."""
+    producer = make_producer(bootstrap, source)
+    await producer.start()
+    try:
+        futures = []
+        for command in commands:
+            envelope = command_envelope(command, source)
+            futures.append(
+                await producer.send(
+                    WALLET_COMMANDS,
+                    envelope.to_bytes(),
+                    key=envelope.key.encode(),
+                    headers=headers_for(envelope),
+                )
+            )
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()

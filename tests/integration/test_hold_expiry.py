@@ -9,24 +9,18 @@ import pytest
 from sqlalchemy import text
 
 from common.db import make_engine
-from common.kafka.producer import make_producer
 from common.settings import Settings
-from common.testing.kafka import read_topic, send_all, wait_for
+from common.testing.kafka import read_topic, wait_for
 from common.testing.stack import StackUnderTest
-from common.topics import WALLET_COMMANDS, WALLET_EVENTS
+from common.topics import WALLET_EVENTS
 from wallet_svc.domain import CreditWallet, OpenWallet, PlaceHold, WalletCommand
-from wallet_svc.wire import command_envelope
+from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration
 
 
 async def _send(settings: Settings, commands: list[WalletCommand]) -> None:
-    producer = make_producer(settings.kafka_bootstrap, "it-holds")
-    await producer.start()
-    try:
-        await send_all(producer, WALLET_COMMANDS, [command_envelope(c, "it") for c in commands])
-    finally:
-        await producer.stop()
+    await send_commands(settings.kafka_bootstrap, commands, "it")
 
 
 async def test_an_expired_hold_frees_the_available_balance_by_itself(

@@ -15,22 +15,17 @@ from common.kafka.producer import make_producer
 from common.settings import Settings
 from common.testing.kafka import read_topic, send_all, wait_for
 from common.testing.stack import StackUnderTest
-from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
+from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from transaction_svc import store
 from transaction_svc.domain.messages import TransferRequested, transaction_event_to_dict
 from wallet_svc.domain import CreditWallet, FreezeWallet, OpenWallet, WalletCommand
-from wallet_svc.wire import command_envelope
+from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration
 
 
 async def _commands(settings: Settings, commands: list[WalletCommand]) -> None:
-    producer = make_producer(settings.kafka_bootstrap, "it")
-    await producer.start()
-    try:
-        await send_all(producer, WALLET_COMMANDS, [command_envelope(c, "it") for c in commands])
-    finally:
-        await producer.stop()
+    await send_commands(settings.kafka_bootstrap, commands, "it")
 
 
 def _open(wallet: str, funds: int = 0) -> list[WalletCommand]:
