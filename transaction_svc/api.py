@@ -10,7 +10,6 @@ terminal state (woken by a Redis notice, no polling) and answers with it.
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -171,6 +170,11 @@ class _Row:
         self.__dict__.update(data)
 
 
+def _deadline(settings: Any, now: datetime) -> int:
+    """When the saga must be terminal (epoch ms): the request time plus the timeout."""
+    return int(now.timestamp() * 1000) + settings.transfer_timeout_s * 1000
+
+
 async def _directory(request: Request, ids: list[str]) -> dict[str, Any]:
     state = request.app.state
     return await state.directory.get(state.resources.engine, ids)
@@ -216,7 +220,7 @@ async def create_transfer(
                 "cross_currency_unsupported",
                 f"wallet {dst} holds {dest.currency}; FX is not available yet",
             )
-        deadline = int(time.time() * 1000) + settings.transfer_timeout_s * 1000
+        deadline = _deadline(settings, now)
         row = {
             "id": tx_id,
             "kind": "transfer",
@@ -256,7 +260,7 @@ async def create_deposit(
 
     async def build(tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
         _owned_wallet(await _directory(request, [wallet_id]), principal, wallet_id, body.currency)
-        deadline = int(time.time() * 1000) + settings.transfer_timeout_s * 1000
+        deadline = _deadline(settings, now)
         row = {
             "id": tx_id,
             "kind": "deposit",

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from prometheus_client import Counter, Histogram
 from sqlalchemy import text
@@ -30,6 +30,7 @@ from common.db import make_engine
 from common.envelope import Envelope
 from common.health import ReadyCheck
 from common.ids import deterministic_id
+from common.kafka.consumer import make_consumer
 from common.kafka.producer import make_producer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
@@ -79,15 +80,12 @@ class SagaWorker(ConsumerRebalanceListener):
         self.engine = make_engine(settings.postgres_dsn, pool_size=3)
         self.redis = make_redis(settings.redis_url)
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=GROUP,
+        self.consumer = make_consumer(
+            settings.kafka_bootstrap,
+            GROUP,
             client_id=settings.service_name,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
             max_poll_records=2000,
-            **settings.fetch_tuning(),
+            fetch=settings.fetch_tuning(),
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": self._check_pg}
 

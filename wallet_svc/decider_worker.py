@@ -29,6 +29,7 @@ from common.app import serve
 from common.db import make_engine
 from common.envelope import Envelope
 from common.health import ReadyCheck
+from common.kafka.consumer import make_consumer
 from common.kafka.producer import make_producer
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
@@ -87,15 +88,12 @@ class DeciderWorker(ConsumerRebalanceListener):
         self.dirty: set[int] = set()  # partitions decided on since their last snapshot
         self.with_holds: dict[int, set[str]] = {}  # per partition: wallets holding funds
         self.swept_at = 0.0
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=GROUP,
+        self.consumer = make_consumer(
+            settings.kafka_bootstrap,
+            GROUP,
             client_id=settings.service_name,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            **settings.fetch_tuning(),
             max_poll_records=2000,
+            fetch=settings.fetch_tuning(),
         )
         self.producers: dict[int, AIOKafkaProducer] = {}
         self.states: dict[int, States] = {}

@@ -17,11 +17,12 @@ from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from redis.asyncio import Redis
 
 from common.app import serve
 from common.health import ReadyCheck
+from common.kafka.consumer import make_consumer
 from common.kafka.producer import make_producer
 from common.metrics import EVENTS_PROCESSED
 from common.notify import WALLET_CHANNEL, publish_many
@@ -77,15 +78,12 @@ class BalanceProjector:
         self.redis: Redis = make_redis(s.redis_url)
         self.dlq: AIOKafkaProducer = make_producer(s.kafka_bootstrap, client_id=s.service_name)
         await self.dlq.start()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=self.group,
+        self.consumer = make_consumer(
+            s.kafka_bootstrap,
+            self.group,
             client_id=s.service_name,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
             max_poll_records=BATCH_MAX,
-            **s.fetch_tuning(),
+            fetch=s.fetch_tuning(),
         )
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
         await self.consumer.start()

@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
 from common.envelope import Envelope
 from common.ids import deterministic_id
-from common.kafka.producer import headers_for, make_producer
+from common.kafka.producer import make_producer, send_envelopes
 from common.topics import WALLET_COMMANDS
 from wallet_svc.domain import (
     WalletCommand,
@@ -81,17 +80,7 @@ async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], sourc
     producer = make_producer(bootstrap, source)
     await producer.start()
     try:
-        futures = []
-        for command in commands:
-            envelope = command_envelope(command, source)
-            futures.append(
-                await producer.send(
-                    WALLET_COMMANDS,
-                    envelope.to_bytes(),
-                    key=envelope.key.encode(),
-                    headers=headers_for(envelope),
-                )
-            )
-        await asyncio.gather(*futures)
+        envelopes = [command_envelope(command, source) for command in commands]
+        await send_envelopes(producer, WALLET_COMMANDS, envelopes)
     finally:
         await producer.stop()

@@ -32,9 +32,17 @@ class PermanentError(Exception):
 
 
 def make_consumer(
-    bootstrap: str, group_id: str, topics: Sequence[str], client_id: str | None = None
+    bootstrap: str,
+    group_id: str,
+    topics: Sequence[str] = (),
+    client_id: str | None = None,
+    max_poll_records: int = 1000,
+    fetch: dict[str, int] | None = None,
 ) -> AIOKafkaConsumer:
-    """A ``read_committed`` consumer with auto-commit off, reading from the earliest offset."""
+    """A ``read_committed`` consumer with auto-commit off, reading from the earliest offset.
+
+    Without ``topics`` the caller subscribes itself (with a rebalance listener);
+    ``fetch`` sets fetch sizes and waits (``Settings.fetch_tuning()``)."""
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
@@ -43,7 +51,8 @@ def make_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
-        max_poll_records=1000,
+        max_poll_records=max_poll_records,
+        **(fetch or {}),
     )
 
 

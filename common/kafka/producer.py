@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+
 from aiokafka import AIOKafkaProducer
 
 from common.envelope import Envelope
@@ -47,3 +50,14 @@ async def send_envelope(
         key=envelope.key.encode(),
         headers=headers_for(envelope, traceparent),
     )
+
+
+async def send_envelopes(
+    producer: AIOKafkaProducer, topic: str, envelopes: Iterable[Envelope]
+) -> None:
+    """Send many envelopes (keyed, with their headers), then wait for every acknowledgement."""
+    futures = [
+        await producer.send(topic, e.to_bytes(), key=e.key.encode(), headers=headers_for(e))
+        for e in envelopes
+    ]
+    await asyncio.gather(*futures)

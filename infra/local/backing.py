@@ -80,48 +80,24 @@ def _pg_ready(cfg: LocalConfig) -> bool:
     if ready.returncode != 0:
         return False
     # the default database for the paystream role
-    env = {**os.environ, "PGPASSWORD": "paystream"}
-    r = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(cfg.postgres_port),
-            "-U",
-            "paystream",
-            "-d",
-            "postgres",
-            "-tAc",
-            "SELECT 1 FROM pg_database WHERE datname='paystream'",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    r = _psql(cfg, "-tAc", "SELECT 1 FROM pg_database WHERE datname='paystream'", check=False)
     if r.returncode != 0:
         return False
     if r.stdout.strip() != "1":
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(cfg.postgres_port),
-                "-U",
-                "paystream",
-                "-d",
-                "postgres",
-                "-c",
-                "CREATE DATABASE paystream",
-            ],
-            capture_output=True,
-            env=env,
-            check=True,
-        )
+        _psql(cfg, "-c", "CREATE DATABASE paystream", check=True)
     return True
+
+
+def _psql(cfg: LocalConfig, *args: str, check: bool) -> subprocess.CompletedProcess[str]:
+    """``psql`` as the paystream role against the ``postgres`` database of our cluster."""
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(cfg.postgres_port), "-U", "paystream",
+         "-d", "postgres", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PGPASSWORD": "paystream"},
+        check=check,
+    )  # fmt: skip
 
 
 def start_redis(cfg: LocalConfig) -> None:
