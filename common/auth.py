@@ -154,8 +154,12 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
 
 
 def bearer_token(request: Request) -> str:
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
+    return token_of(request.headers.get("authorization"))
+
+
+def token_of(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; 401 without one."""
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("missing bearer token")
     return token.strip()

@@ -22,6 +22,16 @@ def child_traceparent(parent: str | None) -> str:
     return f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
 
 
+def request_ids(headers: dict[str, str]) -> tuple[str, str, str]:
+    """(request id, correlation id, traceparent) for a request with these lower-case
+    headers: the caller's when well-formed, otherwise new ones."""
+    rid = headers.get("x-request-id", "")
+    rid = rid if _ID.match(rid) else str(uuid7())
+    cid = headers.get("x-correlation-id", "")
+    cid = cid if _ID.match(cid) else rid
+    return rid, cid, child_traceparent(headers.get("traceparent"))
+
+
 class RequestContextMiddleware:
     """Takes ``X-Request-ID``/``X-Correlation-ID``/``traceparent`` from the caller (or makes
     them), exposes them to logs through context variables and echoes them back."""
@@ -34,11 +44,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        rid = headers.get("x-request-id", "")
-        rid = rid if _ID.match(rid) else str(uuid7())
-        cid = headers.get("x-correlation-id", "")
-        cid = cid if _ID.match(cid) else rid
-        trace = child_traceparent(headers.get("traceparent"))
+        rid, cid, trace = request_ids(headers)
         scope.setdefault("state", {})
         scope["state"].update(request_id=rid, correlation_id=cid, traceparent=trace)
         t1, t2 = request_id.set(rid), correlation_id.set(cid)

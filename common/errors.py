@@ -48,14 +48,10 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(
-    status: int,
-    code: str,
-    detail: str | None = None,
-    instance: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> OrjsonResponse:
+def problem_body(
+    status: int, code: str, detail: str | None = None, instance: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The RFC 9457 document every paystream error is answered with."""
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": _TITLES.get(status, "Error"),
@@ -67,7 +63,27 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> OrjsonResponse:
+    body = problem_body(status, code, detail, instance, **extra)
     return OrjsonResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def validation_errors(errors: Any, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """pydantic/FastAPI validation errors as ``[{loc, msg}]`` for a 422 document."""
+    return [
+        {"loc": [*prefix, *(str(p) for p in e.get("loc", ()))], "msg": e.get("msg", "")}
+        for e in errors
+    ]
 
 
 def _code_for(status: int) -> str:
@@ -96,10 +112,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> OrjsonResponse:
-        errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        errors = validation_errors(exc.errors())
         return problem_response(
             422, "validation_error", "the request is not valid", request.url.path, errors=errors
         )

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import aiohttp
-from fastapi import Request, Response
 from yarl import URL
 
-from common.auth import JwksVerifier, Principal, bearer_token
+from common.auth import JwksVerifier, Principal, token_of
 from common.errors import Problem
+from common.fastlane import FastRequest, FastResponse, too_large
 from gateway.metrics import RATE_LIMITED, UPSTREAM_RESPONSES
 from gateway.ratelimit import RateDecision, RedisRateLimiter
 from gateway.routes import RouteTable, has_dot_segments
@@ -76,16 +76,16 @@ def request_timeout(prefer: str | None, default_s: float) -> float:
     return max(default_s, min(int(m.group(1)), MAX_PREFER_WAIT_S) + 5.0)
 
 
-def forward_headers(request: Request) -> dict[str, str]:
+def forward_headers(request: FastRequest) -> dict[str, str]:
     """Headers for the upstream: the allowed end-to-end ones plus ids and trace context."""
-    headers = {k: request.headers[k] for k in FORWARDED_REQUEST_HEADERS if k in request.headers}
-    state = request.state
-    headers["x-request-id"] = state.request_id
-    headers["x-correlation-id"] = state.correlation_id
-    headers["traceparent"] = state.traceparent
-    headers["x-forwarded-for"] = client_ip(request)
-    headers["x-forwarded-proto"] = request.url.scheme
-    if host := request.headers.get("host"):
+    given = request.headers
+    headers = {k: given[k] for k in FORWARDED_REQUEST_HEADERS if k in given}
+    headers["x-request-id"] = request.request_id
+    headers["x-correlation-id"] = request.correlation_id
+    headers["traceparent"] = request.traceparent
+    headers["x-forwarded-for"] = request.client
+    headers["x-forwarded-proto"] = request.scope.get("scheme", "http")
+    if host := given.get("host"):
         headers["x-forwarded-host"] = host
     return headers
 
@@ -104,26 +104,6 @@ def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     return [(k, v) for k, v in raw if k.decode("latin-1").lower() not in dropped]
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it grows past ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def too_large(limit: int) -> Problem:
-    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
-
-
 @dataclass(slots=True)
 class Proxy:
     """Everything one forwarded request needs; built once by the lifespan."""
@@ -134,7 +114,7 @@ class Proxy:
     verifier: JwksVerifier
     limiter: RedisRateLimiter
 
-    async def handle(self, request: Request, path: str, prefix: str) -> Response:
+    async def handle(self, request: FastRequest, path: str, prefix: str) -> FastResponse:
         """Answer ``request`` whose path without ``prefix`` is ``path``."""
         name = self.table.resolve(path)
         if name is None:
@@ -146,9 +126,7 @@ class Proxy:
             raise too_large(self.settings.max_body_bytes)
 
         principal, auth_error = await self._authenticate(request, path)
-        decision = await self.limiter.hit(
-            client_ip(request), principal.subject if principal else None
-        )
+        decision = await self.limiter.hit(request.client, principal.subject if principal else None)
         limit_headers = decision.headers() if decision else {}
         if decision is not None and not decision.allowed:
             RATE_LIMITED.inc()
@@ -162,22 +140,22 @@ class Proxy:
             )
 
         response = await self._forward(self.upstreams[name], request, prefix)
-        response.headers.update(limit_headers)
+        response.headers.extend((k.lower().encode(), v.encode()) for k, v in limit_headers.items())
         return response
 
     async def _authenticate(
-        self, request: Request, path: str
+        self, request: FastRequest, path: str
     ) -> tuple[Principal | None, Problem | None]:
         if self.table.is_public(request.method, path):
             return None, None
         try:
-            return await self.verifier.verify(bearer_token(request)), None
+            return await self.verifier.verify(token_of(request.headers.get("authorization"))), None
         except Problem as exc:
             if exc.status != 401:
                 raise  # jwks_unavailable: our problem, not the caller's
             return None, exc
 
-    async def _forward(self, upstream: Upstream, request: Request, prefix: str) -> Response:
+    async def _forward(self, upstream: Upstream, request: FastRequest, prefix: str) -> FastResponse:
         breaker = upstream.breaker
         if not breaker.allow():
             UPSTREAM_RESPONSES.labels(upstream.name, "breaker_open").inc()
@@ -194,7 +172,7 @@ class Proxy:
             connect=self.settings.upstream_connect_timeout_s,
         )
         try:
-            body = await read_body(request, self.settings.max_body_bytes)
+            body = await request.body()
             async with upstream.client.request(
                 request.method,
                 URL(upstream.base_url + _upstream_target(request, prefix), encoded=True),
@@ -216,19 +194,17 @@ class Proxy:
         else:
             breaker.record_success()
         UPSTREAM_RESPONSES.labels(upstream.name, str(status)).inc()
-        response = Response(content=content, status_code=status)
-        response.raw_headers.extend(response_headers(raw))
-        return response
+        return FastResponse(status, content, response_headers(raw))
 
 
-def _upstream_target(request: Request, prefix: str) -> str:
+def _upstream_target(request: FastRequest, prefix: str) -> str:
     """Path (still percent-encoded as the client sent it) and query for the upstream."""
     raw = request.scope.get("raw_path") or b""
     raw_path = raw.decode("latin-1")
     if raw_path.startswith(prefix + "/"):
         target = raw_path[len(prefix) :]
     else:
-        target = quote(request.url.path[len(prefix) :])
+        target = quote(request.path[len(prefix) :])
     query = request.scope.get("query_string", b"")
     return f"{target}?{query.decode('latin-1')}" if query else target
 

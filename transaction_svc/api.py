@@ -10,16 +10,19 @@ terminal state (woken by a Redis notice, no polling) and answers with it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from common.auth import CurrentPrincipal, Principal
+from common.auth import CurrentPrincipal, Principal, token_of
 from common.envelope import Envelope
-from common.errors import Problem
+from common.errors import Problem, validation_errors
+from common.fastlane import JSON, FastRequest, FastResponse, FastRoute, json_response
 from common.ids import deterministic_id, uuid7
 from common.kafka.producer import headers_for
 from common.topics import TRANSACTION_EVENTS
@@ -36,6 +39,7 @@ router = APIRouter()
 PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
 MAX_WAIT_S = 30
 READERS = ("admin", "auditor")
+MAX_KEY_LENGTH = 255
 
 
 def represent(row: Any) -> dict[str, Any]:
@@ -76,29 +80,44 @@ def request_hash(body: BaseModel) -> str:
     ).hexdigest()
 
 
-def _answer(response: Response, status_code: int, body: dict[str, Any]) -> dict[str, Any]:
-    response.status_code = status_code
-    response.headers["Location"] = body["links"]["self"]
-    return body
+@dataclass(slots=True)
+class Answer:
+    """What a money POST answers, whichever way (fast lane or FastAPI) it came in."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
 
 
-async def _submit(
-    request: Request,
-    response: Response,
-    principal: Principal,
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, and the context their request carries."""
+
+    principal: Principal
+    correlation_id: str
+    traceparent: str
+
+
+Build = Callable[[Any, Principal, Any, str, datetime], Awaitable[tuple[dict[str, Any], Any]]]
+
+
+async def submit(
+    state: Any,
+    caller: Caller,
     body: BaseModel,
     idempotency_key: str | None,
     prefer: str | None,
-    build: Any,
-) -> dict[str, Any]:
+    build: Build,
+) -> Answer:
     """Claim the key, record the pending transaction, append the request, maybe wait."""
-    res = request.app.state.resources
+    res = state.resources
+    principal = caller.principal
     wait_s = parse_wait(prefer)
     key = idempotency_key or str(uuid7())
     kind = type(body).__name__.removesuffix("Create").lower()
     tx_id = str(deterministic_id(kind, principal.subject, key))
     now = datetime.now(UTC)
-    row, event = await build(tx_id, now)
+    row, event = await build(state, principal, body, tx_id, now)
     first = represent(
         _Row(
             row
@@ -124,7 +143,7 @@ async def _submit(
         producer="transaction_svc",
         key=tx_id,
         payload=transaction_event_to_dict(event),
-        correlation_id=request.state.correlation_id,
+        correlation_id=caller.correlation_id,
     )
 
     async def append() -> None:
@@ -132,35 +151,41 @@ async def _submit(
             TRANSACTION_EVENTS,
             envelope.to_bytes(),
             key=tx_id.encode(),
-            headers=headers_for(envelope, request.state.traceparent),
+            headers=headers_for(envelope, caller.traceparent),
         )
 
     # A replay of a request whose saga never started appends again: if the first attempt
     # crashed before its append, this is the append; otherwise the saga ignores it.
     needs_append = claimed.fresh
+    headers: dict[str, str] = {}
     if not claimed.fresh:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
         current = await store.get(res.engine, tx_id)
         needs_append = current is not None and current.saga is None
         if not wait_s or (current is not None and current.status in TERMINAL):
             if needs_append:
                 await append()
-            return _answer(response, claimed.status_code, claimed.response)
-    fut = request.app.state.waiters.expect(tx_id) if wait_s else None
+            return _answer(claimed.status_code, claimed.response, headers)
+    fut = state.waiters.expect(tx_id) if wait_s else None
     if needs_append:
         await append()
     if fut is None:
-        return _answer(response, 202, first)
-    await request.app.state.waiters.wait(tx_id, fut, wait_s)
+        return _answer(202, first, headers)
+    await state.waiters.wait(tx_id, fut, wait_s)
     current = await store.get(res.engine, tx_id)
     assert current is not None  # inserted above, or by the first request
     body_now = represent(current)
     if current.status in TERMINAL:
-        response.headers["Preference-Applied"] = f"wait={int(wait_s)}"
+        headers["Preference-Applied"] = f"wait={int(wait_s)}"
         if claimed.fresh:
             await store.remember_answer(res.engine, principal.subject, key, 200, body_now)
-        return _answer(response, 200, body_now)
-    return _answer(response, 202, body_now)
+        return _answer(200, body_now, headers)
+    return _answer(202, body_now, headers)
+
+
+def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Answer:
+    headers["Location"] = body["links"]["self"]
+    return Answer(status, body, headers)
 
 
 class _Row:
@@ -175,11 +200,6 @@ def _deadline(settings: Any, now: datetime) -> int:
     return int(now.timestamp() * 1000) + settings.transfer_timeout_s * 1000
 
 
-async def _directory(request: Request, ids: list[str]) -> dict[str, Any]:
-    state = request.app.state
-    return await state.directory.get(state.resources.engine, ids)
-
-
 def _owned_wallet(
     wallets: dict[str, Any], principal: Principal, wallet_id: str, currency: str
 ) -> None:
@@ -192,58 +212,157 @@ def _owned_wallet(
         raise Problem(422, "currency_mismatch", f"wallet {wallet_id} holds {wallet.currency}")
 
 
+async def build_transfer(
+    state: Any, principal: Principal, body: TransferCreate, tx_id: str, now: datetime
+) -> tuple[dict[str, Any], Any]:
+    src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
+    wallets = await state.directory.get(state.resources.engine, [src, dst])
+    _owned_wallet(wallets, principal, src, body.currency)
+    dest = wallets.get(dst)
+    if dest is None:
+        raise Problem(404, "wallet_not_found", f"wallet {dst} does not exist")
+    if dest.currency != body.currency:
+        raise Problem(
+            422,
+            "cross_currency_unsupported",
+            f"wallet {dst} holds {dest.currency}; FX is not available yet",
+        )
+    row = {
+        "id": tx_id,
+        "kind": "transfer",
+        "owner_id": principal.subject,
+        "from_wallet_id": src,
+        "to_wallet_id": dst,
+        "amount": body.amount,
+        "currency": body.currency,
+        "fee": 0,
+        "description": body.description,
+        "created_at": now,
+    }
+    event = TransferRequested(
+        transaction_id=tx_id,
+        from_wallet_id=src,
+        to_wallet_id=dst,
+        amount=body.amount,
+        currency=body.currency,
+        deadline=_deadline(state.settings, now),
+    )
+    return row, event
+
+
+async def build_deposit(
+    state: Any, principal: Principal, body: DepositCreate, tx_id: str, now: datetime
+) -> tuple[dict[str, Any], Any]:
+    wallet_id = str(body.wallet_id)
+    wallets = await state.directory.get(state.resources.engine, [wallet_id])
+    _owned_wallet(wallets, principal, wallet_id, body.currency)
+    row = {
+        "id": tx_id,
+        "kind": "deposit",
+        "owner_id": principal.subject,
+        "from_wallet_id": None,
+        "to_wallet_id": wallet_id,
+        "amount": body.amount,
+        "currency": body.currency,
+        "fee": 0,
+        "description": None,
+        "created_at": now,
+    }
+    event = DepositRequested(
+        transaction_id=tx_id,
+        wallet_id=wallet_id,
+        amount=body.amount,
+        currency=body.currency,
+        provider=PROVIDER,
+        deadline=_deadline(state.settings, now),
+    )
+    return row, event
+
+
+def _check_transfer(body: TransferCreate, idempotency_key: str | None) -> None:
+    if not idempotency_key:
+        raise Problem(400, "idempotency_key_required", "transfers need an Idempotency-Key header")
+    if body.from_wallet_id == body.to_wallet_id:
+        raise Problem(422, "same_wallet", "a transfer needs two different wallets")
+
+
+def _check_deposit(body: DepositCreate, idempotency_key: str | None) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyPost:
+    """One money endpoint: its body model, its own checks and how it builds the request."""
+
+    path: str
+    model: type[BaseModel]
+    check: Callable[[Any, str | None], None]
+    build: Build
+
+    async def answer(
+        self, state: Any, caller: Caller, body: Any, key: str | None, prefer: str | None
+    ) -> Answer:
+        self.check(body, key)
+        return await submit(state, caller, body, key, prefer, self.build)
+
+    async def fast(self, request: FastRequest) -> FastResponse:
+        """The fast lane's handler: the same checks in the order FastAPI applies them
+        (token, then headers and body), the same answers."""
+        state = request.state
+        token = token_of(request.headers.get("authorization"))
+        principal = await state.verifier.verify(token)
+        key = request.headers.get("idempotency-key")
+        if key is not None and len(key) > MAX_KEY_LENGTH:
+            raise _invalid(
+                [{"loc": ["header", "idempotency-key"], "msg": "at most 255 characters"}]
+            )
+        content_type = request.headers.get("content-type", JSON)
+        if "json" not in content_type:
+            raise _invalid([{"loc": ["body"], "msg": "the body must be application/json"}])
+        try:
+            body = self.model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise _invalid(validation_errors(exc.errors(), ("body",))) from None
+        caller = Caller(principal, request.correlation_id, request.traceparent)
+        answer = await self.answer(state, caller, body, key, request.headers.get("prefer"))
+        return json_response(answer.status, answer.body, answer.headers)
+
+
+def _invalid(errors: list[dict[str, Any]]) -> Problem:
+    return Problem(422, "validation_error", "the request is not valid", errors=errors)
+
+
+TRANSFERS = MoneyPost("/transfers", TransferCreate, _check_transfer, build_transfer)
+DEPOSITS = MoneyPost("/deposits", DepositCreate, _check_deposit, build_deposit)
+FAST_ROUTES = [FastRoute("POST", p.path, p.path, p.fast) for p in (TRANSFERS, DEPOSITS)]
+
+
+async def _slow(
+    post: MoneyPost,
+    request: Request,
+    response: Response,
+    principal: Principal,
+    body: BaseModel,
+    key: str | None,
+    prefer: str | None,
+) -> dict[str, Any]:
+    caller = Caller(principal, request.state.correlation_id, request.state.traceparent)
+    answer = await post.answer(request.app.state, caller, body, key, prefer)
+    response.status_code = answer.status
+    response.headers.update(answer.headers)
+    return answer.body
+
+
 @router.post("/transfers", status_code=202)
 async def create_transfer(
     body: TransferCreate,
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
     prefer: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    if not idempotency_key:
-        raise Problem(400, "idempotency_key_required", "transfers need an Idempotency-Key header")
-    src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
-    if src == dst:
-        raise Problem(422, "same_wallet", "a transfer needs two different wallets")
-    settings = request.app.state.settings
-
-    async def build(tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
-        wallets = await _directory(request, [src, dst])
-        _owned_wallet(wallets, principal, src, body.currency)
-        dest = wallets.get(dst)
-        if dest is None:
-            raise Problem(404, "wallet_not_found", f"wallet {dst} does not exist")
-        if dest.currency != body.currency:
-            raise Problem(
-                422,
-                "cross_currency_unsupported",
-                f"wallet {dst} holds {dest.currency}; FX is not available yet",
-            )
-        deadline = _deadline(settings, now)
-        row = {
-            "id": tx_id,
-            "kind": "transfer",
-            "owner_id": principal.subject,
-            "from_wallet_id": src,
-            "to_wallet_id": dst,
-            "amount": body.amount,
-            "currency": body.currency,
-            "fee": 0,
-            "description": body.description,
-            "created_at": now,
-        }
-        event = TransferRequested(
-            transaction_id=tx_id,
-            from_wallet_id=src,
-            to_wallet_id=dst,
-            amount=body.amount,
-            currency=body.currency,
-            deadline=deadline,
-        )
-        return row, event
-
-    return await _submit(request, response, principal, body, idempotency_key, prefer, build)
+    return await _slow(TRANSFERS, request, response, principal, body, idempotency_key, prefer)
 
 
 @router.post("/deposits", status_code=202)
@@ -252,38 +371,10 @@ async def create_deposit(
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
     prefer: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    wallet_id = str(body.wallet_id)
-    settings = request.app.state.settings
-
-    async def build(tx_id: str, now: datetime) -> tuple[dict[str, Any], Any]:
-        _owned_wallet(await _directory(request, [wallet_id]), principal, wallet_id, body.currency)
-        deadline = _deadline(settings, now)
-        row = {
-            "id": tx_id,
-            "kind": "deposit",
-            "owner_id": principal.subject,
-            "from_wallet_id": None,
-            "to_wallet_id": wallet_id,
-            "amount": body.amount,
-            "currency": body.currency,
-            "fee": 0,
-            "description": None,
-            "created_at": now,
-        }
-        event = DepositRequested(
-            transaction_id=tx_id,
-            wallet_id=wallet_id,
-            amount=body.amount,
-            currency=body.currency,
-            provider=PROVIDER,
-            deadline=deadline,
-        )
-        return row, event
-
-    return await _submit(request, response, principal, body, idempotency_key, prefer, build)
+    return await _slow(DEPOSITS, request, response, principal, body, idempotency_key, prefer)
 
 
 def _visible(principal: Principal, row: Any) -> bool:

@@ -11,7 +11,7 @@ from common.app import build_app
 from common.auth import JwksVerifier
 from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
-from transaction_svc.api import router
+from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import WalletDirectory
 
@@ -39,4 +39,5 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     app = build_app(settings.service_name, lifespan=lifespan)
     app.state.settings = settings
     app.include_router(router)
+    app.state.fast_routes.extend(FAST_ROUTES)  # the money POSTs: see common/fastlane.py
     return app

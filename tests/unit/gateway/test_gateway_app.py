@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from common.app import asgi_app
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
 
@@ -20,8 +21,9 @@ def test_limits_and_origins_come_from_the_environment(monkeypatch: pytest.Monkey
 
 
 def test_cors_preflight_is_answered_for_configured_origins_only() -> None:
-    # the app is not started (no lifespan): CORS answers preflights before any route
-    app = create_app(GatewaySettings(cors_origins=["https://app.example"]))
+    # the app is not started (no lifespan): CORS answers preflights before any route; as
+    # served, behind the fast lane (a request with an Origin header goes the full way)
+    app = asgi_app(create_app(GatewaySettings(cors_origins=["https://app.example"])))
     client = TestClient(app)
     preflight = {
         "Access-Control-Request-Method": "POST",

@@ -1,0 +1,235 @@
+"""The fast lane: a service's hottest endpoints answered as plain ASGI.
+
+Profiles of the money path under load showed FastAPI's per-request machinery (seven
+middleware layers, routing, dependency solving, response encoding) costing more CPU
+than the work a money POST or a gateway forward does. A service registers those few
+endpoints as :class:`FastRoute`; :func:`common.app.serve` puts :class:`FastLane` in
+front of the FastAPI app, and every other request goes through the full stack.
+
+The lane keeps what the stack gives every request: request and correlation ids and
+``traceparent`` (the rules of :mod:`common.context`), problem+json errors (the documents
+of :mod:`common.errors`), the same Prometheus series (:mod:`common.metrics`) and a body
+limit. The same routes stay declared in FastAPI (OpenAPI, /docs, in-process tests) and
+both call the same handler, so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from prometheus_client.metrics import MetricWrapperBase
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from common.context import request_ids
+from common.errors import PROBLEM, Problem, problem_body
+from common.logging import correlation_id, request_id
+from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = logging.getLogger("paystream.errors")
+
+JSON = "application/json"
+DEFAULT_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(slots=True)
+class FastRequest:
+    """What a fast handler sees of a request. ``headers`` has lower-case names."""
+
+    scope: Scope
+    receive: Receive
+    method: str
+    path: str
+    headers: dict[str, str]
+    request_id: str
+    correlation_id: str
+    traceparent: str
+    body_limit: int = DEFAULT_BODY_LIMIT
+    state: Any = None  # the app's state (clients, settings)
+
+    @property
+    def client(self) -> str:
+        client = self.scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+    async def body(self) -> bytes:
+        """The whole body; a 413 problem as soon as it grows past ``body_limit``."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise Problem(400, "client_disconnected", "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.body_limit:
+                raise too_large(self.body_limit)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    @classmethod
+    def of(cls, request: Request, body_limit: int = DEFAULT_BODY_LIMIT) -> FastRequest:
+        """The same view of a request that came through the full FastAPI stack."""
+        state = request.state
+        return cls(
+            request.scope,
+            request.receive,
+            request.method,
+            request.scope["path"],
+            {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]},
+            state.request_id,
+            state.correlation_id,
+            state.traceparent,
+            body_limit,
+            request.app.state,
+        )
+
+
+@dataclass(slots=True)
+class FastResponse:
+    status: int
+    body: bytes
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def to_starlette(self) -> Response:
+        response = Response(content=self.body, status_code=self.status)
+        response.raw_headers.extend(self.headers)
+        return response
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
+
+
+def json_response(
+    status: int, content: Any, headers: dict[str, str] | None = None, media_type: str = JSON
+) -> FastResponse:
+    raw = [(b"content-type", media_type.encode())]
+    if headers:
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    return FastResponse(status, orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS), raw)
+
+
+def problem_of(exc: Problem, path: str) -> FastResponse:
+    body = problem_body(exc.status, exc.code, exc.detail, path, **exc.extra)
+    return json_response(exc.status, body, exc.headers, PROBLEM)
+
+
+Handler = Callable[[FastRequest], Awaitable[FastResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class FastRoute:
+    """``method`` None takes every method; ``prefix`` matches every path below ``path``.
+    ``label`` is the route template metrics report (the one the FastAPI route has)."""
+
+    method: str | None
+    path: str
+    label: str
+    handler: Handler
+    prefix: bool = False
+    body_limit: int = DEFAULT_BODY_LIMIT
+
+
+class FastLane:
+    """ASGI app: requests for a :class:`FastRoute` are answered here, the rest by ``app``.
+
+    A request carrying one of the ``bypass_headers`` (the gateway passes ``origin``, so
+    CORS stays with Starlette's middleware) always takes the full stack."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        routes: list[FastRoute],
+        state: Any = None,
+        bypass_headers: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.state = state
+        self.exact = {(r.method, r.path): r for r in routes if not r.prefix}
+        self.prefixes = [r for r in routes if r.prefix]
+        self.bypass = tuple(h.encode() for h in bypass_headers)
+        self._series: dict[tuple[str, str, int], tuple[MetricWrapperBase, MetricWrapperBase]] = {}
+
+    def match(self, method: str, path: str) -> FastRoute | None:
+        route = self.exact.get((method, path)) or self.exact.get((None, path))
+        if route is not None:
+            return route
+        for r in self.prefixes:
+            if path.startswith(r.path) and r.method in (None, method):
+                return r
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.match(scope["method"], scope["path"])
+            if route is not None and not (
+                self.bypass and any(k in self.bypass for k, _ in scope["headers"])
+            ):
+                await self._serve(route, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, route: FastRoute, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        rid, cid, trace = request_ids(headers)
+        t1, t2 = request_id.set(rid), correlation_id.set(cid)
+        path = scope["path"]
+        method = scope["method"]
+        request = FastRequest(
+            scope, receive, method, path, headers, rid, cid, trace, route.body_limit, self.state
+        )
+        status = 500
+        try:
+            try:
+                response = await route.handler(request)
+            except Problem as exc:
+                response = problem_of(exc, path)
+            except Exception:
+                log.exception("unhandled error")
+                response = problem_of(Problem(500, "internal_error"), path)
+            status = response.status
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-length", str(len(response.body)).encode()),
+                        *response.headers,
+                        (b"x-request-id", rid.encode()),
+                        (b"x-correlation-id", cid.encode()),
+                        (b"traceparent", trace.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
+        finally:
+            count, latency = self._metrics(method, route.label, status)
+            count.inc()  # type: ignore[attr-defined]
+            latency.observe(time.perf_counter() - start)  # type: ignore[attr-defined]
+            request_id.reset(t1)
+            correlation_id.reset(t2)
+
+    def _metrics(
+        self, method: str, label: str, status: int
+    ) -> tuple[MetricWrapperBase, MetricWrapperBase]:
+        key = (method, label, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                HTTP_REQUESTS.labels(self.service, method, label, str(status)),
+                HTTP_LATENCY.labels(self.service, method, label),
+            )
+            self._series[key] = series
+        return series
