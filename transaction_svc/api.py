@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,20 +20,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from common.auth import CurrentPrincipal, Principal, token_of
-from common.envelope import Envelope
 from common.errors import Problem, validation_errors
 from common.fastlane import JSON, FastRequest, FastResponse, FastRoute, json_response
 from common.ids import deterministic_id, uuid7
-from common.kafka.producer import headers_for
-from common.topics import TRANSACTION_EVENTS
 from transaction_svc import store
-from transaction_svc.domain.messages import (
-    DepositRequested,
-    TransferRequested,
-    transaction_event_to_dict,
-)
+from transaction_svc.domain.messages import DepositRequested, TransferRequested, saga_to_dict
 from transaction_svc.schemas import DepositCreate, TransferCreate
-from transaction_svc.status import TERMINAL
+from transaction_svc.start import append, start
+from transaction_svc.status import PENDING, TERMINAL
 
 router = APIRouter()
 PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
@@ -118,13 +112,16 @@ async def submit(
     tx_id = str(deterministic_id(kind, principal.subject, key))
     now = datetime.now(UTC)
     row, event = await build(state, principal, body, tx_id, now)
+    begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
+    row |= begun.columns()
+    saga = saga_to_dict(begun.state)
     first = represent(
         _Row(
             row
             | {
-                "status": "pending",
+                "status": PENDING,
                 "failure_reason": None,
-                "saga": None,
+                "saga": saga,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -137,38 +134,27 @@ async def submit(
             "idempotency_key_reused",
             "this Idempotency-Key was used with another request body",
         )
-    envelope = Envelope(
-        event_id=str(deterministic_id("request", tx_id)),
-        type=type(event).__name__,
-        producer="transaction_svc",
-        key=tx_id,
-        payload=transaction_event_to_dict(event),
-        correlation_id=caller.correlation_id,
-    )
 
-    async def append() -> None:
-        await res.producer.send_and_wait(
-            TRANSACTION_EVENTS,
-            envelope.to_bytes(),
-            key=tx_id.encode(),
-            headers=headers_for(envelope, caller.traceparent),
-        )
-
-    # A replay of a request whose saga never started appends again: if the first attempt
-    # crashed before its append, this is the append; otherwise the saga ignores it.
+    # A replay of a request that is not finished appends again: if the first attempt
+    # crashed before its append, this is the append; otherwise every consumer sees a
+    # duplicate it ignores (the ids are derived from the transaction).
     needs_append = claimed.fresh
     headers: dict[str, str] = {}
     if not claimed.fresh:
         headers["Idempotent-Replayed"] = "true"
         current = await store.get(res.engine, tx_id)
-        needs_append = current is not None and current.saga is None
-        if not wait_s or (current is not None and current.status in TERMINAL):
+        needs_append = current is not None and current.status not in TERMINAL
+        if current is not None:  # append exactly what the first request would have
+            first_at = current.created_at
+            event = replace(event, deadline=_deadline(state.settings, first_at))
+            begun = start(event, first_at, caller.correlation_id)
+        if not wait_s or not needs_append:
             if needs_append:
-                await append()
+                await append(res.producer, begun, caller.traceparent)
             return _answer(claimed.status_code, claimed.response, headers)
     fut = state.waiters.expect(tx_id) if wait_s else None
     if needs_append:
-        await append()
+        await append(res.producer, begun, caller.traceparent)
     if fut is None:
         return _answer(202, first, headers)
     await state.waiters.wait(tx_id, fut, wait_s)

@@ -1,7 +1,9 @@
-"""The saga worker: drives transfers and deposits from request to a terminal state.
+"""The saga worker: drives transfers and deposits from their first step to a terminal state.
 
-It consumes ``transaction-events`` (requests) and ``wallet-events`` (the decider's
-answers), reacts with the pure ``react`` and keeps each saga's state in Postgres.
+The command API starts each saga (``transaction_svc/start.py``: the first state is stored
+with the transaction, the first command appended with the request). This worker consumes
+``wallet-events`` (the decider's answers), reacts with the pure ``react`` and keeps each
+saga's state in Postgres.
 One batch = one database transaction: the sagas it touches are locked, advanced, their
 commands and events are produced and acknowledged, and then the new states and the
 consumed offsets commit together. A crash before that commit replays the batch from the
@@ -42,7 +44,6 @@ from transaction_svc.domain.messages import (
     TransactionEvent,
     saga_from_dict,
     saga_to_dict,
-    transaction_event_from_dict,
     transaction_event_to_dict,
 )
 from transaction_svc.domain.saga import react
@@ -54,7 +55,6 @@ log = logging.getLogger("paystream.saga")
 
 GROUP = "transaction-saga"
 CONSUMER = "saga"
-REQUESTS = {"TransferRequested", "DepositRequested"}
 ANSWERS = {"WalletDebited", "DebitRejected", "WalletCredited", "CreditRejected"}
 TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
 BATCH_SECONDS = Histogram("paystream_saga_batch_seconds", "One saga batch, end to end")
@@ -117,7 +117,7 @@ class SagaWorker(ConsumerRebalanceListener):
     async def start(self) -> None:
         await self.producer.start()
         await self.consumer.start()
-        self.consumer.subscribe([TRANSACTION_EVENTS, WALLET_EVENTS], listener=self)
+        self.consumer.subscribe([WALLET_EVENTS], listener=self)
 
     async def stop(self) -> None:
         await self.consumer.stop()
@@ -148,14 +148,12 @@ class SagaWorker(ConsumerRebalanceListener):
         directory: list[dict[str, str]] = []
         for record in records:
             kind = dict(record.headers or ()).get("type", b"").decode()
-            if kind not in REQUESTS and kind not in ANSWERS and kind != "WalletOpened":
+            if kind not in ANSWERS and kind != "WalletOpened":
                 continue
             envelope = Envelope.from_trusted_bytes(record.value)
             if kind == "WalletOpened":
                 p = envelope.payload
                 directory.append({"w": p["wallet_id"], "o": p["owner_id"], "c": p["currency"]})
-            elif kind in REQUESTS:
-                messages.append((envelope, transaction_event_from_dict(envelope.payload)))
             elif envelope.payload.get("transaction_id"):
                 messages.append((envelope, event_from_dict(envelope.payload)))
         offsets: dict[tuple[str, int], int] = {}

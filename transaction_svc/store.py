@@ -36,9 +36,9 @@ _CLAIM = text(
     " CAST(:response AS jsonb), now()) ON CONFLICT DO NOTHING RETURNING transaction_id),"
     " tx AS ("
     " INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id,"
-    " to_wallet_id, amount, currency, fee, description, created_at, updated_at)"
-    " SELECT :id, :kind, 'pending', :owner_id, :from_wallet_id, :to_wallet_id, :amount,"
-    " :currency, :fee, :description, :created_at, :created_at FROM claim"
+    " to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at)"
+    " SELECT :id, :kind, :tx_status, :owner_id, :from_wallet_id, :to_wallet_id, :amount,"
+    " :currency, :fee, :description, CAST(:saga AS jsonb), :created_at, :created_at FROM claim"
     " ON CONFLICT DO NOTHING)"
     " SELECT transaction_id FROM claim"
 )
@@ -95,12 +95,15 @@ async def remember_answer(
 
 
 async def insert_transaction(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """Record a transaction ``row`` with its saga's first state (``saga``, ``tx_status``:
+    ``transaction_svc.start.Start.columns``)."""
     await conn.execute(
         text(
             "INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id, "
-            "to_wallet_id, amount, currency, fee, description, created_at, updated_at) VALUES "
-            "(:id, :kind, 'pending', :owner_id, :from_wallet_id, :to_wallet_id, :amount, "
-            ":currency, :fee, :description, :created_at, :created_at) ON CONFLICT DO NOTHING"
+            "to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at) "
+            "VALUES (:id, :kind, :tx_status, :owner_id, :from_wallet_id, :to_wallet_id, "
+            ":amount, :currency, :fee, :description, CAST(:saga AS jsonb), :created_at, "
+            ":created_at) ON CONFLICT DO NOTHING"
         ),
         row,
     )

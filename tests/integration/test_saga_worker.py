@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -10,14 +9,14 @@ import pytest
 from sqlalchemy import text
 
 from common.db import make_engine
-from common.envelope import Envelope
 from common.kafka.producer import make_producer
 from common.settings import Settings
-from common.testing.kafka import read_topic, send_all, wait_for
+from common.testing.kafka import read_topic, wait_for
 from common.testing.stack import StackUnderTest
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from transaction_svc import store
-from transaction_svc.domain.messages import TransferRequested, transaction_event_to_dict
+from transaction_svc.domain.messages import TransferRequested
+from transaction_svc.start import append, start
 from wallet_svc.domain import CreditWallet, FreezeWallet, OpenWallet, WalletCommand
 from wallet_svc.wire import send_commands
 
@@ -41,23 +40,25 @@ def _open(wallet: str, funds: int = 0) -> list[WalletCommand]:
 
 
 async def _request(settings: Settings, src: str, dst: str, amount: int, ttl_ms: int = 30000) -> str:
-    """What the command API does: record the pending transaction, append the request."""
+    """What the command API does: record the transaction with its saga's first state,
+    append the request and the first command."""
     tx = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    event = TransferRequested(transaction_id=tx, from_wallet_id=src, to_wallet_id=dst,
+                              amount=amount, currency="USD",
+                              deadline=int(now.timestamp() * 1000) + ttl_ms)  # fmt: skip
+    begun = start(event, now, None)
     engine = make_engine(settings.postgres_dsn)
     async with engine.begin() as conn:
         await store.insert_transaction(conn, {
             "id": tx, "kind": "transfer", "owner_id": "u", "from_wallet_id": src,
             "to_wallet_id": dst, "amount": amount, "currency": "USD", "fee": 0,
-            "description": None, "created_at": datetime.now(UTC)})  # fmt: skip
+            "description": None, "created_at": now, **begun.columns()})  # fmt: skip
     await engine.dispose()
-    event = TransferRequested(transaction_id=tx, from_wallet_id=src, to_wallet_id=dst,
-                              amount=amount, currency="USD",
-                              deadline=int(time.time() * 1000) + ttl_ms)  # fmt: skip
-    env = Envelope(type="TransferRequested", producer="it", key=tx,
-                   payload=transaction_event_to_dict(event))  # fmt: skip
     producer = make_producer(settings.kafka_bootstrap, "it")
     await producer.start()
-    await send_all(producer, TRANSACTION_EVENTS, [env, env])  # a duplicate append, on purpose
+    await append(producer, begun, None)
+    await append(producer, begun, None)  # a duplicate append, on purpose
     await producer.stop()
     return tx
 
