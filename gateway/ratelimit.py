@@ -1,9 +1,12 @@
 """Rate limits in Redis: a fixed window per client IP and per authenticated subject.
 
-One Lua script counts every limited identity of a request atomically (``INCR`` and, on a
-new window, ``PEXPIRE``), so a request costs one round trip and concurrent gateways
-share the counters. The window starts with the first request of an identity and ends
-when its key expires; Redis's clock decides, so gateway clocks do not matter.
+One Lua script counts every limited identity atomically (``INCR`` and, on a new window,
+``PEXPIRE``), so concurrent gateways share the counters. Requests arriving while a count
+is on its way to Redis are counted together by the next call (each keeps its own
+counts: the script increments key by key, in order), so a gateway under load makes one
+round trip per batch and holds one Redis connection, not one per waiting request.
+The window starts with the first request of an identity and ends when its key expires;
+Redis's clock decides, so gateway clocks do not matter.
 
 When Redis does not answer, requests are let through (fail open, logged): the limiter
 protects the services, it must not take the whole API down with it.
@@ -11,8 +14,10 @@ protects the services, it must not take the whole API down with it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -101,6 +106,10 @@ class RedisRateLimiter:
         self.user_limit = user_limit
         self.window_s = window_s
         self._script = redis.register_script(COUNT_SCRIPT)
+        self._pending: list[tuple[list[str], asyncio.Future[list[int] | None]]] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._warned_at = 0.0
 
     async def hit(self, ip: str, subject: str | None) -> RateDecision | None:
         """Count one request; None when Redis could not be asked (the request passes)."""
@@ -109,12 +118,51 @@ class RedisRateLimiter:
         if subject is not None:
             keys.append(f"{KEY_PREFIX}user:{subject}")
             limits.append(self.user_limit)
-        try:
-            raw = await self._script(keys=keys, args=[max(1, int(self.window_s * 1000))])
-        except RedisError as exc:
-            log.warning("rate limiter unavailable, letting the request through: %s", exc)
+        future: asyncio.Future[list[int] | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((keys, future))
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        raw = await future
+        if raw is None:
             return None
-        quotas = [
-            Quota(limit, int(raw[2 * i]), int(raw[2 * i + 1])) for i, limit in enumerate(limits)
-        ]
+        quotas = [Quota(limit, raw[2 * i], raw[2 * i + 1]) for i, limit in enumerate(limits)]
         return decide(quotas, self.window_s)
+
+    async def _flush(self) -> None:
+        """Count everything pending in one script call, until nothing is pending."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                keys = [key for ks, _ in batch for key in ks]
+                try:
+                    raw = await self._script(keys=keys, args=[max(1, int(self.window_s * 1000))])
+                except (RedisError, OSError) as exc:
+                    self._warn(exc, len(batch))
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+                    continue
+                at = 0
+                for ks, future in batch:
+                    n = 2 * len(ks)
+                    if not future.done():  # a cancelled request was still counted
+                        future.set_result([int(v) for v in raw[at : at + n]])
+                    at += n
+        finally:
+            self._flushing = False
+            for _, future in self._pending:  # only if the loop itself failed
+                if not future.done():
+                    future.set_result(None)
+            self._pending.clear()
+
+    def _warn(self, exc: Exception, requests: int) -> None:
+        """Fail open, and say so at most every 10 s (not once per request)."""
+        now = time.monotonic()
+        if now - self._warned_at >= 10:
+            self._warned_at = now
+            log.warning(
+                "rate limiter unavailable, letting requests through: %s",
+                exc,
+                extra={"requests": requests},
+            )
