@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -47,6 +47,8 @@ from transaction_svc.domain.messages import (
     transaction_event_to_dict,
 )
 from transaction_svc.domain.saga import react
+from transaction_svc.settings import TransactionSettings
+from transaction_svc.start import append, request_of, start
 from transaction_svc.status import public_status
 from wallet_svc.domain import event_from_dict
 from wallet_svc.wire import command_envelope
@@ -56,6 +58,13 @@ log = logging.getLogger("paystream.saga")
 GROUP = "transaction-saga"
 CONSUMER = "saga"
 ANSWERS = {"WalletDebited", "DebitRejected", "WalletCredited", "CreditRejected"}
+SWEEP = "pending-sweep"  # its transactions.offsets row: the created_at (epoch ms) swept up to
+FIRST_SWEEP_LOOKBACK_MS = 24 * 3600 * 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RESENT = Counter(
+    "paystream_saga_requests_appended_again_total",
+    "Pending requests whose first messages the sweep appended again",
+)
 TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
 BATCH_SECONDS = Histogram("paystream_saga_batch_seconds", "One saga batch, end to end")
 
@@ -75,8 +84,9 @@ def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
 
 
 class SagaWorker(ConsumerRebalanceListener):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: TransactionSettings) -> None:
         self.settings = settings
+        self.swept_at = 0.0
         self.engine = make_engine(settings.postgres_dsn, pool_size=3)
         self.redis = make_redis(settings.redis_url)
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
@@ -125,8 +135,68 @@ class SagaWorker(ConsumerRebalanceListener):
         await self.redis.aclose()
         await self.engine.dispose()
 
+    async def sweep_unstarted(self) -> None:
+        """Every ``saga_sweep_interval_s``, append again the request and first command of
+        each transaction still ``pending`` ``saga_sweep_grace_s`` after it was made.
+
+        Pending means no wallet has answered its first command: either the answer is on
+        its way (the appended duplicate is ignored, its ids are derived from the
+        transaction) or the command API crashed between its database commit and its
+        append and the client never retried. Then this is the append: the decider decides
+        the command (or rejects it as expired past its deadline) and the saga ends. Each
+        transaction is looked at once: a watermark on ``created_at`` (stored with the
+        saga's offsets) moves forward with every sweep, and the grace is far longer than
+        any commit takes, so no row becomes visible behind it."""
+        s = self.settings
+        if time.monotonic() - self.swept_at < s.saga_sweep_interval_s:
+            return
+        self.swept_at = time.monotonic()
+        upto = int(time.time() * 1000) - int(s.saga_sweep_grace_s * 1000)
+        key = {"c": SWEEP, "t": SWEEP}
+        async with self.engine.begin() as conn:
+            since = (
+                await conn.execute(
+                    text(
+                        "SELECT next_offset FROM transactions.offsets WHERE consumer = :c "
+                        "AND topic = :t AND partition = 0 FOR UPDATE"
+                    ),
+                    key,
+                )
+            ).scalar()
+            since = upto - FIRST_SWEEP_LOOKBACK_MS if since is None else since
+            if since >= upto:
+                return
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT id, saga, created_at FROM transactions.transactions "
+                        "WHERE created_at > :a AND created_at <= :b "
+                        "AND status = 'pending' AND saga IS NOT NULL"
+                    ),
+                    {"a": _at(since), "b": _at(upto)},
+                )
+            ).all()
+            for row in rows:
+                begun = start(request_of(saga_from_dict(row.saga)), row.created_at, None)
+                await append(self.producer, begun, None)
+            if rows:
+                RESENT.inc(len(rows))
+                log.warning("pending requests appended again", extra={"count": len(rows)})
+            await conn.execute(
+                text(
+                    "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
+                    "VALUES (:c, :t, 0, :o) ON CONFLICT (consumer, topic, partition) "
+                    "DO UPDATE SET next_offset = EXCLUDED.next_offset"
+                ),
+                key | {"o": upto},
+            )
+
     async def run(self) -> None:
         while True:
+            try:
+                await self.sweep_unstarted()
+            except Exception:  # the next sweep covers the same window again
+                log.exception("sweep of pending requests failed")
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             records = [r for recs in batches.values() for r in recs]
             if not records:
@@ -250,9 +320,18 @@ class SagaWorker(ConsumerRebalanceListener):
         )
 
 
+def _at(epoch_ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=epoch_ms)
+
+
 async def create_worker(settings: Settings) -> SagaWorker:
+    if not isinstance(settings, TransactionSettings):
+        settings = TransactionSettings(**settings.model_dump(include=settings.model_fields_set))
     return SagaWorker(settings)
 
 
 if __name__ == "__main__":
-    serve(lambda s: worker_app(s, create_worker), Settings(service_name="transaction_saga"))
+    serve(
+        lambda s: worker_app(s, create_worker),
+        TransactionSettings(service_name="transaction_saga"),
+    )

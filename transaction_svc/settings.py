@@ -12,3 +12,8 @@ class TransactionSettings(Settings):
     state: its debit and credit commands expire and the decider rejects them."""
 
     transfer_timeout_s: int = Field(default=30, ge=1, le=3600)
+    # The saga worker's sweep of requests whose first messages never reached Kafka (see
+    # SagaWorker.sweep_unstarted): how often, and how long a request must have been
+    # pending before it is appended again.
+    saga_sweep_interval_s: float = Field(default=5.0, gt=0)
+    saga_sweep_grace_s: float = Field(default=30.0, ge=0)

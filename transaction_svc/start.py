@@ -53,6 +53,30 @@ class Start:
         return {"saga": orjson.dumps(saga_to_dict(self.state)).decode(), "tx_status": PENDING}
 
 
+def request_of(state: SagaState) -> TransferRequested | DepositRequested:
+    """The request a saga's first state was started from (to append it again). Every
+    saga the command API starts has a deadline; one without is treated as expired."""
+    deadline = state.deadline or 0
+    if state.kind == "deposit":
+        return DepositRequested(
+            transaction_id=state.transaction_id,
+            wallet_id=state.to_wallet_id,
+            amount=state.amount,
+            currency=state.currency,
+            provider=state.provider,
+            deadline=deadline,
+        )
+    return TransferRequested(
+        transaction_id=state.transaction_id,
+        from_wallet_id=state.from_wallet_id,
+        to_wallet_id=state.to_wallet_id,
+        amount=state.amount,
+        currency=state.currency,
+        deadline=deadline,
+        fee=state.fee,
+    )
+
+
 def start(
     request: TransferRequested | DepositRequested, now: datetime, correlation_id: str | None
 ) -> Start:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +18,7 @@ from common.testing.stack import StackUnderTest
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from transaction_svc import store
 from transaction_svc.domain.messages import TransferRequested
-from transaction_svc.start import append, start
+from transaction_svc.start import Start, append, start
 from wallet_svc.domain import CreditWallet, FreezeWallet, OpenWallet, WalletCommand
 from wallet_svc.wire import send_commands
 
@@ -39,9 +41,11 @@ def _open(wallet: str, funds: int = 0) -> list[WalletCommand]:
     return cmds
 
 
-async def _request(settings: Settings, src: str, dst: str, amount: int, ttl_ms: int = 30000) -> str:
-    """What the command API does: record the transaction with its saga's first state,
-    append the request and the first command."""
+async def _record(
+    settings: Settings, src: str, dst: str, amount: int, ttl_ms: int = 30000
+) -> tuple[str, Start]:
+    """What the command API does first: record the transaction with its saga's first
+    state (the append follows)."""
     tx = str(uuid.uuid4())
     now = datetime.now(UTC)
     event = TransferRequested(transaction_id=tx, from_wallet_id=src, to_wallet_id=dst,
@@ -55,6 +59,13 @@ async def _request(settings: Settings, src: str, dst: str, amount: int, ttl_ms: 
             "to_wallet_id": dst, "amount": amount, "currency": "USD", "fee": 0,
             "description": None, "created_at": now, **begun.columns()})  # fmt: skip
     await engine.dispose()
+    return tx, begun
+
+
+async def _request(settings: Settings, src: str, dst: str, amount: int, ttl_ms: int = 30000) -> str:
+    """What the command API does: record the transaction, append the request and the
+    first command."""
+    tx, begun = await _record(settings, src, dst, amount, ttl_ms)
     producer = make_producer(settings.kafka_bootstrap, "it")
     await producer.start()
     await append(producer, begun, None)
@@ -145,3 +156,39 @@ async def test_expired_saga_is_driven_to_a_terminal_state(
     tx = await _request(settings, a, b, 5, ttl_ms=-1)  # already past its deadline
     assert await _terminal(settings, tx) == ("failed", "expired")
     assert await _ledger(settings, a) == 100
+
+
+@pytest.fixture
+def quick_sweep(workers: StackUnderTest) -> Iterator[StackUnderTest]:
+    """The saga worker with a sweep that looks every 0.5 s at requests pending > 1 s."""
+    quick = {"PAYSTREAM_SAGA_SWEEP_GRACE_S": "1", "PAYSTREAM_SAGA_SWEEP_INTERVAL_S": "0.5"}
+    os.environ.update(quick)
+    workers.restart_app("transaction_saga")
+    yield workers
+    for name in quick:
+        del os.environ[name]
+    workers.restart_app("transaction_saga")
+
+
+async def test_a_request_whose_append_was_lost_is_swept_to_a_terminal_state(
+    quick_sweep: StackUnderTest, settings: Settings
+) -> None:
+    # given transfers recorded by the command API whose append never happened (it
+    # crashed in between and the client did not retry): one still within its deadline,
+    # one past it
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 100), *_open(b)])
+    live, _ = await _record(settings, a, b, 30)
+    late, _ = await _record(settings, a, b, 5, ttl_ms=-1)
+    # when the sweep finds them pending, it appends them: the first completes, the
+    # second is rejected as expired and fails; no money moved for it
+    assert await _terminal(settings, live) == ("completed", None)
+    assert await _terminal(settings, late) == ("failed", "expired")
+    assert (await _ledger(settings, a), await _ledger(settings, b)) == (70, 30)
+    events = await read_topic(
+        settings.kafka_bootstrap, TRANSACTION_EVENTS, lambda e: e.key in (live, late)
+    )
+    kinds = [(e.key == live, e.type) for e in events]
+    assert (True, "TransferRequested") in kinds and (False, "TransferRequested") in kinds
+    assert kinds.count((True, "TransferCompleted")) == 1
+    assert kinds.count((False, "TransferFailed")) == 1
