@@ -22,6 +22,11 @@ def child_traceparent(parent: str | None) -> str:
     return f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
 
 
+def scope_headers(scope: Scope) -> dict[str, str]:
+    """An ASGI request's headers as ``{lower-case name: value}``."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
 def request_ids(headers: dict[str, str]) -> tuple[str, str, str]:
     """(request id, correlation id, traceparent) for a request with these lower-case
     headers: the caller's when well-formed, otherwise new ones."""
@@ -43,8 +48,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        rid, cid, trace = request_ids(headers)
+        rid, cid, trace = request_ids(scope_headers(scope))
         scope.setdefault("state", {})
         scope["state"].update(request_id=rid, correlation_id=cid, traceparent=trace)
         t1, t2 = request_id.set(rid), correlation_id.set(cid)

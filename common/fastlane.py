@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.context import request_ids
+from common.context import request_ids, scope_headers
 from common.errors import PROBLEM, Problem, problem_body
 from common.logging import correlation_id, request_id
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -84,7 +84,7 @@ class FastRequest:
             request.receive,
             request.method,
             request.scope["path"],
-            {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]},
+            scope_headers(request.scope),
             state.request_id,
             state.correlation_id,
             state.traceparent,
@@ -182,7 +182,7 @@ class FastLane:
 
     async def _serve(self, route: FastRoute, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = scope_headers(scope)
         rid, cid, trace = request_ids(headers)
         t1, t2 = request_id.set(rid), correlation_id.set(cid)
         path = scope["path"]

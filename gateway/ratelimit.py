@@ -107,7 +107,6 @@ class RedisRateLimiter:
         self.window_s = window_s
         self._script = redis.register_script(COUNT_SCRIPT)
         self._pending: list[tuple[list[str], asyncio.Future[list[int] | None]]] = []
-        self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
         self._warned_at = 0.0
 
@@ -120,8 +119,7 @@ class RedisRateLimiter:
             limits.append(self.user_limit)
         future: asyncio.Future[list[int] | None] = asyncio.get_running_loop().create_future()
         self._pending.append((keys, future))
-        if not self._flushing:
-            self._flushing = True
+        if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         raw = await future
         if raw is None:
@@ -150,7 +148,6 @@ class RedisRateLimiter:
                         future.set_result([int(v) for v in raw[at : at + n]])
                     at += n
         finally:
-            self._flushing = False
             for _, future in self._pending:  # only if the loop itself failed
                 if not future.done():
                     future.set_result(None)

@@ -24,7 +24,7 @@ from common.errors import Problem, validation_errors
 from common.fastlane import JSON, FastRequest, FastResponse, FastRoute, json_response
 from common.ids import deterministic_id, uuid7
 from transaction_svc import store
-from transaction_svc.domain.messages import DepositRequested, TransferRequested, saga_to_dict
+from transaction_svc.domain.messages import DepositRequested, TransferRequested
 from transaction_svc.schemas import DepositCreate, TransferCreate
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL
@@ -114,14 +114,13 @@ async def submit(
     row, event = await build(state, principal, body, tx_id, now)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
     row |= begun.columns()
-    saga = saga_to_dict(begun.state)
     first = represent(
         _Row(
             row
             | {
                 "status": PENDING,
                 "failure_reason": None,
-                "saga": saga,
+                "saga": begun.saga,
                 "created_at": now,
                 "updated_at": now,
             }

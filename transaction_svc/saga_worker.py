@@ -36,7 +36,6 @@ from common.kafka.consumer import make_consumer
 from common.kafka.producer import make_producer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
-from common.settings import Settings
 from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
 from common.worker import worker_app
 from transaction_svc.domain.messages import (
@@ -58,6 +57,11 @@ log = logging.getLogger("paystream.saga")
 GROUP = "transaction-saga"
 CONSUMER = "saga"
 ANSWERS = {"WalletDebited", "DebitRejected", "WalletCredited", "CreditRejected"}
+STORE_OFFSETS = text(
+    "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
+    "VALUES (:c, :t, :p, :o) ON CONFLICT (consumer, topic, partition) "
+    "DO UPDATE SET next_offset = EXCLUDED.next_offset"
+)
 SWEEP = "pending-sweep"  # its transactions.offsets row: the created_at (epoch ms) swept up to
 FIRST_SWEEP_LOOKBACK_MS = 24 * 3600 * 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -182,14 +186,7 @@ class SagaWorker(ConsumerRebalanceListener):
             if rows:
                 RESENT.inc(len(rows))
                 log.warning("pending requests appended again", extra={"count": len(rows)})
-            await conn.execute(
-                text(
-                    "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
-                    "VALUES (:c, :t, 0, :o) ON CONFLICT (consumer, topic, partition) "
-                    "DO UPDATE SET next_offset = EXCLUDED.next_offset"
-                ),
-                key | {"o": upto},
-            )
+            await conn.execute(STORE_OFFSETS, key | {"p": 0, "o": upto})
 
     async def run(self) -> None:
         while True:
@@ -240,11 +237,7 @@ class SagaWorker(ConsumerRebalanceListener):
                     directory,
                 )
             await conn.execute(
-                text(
-                    "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
-                    "VALUES (:c, :t, :p, :o) ON CONFLICT (consumer, topic, partition) "
-                    "DO UPDATE SET next_offset = EXCLUDED.next_offset"
-                ),
+                STORE_OFFSETS,
                 [{"c": CONSUMER, "t": t, "p": p, "o": o} for (t, p), o in offsets.items()],
             )
         return notices
@@ -324,14 +317,12 @@ def _at(epoch_ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=epoch_ms)
 
 
-async def create_worker(settings: Settings) -> SagaWorker:
-    if not isinstance(settings, TransactionSettings):
-        settings = TransactionSettings(**settings.model_dump(include=settings.model_fields_set))
+async def create_worker(settings: TransactionSettings) -> SagaWorker:
     return SagaWorker(settings)
 
 
 if __name__ == "__main__":
     serve(
-        lambda s: worker_app(s, create_worker),
+        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
         TransactionSettings(service_name="transaction_saga"),
     )

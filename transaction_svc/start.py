@@ -45,34 +45,30 @@ class Start:
     """A saga's first state and the messages that set it going."""
 
     state: SagaState
+    saga: dict[str, Any]  # the state as stored (saga_to_dict)
     messages: list[tuple[str, Envelope]]  # (topic, envelope)
 
     def columns(self) -> dict[str, Any]:
         """The transaction row's ``saga`` (JSON text) and ``status`` columns. The status
         stays ``pending`` until a wallet has answered the first command."""
-        return {"saga": orjson.dumps(saga_to_dict(self.state)).decode(), "tx_status": PENDING}
+        return {"saga": orjson.dumps(self.saga).decode(), "tx_status": PENDING}
 
 
 def request_of(state: SagaState) -> TransferRequested | DepositRequested:
     """The request a saga's first state was started from (to append it again). Every
     saga the command API starts has a deadline; one without is treated as expired."""
-    deadline = state.deadline or 0
+    common: dict[str, Any] = {
+        "transaction_id": state.transaction_id,
+        "amount": state.amount,
+        "currency": state.currency,
+        "deadline": state.deadline or 0,
+    }
     if state.kind == "deposit":
-        return DepositRequested(
-            transaction_id=state.transaction_id,
-            wallet_id=state.to_wallet_id,
-            amount=state.amount,
-            currency=state.currency,
-            provider=state.provider,
-            deadline=deadline,
-        )
+        return DepositRequested(**common, wallet_id=state.to_wallet_id, provider=state.provider)
     return TransferRequested(
-        transaction_id=state.transaction_id,
+        **common,
         from_wallet_id=state.from_wallet_id,
         to_wallet_id=state.to_wallet_id,
-        amount=state.amount,
-        currency=state.currency,
-        deadline=deadline,
         fee=state.fee,
     )
 
@@ -95,7 +91,7 @@ def start(
     for command in commands:
         cmd = command_envelope(command, PRODUCER, correlation_id, envelope.event_id)
         messages.append((WALLET_COMMANDS, cmd))
-    return Start(state, messages)
+    return Start(state, saga_to_dict(state), messages)
 
 
 async def append(producer: AIOKafkaProducer, start: Start, traceparent: str | None) -> None:

@@ -62,51 +62,40 @@ async def claim(
     """Claim the idempotency key and record the pending transaction ``row``, in ONE
     statement (its own transaction: both rows or neither); or return what the request
     that claimed the key first stored."""
+    owner = row["owner_id"]
     async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
         try:
-            return await _claim(conn, key, request_hash, status_code, response, row)
+            claimed = await driver.fetchval(
+                _CLAIM,
+                owner,
+                key,
+                request_hash,
+                row["id"],
+                status_code,
+                orjson.dumps(response).decode(),
+                row["kind"],
+                row["tx_status"],
+                row["from_wallet_id"],
+                row["to_wallet_id"],
+                row["amount"],
+                row["currency"],
+                row["fee"],
+                row["description"],
+                row["saga"],
+                row["created_at"],
+            )
+            if claimed is not None:
+                return Claimed(row["id"], True, True, status_code, response)
+            # Taken: by a committed request, or by one that was still running when this
+            # statement started (its row is visible to a new statement once it committed).
+            prev = await driver.fetchrow(_PREVIOUS, owner, key)
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
             # a connection the server dropped (a restart): SQLAlchemy did not see the
             # error, so tell the pool not to hand this connection out again
             await conn.invalidate()
             raise
-
-
-async def _claim(
-    conn: AsyncConnection,
-    key: str,
-    request_hash: str,
-    status_code: int,
-    response: dict[str, Any],
-    row: dict[str, Any],
-) -> Claimed:
-    owner = row["owner_id"]
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    claimed = await driver.fetchval(
-        _CLAIM,
-        owner,
-        key,
-        request_hash,
-        row["id"],
-        status_code,
-        orjson.dumps(response).decode(),
-        row["kind"],
-        row["tx_status"],
-        row["from_wallet_id"],
-        row["to_wallet_id"],
-        row["amount"],
-        row["currency"],
-        row["fee"],
-        row["description"],
-        row["saga"],
-        row["created_at"],
-    )
-    if claimed is not None:
-        return Claimed(row["id"], True, True, status_code, response)
-    # Taken: by a committed request, or by one that was still running when this
-    # statement started (its row is visible to a new statement once it committed).
-    prev = await driver.fetchrow(_PREVIOUS, owner, key)
     assert prev is not None
     return Claimed(
         prev["transaction_id"],
