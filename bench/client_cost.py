@@ -1,4 +1,4 @@
-"""CPU per request of the load generator's HTTP client: aiohttp (the old) vs bench.http1.
+"""CPU per request of the load generator's HTTP client: aiohttp (the old) vs common.http1.
 
     uv run python -m bench.client_cost --requests 5000 --concurrency 50 --repeat 3
 
@@ -10,7 +10,7 @@ body, Authorization and Idempotency-Key headers, the answer's JSON parsed) and p
 rounds, each after a warm-up that opens the connections. CPU time, not wall time, yet
 a busy machine still disturbs it (caches, clock speed): compare runs on the same box.
 
-``--drive-rate R`` also times ``bench.loadgen.drive`` itself on bench.http1, offering
+``--drive-rate R`` also times ``bench.loadgen.drive`` itself on common.http1, offering
 ``--requests`` at R a second: the whole open loop (a timer wake-up and a task a
 request, the progress bar) on top of the client, ``--concurrency`` connections.
 """
@@ -29,7 +29,7 @@ from typing import cast
 import aiohttp
 import orjson
 
-from bench.http1 import Http1Pool
+from common.http1 import Http1Pool
 
 ANSWER = orjson.dumps({"id": str(uuid.uuid4()), "status": "pending"})
 RESPONSE = (
@@ -104,8 +104,8 @@ async def old_client(base: str, requests: int, concurrency: int) -> float:
 
 
 async def new_client(base: str, requests: int, concurrency: int) -> float:
-    """bench.loadgen's request on bench.http1."""
-    pool = Http1Pool(base, max_connections=concurrency, timeout=60)
+    """bench.loadgen's request on common.http1."""
+    pool = Http1Pool(base, max_connections=concurrency, timeout=60, retry_unsafe=True)
     authed = [(b"Bearer " + t.encode(), w) for t, w in WALLETS]
     try:
 
@@ -124,10 +124,10 @@ async def new_client(base: str, requests: int, concurrency: int) -> float:
 
 
 async def drive_cost(base: str, requests: int, concurrency: int, rate: float) -> float:
-    """µs of this process's CPU per request of bench.loadgen.drive on bench.http1."""
+    """µs of this process's CPU per request of bench.loadgen.drive on common.http1."""
     from bench.loadgen import drive
 
-    pool = Http1Pool(base, max_connections=concurrency, timeout=60)
+    pool = Http1Pool(base, max_connections=concurrency, timeout=60, retry_unsafe=True)
     try:
         t0 = time.process_time()
         _, accepted, _ = await drive(pool, WALLETS, rate, requests / rate, amount=1)

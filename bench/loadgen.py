@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
 from bench.baselines import kafka_baseline, postgres_baseline
-from bench.http1 import Http1Pool
+from common.http1 import Http1Pool
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
 
@@ -125,7 +125,7 @@ async def drive(
         headers = [(b"Authorization", auth), (b"Idempotency-Key", str(uuid.uuid4()).encode())]
         try:
             status, answer = await pool.post("transfers", body, headers)
-        except OSError:  # HttpError, TimeoutError, refused or reset connections
+        except OSError:  # HttpError, TimeoutError, ConnectError (common.http1)
             refused += 1
             return
         if status == 202:
@@ -221,7 +221,7 @@ async def main() -> None:
 
         sampler = asyncio.create_task(sample_lag())
         t0 = time.perf_counter()
-        pool = Http1Pool(base, max_connections=args.connections, timeout=60)
+        pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
         try:
             sent, accepted, refused = await drive(
                 pool, wallets, args.rate, args.duration, args.amount

@@ -89,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await verifier.aclose()
             for up in upstreams.values():
-                await up.client.close()
+                await up.close()  # its connection pool and its OpenAPI session
             await resources.close()
 
     app = build_app(s.service_name, lifespan, None, openapi_url=None, docs_url=None, redoc_url=None)

@@ -9,19 +9,16 @@ the limit) and sent on. The token is passed on: services verify it again.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import aiohttp
-from yarl import URL
-
 from common.auth import JwksVerifier, Principal, token_of
 from common.errors import Problem
 from common.fastlane import FastRequest, FastResponse, too_large
+from common.http1 import ConnectError, HttpError
 from gateway.metrics import RATE_LIMITED, UPSTREAM_RESPONSES
 from gateway.ratelimit import RateDecision, RedisRateLimiter
 from gateway.routes import RouteTable, has_dot_segments
@@ -167,22 +164,18 @@ class Proxy:
                 upstream=upstream.name,
                 circuit="open",
             )
-        timeout = aiohttp.ClientTimeout(
-            total=request_timeout(request.headers.get("prefer"), self.settings.upstream_timeout_s),
-            connect=self.settings.upstream_connect_timeout_s,
-        )
+        # the connect timeout (waiting for a free connection included) is the pool's
+        timeout = request_timeout(request.headers.get("prefer"), self.settings.upstream_timeout_s)
         try:
             body = await request.body()
-            async with upstream.client.request(
+            status, raw, content = await upstream.pool.request(
                 request.method,
-                URL(upstream.base_url + _upstream_target(request, prefix), encoded=True),
-                data=body or None,
-                headers=forward_headers(request),
-                timeout=timeout,
-                allow_redirects=False,
-            ) as resp:
-                status, content, raw = resp.status, await resp.read(), resp.raw_headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                upstream.path + _upstream_target(request, prefix),
+                body,
+                _encoded(forward_headers(request)),
+                timeout,
+            )
+        except (ConnectError, HttpError, TimeoutError) as exc:
             breaker.record_failure()
             UPSTREAM_RESPONSES.labels(upstream.name, type(exc).__name__).inc()
             raise _transport_problem(upstream.name, exc) from None
@@ -195,6 +188,15 @@ class Proxy:
             breaker.record_success()
         UPSTREAM_RESPONSES.labels(upstream.name, str(status)).inc()
         return FastResponse(status, content, response_headers(raw))
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as the pool sends them (latin-1: the bytes the client sent), with the
+    ``Accept: */*`` aiohttp added when the client sent no Accept."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if "accept" not in headers:
+        raw.append((b"accept", b"*/*"))
+    return raw
 
 
 def _upstream_target(request: FastRequest, prefix: str) -> str:
@@ -219,8 +221,9 @@ def _rate_limited(decision: RateDecision) -> Problem:
 
 
 def _transport_problem(name: str, exc: Exception) -> Problem:
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    """No connection: 503; no answer in time (connecting included): 504; else 502."""
+    if isinstance(exc, ConnectError):
         return Problem(503, "upstream_unavailable", f"{name} is unavailable", upstream=name)
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+    if isinstance(exc, TimeoutError):
         return Problem(504, "upstream_timeout", f"{name} did not answer in time", upstream=name)
     return Problem(502, "bad_gateway", f"{name} gave no valid answer", upstream=name)

@@ -126,7 +126,7 @@ async def submit(
             }
         )
     )
-    claimed = await store.claim(res.engine, key, request_hash(body), 202, first, row)
+    claimed = await state.claims.claim(store.ClaimRequest(key, request_hash(body), 202, first, row))
     if not claimed.same_body:
         raise Problem(
             409,

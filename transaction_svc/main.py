@@ -13,7 +13,7 @@ from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.store import WalletDirectory
+from transaction_svc.store import Claims, WalletDirectory
 
 
 def create_app(settings: TransactionSettings) -> FastAPI:
@@ -22,8 +22,9 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         resources = await Resources(settings).open(postgres=True, kafka=True, redis=True)
         app.state.resources = resources
         app.state.ready_checks.update(resources.checks)
-        assert resources.redis is not None
+        assert resources.redis is not None and resources.engine is not None
         app.state.directory = WalletDirectory()
+        app.state.claims = Claims(resources.engine)
         app.state.waiters = Waiters(resources.redis, TRANSACTION_CHANNEL)
         await app.state.waiters.start()
         app.state.verifier = JwksVerifier(

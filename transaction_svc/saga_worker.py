@@ -50,7 +50,7 @@ from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import append, request_of, start
 from transaction_svc.status import public_status
 from wallet_svc.domain import event_from_dict
-from wallet_svc.wire import command_envelope
+from wallet_svc.wire import CHAINED, command_envelope
 
 log = logging.getLogger("paystream.saga")
 
@@ -214,9 +214,10 @@ class SagaWorker(ConsumerRebalanceListener):
         messages: list[tuple[Envelope, Any]] = []
         directory: list[dict[str, str]] = []
         for record in records:
-            kind = dict(record.headers or ()).get("type", b"").decode()
-            if kind not in ANSWERS and kind != "WalletOpened":
-                continue
+            headers = dict(record.headers or ())
+            kind = headers.get("type", b"").decode()
+            if (kind not in ANSWERS and kind != "WalletOpened") or CHAINED in headers:
+                continue  # a chained debit: its credit's answer moves the saga
             envelope = Envelope.from_trusted_bytes(record.value)
             if kind == "WalletOpened":
                 p = envelope.payload

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,43 +52,169 @@ _PREVIOUS = (
 )
 
 
-async def claim(
-    engine: AsyncEngine,
-    key: str,
-    request_hash: str,
-    status_code: int,
-    response: dict[str, Any],
-    row: dict[str, Any],
-) -> Claimed:
-    """Claim the idempotency key and record the pending transaction ``row``, in ONE
-    statement (its own transaction: both rows or neither); or return what the request
-    that claimed the key first stored."""
-    owner = row["owner_id"]
+# The same claim for many requests at once: one round trip and one commit for all of them.
+_CLAIM_MANY = (
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],"
+    " $12::text[], $13::bigint[], $14::text[], $15::text[], $16::timestamptz[])"
+    " AS u(owner_id, key, request_hash, transaction_id, status_code, response, kind,"
+    " status, from_wallet_id, to_wallet_id, amount, currency, fee, description, saga,"
+    " created_at)),"
+    " claim AS ("
+    " INSERT INTO transactions.idempotency (owner_id, key, request_hash, transaction_id,"
+    " status_code, response, created_at) SELECT owner_id, key, request_hash,"
+    " transaction_id, status_code, response::jsonb, now() FROM u"
+    " ON CONFLICT DO NOTHING RETURNING transaction_id),"
+    " tx AS ("
+    " INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id,"
+    " to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at)"
+    " SELECT u.transaction_id, u.kind, u.status, u.owner_id, u.from_wallet_id,"
+    " u.to_wallet_id, u.amount, u.currency, u.fee, u.description, u.saga::jsonb,"
+    " u.created_at, u.created_at FROM u JOIN claim USING (transaction_id)"
+    " ON CONFLICT DO NOTHING)"
+    " SELECT transaction_id FROM claim"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """What one money POST asks to claim (the arguments of ``claim``)."""
+
+    key: str
+    request_hash: str
+    status_code: int
+    response: dict[str, Any]
+    row: dict[str, Any]
+
+    def values(self) -> tuple[Any, ...]:
+        """The claim statement's 16 parameters, in order."""
+        row = self.row
+        return (
+            row["owner_id"],
+            self.key,
+            self.request_hash,
+            row["id"],
+            self.status_code,
+            orjson.dumps(self.response).decode(),
+            row["kind"],
+            row["tx_status"],
+            row["from_wallet_id"],
+            row["to_wallet_id"],
+            row["amount"],
+            row["currency"],
+            row["fee"],
+            row["description"],
+            row["saga"],
+            row["created_at"],
+        )
+
+
+class Claims:
+    """Group commit of idempotency claims.
+
+    Each money POST's claim is queued; a flush claims everything queued in ONE statement
+    (``_CLAIM_MANY``: one round trip, one commit) and wakes each request with its own
+    outcome. At most ``concurrency`` flushes run at a time, so the requests that arrive
+    while the statement runs are claimed together by the next one: no timer, no added
+    wait when idle, larger batches exactly when the load is high. Every request is
+    answered only once its claim is committed, as with one statement each. A key queued
+    twice in one batch, or a batch that fails, falls back to one statement per request
+    (``claim``), so one bad request cannot fail the others and a replay still finds the
+    first answer."""
+
+    def __init__(self, engine: AsyncEngine, concurrency: int = 2, max_batch: int = 500) -> None:
+        self.engine = engine
+        self.concurrency = concurrency
+        self.max_batch = max_batch
+        self.queue: list[tuple[ClaimRequest, asyncio.Future[Claimed]]] = []
+        self.flushing: set[asyncio.Task[None]] = set()
+
+    async def claim(self, request: ClaimRequest) -> Claimed:
+        fut: asyncio.Future[Claimed] = asyncio.get_running_loop().create_future()
+        self.queue.append((request, fut))
+        self._maybe_flush()
+        return await asyncio.shield(fut)  # a cancelled request leaves its batch alone
+
+    def _maybe_flush(self) -> None:
+        if self.queue and len(self.flushing) < self.concurrency:
+            task = asyncio.create_task(self._flush())
+            self.flushing.add(task)
+            task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self.flushing.discard(task)
+        self._maybe_flush()
+
+    async def _flush(self) -> None:
+        # Taken when the task runs, not when it was made: the requests parsed in the
+        # same turn of the event loop join this batch.
+        batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
+        if not batch:
+            return
+        first: dict[tuple[str, str], tuple[ClaimRequest, asyncio.Future[Claimed]]] = {}
+        again = []
+        for item in batch:
+            request = item[0]
+            ident = (request.row["owner_id"], request.key)
+            if ident in first:
+                again.append(item)
+            else:
+                first[ident] = item
+        try:
+            taken = await self._claim_many([request for request, _ in first.values()])
+        except Exception:
+            again = list(first.values()) + again  # one by one: each gets its own outcome
+        else:
+            for request, fut in first.values():
+                if request.row["id"] in taken:
+                    _resolve(fut, fresh(request))
+                else:
+                    again.append((request, fut))
+        for request, fut in again:
+            try:
+                outcome = await claim(self.engine, request)
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                _resolve(fut, outcome)
+
+    async def _claim_many(self, requests: list[ClaimRequest]) -> set[str]:
+        """Claim ``requests`` (distinct keys) in one statement; the transaction ids taken."""
+        columns = list(zip(*(request.values() for request in requests), strict=True))
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            try:
+                rows = await driver.fetch(_CLAIM_MANY, *columns)
+            except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+                await conn.invalidate()  # see claim()
+                raise
+        return {row[0] for row in rows}
+
+
+def _resolve(fut: asyncio.Future[Claimed], outcome: Claimed) -> None:
+    if not fut.done():
+        fut.set_result(outcome)
+
+
+def fresh(request: ClaimRequest) -> Claimed:
+    """The outcome of a request that claimed its key."""
+    return Claimed(request.row["id"], True, True, request.status_code, request.response)
+
+
+async def claim(engine: AsyncEngine, request: ClaimRequest) -> Claimed:
+    """Claim the idempotency key and record the pending transaction, in ONE statement
+    (its own transaction: both rows or neither); or return what the request that claimed
+    the key first stored."""
+    owner, key = request.row["owner_id"], request.key
     async with engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
         try:
-            claimed = await driver.fetchval(
-                _CLAIM,
-                owner,
-                key,
-                request_hash,
-                row["id"],
-                status_code,
-                orjson.dumps(response).decode(),
-                row["kind"],
-                row["tx_status"],
-                row["from_wallet_id"],
-                row["to_wallet_id"],
-                row["amount"],
-                row["currency"],
-                row["fee"],
-                row["description"],
-                row["saga"],
-                row["created_at"],
-            )
+            claimed = await driver.fetchval(_CLAIM, *request.values())
             if claimed is not None:
-                return Claimed(row["id"], True, True, status_code, response)
+                return fresh(request)
             # Taken: by a committed request, or by one that was still running when this
             # statement started (its row is visible to a new statement once it committed).
             prev = await driver.fetchrow(_PREVIOUS, owner, key)
@@ -100,7 +227,7 @@ async def claim(
     return Claimed(
         prev["transaction_id"],
         False,
-        prev["request_hash"] == request_hash,
+        prev["request_hash"] == request.request_hash,
         prev["status_code"],
         orjson.loads(prev["response"]),
     )

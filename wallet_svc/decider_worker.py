@@ -34,9 +34,16 @@ from common.kafka.producer import make_producer
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
 from wallet_svc import snapshots
-from wallet_svc.domain import ExpireHolds, WalletState, decide, epoch_ms, evolve
+from wallet_svc.domain import ExpireHolds, WalletState, continuation, decide, epoch_ms, evolve
 from wallet_svc.settings import WalletSettings
-from wallet_svc.wire import command_envelope, decode_command, decode_event, event_envelopes
+from wallet_svc.wire import (
+    CHAINED,
+    PRODUCER,
+    command_envelope,
+    decode_command,
+    decode_event,
+    event_envelopes,
+)
 
 log = logging.getLogger("paystream.decider")
 
@@ -177,18 +184,32 @@ class DeciderWorker(ConsumerRebalanceListener):
                 state = evolve(state, event)
             working[wallet_id] = state
             DECISIONS.labels(type(events[-1]).__name__).inc()
+            then = continuation(command, events)
+            marks = [(CHAINED, b"1")] if then is not None else []
             for envelope in event_envelopes(events, cause, now):
                 outgoing.append(
                     (
                         WALLET_EVENTS,
                         envelope.to_bytes(),
                         wallet_id.encode(),
-                        [("type", envelope.type.encode()), *headers],
+                        [("type", envelope.type.encode()), *marks, *headers],
+                    )
+                )
+            if then is not None:  # the next leg, committed with this one or not at all
+                env = command_envelope(then, PRODUCER, cause.correlation_id, cause.event_id)
+                outgoing.append(
+                    (
+                        WALLET_COMMANDS,
+                        env.to_bytes(),
+                        then.wallet_id.encode(),
+                        [("type", env.type.encode()), *headers],
                     )
                 )
         sent = []
         async with producer.transaction():
             for topic, value, key, hdrs in outgoing:
+                # a wallet's events go to its command partition; continuations and dead
+                # letters are partitioned by key like every other producer's messages
                 partition = tp.partition if topic == WALLET_EVENTS else None
                 fut = await producer.send(topic, value, key=key, partition=partition, headers=hdrs)
                 if topic == WALLET_EVENTS:

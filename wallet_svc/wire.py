@@ -2,7 +2,8 @@
 
 - ``wallet-commands``: type = command class name, key = wallet_id,
   payload = ``command_to_dict(command)``.
-- ``wallet-events``: type = event class name, key = wallet_id,
+- ``wallet-events``: type = event class name (also in the ``type`` header, with
+  ``chained`` on a debit whose continuation was appended), key = wallet_id,
   payload = ``event_to_dict(event)``; the event id is derived from the command id and
   the event's position in the decision, so a re-decided command (after a crash before
   the Kafka transaction committed) yields byte-identical ids and consumers can dedupe.
@@ -27,6 +28,9 @@ from wallet_svc.domain import (
 )
 
 PRODUCER = "wallet_svc"
+# Kafka header on a WalletDebited whose command's continuation (``DebitWallet.then``) the
+# decider appended in the same transaction: the saga need not react to it.
+CHAINED = "chained"
 
 
 def command_envelope(

@@ -2,9 +2,13 @@
 
 Transfer: TransferRequested -> DebitWallet `{tx}:debit` (source -> system:in_transit,
 amount + fee) -> CreditWallet `{tx}:credit` (in_transit -> destination, fee ->
-system:fees) -> TransferCompleted. A rejected debit ends in TransferFailed; a rejected
-credit triggers the compensating CreditWallet `{tx}:reverse` (amount + fee back to the
-source, never rejected for status or expiry) and ends in TransferReversed.
+system:fees) -> TransferCompleted. The debit carries the credit as its continuation
+(`DebitWallet.then`): the decider appends it in the same Kafka transaction as an
+accepted debit, so the saga reacts only to the credit's answer (or the debit's
+rejection); a debit answered without continuation still gets its credit from here.
+A rejected debit ends in TransferFailed; a rejected credit triggers the compensating
+CreditWallet `{tx}:reverse` (amount + fee back to the source, never rejected for status
+or expiry) and ends in TransferReversed.
 Deposit: DepositRequested -> CreditWallet `{tx}:credit` from system:settlement:<provider>
 -> DepositCompleted or DepositFailed.
 
@@ -83,12 +87,19 @@ def react(state: SagaState | None, message: Any, now: int | datetime) -> Reactio
         SagaStatus.CREDITING: credit_command_id,
         SagaStatus.REVERSING: reverse_command_id,
     }[state.status](state.transaction_id)
-    if getattr(message, "command_id", None) != expected:
+    command_id = getattr(message, "command_id", None)
+    if state.status is SagaStatus.DEBITING and command_id == credit_command_id(
+        state.transaction_id
+    ):
+        # The debit's continuation answered first (the saga need not see the debit): the
+        # debit was accepted, since the decider appends the credit only then.
+        state = _credited_next(state, at)
+    elif command_id != expected:
         return state, [], []
     match (state.status, message):
         case (SagaStatus.DEBITING, WalletDebited()):
-            s = _step(state, at, ("debit", "done"), ("credit", "requested"))
-            s = replace(s, status=SagaStatus.CREDITING)
+            # a debit without a continuation (appended before continuations existed)
+            s = _credited_next(state, at)
             return s, [_credit(s)], [TransferDebited(**_base(s), debited=s.amount + s.fee)]
         case (SagaStatus.DEBITING, DebitRejected()):
             s = _finish(state, at, SagaStatus.FAILED, ("debit", "rejected"), message.reason)
@@ -146,8 +157,14 @@ def _start(message: TransferRequested | DepositRequested, at: int) -> Reaction:
         currency=s.currency,
         counter_account=IN_TRANSIT,
         expires_at=s.deadline,
+        then=_credit(s),
     )
     return s, [debit], []
+
+
+def _credited_next(state: SagaState, at: int) -> SagaState:
+    s = _step(state, at, ("debit", "done"), ("credit", "requested"))
+    return replace(s, status=SagaStatus.CREDITING)
 
 
 def _credit(s: SagaState) -> CreditWallet:

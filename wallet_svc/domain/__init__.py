@@ -16,7 +16,7 @@ from wallet_svc.domain.commands import (
     command_from_dict,
     command_to_dict,
 )
-from wallet_svc.domain.decider import decide, epoch_ms
+from wallet_svc.domain.decider import continuation, decide, epoch_ms
 from wallet_svc.domain.events import (
     EVENT_TYPES,
     CommandRejected,
@@ -87,6 +87,7 @@ __all__ = [
     "WalletUnfrozen",
     "command_from_dict",
     "command_to_dict",
+    "continuation",
     "decide",
     "epoch_ms",
     "event_from_dict",

@@ -7,7 +7,7 @@ Every command has a deterministic `command_id` chosen by the caller: deciding th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TypeAlias
 
 from wallet_svc.domain.events import message_from_dict, message_to_dict
@@ -44,19 +44,6 @@ class CloseWallet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DebitWallet:
-    """Move `amount` from the wallet to `counter_account`; rejected once `expires_at` passed."""
-
-    command_id: str
-    wallet_id: str
-    transaction_id: str
-    amount: int
-    currency: str
-    counter_account: str
-    expires_at: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CreditWallet:
     """Move `amount` from `counter_account` to the wallet (and `fee` to `fee_account`).
 
@@ -74,6 +61,25 @@ class CreditWallet:
     compensation: bool = False
     fee: int = 0
     fee_account: str = "system:fees"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DebitWallet:
+    """Move `amount` from the wallet to `counter_account`; rejected once `expires_at` passed.
+
+    `then` is a continuation: when the debit is accepted, the decider appends this credit
+    to `wallet-commands` in the same Kafka transaction as the `WalletDebited` event (a
+    transfer's second leg needs no saga round trip; a rejected debit sends nothing).
+    """
+
+    command_id: str
+    wallet_id: str
+    transaction_id: str
+    amount: int
+    currency: str
+    counter_account: str
+    expires_at: int | None = None
+    then: CreditWallet | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,4 +149,10 @@ def command_to_dict(command: WalletCommand) -> dict[str, Any]:
 
 def command_from_dict(data: Mapping[str, Any]) -> WalletCommand:
     """Decode a wallet command made by `command_to_dict` (exact round trip)."""
-    return message_from_dict(data, COMMAND_TYPES)
+    command = message_from_dict(data, COMMAND_TYPES)
+    if isinstance(command, DebitWallet) and isinstance(command.then, Mapping):
+        then = message_from_dict({**command.then, "type": "CreditWallet"}, COMMAND_TYPES)
+        if not isinstance(then, CreditWallet):  # pragma: no cover - the registry's type
+            raise TypeError("a continuation is a CreditWallet")
+        command = replace(command, then=then)
+    return command

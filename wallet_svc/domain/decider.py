@@ -76,6 +76,13 @@ def _decide(
             return []
 
 
+def continuation(c: cmd.WalletCommand, events: list[ev.WalletEvent]) -> cmd.CreditWallet | None:
+    """The command to append with a decision: an accepted debit's ``then``, if any."""
+    if isinstance(c, cmd.DebitWallet) and events and isinstance(events[-1], ev.WalletDebited):
+        return c.then
+    return None
+
+
 def _rejected(c: cmd.WalletCommand, reason: str) -> list[ev.WalletEvent]:
     return [
         ev.CommandRejected(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -37,6 +37,7 @@ from wallet_svc.domain import (
     WalletCommand,
     WalletEvent,
     WalletState,
+    continuation,
     decide,
     evolve,
 )
@@ -61,6 +62,16 @@ class Bank:
                 self.balances[p.account] += p.amount
         self.wallets[command.wallet_id] = state
         return events
+
+    def worker(
+        self, command: WalletCommand, now: int = NOW
+    ) -> tuple[list[WalletEvent], list[CreditWallet]]:
+        """As the decider worker: (the events the saga reacts to, the continuation it
+        appends). A debit whose continuation is appended is marked chained, and the saga
+        worker skips it."""
+        events = self.handle(command, now)
+        then = continuation(command, events)
+        return (events, []) if then is None else ([], [then])
 
     def open(self, wallet_id: str, funds: int = 0) -> None:
         self.handle(
@@ -89,8 +100,9 @@ def run_saga(bank: Bank, request: Any, now: int = NOW) -> tuple[SagaState | None
     state, commands, events = react(None, request, now)
     public = list(events)
     while commands:
-        command = commands.pop(0)
-        for answer in bank.handle(command, now):
+        answers, chained = bank.worker(commands.pop(0), now)
+        commands += chained
+        for answer in answers:
             state, more, events = react(state, answer, now)
             commands += more
             public += events
@@ -122,7 +134,7 @@ def test_transfer_completes_and_money_moves_through_in_transit():
     bank = bank_with(a=100)
     state, events = run_saga(bank, transfer(30))
     assert state is not None and state.status == SagaStatus.COMPLETED and state.is_terminal()
-    assert [type(e) for e in events] == [TransferDebited, TransferCompleted]
+    assert [type(e) for e in events] == [TransferCompleted]
     assert (bank.ledger("A"), bank.ledger("B"), bank.balances["system:in_transit"]) == (70, 30, 0)
     assert [(s.step, s.status) for s in state.steps] == [
         ("requested", "done"),
@@ -145,8 +157,55 @@ def test_transfer_start_emits_the_debit_with_deterministic_id_and_deadline():
             currency="USD",
             counter_account="system:in_transit",
             expires_at=DEADLINE,
+            then=CreditWallet(
+                command_id="t1:credit",
+                wallet_id="B",
+                transaction_id="t1",
+                amount=30,
+                currency="USD",
+                counter_account="system:in_transit",
+                expires_at=DEADLINE,
+                fee=2,
+            ),
         )
     ]
+
+
+def test_an_accepted_debit_appends_its_continuation_and_a_rejected_one_does_not():
+    bank = bank_with(a=100)
+    _, (debit,), _ = react(None, transfer(30), NOW)
+    events = bank.handle(debit)
+    assert continuation(debit, events) == debit.then and debit.then is not None
+    assert bank.handle(debit) == []  # a duplicate decides nothing, so appends nothing
+    poor = bank_with(a=10)
+    assert continuation(debit, poor.handle(debit)) is None  # rejected: no second leg
+
+
+def test_the_credit_answer_moves_a_saga_that_never_saw_its_chained_debit():
+    bank = bank_with(a=100, freeze_b=True)
+    state, (debit,), _ = react(None, transfer(30), NOW)
+    (debited,) = bank.handle(debit)
+    assert debit.then is not None
+    (rejected,) = bank.handle(debit.then)
+    state, commands, events = react(state, rejected, NOW)
+    assert state is not None and state.status == SagaStatus.REVERSING and events == []
+    assert [(s.step, s.status) for s in state.steps][2:] == [
+        ("debit", "done"),
+        ("credit", "requested"),
+        ("credit", "rejected"),
+        ("reverse", "requested"),
+    ]
+    assert [c.command_id for c in commands] == ["t1:reverse"]
+    assert react(state, debited, NOW) == (state, [], [])  # a late debit changes nothing
+
+
+def test_a_debit_without_continuation_still_gets_its_credit_from_the_saga():
+    state, (debit,), _ = react(None, transfer(30), NOW)
+    bank = bank_with(a=100)
+    (debited,) = bank.handle(replace(debit, then=None))  # appended before continuations
+    state, commands, events = react(state, debited, NOW)
+    assert state is not None and state.status == SagaStatus.CREDITING
+    assert commands == [debit.then] and [type(e) for e in events] == [TransferDebited]
 
 
 def test_transfer_with_fee_charges_source_and_pays_the_fee_account():
@@ -341,7 +400,8 @@ def test_any_interleaving_of_wallet_answers_ends_terminal_with_money_conserved(s
         if rnd.random() < 0.15:  # at-least-once delivery: it will come again
             inbox.append((target, message))
         if target == "wallet":
-            inbox += [("saga", e) for e in bank.handle(message, now)]
+            answers, chained = bank.worker(message, now)
+            inbox += [("saga", e) for e in answers] + [("wallet", c) for c in chained]
             continue
         tx = message.transaction_id
         state, commands, events = react(sagas.get(tx), message, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -636,6 +637,7 @@ def test_every_command_type_round_trips_through_json():
         UnfreezeWallet(command_id="u", wallet_id=W),
         CloseWallet(command_id="c", wallet_id=W),
         debit(5, expires_at=NOW),
+        replace(debit(5), then=credit(5, fee=1)),  # with its continuation
         credit(5, compensation=True, fee=2),
         hold("h", 1),
         CaptureHold(command_id="k", wallet_id=W, hold_id="h", amount=1, counter_account="x"),

@@ -1,23 +1,28 @@
-"""bench.http1 against a small asyncio HTTP server on 127.0.0.1 (an ephemeral port).
+"""common.http1 against a small asyncio HTTP server on 127.0.0.1 (an ephemeral port).
 
 The server answers by path: ``/api/x`` with a Content-Length body echoing the request,
 ``/api/chunked`` in chunks, ``/api/close`` with ``Connection: close`` and ``/api/http10``
 as HTTP/1.0 (both close a little later), ``/api/drop`` and then closes at once,
 ``/api/noanswer`` by closing without a byte, ``/api/eof`` with a body that runs to the
 close, ``/api/continue`` after a 100 Continue, ``/api/slow`` after a pause, ``/api/hang``
-after a long one, ``/api/bad`` and ``/api/negative`` with a broken head.
+after a long one, ``/api/bad`` and ``/api/negative`` with a broken head, ``/api/headers``
+with several headers, ``/api/204`` and ``/api/304`` without a body, ``/api/badheader``,
+``/api/twolengths`` and ``/api/badchunk`` with broken framing; a HEAD gets the head of
+the GET answer only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import orjson
 import pytest
 
-from bench.http1 import Http1Pool, HttpError
+from common.http1 import ClosedBeforeAnswer, ConnectError, Http1Pool, HttpError
+from common.testing.http_server import read_request
 
 
 @dataclass
@@ -49,21 +54,23 @@ class Server:
         conn = self.connections
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
+                request = await read_request(reader)
+                if request is None:
                     return
-                line, *lines = head[:-4].decode().split("\r\n")
-                method, target, _ = line.split(" ")
-                headers = {
-                    k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)
-                }
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                method, target, body = request.method, request.target, request.body
+                headers = dict(request.headers)
                 self.seen.append(Seen(method, target, headers, body, conn))
-                if not await self.answer(target, body, writer):
+                if method == "HEAD":
+                    writer.write(self.head_of(target))
+                elif not await self.answer(target, body, writer):
                     return
         finally:
             writer.close()
+
+    def head_of(self, target: str) -> bytes:
+        """The head a GET of ``target`` would get (for ``/api/x``), without its body."""
+        length = len(orjson.dumps({"path": target, "echo": ""}))
+        return b"HTTP/1.1 202 Accepted\r\nContent-Length: %d\r\n\r\n" % length
 
     async def answer(self, target: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
         """Write the answer; False: close the connection."""
@@ -120,6 +127,30 @@ class Server:
             elif target == "/api/negative":
                 writer.write(plain + b"Content-Length: -1\r\n\r\n")
                 return True
+            elif target.startswith("/api/headers"):
+                writer.write(
+                    b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                    b"Set-Cookie: a=1\r\nset-cookie: b=2\r\nX-Odd:  spaced value \r\n"
+                    b"Location: /wallets/1?x=a:b\r\nX-Empty:\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+                )
+                return True
+            elif target in ("/api/204", "/api/304"):
+                # no body, whatever the head says about one
+                length = b"Content-Length: 10\r\n" if target == "/api/304" else b""
+                writer.write(
+                    b"HTTP/1.1 %s OK\r\nX-Kind: none\r\n%s\r\n" % (target[-3:].encode(), length)
+                )
+                return True
+            elif target == "/api/badheader":
+                writer.write(plain + b"No colon here\r\nContent-Length: 0\r\n\r\n")
+                return True
+            elif target == "/api/twolengths":
+                writer.write(plain + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\nabc")
+                return True
+            elif target == "/api/badchunk":
+                writer.write(plain + b"Transfer-Encoding: chunked\r\n\r\n-1\r\nab\r\n")
+                return True
             writer.write(sized)
             return True
         finally:
@@ -142,7 +173,8 @@ async def server() -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def pool(server: Server) -> AsyncIterator[Http1Pool]:
-    p = Http1Pool(server.url, max_connections=4, timeout=5)
+    # the load generator's settings: its POSTs (with Idempotency-Keys) are retried too
+    p = Http1Pool(server.url, max_connections=4, timeout=5, retry_unsafe=True)
     try:
         yield p
     finally:
@@ -341,3 +373,232 @@ async def test_errors_are_oserrors(server: Server, pool: Http1Pool) -> None:
     await refused.close()
     with pytest.raises(ValueError):
         Http1Pool("https://example.com/", max_connections=1, timeout=1)
+
+
+# request(): what the gateway uses
+
+
+@pytest.fixture
+async def gateway_pool(server: Server) -> AsyncIterator[Http1Pool]:
+    """The gateway's settings: only idempotent requests are retried."""
+    p = Http1Pool(
+        f"http://127.0.0.1:{server.port}",
+        max_connections=4,
+        timeout=5,
+        headers=[(b"Accept-Encoding", b"identity")],
+        connect_timeout=1,
+    )
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound once, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_request_returns_the_status_the_raw_headers_and_the_body(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    status, headers, body = await gateway_pool.request(
+        "POST", "/api/headers?q=1", b"hi", [(b"authorization", b"Bearer t")]
+    )
+    assert status == 201
+    assert headers == [
+        (b"Content-Type", b"application/json"),
+        (b"Set-Cookie", b"a=1"),
+        (b"set-cookie", b"b=2"),
+        (b"X-Odd", b"spaced value"),
+        (b"Location", b"/wallets/1?x=a:b"),
+        (b"X-Empty", b""),
+        (b"Content-Length", b"%d" % len(body)),
+    ]
+    assert echo(body) == "hi"
+    seen = server.seen[0]
+    assert (seen.method, seen.target) == ("POST", "/api/headers?q=1")
+    assert seen.headers == {
+        "host": f"127.0.0.1:{server.port}",
+        "accept-encoding": "identity",
+        "authorization": "Bearer t",
+        "content-length": "2",
+    }
+
+
+async def test_content_length_goes_with_a_body_or_a_method_that_expects_one(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    for method, body in (("GET", b""), ("GET", b"q"), ("DELETE", b""), ("PATCH", b"{}")):
+        status, _, _ = await gateway_pool.request(method, "/api/x", body)
+        assert status == 202
+    lengths = [(s.method, s.headers.get("content-length")) for s in server.seen]
+    assert lengths == [("GET", None), ("GET", "1"), ("DELETE", "0"), ("PATCH", "2")]
+    assert server.connections == 1
+
+
+async def test_request_reassembles_a_chunked_answer(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    status, headers, body = await gateway_pool.request("POST", "/api/chunked", b"z" * 100)
+    assert status == 202
+    assert (b"Transfer-Encoding", b"chunked") in headers
+    assert echo(body) == "z" * 100
+    assert (await gateway_pool.request("GET", "/api/x"))[0] == 202
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("path", ["/api/204", "/api/304"])
+async def test_204_and_304_have_no_body_and_keep_the_connection(
+    server: Server, gateway_pool: Http1Pool, path: str
+) -> None:
+    status, headers, body = await gateway_pool.request("GET", path)
+    assert (status, body) == (int(path[-3:]), b"")
+    assert (b"X-Kind", b"none") in headers
+    status, _, body = await gateway_pool.request("POST", "/api/x", b"next")
+    assert (status, echo(body)) == (202, "next")
+    assert server.connections == 1
+
+
+async def test_the_answer_to_head_has_no_body_whatever_its_content_length(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    status, headers, body = await asyncio.wait_for(gateway_pool.request("HEAD", "/api/x"), 2)
+    assert status == 202 and body == b""
+    assert int(dict(headers)[b"Content-Length"]) > 0
+    status, _, body = await gateway_pool.request("POST", "/api/x", b"after")
+    assert (status, echo(body)) == (202, "after")
+    assert server.connections == 1
+
+
+async def test_a_request_timeout_overrides_the_pools(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    with pytest.raises(TimeoutError):
+        await gateway_pool.request("GET", "/api/hang", timeout=0.2)
+    assert 0.2 <= loop.time() - t0 < 1  # the pool's own timeout is 5 s
+    status, _, _ = await gateway_pool.request("GET", "/api/slow", timeout=2)
+    assert status == 202
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    pool = Http1Pool(f"http://127.0.0.1:{free_port()}", 1, timeout=5, connect_timeout=1)
+    try:
+        with pytest.raises(ConnectError) as caught:
+            await pool.request("GET", "/health")
+        assert not isinstance(caught.value, (TimeoutError, HttpError))
+        assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    finally:
+        await pool.close()
+
+
+async def test_waiting_for_a_free_connection_counts_against_the_connect_timeout(
+    server: Server,
+) -> None:
+    pool = Http1Pool(server.url, max_connections=1, timeout=5, connect_timeout=0.2)
+    try:
+        loop = asyncio.get_running_loop()
+        hung = asyncio.ensure_future(pool.request("GET", "hang"))
+        await asyncio.sleep(0.05)
+        t0 = loop.time()
+        with pytest.raises(TimeoutError, match="no free connection"):
+            await pool.request("GET", "x")
+        assert loop.time() - t0 < 1
+        hung.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hung
+        assert (await pool.request("GET", "x"))[0] == 202
+    finally:
+        await pool.close()
+
+
+async def test_an_idempotent_request_on_a_connection_closed_while_idle_is_retried(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    """The server closes the kept-alive connection as the request arrives, without a
+    byte of answer: the request goes again, on a new connection, unnoticed."""
+    assert (await gateway_pool.request("GET", "/api/x"))[0] == 202
+    server.no_answer = 1
+    status, _, body = await gateway_pool.request("PUT", "/api/noanswer", b"again")
+    assert (status, echo(body)) == (202, "again")
+    assert [(s.method, s.conn) for s in server.seen[1:]] == [("PUT", 1), ("PUT", 2)]
+    assert gateway_pool.retries == 1
+
+
+async def test_a_post_on_a_connection_closed_while_idle_is_not_retried(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    """The server may have acted on it: the caller decides (aiohttp does the same)."""
+    assert (await gateway_pool.request("GET", "/api/x"))[0] == 202
+    server.no_answer = 1
+    with pytest.raises(ClosedBeforeAnswer):
+        await gateway_pool.request("POST", "/api/noanswer", b"once")
+    assert [s.target for s in server.seen[1:]] == ["/api/noanswer"]
+    assert gateway_pool.retries == 0
+    assert (await gateway_pool.request("POST", "/api/noanswer", b"ok"))[0] == 202
+
+
+async def test_a_close_right_after_an_answer_is_retried_for_a_get(
+    server: Server, gateway_pool: Http1Pool
+) -> None:
+    for i in range(3):
+        status, _, body = await gateway_pool.request("GET", "/api/drop", b"%d" % i)
+        assert (status, echo(body)) == (202, str(i))
+    assert server.connections == 3
+    assert gateway_pool.retries == 2
+
+
+async def test_idle_connections_are_closed_by_the_pool(server: Server) -> None:
+    pool = Http1Pool(server.url, max_connections=2, timeout=5, idle_timeout=0.1)
+    try:
+        assert (await pool.request("GET", "x"))[0] == 202
+        assert pool.connections == 1
+        await asyncio.sleep(0.3)
+        assert pool.connections == 0
+        assert (await pool.request("POST", "x", b"new"))[0] == 202
+        assert server.connections == 2
+        assert pool.retries == 0
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/api/bad", "bad status line"),
+        ("/api/badheader", "bad header line"),
+        ("/api/twolengths", "conflicting Content-Length"),
+        ("/api/badchunk", "bad chunk size"),
+        ("/api/negative", "bad Content-Length"),
+    ],
+)
+async def test_a_malformed_answer_is_an_http_error(
+    server: Server, gateway_pool: Http1Pool, path: str, error: str
+) -> None:
+    with pytest.raises(HttpError, match=error) as caught:
+        await gateway_pool.request("GET", path)
+    assert not isinstance(caught.value, (ConnectError, TimeoutError, ClosedBeforeAnswer))
+    assert (await gateway_pool.request("GET", "/api/x"))[0] == 202
+    assert server.connections == 2  # the broken connection was not used again
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        ("/api/x", [(b"X-Evil", b"a\r\nInjected: yes")]),
+        ("/api/x", [(b"X-Evil", b"a\nb")]),
+        ("/api/x", [(b"X-Evil\r\nInjected", b"yes")]),
+        ("/api/x HTTP/1.1\r\nInjected: yes", []),
+        ("/api/x y", []),
+    ],
+)
+async def test_a_header_or_target_that_would_break_the_framing_is_refused(
+    server: Server, gateway_pool: Http1Pool, target: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    with pytest.raises(ValueError):
+        await gateway_pool.request("GET", target, b"", headers)
+    assert server.seen == []
