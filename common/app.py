@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from common.context import RequestContextMiddleware
+from common.corked import CorkedHttpToolsProtocol
 from common.errors import install_problem_handlers
 from common.fastlane import FastLane, FastRoute
 from common.health import ReadyCheck, install_health
@@ -60,7 +61,8 @@ def asgi_app(app: FastAPI) -> ASGIApp:
 
 
 def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
-    """Run one service: one event loop, uvloop and httptools, JSON logs."""
+    """Run one service: one event loop, uvloop and httptools (each response in one send),
+    JSON logs."""
     configure_logging(settings.service_name, settings.log_level)
     app = app_factory(settings)
     # What exists at start (modules, the app) is never garbage: keep it out of every
@@ -75,7 +77,7 @@ def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> Non
         host=settings.http_host,
         port=settings.http_port,
         loop="uvloop",
-        http="httptools",
+        http=CorkedHttpToolsProtocol,  # httptools, one send per response (common/corked.py)
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
