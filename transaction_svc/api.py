@@ -109,7 +109,7 @@ async def submit(
     wait_s = parse_wait(prefer)
     key = idempotency_key or str(uuid7())
     kind = type(body).__name__.removesuffix("Create").lower()
-    tx_id = str(deterministic_id(kind, principal.subject, key))
+    tx_id = deterministic_id(kind, principal.subject, key)
     now = datetime.now(UTC)
     row, event = await build(state, principal, body, tx_id, now)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here

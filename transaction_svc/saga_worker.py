@@ -77,7 +77,7 @@ def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
     """A saga event on ``transaction-events``; its id is derived, so a replay repeats it."""
     tx = event.transaction_id
     return Envelope(
-        event_id=str(deterministic_id("transaction-event", tx, type(event).__name__)),
+        event_id=deterministic_id("transaction-event", tx, type(event).__name__),
         type=type(event).__name__,
         producer="transaction_svc",
         key=tx,

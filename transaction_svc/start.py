@@ -80,7 +80,7 @@ def start(
     assert state is not None  # a request always starts its saga
     tx = request.transaction_id
     envelope = Envelope(
-        event_id=str(deterministic_id("request", tx)),
+        event_id=deterministic_id("request", tx),
         type=type(request).__name__,
         producer=PRODUCER,
         key=tx,

@@ -142,7 +142,7 @@ async def open_wallet(
         raise Problem(403, "forbidden", "overdraft limits and owners are set by admins")
     owner = body.owner_id or principal.subject
     if idempotency_key:
-        wallet_id = str(deterministic_id("wallet", principal.subject, idempotency_key))
+        wallet_id = deterministic_id("wallet", principal.subject, idempotency_key)
         existing = await _reader(request).get(wallet_id)
         if existing is not None:
             return _opened(existing, body, owner)

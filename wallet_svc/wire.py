@@ -40,7 +40,7 @@ def command_envelope(
     causation_id: str | None = None,
 ) -> Envelope:
     return Envelope(
-        event_id=str(deterministic_id("command", command.command_id)),
+        event_id=deterministic_id("command", command.command_id),
         type=type(command).__name__,
         producer=producer,
         key=command.wallet_id,
@@ -56,7 +56,7 @@ def event_envelopes(
     """The envelopes of one decision, ids derived from the command and position."""
     return [
         Envelope.model_construct(
-            event_id=str(deterministic_id("event", cause.event_id, str(i))),
+            event_id=deterministic_id("event", cause.event_id, str(i)),
             type=type(event).__name__,
             schema_version=1,
             occurred_at=occurred_at,

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from common.envelope import Envelope
-from common.ids import deterministic_id, uuid7, uuid7_time_ms
+from common.ids import NAMESPACE, deterministic_id, uuid7, uuid7_time_ms
 
 
 def test_uuid7_has_version_variant_and_time_order() -> None:
@@ -15,6 +15,11 @@ def test_uuid7_has_version_variant_and_time_order() -> None:
     assert ids == sorted(ids)
     assert uuid7_time_ms(ids[3]) == 1_700_000_000_003
     assert len({uuid7(now_ms=1) for _ in range(1000)}) == 1000
+
+
+def test_deterministic_id_is_the_text_of_the_uuid5_of_its_parts() -> None:
+    for parts in [("a",), ("user-1", "key-a"), ("event", "x" * 300, "0"), ("ünï", "cödé")]:
+        assert deterministic_id(*parts) == str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
 
 
 def test_deterministic_id_is_stable_and_distinguishes_parts() -> None:
