@@ -27,7 +27,7 @@ async def test_prometheus_scrapes_wallet_service(stack: StackUnderTest, settings
     async with httpx.AsyncClient(base_url=settings.wallet_svc_url) as client:
         for _ in range(3):
             assert (await client.get("/ready")).status_code == 200
-    # when Prometheus has scraped it (every 2 s)
+    # when Prometheus has scraped it (every 5 s)
     promql = 'sum(paystream_http_requests_total{job="wallet_svc",route="/ready",status="200"})'
     result: list[dict[str, object]] = []
     for _ in range(60):
