@@ -13,8 +13,22 @@ from sqlalchemy.ext.asyncio import (
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+# For a connection whose every transaction also stores the Kafka offsets it consumed up
+# to (the projector, the saga worker, the decider's snapshots): the log is the record,
+# what such a transaction writes can be made again from it. If the server crashes
+# before the last few commits reach the disk, they are lost TOGETHER with their offsets
+# and the consumer simply reads those messages again (the exactly-once path of every
+# restart). So these commits need not wait for the WAL flush. Requests whose commit IS
+# the record (the idempotency claim before a 202) keep the synchronous default.
+LOG_DERIVED = {"synchronous_commit": "off"}
+
+
 def make_engine(
-    dsn: str, pool_size: int = 20, max_overflow: int = 0, pre_ping: bool = False
+    dsn: str,
+    pool_size: int = 20,
+    max_overflow: int = 0,
+    pre_ping: bool = False,
+    server_settings: dict[str, str] | None = None,
 ) -> AsyncEngine:
     """An engine on asyncpg with a connection pool.
 
@@ -30,9 +44,12 @@ def make_engine(
     whole pool, so the next ones reconnect."""
     url = make_url(dsn)
     plain = url.host in LOOPBACK and not {"ssl", "sslmode"} & set(url.query)
+    connect_args: dict[str, object] = {"ssl": False} if plain else {}
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     return create_async_engine(
         url,
-        connect_args={"ssl": False} if plain else {},
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
-from common.db import make_engine
+from common.db import LOG_DERIVED, make_engine
 from common.envelope import Envelope
 from common.health import ReadyCheck
 from common.ids import deterministic_id
@@ -91,7 +91,8 @@ class SagaWorker(ConsumerRebalanceListener):
     def __init__(self, settings: TransactionSettings) -> None:
         self.settings = settings
         self.swept_at = 0.0
-        self.engine = make_engine(settings.postgres_dsn, pool_size=3)
+        # saga states commit with their offsets: a lost commit is replayed (common.db)
+        self.engine = make_engine(settings.postgres_dsn, pool_size=3, server_settings=LOG_DERIVED)
         self.redis = make_redis(settings.redis_url)
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
         self.consumer = make_consumer(

@@ -26,7 +26,7 @@ from aiokafka.errors import ProducerFenced
 from prometheus_client import Counter, Histogram
 
 from common.app import serve
-from common.db import make_engine
+from common.db import LOG_DERIVED, make_engine
 from common.envelope import Envelope
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
@@ -89,7 +89,8 @@ class DeciderWorker(ConsumerRebalanceListener):
 
     def __init__(self, settings: WalletSettings) -> None:
         self.settings = settings
-        self.engine = make_engine(settings.postgres_dsn, pool_size=2)
+        # snapshots only shorten a rebuild: a lost one costs a longer replay (common.db)
+        self.engine = make_engine(settings.postgres_dsn, pool_size=2, server_settings=LOG_DERIVED)
         self.next_event_offset: dict[int, int] = {}
         self.snapshot_at: dict[int, float] = {}
         self.dirty: set[int] = set()  # partitions decided on since their last snapshot

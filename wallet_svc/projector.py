@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from redis.asyncio import Redis
 
 from common.app import serve
+from common.db import LOG_DERIVED
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
 from common.kafka.producer import make_producer
@@ -71,8 +72,9 @@ class BalanceProjector:
 
     async def start(self) -> None:
         s = self.settings
+        # balances commit with their offsets: a lost commit is replayed (common.db)
         self.pool: asyncpg.Pool = await asyncpg.create_pool(
-            asyncpg_dsn(s.postgres_dsn), min_size=1, max_size=2
+            asyncpg_dsn(s.postgres_dsn), min_size=1, max_size=2, server_settings=LOG_DERIVED
         )
         self.store = PgBalanceStore(self.pool, self.topic)
         self.redis: Redis = make_redis(s.redis_url)

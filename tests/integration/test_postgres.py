@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from common.db import make_engine
+from common.db import LOG_DERIVED, make_engine
 from common.migrate import current_head, upgrade_service
 from common.settings import Settings
 
@@ -59,3 +59,20 @@ async def test_rollback_leaves_nothing(settings: Settings) -> None:
             assert count.scalar_one() == 0
     finally:
         await engine.dispose()
+
+
+async def test_only_log_derived_writers_commit_without_waiting_for_the_wal(
+    settings: Settings,
+) -> None:
+    # given the default engine (the claims) and one for writers whose rows the log remakes
+    default = make_engine(settings.postgres_dsn)
+    derived = make_engine(settings.postgres_dsn, server_settings=LOG_DERIVED)
+    try:
+        for engine, expected in ((default, "on"), (derived, "off")):
+            async with engine.connect() as conn:
+                # then only the second commits asynchronously
+                shown = await conn.execute(text("SHOW synchronous_commit"))
+                assert shown.scalar_one() == expected
+    finally:
+        await default.dispose()
+        await derived.dispose()
