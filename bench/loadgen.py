@@ -230,27 +230,26 @@ async def main() -> None:
         print(f"setting up {args.users} users x {args.wallets} wallets ...")
         wallets = await setup(client, args.users, args.wallets, funds=10**9)
         lag_samples: list[int] = []
-        probe = await LagProbe(settings).__aenter__()
+        async with LagProbe(settings) as probe:
 
-        async def sample_lag() -> None:
-            while True:
-                lag_samples.append(await probe.lag())
-                await asyncio.sleep(2)
+            async def sample_lag() -> None:
+                while True:
+                    lag_samples.append(await probe.lag())
+                    await asyncio.sleep(2)
 
-        sampler = asyncio.create_task(sample_lag())
-        t0 = time.perf_counter()
-        pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
-        try:
-            sent, accepted, refused = await drive(
-                pool, wallets, args.rate, args.duration, args.amount
-            )
-        finally:
-            await pool.close()
-        offered_s = time.perf_counter() - t0
-        result = await completions(settings, sent, timeout=120)
-        sampler.cancel()
-        await asyncio.gather(sampler, return_exceptions=True)
-        await probe.__aexit__()
+            sampler = asyncio.create_task(sample_lag())
+            t0 = time.perf_counter()
+            pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
+            try:
+                sent, accepted, refused = await drive(
+                    pool, wallets, args.rate, args.duration, args.amount
+                )
+            finally:
+                await pool.close()
+            offered_s = time.perf_counter() - t0
+            result = await completions(settings, sent, timeout=120)
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
     report: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(),
         "args": vars(args),

@@ -423,11 +423,8 @@ class Http1Pool:
             self._shorten_tick(loop, timeout)
         if self._watchdog is None:
             self._schedule(loop)
-        now = loop.time()
-        deadline = now + timeout
-        connect_by = deadline
-        if self._connect_timeout is not None:
-            connect_by = min(deadline, now + self._connect_timeout)
+        deadline = loop.time() + timeout
+        connect_by = self._connect_by(loop, deadline)  # waiting for a free one included
         conn = await self._acquire(loop, connect_by)
         no_body = method == "HEAD"
         try:
@@ -441,11 +438,7 @@ class Http1Pool:
                     raise
             # a kept-alive connection the server had closed: once more on a new one
             self.retries += 1
-            if self._connect_timeout is not None:
-                connect_by = min(deadline, loop.time() + self._connect_timeout)
-            else:
-                connect_by = deadline
-            conn = await self._connect(loop, connect_by)
+            conn = await self._connect(loop, self._connect_by(loop, deadline))
             return await conn.request(data, deadline, no_body)
         except BaseException:
             if conn is not None:
@@ -453,6 +446,12 @@ class Http1Pool:
             raise
         finally:
             self._release(conn)
+
+    def _connect_by(self, loop: asyncio.AbstractEventLoop, deadline: float) -> float:
+        """When waiting for and opening a connection must be done, from now."""
+        if self._connect_timeout is None:
+            return deadline
+        return min(deadline, loop.time() + self._connect_timeout)
 
     async def close(self) -> None:
         self._closed = True

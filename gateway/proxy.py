@@ -73,10 +73,13 @@ def request_timeout(prefer: str | None, default_s: float) -> float:
     return max(default_s, min(int(m.group(1)), MAX_PREFER_WAIT_S) + 5.0)
 
 
-def forward_headers(request: FastRequest) -> dict[str, str]:
-    """Headers for the upstream: the allowed end-to-end ones plus ids and trace context."""
+def forward_headers(request: FastRequest) -> list[tuple[bytes, bytes]]:
+    """Headers for the upstream, as the pool sends them (latin-1: the bytes the client
+    sent): the allowed end-to-end ones plus ids and trace context, and ``Accept: */*``
+    when the client sent no Accept."""
     given = request.headers
     headers = {k: given[k] for k in FORWARDED_REQUEST_HEADERS if k in given}
+    headers.setdefault("accept", "*/*")
     headers["x-request-id"] = request.request_id
     headers["x-correlation-id"] = request.correlation_id
     headers["traceparent"] = request.traceparent
@@ -84,7 +87,7 @@ def forward_headers(request: FastRequest) -> dict[str, str]:
     headers["x-forwarded-proto"] = request.scope.get("scheme", "http")
     if host := given.get("host"):
         headers["x-forwarded-host"] = host
-    return headers
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -172,7 +175,7 @@ class Proxy:
                 request.method,
                 upstream.path + _upstream_target(request, prefix),
                 body,
-                _encoded(forward_headers(request)),
+                forward_headers(request),
                 timeout,
             )
         except (ConnectError, HttpError, TimeoutError) as exc:
@@ -188,15 +191,6 @@ class Proxy:
             breaker.record_success()
         UPSTREAM_RESPONSES.labels(upstream.name, str(status)).inc()
         return FastResponse(status, content, response_headers(raw))
-
-
-def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    """Headers as the pool sends them (latin-1: the bytes the client sent), with the
-    ``Accept: */*`` aiohttp added when the client sent no Accept."""
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    if "accept" not in headers:
-        raw.append((b"accept", b"*/*"))
-    return raw
 
 
 def _upstream_target(request: FastRequest, prefix: str) -> str:

@@ -14,14 +14,14 @@ protects the services, it must not take the whole API down with it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from common.batching import GroupCall
 
 log = logging.getLogger("paystream.gateway.ratelimit")
 
@@ -106,8 +106,7 @@ class RedisRateLimiter:
         self.user_limit = user_limit
         self.window_s = window_s
         self._script = redis.register_script(COUNT_SCRIPT)
-        self._pending: list[tuple[list[str], asyncio.Future[list[int] | None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._counts = GroupCall(self._count_many)  # one script call per batch
         self._warned_at = 0.0
 
     async def hit(self, ip: str, subject: str | None) -> RateDecision | None:
@@ -117,41 +116,27 @@ class RedisRateLimiter:
         if subject is not None:
             keys.append(f"{KEY_PREFIX}user:{subject}")
             limits.append(self.user_limit)
-        future: asyncio.Future[list[int] | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((keys, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        raw = await future
+        raw = await self._counts(keys)
         if raw is None:
             return None
         quotas = [Quota(limit, raw[2 * i], raw[2 * i + 1]) for i, limit in enumerate(limits)]
         return decide(quotas, self.window_s)
 
-    async def _flush(self) -> None:
-        """Count everything pending in one script call, until nothing is pending."""
+    async def _count_many(self, batch: list[list[str]]) -> list[list[int] | None]:
+        """Count every request of ``batch`` in one script call; each gets its own counts
+        (the script increments key by key, in order), or None when Redis failed."""
+        keys = [key for ks in batch for key in ks]
         try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                keys = [key for ks, _ in batch for key in ks]
-                try:
-                    raw = await self._script(keys=keys, args=[max(1, int(self.window_s * 1000))])
-                except (RedisError, OSError) as exc:
-                    self._warn(exc, len(batch))
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_result(None)
-                    continue
-                at = 0
-                for ks, future in batch:
-                    n = 2 * len(ks)
-                    if not future.done():  # a cancelled request was still counted
-                        future.set_result([int(v) for v in raw[at : at + n]])
-                    at += n
-        finally:
-            for _, future in self._pending:  # only if the loop itself failed
-                if not future.done():
-                    future.set_result(None)
-            self._pending.clear()
+            raw = await self._script(keys=keys, args=[max(1, int(self.window_s * 1000))])
+        except Exception as exc:  # Redis down or answering nonsense: fail open
+            self._warn(exc, len(batch))
+            return [None] * len(batch)
+        counts: list[list[int] | None] = []
+        at = 0
+        for ks in batch:
+            counts.append([int(v) for v in raw[at : at + 2 * len(ks)]])
+            at += 2 * len(ks)
+        return counts
 
     def _warn(self, exc: Exception, requests: int) -> None:
         """Fail open, and say so at most every 10 s (not once per request)."""

@@ -144,9 +144,10 @@ class SagaWorker(ConsumerRebalanceListener):
         """Every ``saga_sweep_interval_s``, append again the request and first command of
         each transaction still ``pending`` ``saga_sweep_grace_s`` after it was made.
 
-        Pending means no wallet has answered its first command: either the answer is on
-        its way (the appended duplicate is ignored, its ids are derived from the
-        transaction) or the command API crashed between its database commit and its
+        Pending means the saga has not reacted to any answer yet: either the answers are
+        on their way (a transfer's accepted debit committed with its credit, which the
+        saga waits for; the appended duplicates are ignored, their ids are derived from
+        the transaction) or the command API crashed between its database commit and its
         append and the client never retried. Then this is the append: the decider decides
         the command (or rejects it as expired past its deadline) and the saga ends. Each
         transaction is looked at once: a watermark on ``created_at`` (stored with the

@@ -14,7 +14,6 @@ decider ignores a duplicate, and the request's event id is derived too.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from common.envelope import Envelope
 from common.ids import deterministic_id
-from common.kafka.producer import headers_for
+from common.kafka.producer import send_envelopes
 from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS
 from transaction_svc.domain.messages import (
     DepositRequested,
@@ -50,7 +49,7 @@ class Start:
 
     def columns(self) -> dict[str, Any]:
         """The transaction row's ``saga`` (JSON text) and ``status`` columns. The status
-        stays ``pending`` until a wallet has answered the first command."""
+        stays ``pending`` until the saga reacts to a wallet's answer."""
         return {"saga": orjson.dumps(self.saga).decode(), "tx_status": PENDING}
 
 
@@ -96,10 +95,4 @@ def start(
 
 async def append(producer: AIOKafkaProducer, start: Start, traceparent: str | None) -> None:
     """Send the request and the first command; return once both are acknowledged."""
-    futures = [
-        await producer.send(
-            topic, env.to_bytes(), key=env.key.encode(), headers=headers_for(env, traceparent)
-        )
-        for topic, env in start.messages
-    ]
-    await asyncio.gather(*futures)
+    await send_envelopes(producer, start.messages, traceparent)

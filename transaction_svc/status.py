@@ -19,5 +19,8 @@ _PUBLIC = {
 
 
 def public_status(state: SagaState | None) -> str:
-    """pending -> processing (-> reversing) -> completed | failed | reversed."""
+    """pending -> completed | failed, or pending -> reversing -> reversed. A transfer
+    stays pending until the saga hears its credit's answer (or the debit's rejection):
+    the saga does not react to a debit whose credit rode with it. ``processing`` shows
+    only after a debit answered without a continuation (appended before they existed)."""
     return PENDING if state is None else _PUBLIC[state.status]

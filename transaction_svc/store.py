@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from common.batching import GroupCall
 
 COLUMNS = (
     "id, kind, status, owner_id, from_wallet_id, to_wallet_id, amount, currency, fee, "
@@ -31,29 +34,11 @@ class Claimed:
     response: dict[str, Any]
 
 
-# Run on the driver (asyncpg) connection underneath the pool: this is the one statement
-# of every money POST, and SQLAlchemy's execution layer cost more than the statement.
-# Outside a transaction, so it commits on its own (both rows or neither).
+# Claims the keys of many requests at once, each with its pending transaction: one round
+# trip and one commit for all (both rows of a request or neither). Run on the driver
+# (asyncpg) connection underneath the pool, outside a transaction: this is every money
+# POST's statement, and SQLAlchemy's execution layer cost more than the statement.
 _CLAIM = (
-    "WITH claim AS ("
-    " INSERT INTO transactions.idempotency (owner_id, key, request_hash, transaction_id,"
-    " status_code, response, created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, now())"
-    " ON CONFLICT DO NOTHING RETURNING transaction_id),"
-    " tx AS ("
-    " INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id,"
-    " to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at)"
-    " SELECT $4, $7, $8, $1, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $16 FROM claim"
-    " ON CONFLICT DO NOTHING)"
-    " SELECT transaction_id FROM claim"
-)
-_PREVIOUS = (
-    "SELECT request_hash, transaction_id, status_code, response::text AS response "
-    "FROM transactions.idempotency WHERE owner_id = $1 AND key = $2"
-)
-
-
-# The same claim for many requests at once: one round trip and one commit for all of them.
-_CLAIM_MANY = (
     "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
     " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],"
     " $12::text[], $13::bigint[], $14::text[], $15::text[], $16::timestamptz[])"
@@ -73,6 +58,10 @@ _CLAIM_MANY = (
     " u.created_at, u.created_at FROM u JOIN claim USING (transaction_id)"
     " ON CONFLICT DO NOTHING)"
     " SELECT transaction_id FROM claim"
+)
+_PREVIOUS = (
+    "SELECT request_hash, transaction_id, status_code, response::text AS response "
+    "FROM transactions.idempotency WHERE owner_id = $1 AND key = $2"
 )
 
 
@@ -110,92 +99,60 @@ class ClaimRequest:
 
 
 class Claims:
-    """Group commit of idempotency claims.
+    """Group commit of idempotency claims (``common.batching.GroupCall``).
 
-    Each money POST's claim is queued; a flush claims everything queued in ONE statement
-    (``_CLAIM_MANY``: one round trip, one commit) and wakes each request with its own
-    outcome. At most ``concurrency`` flushes run at a time, so the requests that arrive
-    while the statement runs are claimed together by the next one: no timer, no added
-    wait when idle, larger batches exactly when the load is high. Every request is
-    answered only once its claim is committed, as with one statement each. A key queued
-    twice in one batch, or a batch that fails, falls back to one statement per request
-    (``claim``), so one bad request cannot fail the others and a replay still finds the
-    first answer."""
+    The claims of the requests that arrive while a claim statement runs are made
+    together by the next one (at most two in flight): no timer, no added wait when
+    idle, larger batches exactly when the load is high. Every request is answered only
+    once its claim is committed, as with one statement each. A key queued twice in one
+    batch, or a batch that fails, goes one statement per request (``claim``), so one
+    bad request cannot fail the others and a replay still finds the first answer."""
 
     def __init__(self, engine: AsyncEngine, concurrency: int = 2, max_batch: int = 500) -> None:
         self.engine = engine
-        self.concurrency = concurrency
-        self.max_batch = max_batch
-        self.queue: list[tuple[ClaimRequest, asyncio.Future[Claimed]]] = []
-        self.flushing: set[asyncio.Task[None]] = set()
+        self.claim = GroupCall(self._claim_batch, concurrency, max_batch)
 
-    async def claim(self, request: ClaimRequest) -> Claimed:
-        fut: asyncio.Future[Claimed] = asyncio.get_running_loop().create_future()
-        self.queue.append((request, fut))
-        self._maybe_flush()
-        return await asyncio.shield(fut)  # a cancelled request leaves its batch alone
-
-    def _maybe_flush(self) -> None:
-        if self.queue and len(self.flushing) < self.concurrency:
-            task = asyncio.create_task(self._flush())
-            self.flushing.add(task)
-            task.add_done_callback(self._flushed)
-
-    def _flushed(self, task: asyncio.Task[None]) -> None:
-        self.flushing.discard(task)
-        self._maybe_flush()
-
-    async def _flush(self) -> None:
-        # Taken when the task runs, not when it was made: the requests parsed in the
-        # same turn of the event loop join this batch.
-        batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
-        if not batch:
-            return
-        first: dict[tuple[str, str], tuple[ClaimRequest, asyncio.Future[Claimed]]] = {}
-        again = []
-        for item in batch:
-            request = item[0]
-            ident = (request.row["owner_id"], request.key)
-            if ident in first:
-                again.append(item)
-            else:
-                first[ident] = item
+    async def _claim_batch(self, batch: list[ClaimRequest]) -> list[Claimed | BaseException]:
+        outcomes: list[Claimed | BaseException | None] = [None] * len(batch)
+        first: dict[tuple[str, str], int] = {}  # (owner, key) -> its first index
+        for i, request in enumerate(batch):
+            first.setdefault((request.row["owner_id"], request.key), i)
         try:
-            taken = await self._claim_many([request for request, _ in first.values()])
+            async with _driver(self.engine) as driver:
+                taken = await _insert(driver, [batch[i] for i in first.values()])
         except Exception:
-            again = list(first.values()) + again  # one by one: each gets its own outcome
-        else:
-            for request, fut in first.values():
-                if request.row["id"] in taken:
-                    _resolve(fut, fresh(request))
-                else:
-                    again.append((request, fut))
-        for request, fut in again:
-            try:
-                outcome = await claim(self.engine, request)
-            except Exception as exc:
-                if not fut.done():
-                    fut.set_exception(exc)
-            else:
-                _resolve(fut, outcome)
-
-    async def _claim_many(self, requests: list[ClaimRequest]) -> set[str]:
-        """Claim ``requests`` (distinct keys) in one statement; the transaction ids taken."""
-        columns = list(zip(*(request.values() for request in requests), strict=True))
-        async with self.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None
-            try:
-                rows = await driver.fetch(_CLAIM_MANY, *columns)
-            except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
-                await conn.invalidate()  # see claim()
-                raise
-        return {row[0] for row in rows}
+            taken = set()  # one by one below: each gets its own outcome
+        for i in first.values():
+            if batch[i].row["id"] in taken:
+                outcomes[i] = fresh(batch[i])
+        for i, request in enumerate(batch):
+            if outcomes[i] is None:
+                try:
+                    outcomes[i] = await claim(self.engine, request)
+                except Exception as exc:
+                    outcomes[i] = exc
+        return [o for o in outcomes if o is not None]
 
 
-def _resolve(fut: asyncio.Future[Claimed], outcome: Claimed) -> None:
-    if not fut.done():
-        fut.set_result(outcome)
+@asynccontextmanager
+async def _driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection under one of the pool's."""
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            yield driver
+        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+            # a connection the server dropped (a restart): SQLAlchemy did not see the
+            # error, so tell the pool not to hand this connection out again
+            await conn.invalidate()
+            raise
+
+
+async def _insert(driver: asyncpg.Connection, requests: list[ClaimRequest]) -> set[str]:
+    """Claim ``requests`` (distinct keys) in one statement; the transaction ids taken."""
+    columns = list(zip(*(request.values() for request in requests), strict=True))
+    return {row[0] for row in await driver.fetch(_CLAIM, *columns)}
 
 
 def fresh(request: ClaimRequest) -> Claimed:
@@ -207,22 +164,12 @@ async def claim(engine: AsyncEngine, request: ClaimRequest) -> Claimed:
     """Claim the idempotency key and record the pending transaction, in ONE statement
     (its own transaction: both rows or neither); or return what the request that claimed
     the key first stored."""
-    owner, key = request.row["owner_id"], request.key
-    async with engine.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            claimed = await driver.fetchval(_CLAIM, *request.values())
-            if claimed is not None:
-                return fresh(request)
-            # Taken: by a committed request, or by one that was still running when this
-            # statement started (its row is visible to a new statement once it committed).
-            prev = await driver.fetchrow(_PREVIOUS, owner, key)
-        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
-            # a connection the server dropped (a restart): SQLAlchemy did not see the
-            # error, so tell the pool not to hand this connection out again
-            await conn.invalidate()
-            raise
+    async with _driver(engine) as driver:
+        if request.row["id"] in await _insert(driver, [request]):
+            return fresh(request)
+        # Taken: by a committed request, or by one that was still running when this
+        # statement started (its row is visible to a new statement once it committed).
+        prev = await driver.fetchrow(_PREVIOUS, request.row["owner_id"], request.key)
     assert prev is not None
     return Claimed(
         prev["transaction_id"],

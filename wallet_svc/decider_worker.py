@@ -84,6 +84,19 @@ async def rebuild_partition(
     return states, end
 
 
+Outgoing = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, value, key, headers
+
+
+def _record(topic: str, envelope: Envelope, headers: list[tuple[str, bytes]]) -> Outgoing:
+    """What the transaction sends for ``envelope``: keyed by its key, typed in a header."""
+    return (
+        topic,
+        envelope.to_bytes(),
+        envelope.key.encode(),
+        [("type", envelope.type.encode()), *headers],
+    )
+
+
 class DeciderWorker(ConsumerRebalanceListener):
     """Consumes ``wallet-commands``; per partition: rebuild, then decide in transactions."""
 
@@ -162,7 +175,7 @@ class DeciderWorker(ConsumerRebalanceListener):
         known = self.states[tp.partition]
         working: States = {}
         now = datetime.now(UTC)
-        outgoing: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
+        outgoing: list[Outgoing] = []
         for record in records:
             headers = [(k, v) for k, v in (record.headers or ()) if k == "traceparent"]
             try:
@@ -186,26 +199,12 @@ class DeciderWorker(ConsumerRebalanceListener):
             working[wallet_id] = state
             DECISIONS.labels(type(events[-1]).__name__).inc()
             then = continuation(command, events)
-            marks = [(CHAINED, b"1")] if then is not None else []
+            marks = [(CHAINED, b"1"), *headers] if then is not None else headers
             for envelope in event_envelopes(events, cause, now):
-                outgoing.append(
-                    (
-                        WALLET_EVENTS,
-                        envelope.to_bytes(),
-                        wallet_id.encode(),
-                        [("type", envelope.type.encode()), *marks, *headers],
-                    )
-                )
+                outgoing.append(_record(WALLET_EVENTS, envelope, marks))
             if then is not None:  # the next leg, committed with this one or not at all
                 env = command_envelope(then, PRODUCER, cause.correlation_id, cause.event_id)
-                outgoing.append(
-                    (
-                        WALLET_COMMANDS,
-                        env.to_bytes(),
-                        then.wallet_id.encode(),
-                        [("type", env.type.encode()), *headers],
-                    )
-                )
+                outgoing.append(_record(WALLET_COMMANDS, env, headers))
         sent = []
         async with producer.transaction():
             for topic, value, key, hdrs in outgoing:

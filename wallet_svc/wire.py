@@ -84,7 +84,8 @@ async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], sourc
     producer = make_producer(bootstrap, source)
     await producer.start()
     try:
-        envelopes = [command_envelope(command, source) for command in commands]
-        await send_envelopes(producer, WALLET_COMMANDS, envelopes)
+        await send_envelopes(
+            producer, [(WALLET_COMMANDS, command_envelope(c, source)) for c in commands]
+        )
     finally:
         await producer.stop()

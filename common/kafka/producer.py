@@ -55,11 +55,16 @@ async def send_envelope(
 
 
 async def send_envelopes(
-    producer: AIOKafkaProducer, topic: str, envelopes: Iterable[Envelope]
+    producer: AIOKafkaProducer,
+    messages: Iterable[tuple[str, Envelope]],
+    traceparent: str | None = None,
 ) -> None:
-    """Send many envelopes (keyed, with their headers), then wait for every acknowledgement."""
+    """Send many ``(topic, envelope)`` messages (keyed, with their headers), then wait for
+    every acknowledgement."""
     futures = [
-        await producer.send(topic, e.to_bytes(), key=e.key.encode(), headers=headers_for(e))
-        for e in envelopes
+        await producer.send(
+            topic, e.to_bytes(), key=e.key.encode(), headers=headers_for(e, traceparent)
+        )
+        for topic, e in messages
     ]
     await asyncio.gather(*futures)
