@@ -231,8 +231,8 @@ def start_kafka(cfg: LocalConfig) -> None:
     wait_until(lambda: port_open(cfg.kafka_port), "kafka", timeout=120)
 
 
-def write_prometheus_config(cfg: LocalConfig) -> Path:
-    """A scrape job per paystream service (and Prometheus itself), every 5 seconds, as in
+def prometheus_config(cfg: LocalConfig) -> str:
+    """A scrape job per paystream process (and Prometheus itself), every 5 seconds, as in
     the Docker setup: each scrape costs every service a /metrics rendering, and on two
     shared cores a 2-second interval was a visible share of the CPU under load."""
     lines = [
@@ -252,9 +252,13 @@ def write_prometheus_config(cfg: LocalConfig) -> Path:
             "    static_configs:",
             f"      - targets: ['127.0.0.1:{port}']",
         ]
+    return "\n".join(lines) + "\n"
+
+
+def write_prometheus_config(cfg: LocalConfig) -> Path:
     path = cfg.run_dir / "prometheus" / "prometheus.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(prometheus_config(cfg))
     return path
 
 

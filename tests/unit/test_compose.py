@@ -18,17 +18,14 @@ import pytest
 import yaml
 
 from common.settings import Settings
+from infra.local.backing import prometheus_config
+from infra.local.config import SERVICE_PORTS, WORKER_PORTS, LocalConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = (
-    "gateway",
-    "user_svc",
-    "wallet_svc",
-    "transaction_svc",
-    "pgw_svc",
-    "notification_worker",
-    "audit_svc",
-)
+# Every process the local launcher runs: name -> python module.
+PROCESSES = {name: name for name in SERVICE_PORTS} | {
+    name: module for name, (module, _) in WORKER_PORTS.items()
+}
 IMAGES = ("apache/kafka:3.9.1", "postgres:15", "mongo:7", "redis:7")
 UNPINNED_IMAGES = ("prom/prometheus", "grafana/grafana")
 
@@ -71,6 +68,7 @@ def env_of(svc: dict[str, Any]) -> dict[str, str]:
 
 def settings_fields(module: str) -> set[str]:
     """Fields of Settings plus those of its subclasses defined in the service's package."""
+    module = module.split(".")[0]  # a worker module runs on its package's settings
     try:
         importlib.import_module(f"{module}.settings")
     except ModuleNotFoundError as exc:
@@ -92,8 +90,22 @@ def test_backing_images_are_present() -> None:
     assert set(UNPINNED_IMAGES) <= {image.split(":")[0] for image in images}
 
 
-def test_every_paystream_service_is_in_compose() -> None:
-    assert set(SERVICES) <= set(built_services())
+def scrape_jobs(config: dict[str, Any]) -> set[str]:
+    return {job["job_name"] for job in config["scrape_configs"]} - {"prometheus"}
+
+
+def test_compose_launcher_and_both_prometheus_configs_name_the_same_processes() -> None:
+    """Given the launcher's processes, compose runs each (same module) and both
+    Prometheus configs scrape each: a worker missing from one is a system where transfers
+    never complete, or where no one sees it stop."""
+    local = yaml.safe_load(prometheus_config(LocalConfig.from_env()))
+    docker = load("infra/prometheus/prometheus.docker.yml")
+
+    assert set(long_running()) == set(PROCESSES)
+    assert scrape_jobs(docker) == set(PROCESSES)
+    assert scrape_jobs(local) == set(PROCESSES)
+    for name, module in PROCESSES.items():
+        assert compose()[name]["command"] == ["python", "-m", module], name
 
 
 @pytest.mark.parametrize("name", built_services())
