@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import string
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 
 _CLASSES = (
     set(string.ascii_lowercase),
@@ -21,15 +25,25 @@ def _classes_used(password: str) -> int:
     return used + int(others)
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower case), read once."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
 def password_problems(password: str, email: str, min_length: int = 12) -> list[str]:
     """Why ``password`` is too weak for the account ``email`` (empty when it is fine).
 
-    At least ``min_length`` characters, at least two character classes (lower, upper,
-    digits, others), and not containing the email's local part (when it has 3+ chars).
+    At least ``min_length`` characters, not in the list of common passwords (ignoring
+    case), at least two character classes (lower, upper, digits, others), and not
+    containing the email's local part (when it has 3+ chars).
     """
     problems = []
     if len(password) < min_length:
         problems.append(f"must be at least {min_length} characters long")
+    if password.lower() in common_passwords():
+        problems.append("must not be a commonly used password")
     if _classes_used(password) < 2:
         problems.append("must mix at least two of: lower case, upper case, digits, symbols")
     local = email.partition("@")[0].lower()

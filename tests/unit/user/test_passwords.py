@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from user_svc.passwords import Argon2Passwords, password_problems
+from user_svc.passwords import Argon2Passwords, common_passwords, password_problems
 
 EMAIL = "alice.smith@example.com"
 
@@ -24,6 +24,21 @@ def test_weak_passwords_are_refused_with_a_reason(password: str, reason: str) ->
     problems = password_problems(password, EMAIL, min_length=12)
     # then the policy names why
     assert any(reason in p for p in problems), problems
+
+
+@pytest.mark.parametrize("password", ["123qweasdzxc", "1QAZ2wsx3EDC", "Q1w2E3r4T5y6"])
+def test_common_passwords_are_refused_whatever_their_case(password: str) -> None:
+    # when a long password from the shipped list of common passwords is checked
+    problems = password_problems(password, EMAIL, min_length=12)
+    # then it is refused for being common, and for nothing else
+    assert problems == ["must not be a commonly used password"]
+
+
+def test_the_shipped_list_is_large_and_lower_case() -> None:
+    common = common_passwords()
+    assert len(common) >= 10_000
+    assert {"123456", "password", "qwerty"} <= common
+    assert all(p == p.lower() for p in common)
 
 
 @pytest.mark.parametrize("password", ["correct horse battery", "Tr0ub4dor&3xyz", "ÄÖÜäöüßéèàç1"])
