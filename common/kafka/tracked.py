@@ -1,0 +1,313 @@
+"""The tracked consumer: the one runtime of every consumer that writes somewhere.
+
+A consumer's progress is tracked in the store it writes to, not in Kafka: each
+``getmany`` batch is applied by a handler inside a unit of work of an ``OffsetStore``
+and the batch's next offsets are written in that same unit. With Postgres
+(``common.kafka.pg_offsets``) the unit is one transaction, so effects and offsets commit
+together and a crash before the commit replays the batch with nothing to undo. A store
+without transactions (a Mongo collection) makes its unit a plain scope: the handler's
+writes must then be idempotent (keyed by ``event_id``) and the offsets are written after
+them, so a crash in between replays writes that change nothing.
+
+On assignment the consumer seeks to the stored offsets. Inside each unit the stored
+offsets of the batch's partitions are read again (locked where the store can) and records
+below them are dropped: an instance that still held a partition during a rebalance
+cannot apply a record twice.
+
+A record the handler's ``decode`` refuses is dead-lettered at once; a batch that still
+fails after ``attempts`` tries is split in halves until the failing record is alone, and
+that record goes to ``<topic>.dlq`` with the error and origin in its headers: the good
+records are applied and the partition moves on. Outages (a lost connection to the store
+or to Kafka) are no record's fault: they are retried until they pass, never
+dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
+from common.topics import dlq
+
+log = logging.getLogger("paystream.tracked")
+
+T = TypeVar("T")
+U = TypeVar("U")
+U_contra = TypeVar("U_contra", contravariant=True)
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked(Generic[T]):
+    """One consumed record and what ``decode`` made of it."""
+
+    record: ConsumerRecord[bytes, bytes]
+    value: T
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.record.topic, self.record.partition)
+
+
+class OffsetStore(Protocol[U]):
+    """Where a tracked consumer keeps the next offset of each partition it consumes."""
+
+    def unit(self) -> AbstractAsyncContextManager[U]:
+        """The unit of work a batch's effects and its offsets are written in (a database
+        transaction; for a store without transactions, a scope with no rollback)."""
+        ...
+
+    async def load(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The stored next offsets of ``tps`` (0 for a partition never consumed)."""
+        ...
+
+    async def lock(self, unit: U, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The stored next offsets of ``tps`` read inside ``unit``, locked until it ends
+        where the store can lock."""
+        ...
+
+    async def save(self, unit: U, offsets: Mapping[TopicPartition, int]) -> None:
+        """Move the stored next offsets forward (never back) inside ``unit``."""
+        ...
+
+
+class BatchHandler(Protocol[T, U_contra]):
+    """What a tracked consumer runs: decode each record, apply a batch inside a unit."""
+
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> T:
+        """The record's value for ``apply``; raises when it can never be applied."""
+        ...
+
+    async def apply(self, batch: Sequence[Tracked[T]], unit: U_contra) -> AfterCommit | None:
+        """Apply ``batch`` (in partition order) inside ``unit``; optionally return what
+        to do once the unit has committed (publish notices)."""
+        ...
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A lost connection (to the store or to Kafka), seen through wrapping exceptions."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(
+            seen,
+            OSError
+            | KafkaError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.exceptions.OperatorInterventionError,
+        ) or getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
+    """Consumes ``topics`` in batches and applies them with ``handler`` (see module doc).
+
+    ``consumer`` comes from ``common.kafka.consumer.make_consumer`` without topics: the
+    tracked consumer subscribes it with its own rebalance listener. It starts and stops
+    the consumer; ``dead_letters`` (a started producer) stays the caller's."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        topics: Sequence[str],
+        handler: BatchHandler[T, U],
+        offsets: OffsetStore[U],
+        dead_letters: AIOKafkaProducer,
+        service: str,
+        batch_max: int = 2000,
+        attempts: int = 3,
+        backoff: float = 0.05,
+    ) -> None:
+        self.consumer = consumer
+        self.topics = list(topics)
+        self.handler = handler
+        self.offsets = offsets
+        self.dead_letters = dead_letters
+        self.service = service
+        self.batch_max = batch_max
+        self.attempts = attempts
+        self.backoff = backoff
+        self.stored: dict[TopicPartition, int] = {}
+        self._in_flight = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.consumer.subscribe(self.topics, listener=self)
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    # --- rebalance ---------------------------------------------------------------------
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Let the batch in flight finish (it commits under the offsets' lock)."""
+        async with self._in_flight:
+            for tp in revoked:
+                self.stored.pop(tp, None)
+                CONSUMER_LAG.remove(self.service, tp.topic, str(tp.partition))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Continue from the offsets stored with the effects, not Kafka's."""
+        if not assigned:
+            return
+        stored = await self._retrying(lambda: self.offsets.load(sorted(assigned)))
+        for tp in assigned:
+            self.consumer.seek(tp, stored.get(tp, 0))
+        self.stored.update(stored)
+        log.info(
+            "partitions assigned",
+            extra={"offsets": {f"{tp.topic}:{tp.partition}": o for tp, o in stored.items()}},
+        )
+
+    # --- the loop ----------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+
+    async def run_once(self, timeout_ms: int = 500) -> int:
+        """Fetch one batch and apply it; returns the number of records it held."""
+        fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch_max)
+        records = [r for rs in fetched.values() for r in rs]
+        if records:
+            async with self._in_flight:
+                started = time.perf_counter()
+                await self._batch(records)
+                CONSUMER_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+        self._report_lag()
+        return len(records)
+
+    async def _batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        decoded: list[Tracked[T] | ConsumerRecord[bytes, bytes]] = []
+        for record in records:
+            try:
+                decoded.append(Tracked(record, self.handler.decode(record)))
+            except Exception as exc:
+                await self._retrying(partial(self._dead_letter, record, exc))
+                decoded.append(record)  # only its offset counts
+        await self._apply_or_split(decoded)
+
+    async def _apply_or_split(self, part: list[Tracked[T] | ConsumerRecord[bytes, bytes]]) -> None:
+        try:
+            await self._retrying(lambda: self._commit(part), bounded=True)
+        except Exception as exc:
+            if len(part) == 1:
+                dead = (_record(part[0]), exc)
+                await self._retrying(lambda: self._commit([], dead=dead))
+                return
+            log.warning("batch failed; splitting it", extra={"records": len(part)})
+            half = len(part) // 2
+            await self._apply_or_split(part[:half])
+            await self._apply_or_split(part[half:])
+
+    async def _commit(
+        self,
+        part: Sequence[Tracked[T] | ConsumerRecord[bytes, bytes]],
+        dead: tuple[ConsumerRecord[bytes, bytes], Exception] | None = None,
+    ) -> None:
+        """One unit: drop what is already stored, apply (or dead-letter), save offsets."""
+        records = [_record(item) for item in part] + ([dead[0]] if dead else [])
+        ends: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            ends[tp] = max(ends.get(tp, 0), r.offset + 1)
+        after: AfterCommit | None = None
+        async with self.offsets.unit() as unit:
+            stored = await self.offsets.lock(unit, sorted(ends))
+            fresh = [
+                item
+                for item in part
+                if isinstance(item, Tracked) and item.record.offset >= stored.get(item.tp, 0)
+            ]
+            if fresh:
+                after = await self.handler.apply(fresh, unit)
+            if dead and dead[0].offset >= stored.get(_tp(dead[0]), 0):
+                await self._dead_letter(*dead)
+            await self.offsets.save(unit, ends)
+        for tp, end in ends.items():
+            self.stored[tp] = max(self.stored.get(tp, 0), end)
+        for tp in ends:
+            n = sum(1 for item in fresh if item.tp == tp)
+            if n:
+                EVENTS_PROCESSED.labels(self.service, tp.topic, "ok").inc(n)
+        if after is not None:
+            try:
+                await after()
+            except Exception:  # what follows a commit is a hint (notices): never replayed
+                log.warning("after-commit step failed", exc_info=True)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+        log.error(
+            "record dead-lettered",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error": f"{type(exc).__name__}: {exc}"[:200],
+            },
+        )
+        headers = [
+            *(record.headers or ()),
+            ("dlq_error", f"{type(exc).__name__}: {exc}"[:500].encode()),
+            ("dlq_origin", f"{record.topic}:{record.partition}:{record.offset}".encode()),
+        ]
+        await self.dead_letters.send_and_wait(
+            dlq(record.topic), record.value, key=record.key, headers=headers
+        )
+        EVENTS_PROCESSED.labels(self.service, record.topic, "dead_lettered").inc()
+
+    async def _retrying(self, step: Callable[[], Awaitable[Any]], bounded: bool = False) -> Any:
+        """``step`` until it passes: outages are retried without end; with ``bounded``,
+        any other error is raised after ``attempts`` tries (without: at once)."""
+
+        def give_up(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if exc is not None and is_outage(exc):
+                if state.attempt_number % 10 == 0:
+                    log.warning("store or Kafka unavailable; retrying", exc_info=exc)
+                return False
+            return not bounded or state.attempt_number >= self.attempts
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            stop=give_up,
+            wait=wait_exponential(multiplier=self.backoff, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                return await step()
+        raise AssertionError("unreachable")
+
+    def _report_lag(self) -> None:
+        """End offset (the last stable one under ``read_committed``) minus stored offset,
+        per assigned partition, from the last fetch's metadata: no round trip."""
+        for tp in self.consumer.assignment():
+            stored = self.stored.get(tp)
+            if stored is None:
+                continue
+            end = self.consumer.last_stable_offset(tp)
+            if end is None or end < 0:
+                end = self.consumer.highwater(tp)
+            if end is not None and end >= 0:
+                CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(end - stored)
+
+
+def _record(item: Tracked[Any] | ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    return item.record if isinstance(item, Tracked) else item
+
+
+def _tp(record: ConsumerRecord[bytes, bytes]) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)

@@ -1,0 +1,280 @@
+"""The tracked consumer (common/kafka/tracked.py) on real Kafka and Postgres: poison is
+dead-lettered and the partition moves on, a crash between effect and offset replays
+without a duplicate, a restart continues from the stored offsets, and the lag metric is
+the end offset minus the stored one.
+
+The effect under test is deliberately NOT idempotent (a plain insert per record, no key),
+so a record applied twice shows as two rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from common.db import make_engine
+from common.kafka.consumer import make_consumer
+from common.kafka.pg_offsets import PgOffsets
+from common.kafka.producer import make_producer
+from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
+from common.settings import Settings
+from common.topics import dlq, ensure_topics
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS it_tracked;
+CREATE TABLE IF NOT EXISTS it_tracked.offsets (
+    consumer text, topic text, partition int, next_offset bigint NOT NULL,
+    PRIMARY KEY (consumer, topic, partition));
+CREATE TABLE IF NOT EXISTS it_tracked.effects (
+    seq bigserial PRIMARY KEY, consumer text NOT NULL, k text NOT NULL);
+"""
+
+
+class Effects:
+    """Decodes ``{"k": ...}`` records and inserts one row per record; ``boom`` fails."""
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+        self.pause: asyncio.Event | None = None  # set: apply stops after its effect
+        self.applied = asyncio.Event()
+
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        return str(orjson.loads(record.value or b"")["k"])
+
+    async def apply(
+        self, batch: Sequence[Tracked[str]], unit: AsyncConnection
+    ) -> AfterCommit | None:
+        if any(item.value == "boom" for item in batch):
+            raise ValueError("boom cannot be applied")
+        await unit.execute(
+            text("INSERT INTO it_tracked.effects (consumer, k) VALUES (:c, :k)"),
+            [{"c": self.consumer, "k": item.value} for item in batch],
+        )
+        self.applied.set()
+        if self.pause is not None:
+            await self.pause.wait()  # the effect is written, the offsets are not
+        return None
+
+
+@dataclass
+class World:
+    settings: Settings
+    topic: str
+    engine: AsyncEngine
+    producer: AIOKafkaProducer
+    group: str
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, 0)
+
+    def runtime(self, handler: Effects, batch_max: int = 1000) -> TrackedConsumer[str, Any]:
+        consumer = make_consumer(self.settings.kafka_bootstrap, self.group)
+        return TrackedConsumer(
+            consumer,
+            [self.topic],
+            handler,
+            PgOffsets(self.engine, "it_tracked.offsets", self.group),
+            self.producer,
+            service=self.group,
+            batch_max=batch_max,
+            backoff=0.01,
+        )
+
+    async def send(self, *values: object) -> None:
+        for v in values:
+            raw = v if isinstance(v, bytes) else orjson.dumps({"k": v})
+            await self.producer.send_and_wait(self.topic, raw, key=b"k")
+
+    async def effects(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT k FROM it_tracked.effects WHERE consumer = :c ORDER BY seq"),
+                {"c": self.group},
+            )
+            return [r.k for r in rows]
+
+    async def stored(self) -> int | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    text(
+                        "SELECT next_offset FROM it_tracked.offsets "
+                        "WHERE consumer = :c AND topic = :t AND partition = 0"
+                    ),
+                    {"c": self.group, "t": self.topic},
+                )
+            ).scalar()
+
+
+@pytest.fixture
+async def world(settings: Settings) -> AsyncIterator[World]:
+    topic = f"it-tracked-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings.kafka_bootstrap, 1, (topic,))
+    engine = make_engine(settings.postgres_dsn, pool_size=3)
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('it_tracked'))"))
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                await conn.execute(text(statement))
+    producer = make_producer(settings.kafka_bootstrap, "it-tracked")
+    await producer.start()
+    try:
+        yield World(settings, topic, engine, producer, f"g-{topic}")
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+async def _until_stored(
+    runtime: TrackedConsumer[str, Any], world: World, done: Callable[[int], bool]
+) -> None:
+    """Run ``runtime`` batch by batch until its stored offset satisfies ``done``."""
+    for _ in range(60):
+        await runtime.run_once(timeout_ms=500)
+        if done(await world.stored() or 0):
+            return
+    raise AssertionError("the tracked consumer did not get there")
+
+
+async def _dead_letters(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tp = TopicPartition(dlq(topic), 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        out: list[ConsumerRecord[bytes, bytes]] = []
+        while len(out) < end:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def _counted(service: str, topic: str, outcome: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "paystream_events_processed_total",
+        {"service": service, "topic": topic, "outcome": outcome},
+    )
+    return value or 0.0
+
+
+async def test_poison_is_dead_lettered_and_the_partition_moves_on(
+    world: World, settings: Settings
+) -> None:
+    # given good records around an undecodable one and one the handler always fails on
+    await world.send("a", b"\xffnot json", "b", "boom", "c")
+    runtime = world.runtime(Effects(world.group))
+    await runtime.start()
+    try:
+        # when the tracked consumer works through them
+        await _until_stored(runtime, world, lambda n: n == 5)
+    finally:
+        await runtime.stop()
+    # then every good record is applied once, in order, and the partition moved past both
+    assert await world.effects() == ["a", "b", "c"]
+    # and both poison records are in the dead-letter topic with their error and origin
+    dead = await _dead_letters(settings, world.topic)
+    headers = [dict(r.headers) for r in dead]
+    assert [r.value for r in dead] == [b"\xffnot json", orjson.dumps({"k": "boom"})]
+    assert [h["dlq_origin"] for h in headers] == [
+        f"{world.topic}:0:1".encode(),
+        f"{world.topic}:0:3".encode(),
+    ]
+    assert headers[0]["dlq_error"].startswith(b"JSONDecodeError")
+    assert headers[1]["dlq_error"] == b"ValueError: boom cannot be applied"
+    assert _counted(world.group, world.topic, "dead_lettered") == 2
+    assert _counted(world.group, world.topic, "ok") == 3
+
+
+async def test_a_crash_between_effect_and_offset_replays_without_a_duplicate(
+    world: World,
+) -> None:
+    # given a consumer that stops for good after writing a batch's effects, before the
+    # batch's offsets commit (the process is killed at that point)
+    await world.send("a", "b", "c")
+    stalled = Effects(world.group)
+    stalled.pause = asyncio.Event()
+    first = world.runtime(stalled)
+    await first.start()
+    running = asyncio.create_task(first.run())
+    await asyncio.wait_for(stalled.applied.wait(), 60)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await first.stop()
+    assert await world.stored() in (None, 0)
+    # when another consumer of the group takes over
+    second = world.runtime(Effects(world.group))
+    await second.start()
+    try:
+        await _until_stored(second, world, lambda n: n == 3)
+    finally:
+        await second.stop()
+    # then each record's effect exists exactly once
+    assert await world.effects() == ["a", "b", "c"]
+
+
+async def test_a_restart_continues_from_the_stored_offsets(world: World) -> None:
+    # given a consumer that applied three records and stopped
+    await world.send("a", "b", "c")
+    first = world.runtime(Effects(world.group))
+    await first.start()
+    try:
+        await _until_stored(first, world, lambda n: n == 3)
+        # and Kafka holds no committed offset for the group (progress lives in Postgres)
+        assert await first.consumer.committed(world.tp) is None
+    finally:
+        await first.stop()
+    # when three more arrive and a new consumer of the group starts
+    await world.send("d", "e", "f")
+    second = world.runtime(Effects(world.group))
+    await second.start()
+    try:
+        await _until_stored(second, world, lambda n: n == 6)
+    finally:
+        await second.stop()
+    # then it applied only the new ones: every record once
+    assert await world.effects() == ["a", "b", "c", "d", "e", "f"]
+
+
+async def test_lag_is_the_end_offset_minus_the_stored_offset(world: World) -> None:
+    # given ten records and a consumer that takes at most four per batch
+    await world.send(*[f"r{i}" for i in range(10)])
+    runtime = world.runtime(Effects(world.group), batch_max=4)
+    await runtime.start()
+
+    def lag() -> float | None:
+        return REGISTRY.get_sample_value(
+            "paystream_consumer_lag",
+            {"service": world.group, "topic": world.topic, "partition": "0"},
+        )
+
+    try:
+        # when it has applied its first batch
+        await _until_stored(runtime, world, lambda n: n > 0)
+        stored = await world.stored()
+        end = (await runtime.consumer.end_offsets([world.tp]))[world.tp]
+        # then the lag is what is left: end minus stored
+        assert stored is not None and 0 < stored < 10 and end == 10
+        assert lag() == end - stored
+
+        # and once everything is applied it is zero
+        await _until_stored(runtime, world, lambda n: n == 10)
+        assert lag() == 0
+    finally:
+        await runtime.stop()
