@@ -7,8 +7,8 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from common.ids import uuid7
 from common.logging import correlation_id, request_id
+from contracts.ids import uuid7
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -22,11 +22,6 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def uuid7_time_ms(value: uuid.UUID) -> int:
-    """The Unix millisecond timestamp inside a UUIDv7."""
-    return value.int >> 80
-
-
 _NAMESPACE_BYTES = NAMESPACE.bytes
 
 

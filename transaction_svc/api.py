@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ValidationError
@@ -22,9 +23,9 @@ from pydantic import BaseModel, ValidationError
 from common.auth import CurrentPrincipal, Principal, token_of
 from common.errors import Problem, validation_errors
 from common.fastlane import JSON, FastRequest, FastResponse, FastRoute, json_response
-from common.ids import deterministic_id, uuid7
+from contracts.ids import deterministic_id, uuid7
+from contracts.transaction import DepositRequested, TransferRequested
 from transaction_svc import store
-from transaction_svc.domain.messages import DepositRequested, TransferRequested
 from transaction_svc.schemas import DepositCreate, TransferCreate
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL
@@ -145,7 +146,7 @@ async def submit(
         needs_append = current is not None and current.status not in TERMINAL
         if current is not None:  # append exactly what the first request would have
             first_at = current.created_at
-            event = replace(event, deadline=_deadline(state.settings, first_at))
+            event = msgspec.structs.replace(event, deadline=_deadline(state.settings, first_at))
             begun = start(event, first_at, caller.correlation_id)
         if not wait_s or not needs_append:
             if needs_append:

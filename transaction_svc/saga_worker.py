@@ -29,28 +29,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
 from common.db import LOG_DERIVED, make_engine
-from common.envelope import Envelope
 from common.health import ReadyCheck
-from common.ids import deterministic_id
 from common.kafka.consumer import make_consumer
+from common.kafka.headers import is_chained, message_headers, message_type
 from common.kafka.producer import make_producer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
 from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
 from common.worker import worker_app
-from transaction_svc.domain.messages import (
-    SagaState,
-    TransactionEvent,
-    saga_from_dict,
-    saga_to_dict,
-    transaction_event_to_dict,
-)
+from contracts.envelope import Envelope
+from contracts.ids import deterministic_id
+from contracts.transaction import TransactionEvent
+from contracts.wallet import command_envelope, decode_event
 from transaction_svc.domain.saga import react
+from transaction_svc.domain.state import SagaState, saga_from_dict, saga_to_dict
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import append, request_of, start
 from transaction_svc.status import public_status
-from wallet_svc.domain import event_from_dict
-from wallet_svc.wire import CHAINED, command_envelope
 
 log = logging.getLogger("paystream.saga")
 
@@ -76,14 +71,13 @@ BATCH_SECONDS = Histogram("paystream_saga_batch_seconds", "One saga batch, end t
 def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
     """A saga event on ``transaction-events``; its id is derived, so a replay repeats it."""
     tx = event.transaction_id
-    return Envelope(
+    return Envelope.of(
+        event,
         event_id=deterministic_id("transaction-event", tx, type(event).__name__),
-        type=type(event).__name__,
         producer="transaction_svc",
         key=tx,
         correlation_id=cause.correlation_id or cause.event_id,
         causation_id=cause.event_id,
-        payload=transaction_event_to_dict(event),
     )
 
 
@@ -216,16 +210,15 @@ class SagaWorker(ConsumerRebalanceListener):
         messages: list[tuple[Envelope, Any]] = []
         directory: list[dict[str, str]] = []
         for record in records:
-            headers = dict(record.headers or ())
-            kind = headers.get("type", b"").decode()
-            if (kind not in ANSWERS and kind != "WalletOpened") or CHAINED in headers:
+            kind = message_type(record.headers)
+            if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
                 continue  # a chained debit: its credit's answer moves the saga
-            envelope = Envelope.from_trusted_bytes(record.value)
+            envelope = Envelope.from_bytes(record.value)
             if kind == "WalletOpened":
                 p = envelope.payload
                 directory.append({"w": p["wallet_id"], "o": p["owner_id"], "c": p["currency"]})
             elif envelope.payload.get("transaction_id"):
-                messages.append((envelope, event_from_dict(envelope.payload)))
+                messages.append((envelope, decode_event(envelope.payload)))
         offsets: dict[tuple[str, int], int] = {}
         for record in records:
             offsets[(record.topic, record.partition)] = record.offset + 1
@@ -312,7 +305,7 @@ class SagaWorker(ConsumerRebalanceListener):
             topic,
             envelope.to_bytes(),
             key=envelope.key.encode(),
-            headers=[("type", envelope.type.encode())],
+            headers=message_headers(envelope),
         )
 
 

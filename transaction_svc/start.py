@@ -21,20 +21,15 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from common.envelope import Envelope
-from common.ids import deterministic_id
 from common.kafka.producer import send_envelopes
 from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS
-from transaction_svc.domain.messages import (
-    DepositRequested,
-    SagaState,
-    TransferRequested,
-    saga_to_dict,
-    transaction_event_to_dict,
-)
+from contracts.envelope import Envelope
+from contracts.ids import deterministic_id
+from contracts.transaction import DepositRequested, TransferRequested
+from contracts.wallet import command_envelope
 from transaction_svc.domain.saga import react
+from transaction_svc.domain.state import SagaState, saga_to_dict
 from transaction_svc.status import PENDING
-from wallet_svc.wire import command_envelope
 
 PRODUCER = "transaction_svc"
 
@@ -78,12 +73,11 @@ def start(
     state, commands, _ = react(None, request, now)
     assert state is not None  # a request always starts its saga
     tx = request.transaction_id
-    envelope = Envelope(
+    envelope = Envelope.of(
+        request,
         event_id=deterministic_id("request", tx),
-        type=type(request).__name__,
         producer=PRODUCER,
         key=tx,
-        payload=transaction_event_to_dict(request),
         correlation_id=correlation_id,
     )
     messages = [(TRANSACTION_EVENTS, envelope)]

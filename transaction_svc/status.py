@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transaction_svc.domain.messages import SagaState, SagaStatus
+from transaction_svc.domain.state import SagaState, SagaStatus
 
 PENDING = "pending"
 TERMINAL = frozenset({"completed", "failed", "reversed", "reversal_failed"})

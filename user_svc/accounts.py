@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.envelope import Envelope
 from common.errors import Problem
 from common.topics import USER_EVENTS
+from contracts.envelope import Envelope
+from contracts.user import UserRoleChanged
 from user_svc import outbox, store
 from user_svc.identity import Trace
 
@@ -77,12 +78,10 @@ class Accounts:
             user = await store.update_user(conn, uid, datetime.now(UTC), role=role)
             assert user is not None
             if before.role != role:
-                event = Envelope(
-                    type="UserRoleChanged", key=str(uid), producer=self._producer,
-                    correlation_id=trace.correlation_id,
-                    payload={"user_id": str(uid), "old_role": before.role, "new_role": role,
-                             "changed_by": by},
-                )  # fmt: skip
+                changed = UserRoleChanged(user_id=str(uid), old_role=before.role,
+                                          new_role=role, changed_by=by)  # fmt: skip
+                event = Envelope.of(changed, key=str(uid), producer=self._producer,
+                                    correlation_id=trace.correlation_id)  # fmt: skip
                 await outbox.add(conn, USER_EVENTS, event, trace.traceparent)
         self._relay.wake()
         log.info("role changed", extra={"user_id": user_id, "role": role, "by": by})

@@ -16,10 +16,16 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.envelope import Envelope
 from common.errors import Problem
-from common.ids import uuid7
 from common.topics import USER_EVENTS
+from contracts.envelope import Envelope
+from contracts.ids import uuid7
+from contracts.user import (
+    EmailVerificationRequested,
+    EmailVerified,
+    UserEvent,
+    UserRegistered,
+)
 from user_svc import outbox, store
 from user_svc.keystore import PgKeyStore
 from user_svc.passwords import Argon2Passwords, password_problems
@@ -68,11 +74,9 @@ class Identity:
         self.relay = relay
         self.minter = TokenMinter(settings.jwt_issuer, settings.jwt_audience)
 
-    def _event(self, type_: str, user_id: uuid.UUID, payload: dict[str, Any], trace: Trace
-               ) -> Envelope:  # fmt: skip
-        return Envelope(type=type_, key=str(user_id), producer=self.settings.service_name,
-                        correlation_id=trace.correlation_id,
-                        payload={"user_id": str(user_id), **payload})  # fmt: skip
+    def _event(self, event: UserEvent, trace: Trace) -> Envelope:
+        return Envelope.of(event, key=event.user_id, producer=self.settings.service_name,
+                           correlation_id=trace.correlation_id)  # fmt: skip
 
     def check_password(self, password: str, email: str) -> None:
         problems = password_problems(password, email, self.settings.password_min_length)
@@ -97,20 +101,19 @@ class Identity:
                 )  # fmt: skip
             except store.EmailTaken:
                 raise Problem(409, "email_taken", "an account with this email exists") from None
-            registered = {"email": email, "full_name": full_name, "role": role}
-            await outbox.add(conn, USER_EVENTS, self._event("UserRegistered", user.id,
-                             registered, trace), trace.traceparent)  # fmt: skip
+            registered = UserRegistered(user_id=str(user.id), email=email, full_name=full_name,
+                                        role=role)  # fmt: skip
+            await outbox.add(conn, USER_EVENTS, self._event(registered, trace), trace.traceparent)
             if not email_verified:
                 ttl = self.settings.email_token_ttl_s
                 await store.add_email_token(conn, token_hash(verify_token), user.id,
                                             VERIFY_EMAIL, now, ttl)  # fmt: skip
-                requested = {"email": email, "full_name": full_name, "token": verify_token,
-                             "expires_in": ttl}  # fmt: skip
+                requested = EmailVerificationRequested(
+                    user_id=str(user.id), email=email, full_name=full_name, token=verify_token,
+                    expires_in=ttl,
+                )  # fmt: skip
                 await outbox.add(
-                    conn,
-                    USER_EVENTS,
-                    self._event("EmailVerificationRequested", user.id, requested, trace),
-                    trace.traceparent,
+                    conn, USER_EVENTS, self._event(requested, trace), trace.traceparent
                 )
         self.relay.wake()
         log.info("user registered", extra={"user_id": str(user.id), "role": role})
@@ -127,7 +130,7 @@ class Identity:
             await outbox.add(
                 conn,
                 USER_EVENTS,
-                self._event("EmailVerified", user.id, {"email": user.email}, trace),
+                self._event(EmailVerified(user_id=str(user.id), email=user.email), trace),
                 trace.traceparent,
             )
         self.relay.wake()

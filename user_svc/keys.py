@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from common.ids import uuid7
+from contracts.ids import uuid7
 
 
 def _b64url(raw: bytes) -> str:

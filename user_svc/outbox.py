@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from common.envelope import Envelope
 from common.kafka.producer import send_envelope
+from contracts.envelope import Envelope
 
 log = logging.getLogger("user_svc.outbox")
 

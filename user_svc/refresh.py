@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from common.ids import uuid7
+from contracts.ids import uuid7
 from user_svc.tokens import opaque_token, token_hash
 
 _ROTATE = """

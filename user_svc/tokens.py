@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from common.ids import uuid7
+from contracts.ids import uuid7
 from user_svc.keys import SigningKey
 
 

@@ -22,23 +22,24 @@ from redis.asyncio import Redis
 
 from common.auth import CurrentPrincipal, Principal
 from common.errors import Problem
-from common.ids import deterministic_id, uuid7
 from common.kafka.producer import send_envelope
 from common.logging import correlation_id
 from common.notify import Waiters
 from common.responses import OrjsonResponse
 from common.topics import WALLET_COMMANDS
-from wallet_svc import cache
-from wallet_svc.domain import (
+from contracts.ids import deterministic_id, uuid7
+from contracts.wallet import (
     CloseWallet,
     FreezeWallet,
     OpenWallet,
     UnfreezeWallet,
     WalletCommand,
+    command_envelope,
 )
+from wallet_svc import cache
 from wallet_svc.schemas import FreezeRequest, WalletCreate, wallet_public
 from wallet_svc.store import PgWalletReader
-from wallet_svc.wire import PRODUCER, command_envelope
+from wallet_svc.wire import PRODUCER
 
 router = APIRouter(tags=["wallets"])
 

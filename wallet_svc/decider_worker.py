@@ -27,23 +27,24 @@ from prometheus_client import Counter, Histogram
 
 from common.app import serve
 from common.db import LOG_DERIVED, make_engine
-from common.envelope import Envelope
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
+from common.kafka.headers import (
+    Headers,
+    dead_letter_headers,
+    message_headers,
+    traceparent_of,
+)
 from common.kafka.producer import make_producer
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
+from contracts.envelope import Envelope
+from contracts.time import epoch_ms
+from contracts.wallet import ExpireHolds, command_envelope, decode_command, decode_event
 from wallet_svc import snapshots
-from wallet_svc.domain import ExpireHolds, WalletState, continuation, decide, epoch_ms, evolve
+from wallet_svc.domain import WalletState, continuation, decide, evolve
 from wallet_svc.settings import WalletSettings
-from wallet_svc.wire import (
-    CHAINED,
-    PRODUCER,
-    command_envelope,
-    decode_command,
-    decode_event,
-    event_envelopes,
-)
+from wallet_svc.wire import PRODUCER, event_envelopes
 
 log = logging.getLogger("paystream.decider")
 
@@ -76,7 +77,7 @@ async def rebuild_partition(
         while await reader.position(tp) < end:
             batch = await reader.getmany(tp, timeout_ms=500, max_records=5000)
             for record in batch.get(tp, []):
-                event = decode_event(Envelope.from_trusted_bytes(record.value))
+                event = decode_event(Envelope.from_bytes(record.value).payload)
                 wallet_id = event.wallet_id
                 states[wallet_id] = evolve(states.get(wallet_id) or WalletState(), event)
     finally:
@@ -84,17 +85,12 @@ async def rebuild_partition(
     return states, end
 
 
-Outgoing = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, value, key, headers
+Outgoing = tuple[str, bytes, bytes, Headers]  # topic, value, key, headers
 
 
-def _record(topic: str, envelope: Envelope, headers: list[tuple[str, bytes]]) -> Outgoing:
-    """What the transaction sends for ``envelope``: keyed by its key, typed in a header."""
-    return (
-        topic,
-        envelope.to_bytes(),
-        envelope.key.encode(),
-        [("type", envelope.type.encode()), *headers],
-    )
+def _record(topic: str, envelope: Envelope, headers: Headers) -> Outgoing:
+    """What the transaction sends for ``envelope``: keyed by its key, with its headers."""
+    return (topic, envelope.to_bytes(), envelope.key.encode(), headers)
 
 
 class DeciderWorker(ConsumerRebalanceListener):
@@ -177,13 +173,15 @@ class DeciderWorker(ConsumerRebalanceListener):
         now = datetime.now(UTC)
         outgoing: list[Outgoing] = []
         for record in records:
-            headers = [(k, v) for k, v in (record.headers or ()) if k == "traceparent"]
+            traceparent = traceparent_of(record.headers)
             try:
-                cause = Envelope.from_trusted_bytes(record.value)
-                command = decode_command(cause)
+                cause = Envelope.from_bytes(record.value)
+                command = decode_command(cause.payload)
             except Exception as exc:  # a malformed command must not stall the partition
                 log.error("undecodable command dead-lettered", extra={"offset": record.offset})
-                headers.append(("dlq_error", f"{type(exc).__name__}: {exc}"[:500].encode()))
+                headers = dead_letter_headers(
+                    record.headers, exc, record.topic, record.partition, record.offset
+                )
                 outgoing.append((dlq(WALLET_COMMANDS), record.value, record.key, headers))
                 DECISIONS.labels("dead_lettered").inc()
                 continue
@@ -199,12 +197,13 @@ class DeciderWorker(ConsumerRebalanceListener):
             working[wallet_id] = state
             DECISIONS.labels(type(events[-1]).__name__).inc()
             then = continuation(command, events)
-            marks = [(CHAINED, b"1"), *headers] if then is not None else headers
+            chained = then is not None
             for envelope in event_envelopes(events, cause, now):
-                outgoing.append(_record(WALLET_EVENTS, envelope, marks))
+                headers = message_headers(envelope, traceparent, chained=chained)
+                outgoing.append(_record(WALLET_EVENTS, envelope, headers))
             if then is not None:  # the next leg, committed with this one or not at all
                 env = command_envelope(then, PRODUCER, cause.correlation_id, cause.event_id)
-                outgoing.append(_record(WALLET_COMMANDS, env, headers))
+                outgoing.append(_record(WALLET_COMMANDS, env, message_headers(env, traceparent)))
         sent = []
         async with producer.transaction():
             for topic, value, key, hdrs in outgoing:
@@ -280,12 +279,13 @@ class DeciderWorker(ConsumerRebalanceListener):
                         wallet_id=wallet_id,
                         now=now,
                     )
+                    env = command_envelope(command, self.settings.service_name)
                     await producer.send(
                         WALLET_COMMANDS,
-                        command_envelope(command, self.settings.service_name).to_bytes(),
+                        env.to_bytes(),
                         key=wallet_id.encode(),
                         partition=partition,
-                        headers=[("type", b"ExpireHolds")],
+                        headers=message_headers(env),
                     )
             HOLDS_SWEPT.inc(len(due))
 

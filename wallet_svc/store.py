@@ -1,84 +1,81 @@
-"""``PgBalanceStore``: the balance read model in Postgres (schema ``wallets``), on asyncpg.
+"""The balance read model in Postgres (schema ``wallets``): its writer and its reader.
 
-One batch = one transaction: the stored offsets of the batch's partitions are locked
-first (``FOR UPDATE``), records below them are dropped (another instance applied them
-during a rebalance), then one set-based statement per table, then the new offsets.
-Replays therefore change nothing, even with two instances briefly on one partition.
+``PgBalanceStore`` writes one batch of wallet-events with one set-based statement per
+table, inside the transaction the projector's tracked consumer (``common.kafka.tracked``)
+opened and stores the batch's offsets in (``wallets.offsets``, consumer ``balance``).
+Entries are keyed by event id, so even a replay that slipped past the offsets changes
+nothing. ``PgWalletReader`` answers the API's queries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from wallet_svc.projection import BatchRows, Record, filter_applied, project_batch, system_deltas
+from wallet_svc.projection import BatchRows, Record, project_batch, system_deltas
 
 CONSUMER = "balance"
+OFFSETS = "wallets.offsets"
 
 WALLET_COLUMNS = "id, owner_id, currency, status, overdraft_limit, ledger, available, created_at"
 
-_INSERT_WALLETS = f"""
+_INSERT_WALLETS = text(f"""
 INSERT INTO wallets.wallets
     (id, owner_id, currency, status, overdraft_limit, ledger, available, created_at, updated_at)
 SELECT u.id, u.owner_id, u.currency, 'active', u.overdraft_limit, 0, 0, u.at, u.at
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+FROM unnest(CAST(:ids AS uuid[]), CAST(:owners AS text[]), CAST(:currencies AS text[]),
+    CAST(:limits AS bigint[]), CAST(:ats AS timestamptz[]))
     AS u(id, owner_id, currency, overdraft_limit, at)
 ON CONFLICT (id) DO NOTHING
 RETURNING {WALLET_COLUMNS}
-"""
+""")
 
-_UPDATE_WALLETS = """
+_UPDATE_WALLETS = text("""
 UPDATE wallets.wallets w SET
     status = COALESCE(u.status, w.status),
     ledger = COALESCE(u.ledger, w.ledger),
     available = COALESCE(u.available, w.available),
     updated_at = GREATEST(w.updated_at, u.at)
-FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:ledgers AS bigint[]),
+    CAST(:availables AS bigint[]), CAST(:ats AS timestamptz[]))
     AS u(id, status, ledger, available, at)
 WHERE w.id = u.id
 RETURNING w.id, w.owner_id, w.currency, w.status, w.overdraft_limit, w.ledger, w.available,
     w.created_at
-"""
+""")
 
-_INSERT_ENTRIES = """
+_ENTRY_COLUMNS = ("event_ids", "wallet_ids", "transaction_ids", "kinds", "amounts",
+                  "currencies", "ledgers", "availables", "ats")  # fmt: skip
+_INSERT_ENTRIES = text("""
 INSERT INTO wallets.entries
     (event_id, wallet_id, transaction_id, kind, amount, currency, ledger_after,
      available_after, occurred_at)
-SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-    $7::bigint[], $8::bigint[], $9::timestamptz[])
+SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:wallet_ids AS uuid[]),
+    CAST(:transaction_ids AS text[]), CAST(:kinds AS text[]), CAST(:amounts AS bigint[]),
+    CAST(:currencies AS text[]), CAST(:ledgers AS bigint[]), CAST(:availables AS bigint[]),
+    CAST(:ats AS timestamptz[]))
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
-"""
+""")
 
-_INSERT_POSTINGS = """
+_INSERT_POSTINGS = text("""
 INSERT INTO wallets.postings (event_id, seq, account, amount, currency)
-SELECT * FROM unnest($1::text[], $2::smallint[], $3::text[], $4::bigint[], $5::text[])
+SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:seqs AS smallint[]),
+    CAST(:accounts AS text[]), CAST(:amounts AS bigint[]), CAST(:currencies AS text[]))
 ON CONFLICT DO NOTHING
-"""
+""")
 
-_ADD_SYSTEM = """
+_ADD_SYSTEM = text("""
 INSERT INTO wallets.system_balances AS s (account, currency, shard, balance)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
+SELECT * FROM unnest(CAST(:accounts AS text[]), CAST(:currencies AS text[]),
+    CAST(:shards AS int[]), CAST(:amounts AS bigint[]))
 ON CONFLICT (account, currency, shard) DO UPDATE SET balance = s.balance + EXCLUDED.balance
-"""
-
-_LOCK_OFFSETS = """
-SELECT partition, next_offset FROM wallets.offsets
-WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])
-FOR UPDATE
-"""
-
-_SAVE_OFFSETS = """
-INSERT INTO wallets.offsets AS o (consumer, topic, partition, next_offset)
-SELECT $1, $2, u.partition, u.next_offset
-FROM unnest($3::int[], $4::bigint[]) AS u(partition, next_offset)
-ON CONFLICT (consumer, topic, partition)
-DO UPDATE SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset)
-"""
+""")
 
 
 def asyncpg_dsn(dsn: str) -> str:
@@ -92,103 +89,68 @@ class Applied:
 
     rows: BatchRows
     wallets: dict[str, dict[str, Any]]
-    skipped: int
     inserted_entries: int
 
 
-def wallet_row(rec: asyncpg.Record) -> dict[str, Any]:
-    return {k: rec[k] for k in rec.keys()}  # noqa: SIM118 - asyncpg.Record is not a dict
+def wallet_row(rec: Any) -> dict[str, Any]:
+    """A wallet row (asyncpg record or SQLAlchemy mapping) as a plain dict."""
+    return {k: rec[k] for k in rec.keys()}  # noqa: SIM118 - neither is a dict
 
 
 class PgBalanceStore:
     """The read model's writer (projector side)."""
 
-    def __init__(self, pool: asyncpg.Pool, topic: str, consumer: str = CONSUMER) -> None:
-        self.pool = pool
-        self.topic = topic
-        self.consumer = consumer
-
-    async def offsets(self, partitions: list[int]) -> dict[int, int]:
-        """Stored next offsets of ``partitions`` (rows created at 0 when missing)."""
-        async with self.pool.acquire() as conn:
+    async def write(self, conn: AsyncConnection, records: list[Record]) -> Applied:
+        """Write one batch (records in partition order) inside ``conn``'s transaction."""
+        rows = project_batch(records)
+        wallets: dict[str, dict[str, Any]] = {}
+        if rows.opened:
+            cols = list(zip(*rows.opened, strict=True))
+            opened = await conn.execute(
+                _INSERT_WALLETS, dict(zip(("ids", "owners", "currencies", "limits", "ats"),
+                                          cols, strict=True)),
+            )  # fmt: skip
+            for rec in opened.mappings():
+                wallets[str(rec["id"])] = wallet_row(rec)
+        if rows.patches:
+            ids = list(rows.patches)
+            ps = [rows.patches[i] for i in ids]
+            updated = await conn.execute(
+                _UPDATE_WALLETS,
+                {"ids": ids, "statuses": [p.status for p in ps], "ledgers": [p.ledger for p in ps],
+                 "availables": [p.available for p in ps], "ats": [p.updated_at for p in ps]},
+            )  # fmt: skip
+            for rec in updated.mappings():
+                wallets[str(rec["id"])] = wallet_row(rec)
+        inserted: set[str] = set()
+        if rows.entries:
+            cols = list(zip(*(e[:9] for e in rows.entries), strict=True))
+            entered = await conn.execute(
+                _INSERT_ENTRIES, dict(zip(_ENTRY_COLUMNS, cols, strict=True))
+            )
+            inserted = set(entered.scalars())
+        postings = [
+            (event_id, *p)
+            for event_id, ps_ in rows.postings.items()
+            if event_id in inserted
+            for p in ps_
+        ]
+        if postings:
+            cols = list(zip(*postings, strict=True))
             await conn.execute(
-                """INSERT INTO wallets.offsets (consumer, topic, partition, next_offset)
-                   SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING""",
-                self.consumer, self.topic, partitions,
+                _INSERT_POSTINGS,
+                dict(zip(("event_ids", "seqs", "accounts", "amounts", "currencies"), cols,
+                         strict=True)),
             )  # fmt: skip
-            rows = await conn.fetch(
-                "SELECT partition, next_offset FROM wallets.offsets "
-                "WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])",
-                self.consumer, self.topic, partitions,
+        deltas = system_deltas(rows, inserted)
+        if deltas:
+            keys = list(deltas)
+            await conn.execute(
+                _ADD_SYSTEM,
+                {"accounts": [k[0] for k in keys], "currencies": [k[1] for k in keys],
+                 "shards": [k[2] for k in keys], "amounts": [deltas[k] for k in keys]},
             )  # fmt: skip
-        return {r["partition"]: r["next_offset"] for r in rows}
-
-    async def apply(
-        self,
-        records: list[Record],
-        before_commit: Callable[[dict[str, dict[str, Any]]], Awaitable[None]] | None = None,
-    ) -> Applied:
-        """Apply one batch in one transaction (see the module doc).
-
-        ``before_commit`` gets the touched wallets' final rows while the transaction is
-        still open (the projector refreshes the cache there: if the commit is then lost,
-        the cache shows values already committed in Kafka, and the replay rewrites them).
-        """
-        partitions = sorted({r.partition for r in records})
-        async with self.pool.acquire() as conn, conn.transaction():
-            locked = await conn.fetch(_LOCK_OFFSETS, self.consumer, self.topic, partitions)
-            stored = {r["partition"]: r["next_offset"] for r in locked}
-            fresh = filter_applied(records, stored)
-            rows = project_batch(fresh)
-            wallets, inserted = await _write(conn, rows)
-            offs = sorted(rows.next_offsets.items())
-            if offs:
-                await conn.execute(
-                    _SAVE_OFFSETS, self.consumer, self.topic,
-                    [p for p, _ in offs], [o for _, o in offs],
-                )  # fmt: skip
-            if before_commit is not None:
-                await before_commit(wallets)
-        return Applied(rows, wallets, len(records) - len(fresh), inserted)
-
-
-async def _write(
-    conn: asyncpg.Connection, rows: BatchRows
-) -> tuple[dict[str, dict[str, Any]], int]:
-    wallets: dict[str, dict[str, Any]] = {}
-    if rows.opened:
-        cols = list(zip(*rows.opened, strict=True))
-        for rec in await conn.fetch(_INSERT_WALLETS, *cols):
-            wallets[str(rec["id"])] = wallet_row(rec)
-    if rows.patches:
-        ids = list(rows.patches)
-        ps = [rows.patches[i] for i in ids]
-        updated = await conn.fetch(
-            _UPDATE_WALLETS, ids, [p.status for p in ps], [p.ledger for p in ps],
-            [p.available for p in ps], [p.updated_at for p in ps],
-        )  # fmt: skip
-        for rec in updated:
-            wallets[str(rec["id"])] = wallet_row(rec)
-    inserted: set[str] = set()
-    if rows.entries:
-        cols = list(zip(*(e[:9] for e in rows.entries), strict=True))
-        inserted = {r["event_id"] for r in await conn.fetch(_INSERT_ENTRIES, *cols)}
-    postings = [
-        (event_id, *p)
-        for event_id, ps_ in rows.postings.items()
-        if event_id in inserted
-        for p in ps_
-    ]
-    if postings:
-        await conn.execute(_INSERT_POSTINGS, *zip(*postings, strict=True))
-    deltas = system_deltas(rows, inserted)
-    if deltas:
-        keys = list(deltas)
-        await conn.execute(
-            _ADD_SYSTEM, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-            [deltas[k] for k in keys],
-        )  # fmt: skip
-    return wallets, len(inserted)
+        return Applied(rows, wallets, len(inserted))
 
 
 class PgWalletReader:

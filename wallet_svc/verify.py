@@ -35,7 +35,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from common.settings import Settings
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
-from wallet_svc.domain import WalletState, event_from_dict, evolve
+from contracts.wallet import decode_event
+from wallet_svc.domain import WalletState, evolve
 from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX
 from wallet_svc.store import CONSUMER, asyncpg_dsn
 
@@ -152,7 +153,7 @@ class Replay:
         raw = env.get("payload")
         payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
         try:
-            event = event_from_dict(payload)
+            event = decode_event(payload)
         except (ValueError, TypeError):
             self.undecodable += 1  # dead-lettered by the projector; reported as a warning
             return

@@ -19,6 +19,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from common.kafka.headers import dead_letter_headers
 from common.metrics import EVENTS_PROCESSED
 from common.topics import dlq
 
@@ -100,11 +101,9 @@ class ConsumerLoop:
                 "error": type(exc).__name__,
             },
         )
-        headers = [
-            *(record.headers or ()),
-            ("dlq_error", f"{type(exc).__name__}: {exc}"[:500].encode()),
-            ("dlq_origin", f"{record.topic}:{record.partition}:{record.offset}".encode()),
-        ]
+        headers = dead_letter_headers(
+            record.headers, exc, record.topic, record.partition, record.offset
+        )
         await self.dlq_producer.send_and_wait(
             dlq(record.topic), record.value, key=record.key, headers=headers
         )

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 
-from common.envelope import Envelope
+from common.kafka.headers import message_headers
 from common.kafka.partitioner import Murmur2Partitioner
+from contracts.envelope import Envelope
 
 
 def make_producer(
@@ -34,14 +35,6 @@ def make_producer(
     )
 
 
-def headers_for(envelope: Envelope, traceparent: str | None = None) -> list[tuple[str, bytes]]:
-    """Kafka headers: the event type (for cheap filtering) and the W3C trace context."""
-    headers = [("type", envelope.type.encode())]
-    if traceparent:
-        headers.append(("traceparent", traceparent.encode()))
-    return headers
-
-
 async def send_envelope(
     producer: AIOKafkaProducer, topic: str, envelope: Envelope, traceparent: str | None = None
 ) -> None:
@@ -50,7 +43,7 @@ async def send_envelope(
         topic,
         envelope.to_bytes(),
         key=envelope.key.encode(),
-        headers=headers_for(envelope, traceparent),
+        headers=message_headers(envelope, traceparent),
     )
 
 
@@ -63,7 +56,7 @@ async def send_envelopes(
     every acknowledgement."""
     futures = [
         await producer.send(
-            topic, e.to_bytes(), key=e.key.encode(), headers=headers_for(e, traceparent)
+            topic, e.to_bytes(), key=e.key.encode(), headers=message_headers(e, traceparent)
         )
         for topic, e in messages
     ]

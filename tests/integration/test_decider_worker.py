@@ -11,9 +11,14 @@ from common.settings import Settings
 from common.testing.kafka import read_topic, wait_for
 from common.testing.stack import StackUnderTest
 from common.topics import WALLET_EVENTS
+from contracts.wallet import (
+    CreditWallet,
+    DebitWallet,
+    OpenWallet,
+    WalletCommand,
+)
 from infra.local.procs import kill9
 from infra.local.stack import start_app
-from wallet_svc.domain import CreditWallet, DebitWallet, OpenWallet, WalletCommand
 from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,12 @@ from common.settings import Settings
 from common.testing.kafka import read_topic, wait_for
 from common.testing.stack import StackUnderTest
 from common.topics import WALLET_EVENTS
-from wallet_svc.domain import CreditWallet, OpenWallet, PlaceHold, WalletCommand
+from contracts.wallet import (
+    CreditWallet,
+    OpenWallet,
+    PlaceHold,
+    WalletCommand,
+)
 from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration

@@ -16,10 +16,15 @@ from common.settings import Settings
 from common.testing.kafka import read_topic, wait_for
 from common.testing.stack import StackUnderTest
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
+from contracts.transaction import TransferRequested
+from contracts.wallet import (
+    CreditWallet,
+    FreezeWallet,
+    OpenWallet,
+    WalletCommand,
+)
 from transaction_svc import store
-from transaction_svc.domain.messages import TransferRequested
 from transaction_svc.start import Start, append, start
-from wallet_svc.domain import CreditWallet, FreezeWallet, OpenWallet, WalletCommand
 from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration

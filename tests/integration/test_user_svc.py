@@ -14,10 +14,10 @@ import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from common.envelope import Envelope
 from common.settings import Settings
 from common.testing.stack import StackUnderTest
 from common.topics import USER_EVENTS
+from contracts.envelope import Envelope
 
 pytestmark = pytest.mark.integration
 

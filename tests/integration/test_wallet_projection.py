@@ -26,15 +26,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
 
-from common.kafka.producer import headers_for, make_producer, send_envelope
+from common.kafka.headers import message_headers
+from common.kafka.producer import make_producer, send_envelope
 from common.redis import make_redis
 from common.settings import Settings
 from common.testing.stack import StackUnderTest
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS
-from infra.local.procs import kill9
-from infra.local.stack import start_app
-from wallet_svc import cache
-from wallet_svc.domain import (
+from contracts.wallet import (
     CreditWallet,
     DebitWallet,
     FreezeWallet,
@@ -42,13 +40,19 @@ from wallet_svc.domain import (
     PlaceHold,
     ReleaseHold,
     WalletCommand,
+    command_envelope,
+)
+from infra.local.procs import kill9
+from infra.local.stack import start_app
+from wallet_svc import cache
+from wallet_svc.domain import (
     WalletState,
     decide,
     evolve,
 )
 from wallet_svc.store import asyncpg_dsn
 from wallet_svc.verify import verify
-from wallet_svc.wire import command_envelope, event_envelopes
+from wallet_svc.wire import event_envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +87,7 @@ class Ledger:
         await self.producer.begin_transaction()
         for env in envelopes:
             await self.producer.send(
-                WALLET_EVENTS, env.to_bytes(), key=env.key.encode(), headers=headers_for(env)
+                WALLET_EVENTS, env.to_bytes(), key=env.key.encode(), headers=message_headers(env)
             )
         if abort:
             await self.producer.abort_transaction()

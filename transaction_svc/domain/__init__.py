@@ -1,25 +1,6 @@
-"""Pure transaction domain core (stdlib only): transaction events and the saga."""
+"""Pure transaction domain core (no I/O): the saga and its state; its messages are in
+`contracts.transaction` and `contracts.wallet`."""
 
-from transaction_svc.domain.messages import (
-    TRANSACTION_EVENT_TYPES,
-    DepositCompleted,
-    DepositFailed,
-    DepositRequested,
-    SagaState,
-    SagaStatus,
-    Step,
-    TransactionEvent,
-    TransferCompleted,
-    TransferDebited,
-    TransferFailed,
-    TransferRequested,
-    TransferReversalFailed,
-    TransferReversed,
-    saga_from_dict,
-    saga_to_dict,
-    transaction_event_from_dict,
-    transaction_event_to_dict,
-)
 from transaction_svc.domain.saga import (
     FEES,
     IN_TRANSIT,
@@ -29,24 +10,20 @@ from transaction_svc.domain.saga import (
     reverse_command_id,
     settlement_account,
 )
+from transaction_svc.domain.state import (
+    SagaState,
+    SagaStatus,
+    Step,
+    saga_from_dict,
+    saga_to_dict,
+)
 
 __all__ = [
     "FEES",
     "IN_TRANSIT",
-    "TRANSACTION_EVENT_TYPES",
-    "DepositCompleted",
-    "DepositFailed",
-    "DepositRequested",
     "SagaState",
     "SagaStatus",
     "Step",
-    "TransactionEvent",
-    "TransferCompleted",
-    "TransferDebited",
-    "TransferFailed",
-    "TransferRequested",
-    "TransferReversalFailed",
-    "TransferReversed",
     "credit_command_id",
     "debit_command_id",
     "react",
@@ -54,6 +31,4 @@ __all__ = [
     "saga_from_dict",
     "saga_to_dict",
     "settlement_account",
-    "transaction_event_from_dict",
-    "transaction_event_to_dict",
 ]

@@ -20,17 +20,16 @@ Unexpected, duplicate or out-of-order messages leave the state unchanged.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeAlias
 
-from transaction_svc.domain.messages import (
+from msgspec.structs import replace
+
+from contracts.time import epoch_ms
+from contracts.transaction import (
     DepositCompleted,
     DepositFailed,
     DepositRequested,
-    SagaState,
-    SagaStatus,
-    Step,
     TransactionEvent,
     TransferCompleted,
     TransferDebited,
@@ -39,9 +38,15 @@ from transaction_svc.domain.messages import (
     TransferReversalFailed,
     TransferReversed,
 )
-from wallet_svc.domain.commands import CreditWallet, DebitWallet
-from wallet_svc.domain.decider import epoch_ms
-from wallet_svc.domain.events import CreditRejected, DebitRejected, WalletCredited, WalletDebited
+from contracts.wallet import (
+    CreditRejected,
+    CreditWallet,
+    DebitRejected,
+    DebitWallet,
+    WalletCredited,
+    WalletDebited,
+)
+from transaction_svc.domain.state import SagaState, SagaStatus, Step
 
 IN_TRANSIT = "system:in_transit"
 FEES = "system:fees"

@@ -3,43 +3,37 @@
 Rules: a duplicate `command_id` yields `[]`; rejections are events; holds whose
 `expires_at` <= now are expired (`HoldExpired`) before the command itself is decided, so
 `available` never counts a dead hold. Debits and holds need
-`available + overdraft_limit >= amount`.
+`available + overdraft_limit >= amount`. No balance leaves ``-MAX_BALANCE..MAX_BALANCE``
+(the int64 the read model stores it in): amounts and overdraft limits are at most
+``MAX_BALANCE``, and a credit that would take the ledger balance past it is rejected
+(``balance_limit_exceeded``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from wallet_svc.domain import commands as cmd
-from wallet_svc.domain import events as ev
-from wallet_svc.domain.events import Posting, Reason
+from contracts import wallet as msg
+from contracts.time import epoch_ms
+from contracts.wallet import Posting, Reason
 from wallet_svc.domain.state import WalletState, WalletStatus, evolve
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def epoch_ms(now: int | datetime) -> int:
-    """Epoch milliseconds of `now` (an int epoch ms, or an aware datetime)."""
-    if isinstance(now, datetime):
-        if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-        return (now - _EPOCH) // timedelta(milliseconds=1)
-    return now
+MAX_BALANCE = 2**63 - 1
 
 
 def decide(
-    state: WalletState | None, command: cmd.WalletCommand, now: int | datetime
-) -> list[ev.WalletEvent]:
+    state: WalletState | None, command: msg.WalletCommand, now: int | datetime
+) -> list[msg.WalletEvent]:
     """Decide one command against the wallet's state; return the events to append."""
     s = state if state is not None else WalletState()
     if command.command_id in s.processed:
         return []
     at = epoch_ms(now)
-    horizon = max(at, command.now) if isinstance(command, cmd.ExpireHolds) else at
-    events: list[ev.WalletEvent] = []
+    horizon = max(at, command.now) if isinstance(command, msg.ExpireHolds) else at
+    events: list[msg.WalletEvent] = []
     for hold in s.holds:
         if hold.expires_at <= horizon:
-            expired = ev.HoldExpired(
+            expired = msg.HoldExpired(
                 command_id=command.command_id,
                 wallet_id=s.wallet_id,
                 transaction_id=hold.transaction_id,
@@ -51,41 +45,41 @@ def decide(
             )
             s = evolve(s, expired)
             events.append(expired)
-    expired_ids = {e.hold_id for e in events if isinstance(e, ev.HoldExpired)}
+    expired_ids = {e.hold_id for e in events if isinstance(e, msg.HoldExpired)}
     return events + _decide(s, command, at, expired_ids)
 
 
 def _decide(
-    s: WalletState, c: cmd.WalletCommand, at: int, expired_ids: set[str]
-) -> list[ev.WalletEvent]:
+    s: WalletState, c: msg.WalletCommand, at: int, expired_ids: set[str]
+) -> list[msg.WalletEvent]:
     exists = s.status != WalletStatus.ABSENT and s.wallet_id == c.wallet_id
     match c:
-        case cmd.OpenWallet():
+        case msg.OpenWallet():
             return _open(s, c)
-        case cmd.FreezeWallet() | cmd.UnfreezeWallet() | cmd.CloseWallet():
+        case msg.FreezeWallet() | msg.UnfreezeWallet() | msg.CloseWallet():
             return _admin(s, c, exists)
-        case cmd.DebitWallet():
+        case msg.DebitWallet():
             return _debit(s, c, at, exists)
-        case cmd.CreditWallet():
+        case msg.CreditWallet():
             return _credit(s, c, at, exists)
-        case cmd.PlaceHold():
+        case msg.PlaceHold():
             return _place_hold(s, c, at, exists)
-        case cmd.CaptureHold() | cmd.ReleaseHold():
+        case msg.CaptureHold() | msg.ReleaseHold():
             return _settle_hold(s, c, exists, expired_ids)
         case _:  # ExpireHolds: the expiry above is its whole effect
             return []
 
 
-def continuation(c: cmd.WalletCommand, events: list[ev.WalletEvent]) -> cmd.CreditWallet | None:
+def continuation(c: msg.WalletCommand, events: list[msg.WalletEvent]) -> msg.CreditWallet | None:
     """The command to append with a decision: an accepted debit's ``then``, if any."""
-    if isinstance(c, cmd.DebitWallet) and events and isinstance(events[-1], ev.WalletDebited):
+    if isinstance(c, msg.DebitWallet) and events and isinstance(events[-1], msg.WalletDebited):
         return c.then
     return None
 
 
-def _rejected(c: cmd.WalletCommand, reason: str) -> list[ev.WalletEvent]:
+def _rejected(c: msg.WalletCommand, reason: str) -> list[msg.WalletEvent]:
     return [
-        ev.CommandRejected(
+        msg.CommandRejected(
             command_id=c.command_id,
             wallet_id=c.wallet_id,
             command_type=type(c).__name__,
@@ -94,13 +88,13 @@ def _rejected(c: cmd.WalletCommand, reason: str) -> list[ev.WalletEvent]:
     ]
 
 
-def _open(s: WalletState, c: cmd.OpenWallet) -> list[ev.WalletEvent]:
+def _open(s: WalletState, c: msg.OpenWallet) -> list[msg.WalletEvent]:
     if s.status != WalletStatus.ABSENT:
         return _rejected(c, Reason.ALREADY_EXISTS)
     if not _is_amount(c.overdraft_limit, allow_zero=True):
         return _rejected(c, Reason.INVALID_AMOUNT)
     return [
-        ev.WalletOpened(
+        msg.WalletOpened(
             command_id=c.command_id,
             wallet_id=c.wallet_id,
             owner_id=c.owner_id,
@@ -111,30 +105,30 @@ def _open(s: WalletState, c: cmd.OpenWallet) -> list[ev.WalletEvent]:
 
 
 def _admin(
-    s: WalletState, c: cmd.FreezeWallet | cmd.UnfreezeWallet | cmd.CloseWallet, exists: bool
-) -> list[ev.WalletEvent]:
+    s: WalletState, c: msg.FreezeWallet | msg.UnfreezeWallet | msg.CloseWallet, exists: bool
+) -> list[msg.WalletEvent]:
     if not exists:
         return _rejected(c, Reason.WALLET_NOT_FOUND)
     if s.status == WalletStatus.CLOSED:
         return _rejected(c, Reason.WALLET_CLOSED)
     ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
     match c:
-        case cmd.FreezeWallet():
+        case msg.FreezeWallet():
             if s.status == WalletStatus.FROZEN:
                 return _rejected(c, Reason.WALLET_FROZEN)
-            return [ev.WalletFrozen(**ids, reason=c.reason)]
-        case cmd.UnfreezeWallet():
+            return [msg.WalletFrozen(**ids, reason=c.reason)]
+        case msg.UnfreezeWallet():
             if s.status != WalletStatus.FROZEN:
                 return _rejected(c, Reason.NOT_FROZEN)
-            return [ev.WalletUnfrozen(**ids)]
+            return [msg.WalletUnfrozen(**ids)]
         case _:
             if s.ledger != 0 or s.holds:
                 return _rejected(c, Reason.NOT_ZERO_BALANCE)
-            return [ev.WalletClosed(**ids)]
+            return [msg.WalletClosed(**ids)]
 
 
 def _is_amount(value: object, *, allow_zero: bool = False) -> bool:
-    return type(value) is int and (value >= 0 if allow_zero else value > 0)
+    return type(value) is int and (value >= 0 if allow_zero else value > 0) and value <= MAX_BALANCE
 
 
 def _money_guard(s: WalletState, amount: int, currency: str, exists: bool) -> str | None:
@@ -163,7 +157,7 @@ def _funds_guard(s: WalletState, amount: int) -> str | None:
     return Reason.INSUFFICIENT_FUNDS if s.available + s.overdraft_limit < amount else None
 
 
-def _debit(s: WalletState, c: cmd.DebitWallet, at: int, exists: bool) -> list[ev.WalletEvent]:
+def _debit(s: WalletState, c: msg.DebitWallet, at: int, exists: bool) -> list[msg.WalletEvent]:
     reason = (
         _money_guard(s, c.amount, c.currency, exists)
         or _expiry_guard(c.expires_at, at)
@@ -173,13 +167,13 @@ def _debit(s: WalletState, c: cmd.DebitWallet, at: int, exists: bool) -> list[ev
     ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
     ids |= {"transaction_id": c.transaction_id, "currency": c.currency}
     if reason:
-        return [ev.DebitRejected(**ids, amount=c.amount, reason=reason)]
+        return [msg.DebitRejected(**ids, amount=c.amount, reason=reason)]
     postings = (
         Posting(account=s.account, amount=-c.amount, currency=c.currency),
         Posting(account=c.counter_account, amount=c.amount, currency=c.currency),
     )
     return [
-        ev.WalletDebited(
+        msg.WalletDebited(
             **ids,
             amount=c.amount,
             counter_account=c.counter_account,
@@ -190,17 +184,21 @@ def _debit(s: WalletState, c: cmd.DebitWallet, at: int, exists: bool) -> list[ev
     ]
 
 
-def _credit(s: WalletState, c: cmd.CreditWallet, at: int, exists: bool) -> list[ev.WalletEvent]:
+def _credit(s: WalletState, c: msg.CreditWallet, at: int, exists: bool) -> list[msg.WalletEvent]:
     reason = _money_guard(s, c.amount, c.currency, exists)
-    if reason is None and not _is_amount(c.fee, allow_zero=True):
-        reason = Reason.INVALID_AMOUNT
+    if reason is None and not (
+        _is_amount(c.fee, allow_zero=True) and c.amount + c.fee <= MAX_BALANCE
+    ):
+        reason = Reason.INVALID_AMOUNT  # the fee, and the counter account's leg
+    if reason is None and s.ledger + c.amount > MAX_BALANCE:
+        reason = Reason.BALANCE_LIMIT_EXCEEDED  # compensations too: nothing may overflow
     if reason is None and not c.compensation:
         reason = _expiry_guard(c.expires_at, at) or _status_guard(s)
     ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
     ids |= {"transaction_id": c.transaction_id, "currency": c.currency}
     if reason:
         return [
-            ev.CreditRejected(**ids, amount=c.amount, reason=reason, compensation=c.compensation)
+            msg.CreditRejected(**ids, amount=c.amount, reason=reason, compensation=c.compensation)
         ]
     postings = [
         Posting(account=c.counter_account, amount=-(c.amount + c.fee), currency=c.currency),
@@ -209,7 +207,7 @@ def _credit(s: WalletState, c: cmd.CreditWallet, at: int, exists: bool) -> list[
     if c.fee:
         postings.append(Posting(account=c.fee_account, amount=c.fee, currency=c.currency))
     return [
-        ev.WalletCredited(
+        msg.WalletCredited(
             **ids,
             amount=c.amount,
             compensation=c.compensation,
@@ -223,7 +221,7 @@ def _credit(s: WalletState, c: cmd.CreditWallet, at: int, exists: bool) -> list[
     ]
 
 
-def _place_hold(s: WalletState, c: cmd.PlaceHold, at: int, exists: bool) -> list[ev.WalletEvent]:
+def _place_hold(s: WalletState, c: msg.PlaceHold, at: int, exists: bool) -> list[msg.WalletEvent]:
     reason = (
         _money_guard(s, c.amount, c.currency, exists)
         or _status_guard(s)
@@ -234,9 +232,9 @@ def _place_hold(s: WalletState, c: cmd.PlaceHold, at: int, exists: bool) -> list
     ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
     ids |= {"transaction_id": c.transaction_id, "hold_id": c.hold_id}
     if reason:
-        return [ev.HoldRejected(**ids, reason=reason)]
+        return [msg.HoldRejected(**ids, reason=reason)]
     return [
-        ev.HoldPlaced(
+        msg.HoldPlaced(
             **ids,
             amount=c.amount,
             currency=c.currency,
@@ -248,8 +246,8 @@ def _place_hold(s: WalletState, c: cmd.PlaceHold, at: int, exists: bool) -> list
 
 
 def _settle_hold(
-    s: WalletState, c: cmd.CaptureHold | cmd.ReleaseHold, exists: bool, expired_ids: set[str]
-) -> list[ev.WalletEvent]:
+    s: WalletState, c: msg.CaptureHold | msg.ReleaseHold, exists: bool, expired_ids: set[str]
+) -> list[msg.WalletEvent]:
     ids = {"command_id": c.command_id, "wallet_id": c.wallet_id}
     ids |= {"transaction_id": c.transaction_id, "hold_id": c.hold_id}
     hold = s.hold(c.hold_id)
@@ -260,19 +258,19 @@ def _settle_hold(
         reason = Reason.EXPIRED
     elif hold is None:
         reason = Reason.HOLD_NOT_FOUND
-    elif isinstance(c, cmd.CaptureHold) and not (_is_amount(c.amount) and c.amount <= hold.amount):
+    elif isinstance(c, msg.CaptureHold) and not (_is_amount(c.amount) and c.amount <= hold.amount):
         reason = Reason.INVALID_AMOUNT
     if reason or hold is None:
-        return [ev.HoldRejected(**ids, reason=reason or Reason.HOLD_NOT_FOUND)]
+        return [msg.HoldRejected(**ids, reason=reason or Reason.HOLD_NOT_FOUND)]
     released = s.available + hold.amount
-    if isinstance(c, cmd.ReleaseHold):
+    if isinstance(c, msg.ReleaseHold):
         return [
-            ev.HoldReleased(
+            msg.HoldReleased(
                 **ids, amount=hold.amount, currency=s.currency, ledger=s.ledger, available=released
             )
         ]
     return [
-        ev.HoldCaptured(
+        msg.HoldCaptured(
             **ids,
             amount=c.amount,
             released_amount=hold.amount - c.amount,

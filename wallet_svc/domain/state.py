@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from wallet_svc.domain import events as ev
+from contracts import wallet as msg
 
 SNAPSHOT_VERSION = 1
 
@@ -110,11 +110,11 @@ def wallet_account(wallet_id: str) -> str:
     return f"wallet:{wallet_id}"
 
 
-def evolve(state: WalletState, event: ev.WalletEvent) -> WalletState:
+def evolve(state: WalletState, event: msg.WalletEvent) -> WalletState:
     """Apply one event (total: never validates, never raises)."""
     s = replace(state, processed=state.processed.add(event.command_id), version=state.version + 1)
     match event:
-        case ev.WalletOpened():
+        case msg.WalletOpened():
             return replace(
                 s,
                 wallet_id=event.wallet_id,
@@ -123,17 +123,17 @@ def evolve(state: WalletState, event: ev.WalletEvent) -> WalletState:
                 overdraft_limit=event.overdraft_limit,
                 status=WalletStatus.ACTIVE,
             )
-        case ev.WalletFrozen():
+        case msg.WalletFrozen():
             return replace(s, status=WalletStatus.FROZEN)
-        case ev.WalletUnfrozen():
+        case msg.WalletUnfrozen():
             return replace(s, status=WalletStatus.ACTIVE)
-        case ev.WalletClosed():
+        case msg.WalletClosed():
             return replace(s, status=WalletStatus.CLOSED)
-        case ev.WalletDebited():
+        case msg.WalletDebited():
             return replace(s, ledger=s.ledger - event.amount)
-        case ev.WalletCredited():
+        case msg.WalletCredited():
             return replace(s, ledger=s.ledger + event.amount)
-        case ev.HoldPlaced():
+        case msg.HoldPlaced():
             hold = Hold(
                 hold_id=event.hold_id,
                 amount=event.amount,
@@ -141,11 +141,11 @@ def evolve(state: WalletState, event: ev.WalletEvent) -> WalletState:
                 transaction_id=event.transaction_id,
             )
             return replace(s, holds=(*_without(s.holds, event.hold_id), hold))
-        case ev.HoldCaptured():
+        case msg.HoldCaptured():
             return replace(
                 s, ledger=s.ledger - event.amount, holds=_without(s.holds, event.hold_id)
             )
-        case ev.HoldReleased() | ev.HoldExpired():
+        case msg.HoldReleased() | msg.HoldExpired():
             return replace(s, holds=_without(s.holds, event.hold_id))
         case _:  # rejections only mark the command as processed
             return s

@@ -3,17 +3,17 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from pydantic import ValidationError
+from msgspec import DecodeError, ValidationError
 
-from common.envelope import Envelope
-from common.ids import NAMESPACE, deterministic_id, uuid7, uuid7_time_ms
+from contracts.envelope import Envelope
+from contracts.ids import NAMESPACE, deterministic_id, uuid7
 
 
 def test_uuid7_has_version_variant_and_time_order() -> None:
     ids = [uuid7(now_ms=1_700_000_000_000 + i) for i in range(50)]
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in ids)
     assert ids == sorted(ids)
-    assert uuid7_time_ms(ids[3]) == 1_700_000_000_003
+    assert ids[3].int >> 80 == 1_700_000_000_003  # the Unix ms in the first 48 bits
     assert len({uuid7(now_ms=1) for _ in range(1000)}) == 1000
 
 
@@ -38,7 +38,6 @@ def test_envelope_round_trips_through_bytes() -> None:
     )
     raw = env.to_bytes()
     assert Envelope.from_bytes(raw) == env
-    assert Envelope.from_trusted_bytes(raw) == env
     doc = orjson.loads(raw)
     assert set(doc) == {
         "event_id",
@@ -60,7 +59,7 @@ def test_envelope_from_outside_is_validated() -> None:
         Envelope.from_bytes(b'{"type": "", "producer": "x", "key": "k"}')
     with pytest.raises(ValidationError):
         Envelope.from_bytes(b'{"type": "T", "producer": "x", "key": "k", "surprise": 1}')
-    with pytest.raises(orjson.JSONDecodeError):
+    with pytest.raises(DecodeError):
         Envelope.from_bytes(b"not json")
 
 

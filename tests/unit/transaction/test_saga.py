@@ -5,30 +5,26 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
-from transaction_svc.domain import (
+from contracts.message import to_payload
+from contracts.transaction import (
     DepositCompleted,
     DepositFailed,
     DepositRequested,
-    SagaState,
-    SagaStatus,
     TransferCompleted,
     TransferDebited,
     TransferFailed,
     TransferRequested,
     TransferReversed,
-    react,
-    saga_from_dict,
-    saga_to_dict,
-    transaction_event_from_dict,
-    transaction_event_to_dict,
+    decode_transaction_event,
 )
-from wallet_svc.domain import (
+from contracts.wallet import (
     CreditWallet,
     DebitWallet,
     FreezeWallet,
@@ -36,6 +32,15 @@ from wallet_svc.domain import (
     UnfreezeWallet,
     WalletCommand,
     WalletEvent,
+)
+from transaction_svc.domain import (
+    SagaState,
+    SagaStatus,
+    react,
+    saga_from_dict,
+    saga_to_dict,
+)
+from wallet_svc.domain import (
     WalletState,
     continuation,
     decide,
@@ -345,9 +350,9 @@ def test_saga_state_and_events_round_trip_through_json():
     assert state is not None
     assert saga_from_dict(json.loads(json.dumps(saga_to_dict(state)))) == state
     for e in [transfer(5), *events]:
-        wire = json.loads(json.dumps(transaction_event_to_dict(e)))
+        wire = json.loads(json.dumps(to_payload(e)))
         assert wire["type"] == type(e).__name__
-        assert transaction_event_from_dict(wire) == e
+        assert decode_transaction_event(wire) == e
 
 
 # --- property: any interleaving, duplication and timing ends terminal, money conserved ---

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.errors import Problem
-from common.ids import uuid7
+from contracts.ids import uuid7
 from user_svc.accounts import decode_cursor, encode_cursor
 from user_svc.identity import normalize_email
 

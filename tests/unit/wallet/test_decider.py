@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from msgspec.structs import replace
 
-from wallet_svc.domain import (
+from contracts.message import to_payload
+from contracts.time import epoch_ms
+from contracts.wallet import (
     COMMAND_TYPES,
     CaptureHold,
     CloseWallet,
@@ -37,15 +39,14 @@ from wallet_svc.domain import (
     WalletEvent,
     WalletFrozen,
     WalletOpened,
+    WalletUnfrozen,
+    decode_command,
+    decode_event,
+)
+from wallet_svc.domain import (
     WalletState,
     WalletStatus,
-    WalletUnfrozen,
-    command_from_dict,
-    command_to_dict,
     decide,
-    epoch_ms,
-    event_from_dict,
-    event_to_dict,
     evolve,
     from_snapshot,
     to_snapshot,
@@ -625,9 +626,9 @@ def test_every_event_type_round_trips_through_json():
         "CommandRejected",
     }
     for e in events:
-        wire = json.loads(json.dumps(event_to_dict(e)))
+        wire = json.loads(json.dumps(to_payload(e)))
         assert wire["type"] == type(e).__name__
-        assert event_from_dict(wire) == e
+        assert decode_event(wire) == e
 
 
 def test_every_command_type_round_trips_through_json():
@@ -646,11 +647,11 @@ def test_every_command_type_round_trips_through_json():
     ]
     assert {type(c).__name__ for c in samples} == set(COMMAND_TYPES)
     for c in samples:
-        assert command_from_dict(json.loads(json.dumps(command_to_dict(c)))) == c
+        assert decode_command(json.loads(json.dumps(to_payload(c)))) == c
 
 
 def test_decoding_an_unknown_type_fails_loudly():
     with pytest.raises(ValueError):
-        event_from_dict({"type": "Nope"})
+        decode_event({"type": "Nope"})
     with pytest.raises(ValueError):
-        command_from_dict({"command_id": "x"})
+        decode_command({"command_id": "x"})

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wallet_svc.domain import (
+from contracts.wallet import (
     CaptureHold,
     CloseWallet,
     CreditWallet,
@@ -22,6 +22,8 @@ from wallet_svc.domain import (
     UnfreezeWallet,
     WalletCommand,
     WalletEvent,
+)
+from wallet_svc.domain import (
     WalletState,
     decide,
     evolve,

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from common.envelope import Envelope
-from wallet_svc.domain import (
+from contracts.envelope import Envelope
+from contracts.wallet import (
     CaptureHold,
     CreditWallet,
     DebitWallet,
@@ -18,6 +18,9 @@ from wallet_svc.domain import (
     OpenWallet,
     PlaceHold,
     WalletCommand,
+    command_envelope,
+)
+from wallet_svc.domain import (
     WalletState,
     decide,
     evolve,
@@ -31,7 +34,7 @@ from wallet_svc.projection import (
     project_batch,
     system_deltas,
 )
-from wallet_svc.wire import command_envelope, event_envelopes
+from wallet_svc.wire import event_envelopes
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

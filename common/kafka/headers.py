@@ -1,0 +1,83 @@
+"""The Kafka headers paystream writes and reads: their names and values in one place.
+
+- ``type``: the envelope's type, so a consumer can skip a record without decoding it;
+- ``traceparent``: the W3C trace context of the request that caused the message;
+- ``chained``: on a ``WalletDebited`` whose command's continuation (``DebitWallet.then``)
+  the decider appended in the same transaction, so the saga need not react to it;
+- ``dlq_error`` and ``dlq_origin``: on a dead letter, why it failed and where it was
+  read (``topic:partition:offset``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from contracts.envelope import Envelope
+
+Headers = list[tuple[str, bytes]]
+Received = Sequence[tuple[str, bytes]] | None  # as a consumer record carries them
+
+TYPE = "type"
+TRACEPARENT = "traceparent"
+CHAINED = "chained"
+DLQ_ERROR = "dlq_error"
+DLQ_ORIGIN = "dlq_origin"
+MAX_ERROR_CHARS = 500
+
+
+def message_headers(
+    envelope: Envelope, traceparent: str | None = None, *, chained: bool = False
+) -> Headers:
+    """The headers of ``envelope`` as sent: its type, the trace context and the mark of a
+    chained debit."""
+    headers = [(TYPE, envelope.type.encode())]
+    if traceparent:
+        headers.append((TRACEPARENT, traceparent.encode()))
+    if chained:
+        headers.append((CHAINED, b"1"))
+    return headers
+
+
+def header(headers: Received, name: str) -> bytes | None:
+    """The value of the first header called ``name``, or None."""
+    for key, value in headers or ():
+        if key == name:
+            return value
+    return None
+
+
+def message_type(headers: Received) -> str:
+    """The ``type`` header ("" when there is none)."""
+    value = header(headers, TYPE)
+    return value.decode() if value else ""
+
+
+def traceparent_of(headers: Received) -> str | None:
+    """The trace context a record carries, or None."""
+    value = header(headers, TRACEPARENT)
+    return value.decode() if value else None
+
+
+def with_traceparent(headers: Headers, traceparent: str | None) -> Headers:
+    """``headers`` with their trace context set to ``traceparent`` (removed for None)."""
+    kept = [(k, v) for k, v in headers if k != TRACEPARENT]
+    if traceparent:
+        kept.append((TRACEPARENT, traceparent.encode()))
+    return kept
+
+
+def is_chained(headers: Received) -> bool:
+    """True for a debit whose continuation the decider appended with it."""
+    return header(headers, CHAINED) is not None
+
+
+def dead_letter_headers(
+    headers: Received, error: BaseException, topic: str, partition: int, offset: int
+) -> Headers:
+    """A dead letter's headers: the record's own, then why it failed and where it was."""
+    reason = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS].encode()
+    return [
+        *(headers or ()),
+        (DLQ_ERROR, reason),
+        (DLQ_ORIGIN, f"{topic}:{partition}:{offset}".encode()),
+    ]

@@ -1,0 +1,124 @@
+"""Public `transaction-events` (key `transaction_id`): what happened to a transfer or a
+deposit. Amounts are int minor units; `deadline` is epoch ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, TypeAlias
+
+from contracts.message import Message, from_payload
+
+
+class TransferRequested(Message, frozen=True):
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    deadline: int
+    fee: int = 0
+
+
+class TransferDebited(Message, frozen=True):
+    """The source paid `debited` (= amount + fee) into system:in_transit."""
+
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    debited: int
+
+
+class TransferCompleted(Message, frozen=True):
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    fee: int = 0
+
+
+class TransferFailed(Message, frozen=True):
+    """The debit was rejected: no money moved."""
+
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    reason: str
+
+
+class TransferReversed(Message, frozen=True):
+    """The credit was rejected (`reason`) and the source was refunded amount + fee."""
+
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    reason: str
+
+
+class TransferReversalFailed(Message, frozen=True):
+    """The compensating credit was rejected: money sits in system:in_transit (alert)."""
+
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    reason: str
+
+
+class DepositRequested(Message, frozen=True):
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+    deadline: int | None = None
+
+
+class DepositCompleted(Message, frozen=True):
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+
+
+class DepositFailed(Message, frozen=True):
+    """The credit was rejected; the provider charge must be refunded by pgw."""
+
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+    reason: str
+
+
+TransactionEvent: TypeAlias = (
+    TransferRequested
+    | TransferDebited
+    | TransferCompleted
+    | TransferFailed
+    | TransferReversed
+    | TransferReversalFailed
+    | DepositRequested
+    | DepositCompleted
+    | DepositFailed
+)
+
+TRANSACTION_EVENT_TYPES: Final[dict[str, type[TransactionEvent]]] = {
+    cls.__name__: cls for cls in TransactionEvent.__args__
+}
+
+
+def decode_transaction_event(payload: Mapping[str, Any]) -> TransactionEvent:
+    """The transaction event of an envelope's payload (ValueError if it is none)."""
+    event: TransactionEvent = from_payload(payload, TransactionEvent)
+    return event
