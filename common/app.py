@@ -47,8 +47,8 @@ def build_app(
     app.state.fast_lane_bypass = ()  # request headers that send a request the full way
     install_problem_handlers(app)
     install_health(app, checks)
-    install_metrics(app, service)
-    app.add_middleware(RequestContextMiddleware)
+    install_metrics(app)
+    app.add_middleware(RequestContextMiddleware, service=service)
     return app
 
 

@@ -91,7 +91,9 @@ def _code_for(status: int) -> str:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Every error the app raises leaves as problem+json."""
+    """Every error the app raises leaves as problem+json (an unhandled one as a 500 from
+    :class:`common.context.RequestContextMiddleware`, which logs it in the request's
+    context)."""
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> OrjsonResponse:
@@ -116,10 +118,3 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             422, "validation_error", "the request is not valid", request.url.path, errors=errors
         )
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> OrjsonResponse:
-        import logging
-
-        logging.getLogger("paystream.errors").exception("unhandled error")
-        return problem_response(500, "internal_error", None, request.url.path)

@@ -16,21 +16,17 @@ both call the same handler, so the two paths cannot drift apart.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.context import request_ids, scope_headers
+from common.context import ServedRequest, scope_headers
 from common.errors import PROBLEM, Problem, problem_body
-from common.logging import correlation_id, request_id
-from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger("paystream.errors")
 
@@ -159,7 +155,6 @@ class FastLane:
         self.exact = {(r.method, r.path): r for r in routes if not r.prefix}
         self.prefixes = [r for r in routes if r.prefix]
         self.bypass = tuple(h.encode() for h in bypass_headers)
-        self._series: dict[tuple[str, str, int], tuple[MetricWrapperBase, MetricWrapperBase]] = {}
 
     def match(self, method: str, path: str) -> FastRoute | None:
         route = self.exact.get((method, path)) or self.exact.get((None, path))
@@ -181,14 +176,20 @@ class FastLane:
         await self.app(scope, receive, send)
 
     async def _serve(self, route: FastRoute, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
-        headers = scope_headers(scope)
-        rid, cid, trace = request_ids(headers)
-        t1, t2 = request_id.set(rid), correlation_id.set(cid)
-        path = scope["path"]
-        method = scope["method"]
+        served = ServedRequest(scope)
+        info = served.info
+        path = info.path
         request = FastRequest(
-            scope, receive, method, path, headers, rid, cid, trace, route.body_limit, self.state
+            scope,
+            receive,
+            info.method,
+            path,
+            served.headers,
+            info.request_id,
+            info.correlation_id,
+            served.trace,
+            route.body_limit,
+            self.state,
         )
         status = 500
         try:
@@ -207,29 +208,10 @@ class FastLane:
                     "headers": [
                         (b"content-length", str(len(response.body)).encode()),
                         *response.headers,
-                        (b"x-request-id", rid.encode()),
-                        (b"x-correlation-id", cid.encode()),
-                        (b"traceparent", trace.encode()),
+                        *served.id_headers(),
                     ],
                 }
             )
             await send({"type": "http.response.body", "body": response.body})
         finally:
-            count, latency = self._metrics(method, route.label, status)
-            count.inc()  # type: ignore[attr-defined]
-            latency.observe(time.perf_counter() - start)  # type: ignore[attr-defined]
-            request_id.reset(t1)
-            correlation_id.reset(t2)
-
-    def _metrics(
-        self, method: str, label: str, status: int
-    ) -> tuple[MetricWrapperBase, MetricWrapperBase]:
-        key = (method, label, status)
-        series = self._series.get(key)
-        if series is None:
-            series = (
-                HTTP_REQUESTS.labels(self.service, method, label, str(status)),
-                HTTP_LATENCY.labels(self.service, method, label),
-            )
-            self._series[key] = series
-        return series
+            served.done(self.service, route.label, status)

@@ -1,13 +1,11 @@
-"""Prometheus metrics: an ASGI middleware for HTTP and a ``/metrics`` route."""
+"""Prometheus metrics: the HTTP series, the consumers' series and a ``/metrics`` route."""
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
     "paystream_http_requests_total",
@@ -38,48 +36,27 @@ CONSUMER_LAG = Gauge(
 )
 
 
-def _route_of(scope: Scope) -> str:
-    """The route template (``/wallets/{wallet_id}``), so labels stay few."""
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+_SERIES: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by route template and status."""
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = _route_of(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+def observe_http(service: str, method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one answered request by route template (``/wallets/{wallet_id}``,
+    so labels stay few). The labelled series are looked up once per label set: the
+    lookup costs more than the increment on the hot path."""
+    key = (service, method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = (
+            HTTP_REQUESTS.labels(service, method, route, str(status)),
+            HTTP_LATENCY.labels(service, method, route),
+        )
+        _SERIES[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
-def install_metrics(app: FastAPI, service: str) -> None:
-    app.add_middleware(MetricsMiddleware, service=service)
+def install_metrics(app: FastAPI) -> None:
+    """The ``/metrics`` route (requests are observed by :mod:`common.context`)."""
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

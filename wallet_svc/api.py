@@ -22,24 +22,23 @@ from redis.asyncio import Redis
 
 from common.auth import CurrentPrincipal, Principal
 from common.errors import Problem
+from common.ids import deterministic_id, uuid7
 from common.kafka.producer import send_envelope
-from common.logging import correlation_id
+from common.logging import current_correlation_id
 from common.notify import Waiters
 from common.responses import OrjsonResponse
 from common.topics import WALLET_COMMANDS
-from contracts.ids import deterministic_id, uuid7
-from contracts.wallet import (
+from wallet_svc import cache
+from wallet_svc.domain import (
     CloseWallet,
     FreezeWallet,
     OpenWallet,
     UnfreezeWallet,
     WalletCommand,
-    command_envelope,
 )
-from wallet_svc import cache
 from wallet_svc.schemas import FreezeRequest, WalletCreate, wallet_public
 from wallet_svc.store import PgWalletReader
-from wallet_svc.wire import PRODUCER
+from wallet_svc.wire import PRODUCER, command_envelope
 
 router = APIRouter(tags=["wallets"])
 
@@ -105,7 +104,7 @@ async def _decide(request: Request, command: WalletCommand, wait_s: float) -> di
     key = command.command_id
     fut = waiters.expect(key)
     try:
-        envelope = command_envelope(command, PRODUCER, correlation_id=correlation_id.get())
+        envelope = command_envelope(command, PRODUCER, correlation_id=current_correlation_id())
         await send_envelope(request.app.state.resources.producer, WALLET_COMMANDS, envelope)
     except Exception:
         await waiters.wait(key, fut, 0)  # withdraw the expectation

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from common.app import asgi_app, build_app
 from common.errors import Problem
 from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
-from common.logging import correlation_id
+from common.logging import current_correlation_id
 
 SERVICE = "lane-test"
 
@@ -25,7 +25,7 @@ async def echo(request: FastRequest) -> FastResponse:
         raise Problem(409, "conflict_here", "not like this", {"Retry-After": "3"}, hint="x")
     return json_response(
         201,
-        {"len": len(body), "cid": correlation_id.get(), "state": request.state.marker},
+        {"len": len(body), "cid": current_correlation_id(), "state": request.state.marker},
         {"Location": "/things/1"},
     )
 

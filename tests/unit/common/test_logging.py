@@ -2,7 +2,7 @@ import logging
 
 import orjson
 
-from common.logging import JsonFormatter, correlation_id, redact
+from common.logging import JsonFormatter, RequestInfo, current_request, redact
 
 
 def test_secret_keys_are_masked_at_any_depth() -> None:
@@ -38,12 +38,14 @@ def test_formatter_writes_one_json_object_with_ids_and_extras() -> None:
             "token": "secret",
         }
     )
-    t = correlation_id.set("corr-1")
+    t = current_request.set(RequestInfo("req-1", "corr-1", "POST", "/wallets/w-1/freeze"))
     try:
         line = JsonFormatter("wallet_svc").format(record)
     finally:
-        correlation_id.reset(t)
+        current_request.reset(t)
     doc = orjson.loads(line)
     assert doc["msg"] == "paid ok" and doc["service"] == "wallet_svc"
     assert doc["correlation_id"] == "corr-1" and doc["wallet_id"] == "w-1"
+    assert doc["request_id"] == "req-1" and doc["method"] == "POST"
+    assert doc["path"] == "/wallets/w-1/freeze"
     assert doc["token"] == "[REDACTED]" and "secret" not in line
