@@ -4,12 +4,15 @@ The command API starts each saga (``transaction_svc/start.py``: the first state 
 with the transaction, the first command appended with the request). This worker consumes
 ``wallet-events`` (the decider's answers), reacts with the pure ``react`` and keeps each
 saga's state in Postgres.
-One batch = one database transaction: the sagas it touches are locked, advanced, their
-commands and events are produced and acknowledged, and then the new states and the
-consumed offsets commit together. A crash before that commit replays the batch from the
-stored offsets; the replay makes the same commands and events with the same ids
-(``command_id`` and event ids are derived from the transaction), so the decider and every
-consumer see a duplicate, never a second effect.
+It runs on the tracked consumer (``common.kafka.tracked``): one batch = one database
+transaction, in which the sagas it touches are locked, advanced, their commands and events
+are produced and acknowledged, and then the new states and the consumed offsets
+(``transactions.offsets``, consumer ``saga``) commit together. A crash before that commit
+replays the batch from the stored offsets; the replay makes the same commands and events
+with the same ids (``command_id`` and event ids are derived from the transaction), so the
+decider and every consumer see a duplicate, never a second effect. A record that cannot be
+read is dead-lettered (``wallet-events.dlq``) and the partition moves on. The sweep of
+pending requests runs beside the consumer, every ``saga_sweep_interval_s``.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
-from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from prometheus_client import Counter, Histogram
+from aiokafka import ConsumerRecord
+from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,7 +36,9 @@ from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
 from common.kafka.headers import is_chained, message_headers, message_type
+from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer
+from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
 from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
@@ -52,7 +58,8 @@ log = logging.getLogger("paystream.saga")
 GROUP = "transaction-saga"
 CONSUMER = "saga"
 ANSWERS = {"WalletDebited", "DebitRejected", "WalletCredited", "CreditRejected"}
-STORE_OFFSETS = text(
+BATCH_MAX = 2000
+SAVE_WATERMARK = text(
     "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
     "VALUES (:c, :t, :p, :o) ON CONFLICT (consumer, topic, partition) "
     "DO UPDATE SET next_offset = EXCLUDED.next_offset"
@@ -65,7 +72,8 @@ RESENT = Counter(
     "Pending requests whose first messages the sweep appended again",
 )
 TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
-BATCH_SECONDS = Histogram("paystream_saga_batch_seconds", "One saga batch, end to end")
+Answer = tuple[Envelope, Any]  # a decider's answer to a saga's command, decoded
+Opened = dict[str, str]  # a wallet-directory row (wallet id, owner, currency)
 
 
 def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
@@ -81,20 +89,30 @@ def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
     )
 
 
-class SagaWorker(ConsumerRebalanceListener):
+class SagaWorker:
+    """The worker (``common.worker.Worker``) and its batch handler, plus the sweep."""
+
     def __init__(self, settings: TransactionSettings) -> None:
         self.settings = settings
-        self.swept_at = 0.0
         # saga states commit with their offsets: a lost commit is replayed (common.db)
         self.engine = make_engine(settings.postgres_dsn, pool_size=3, server_settings=LOG_DERIVED)
         self.redis = make_redis(settings.redis_url)
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
-        self.consumer = make_consumer(
+        consumer = make_consumer(
             settings.kafka_bootstrap,
             GROUP,
             client_id=settings.service_name,
-            max_poll_records=2000,
+            max_poll_records=BATCH_MAX,
             fetch=settings.fetch_tuning(),
+        )
+        self.tracked = TrackedConsumer(
+            consumer,
+            [WALLET_EVENTS],
+            self,
+            PgOffsets(self.engine, "transactions.offsets", CONSUMER),
+            self.producer,
+            settings.service_name,
+            batch_max=BATCH_MAX,
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": self._check_pg}
 
@@ -102,34 +120,12 @@ class SagaWorker(ConsumerRebalanceListener):
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        return None
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        """Resume from the offsets stored with the saga states, not Kafka's."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT topic, partition, next_offset FROM transactions.offsets "
-                    "WHERE consumer = :c"
-                ),
-                {"c": CONSUMER},
-            )
-            stored = {(r.topic, r.partition): r.next_offset for r in rows}
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                await self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
-
     async def start(self) -> None:
         await self.producer.start()
-        await self.consumer.start()
-        self.consumer.subscribe([WALLET_EVENTS], listener=self)
+        await self.tracked.start()
 
     async def stop(self) -> None:
-        await self.consumer.stop()
+        await self.tracked.stop()
         await self.producer.stop()
         await self.redis.aclose()
         await self.engine.dispose()
@@ -148,9 +144,6 @@ class SagaWorker(ConsumerRebalanceListener):
         saga's offsets) moves forward with every sweep, and the grace is far longer than
         any commit takes, so no row becomes visible behind it."""
         s = self.settings
-        if time.monotonic() - self.swept_at < s.saga_sweep_interval_s:
-            return
-        self.swept_at = time.monotonic()
         upto = int(time.time() * 1000) - int(s.saga_sweep_grace_s * 1000)
         key = {"c": SWEEP, "t": SWEEP}
         async with self.engine.begin() as conn:
@@ -182,65 +175,57 @@ class SagaWorker(ConsumerRebalanceListener):
             if rows:
                 RESENT.inc(len(rows))
                 log.warning("pending requests appended again", extra={"count": len(rows)})
-            await conn.execute(STORE_OFFSETS, key | {"p": 0, "o": upto})
+            await conn.execute(SAVE_WATERMARK, key | {"p": 0, "o": upto})
 
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.tracked.run())
+            tasks.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
         while True:
             try:
                 await self.sweep_unstarted()
             except Exception:  # the next sweep covers the same window again
                 log.exception("sweep of pending requests failed")
-            batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
-            records = [r for recs in batches.values() for r in recs]
-            if not records:
-                continue
-            started = time.perf_counter()
-            try:
-                notices = await self.handle(records)
-            except Exception:
-                log.exception("saga batch failed; replaying from stored offsets")
-                await asyncio.sleep(0.5)
-                await self.on_partitions_assigned(list(batches))
-                continue
-            await publish_many(self.redis, TRANSACTION_CHANNEL, notices)
-            BATCH_SECONDS.observe(time.perf_counter() - started)
+            await asyncio.sleep(self.settings.saga_sweep_interval_s)
 
-    async def handle(self, records: list[ConsumerRecord[bytes, bytes]]) -> list[dict[str, Any]]:
-        """React to one batch; return the completion notices to publish after commit."""
-        messages: list[tuple[Envelope, Any]] = []
-        directory: list[dict[str, str]] = []
-        for record in records:
-            kind = message_type(record.headers)
-            if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
-                continue  # a chained debit: its credit's answer moves the saga
-            envelope = Envelope.from_bytes(record.value)
-            if kind == "WalletOpened":
-                p = envelope.payload
-                directory.append({"w": p["wallet_id"], "o": p["owner_id"], "c": p["currency"]})
-            elif envelope.payload.get("transaction_id"):
-                messages.append((envelope, decode_event(envelope.payload)))
-        offsets: dict[tuple[str, int], int] = {}
-        for record in records:
-            offsets[(record.topic, record.partition)] = record.offset + 1
-        async with self.engine.begin() as conn:
-            notices = await self._advance(conn, messages)
-            if directory:
-                await conn.execute(
-                    text(
-                        "INSERT INTO transactions.wallet_directory (wallet_id, owner_id, "
-                        "currency) VALUES (:w, :o, :c) ON CONFLICT DO NOTHING"
-                    ),
-                    directory,
-                )
-            await conn.execute(
-                STORE_OFFSETS,
-                [{"c": CONSUMER, "t": t, "p": p, "o": o} for (t, p), o in offsets.items()],
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | None:
+        """An answer that moves a saga, a wallet opened (for the directory), or None for
+        what the saga ignores (other events, a chained debit: its credit's answer moves
+        the saga); raises for a record that cannot be read (dead-lettered)."""
+        kind = message_type(record.headers)
+        if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
+            return None
+        envelope = Envelope.from_bytes(record.value)
+        if kind == "WalletOpened":
+            p = envelope.payload
+            return {"w": p["wallet_id"], "o": p["owner_id"], "c": p["currency"]}
+        if not envelope.payload.get("transaction_id"):
+            return None
+        return envelope, decode_event(envelope.payload)
+
+    async def apply(
+        self, batch: Sequence[Tracked[Answer | Opened | None]], unit: AsyncConnection
+    ) -> AfterCommit | None:
+        """React to one batch inside the tracked consumer's transaction; the completion
+        notices are published once it has committed."""
+        messages = [t.value for t in batch if isinstance(t.value, tuple)]
+        directory = [t.value for t in batch if isinstance(t.value, dict)]
+        notices = await self._advance(unit, messages)
+        if directory:
+            await unit.execute(
+                text(
+                    "INSERT INTO transactions.wallet_directory (wallet_id, owner_id, "
+                    "currency) VALUES (:w, :o, :c) ON CONFLICT DO NOTHING"
+                ),
+                directory,
             )
-        return notices
+        if not notices:
+            return None
+        return partial(publish_many, self.redis, TRANSACTION_CHANNEL, notices)
 
-    async def _advance(
-        self, conn: AsyncConnection, messages: list[tuple[Envelope, Any]]
-    ) -> list[dict[str, Any]]:
+    async def _advance(self, conn: AsyncConnection, messages: list[Answer]) -> list[dict[str, Any]]:
         if not messages:
             return []
         ids = sorted({m.transaction_id for _, m in messages})
