@@ -1,35 +1,15 @@
-"""A consumer loop with manual commits, bounded retries and a dead-letter topic.
+"""Kafka consumers as paystream configures them.
 
-At-least-once: offsets are committed only after a batch was handled (or dead-lettered),
-so handlers must be idempotent. A message that still fails after the retries goes to
-``<topic>.dlq`` with the error in its headers, and the loop moves on.
+Progress is never committed to Kafka by a timer: the tracked consumer
+(``common.kafka.tracked``) stores offsets with its effects, the decider commits them in
+its Kafka transactions.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from tenacity import (
-    AsyncRetrying,
-    retry_if_not_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
-
-from common.kafka.headers import dead_letter_headers
-from common.metrics import EVENTS_PROCESSED
-from common.topics import dlq
-
-log = logging.getLogger("paystream.consumer")
-
-Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
-
-
-class PermanentError(Exception):
-    """The message can never be handled (bad shape): dead-letter it without retrying."""
+from aiokafka import AIOKafkaConsumer
 
 
 def make_consumer(
@@ -55,77 +35,3 @@ def make_consumer(
         max_poll_records=max_poll_records,
         **(fetch or {}),
     )
-
-
-class ConsumerLoop:
-    """Runs ``handler`` on every message, retrying transient failures."""
-
-    def __init__(
-        self,
-        consumer: AIOKafkaConsumer,
-        handler: Handler,
-        dlq_producer: AIOKafkaProducer,
-        service: str,
-        attempts: int = 3,
-        backoff: float = 0.05,
-    ) -> None:
-        self.consumer = consumer
-        self.handler = handler
-        self.dlq_producer = dlq_producer
-        self.service = service
-        self.attempts = attempts
-        self.backoff = backoff
-        self._stopping = asyncio.Event()
-
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.attempts),
-                wait=wait_exponential(multiplier=self.backoff, max=2),
-                retry=retry_if_not_exception_type(PermanentError),
-                reraise=True,
-            ):
-                with attempt:
-                    await self.handler(record)
-            EVENTS_PROCESSED.labels(self.service, record.topic, "ok").inc()
-        except Exception as exc:
-            await self._dead_letter(record, exc)
-
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
-        log.error(
-            "message dead-lettered",
-            extra={
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "error": type(exc).__name__,
-            },
-        )
-        headers = dead_letter_headers(
-            record.headers, exc, record.topic, record.partition, record.offset
-        )
-        await self.dlq_producer.send_and_wait(
-            dlq(record.topic), record.value, key=record.key, headers=headers
-        )
-        EVENTS_PROCESSED.labels(self.service, record.topic, "dead_lettered").inc()
-
-    async def run_once(self, timeout_ms: int = 500) -> int:
-        """Handle one ``getmany`` batch and commit it; returns the number of messages."""
-        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=1000)
-        handled = 0
-        offsets: dict[TopicPartition, int] = {}
-        for tp, records in batches.items():
-            for record in records:
-                await self._handle(record)
-                handled += 1
-            offsets[tp] = records[-1].offset + 1
-        if offsets:
-            await self.consumer.commit(offsets)
-        return handled
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            await self.run_once()
-
-    def stop(self) -> None:
-        self._stopping.set()

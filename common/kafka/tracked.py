@@ -39,6 +39,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from common.kafka.headers import dead_letter_headers
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
 from common.topics import dlq
 
@@ -259,11 +260,9 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
                 "error": f"{type(exc).__name__}: {exc}"[:200],
             },
         )
-        headers = [
-            *(record.headers or ()),
-            ("dlq_error", f"{type(exc).__name__}: {exc}"[:500].encode()),
-            ("dlq_origin", f"{record.topic}:{record.partition}:{record.offset}".encode()),
-        ]
+        headers = dead_letter_headers(
+            record.headers, exc, record.topic, record.partition, record.offset
+        )
         await self.dead_letters.send_and_wait(
             dlq(record.topic), record.value, key=record.key, headers=headers
         )
