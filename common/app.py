@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from common.body import BodyGuard
 from common.context import RequestContextMiddleware
 from common.corked import CorkedHttpToolsProtocol
 from common.errors import install_problem_handlers
@@ -27,18 +29,22 @@ def build_app(
     service: str,
     lifespan: Lifespan | None = None,
     ready_checks: dict[str, ReadyCheck] | None = None,
-    **fastapi_kwargs: object,
+    *,
+    check_bodies: bool = True,
+    form_paths: frozenset[str] = frozenset(),
+    **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with problem+json errors, request context, metrics and probes.
 
     ``ready_checks`` is kept on ``app.state.ready_checks`` so a lifespan can add to it
-    once its clients exist.
+    once its clients exist. Bodies and URLs are read by :class:`common.body.BodyGuard`
+    (JSON only, but a form body on ``form_paths``) unless ``check_bodies`` is False.
     """
     app = FastAPI(
         title=service,
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
-        **fastapi_kwargs,  # type: ignore[arg-type]
+        **fastapi_kwargs,
     )
     checks: dict[str, ReadyCheck] = dict(ready_checks or {})
     app.state.ready_checks = checks
@@ -47,6 +53,8 @@ def build_app(
     app.state.fast_lane_bypass = ()  # request headers that send a request the full way
     install_problem_handlers(app)
     install_health(app, checks)
+    if check_bodies:
+        app.add_middleware(BodyGuard, form_paths=form_paths)
     install_metrics(app)
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

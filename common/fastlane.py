@@ -25,13 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from common.body import DEFAULT_BODY_LIMIT, JSON, read_json, too_large
 from common.context import ServedRequest, scope_headers
 from common.errors import PROBLEM, Problem, problem_body
 
 log = logging.getLogger("paystream.errors")
-
-JSON = "application/json"
-DEFAULT_BODY_LIMIT = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -71,6 +69,10 @@ class FastRequest:
             more = message.get("more_body", False)
         return b"".join(chunks)
 
+    async def json(self) -> Any:
+        """The body's JSON value, read as every route reads it (:func:`common.body.read_json`)."""
+        return read_json(self.headers.get("content-type"), await self.body())
+
     @classmethod
     def of(cls, request: Request, body_limit: int = DEFAULT_BODY_LIMIT) -> FastRequest:
         """The same view of a request that came through the full FastAPI stack."""
@@ -99,10 +101,6 @@ class FastResponse:
         response = Response(content=self.body, status_code=self.status)
         response.raw_headers.extend(self.headers)
         return response
-
-
-def too_large(limit: int) -> Problem:
-    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
 
 
 def json_response(

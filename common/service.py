@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -19,7 +20,7 @@ def skeleton_app(
     kafka: bool = False,
     mongo: bool = False,
     redis: bool = False,
-    **fastapi_kwargs: object,
+    **fastapi_kwargs: Any,
 ) -> FastAPI:
     """An app that opens the clients it needs; ``app.state.resources`` holds them."""
 

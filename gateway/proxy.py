@@ -10,15 +10,16 @@ the limit) and sent on. The token is passed on: services verify it again.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from common.auth import JwksVerifier, Principal, token_of
+from common.body import too_large
 from common.errors import Problem
-from common.fastlane import FastRequest, FastResponse, too_large
+from common.fastlane import FastRequest, FastResponse
 from common.http1 import ConnectError, HttpError
+from common.prefer import prefer_wait
 from gateway.metrics import RATE_LIMITED, UPSTREAM_RESPONSES
 from gateway.ratelimit import RateDecision, RedisRateLimiter
 from gateway.routes import RouteTable, has_dot_segments
@@ -61,16 +62,11 @@ DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {
     "x-correlation-id",
     "traceparent",
 }
-MAX_PREFER_WAIT_S = 30
-_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)")
 
 
 def request_timeout(prefer: str | None, default_s: float) -> float:
     """``Prefer: wait=N`` lets a money POST wait up to N (<= 30) seconds upstream."""
-    m = _PREFER_WAIT.search(prefer or "")
-    if not m:
-        return default_s
-    return max(default_s, min(int(m.group(1)), MAX_PREFER_WAIT_S) + 5.0)
+    return max(default_s, prefer_wait(prefer, -5.0) + 5.0)
 
 
 def forward_headers(request: FastRequest) -> list[tuple[bytes, bytes]]:

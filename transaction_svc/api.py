@@ -10,6 +10,7 @@ terminal state (woken by a Redis notice, no polling) and answers with it.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,23 +19,27 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from common.auth import CurrentPrincipal, Principal, token_of
+from common.bounds import Instant
+from common.cursor import decode_cursor, encode_cursor
 from common.errors import Problem, validation_errors
-from common.fastlane import JSON, FastRequest, FastResponse, FastRoute, json_response
-from contracts.ids import deterministic_id, uuid7
+from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
+from common.idempotency import MoneyHeaders
+from common.prefer import prefer_wait
+from contracts.ids import deterministic_id
 from contracts.transaction import DepositRequested, TransferRequested
 from transaction_svc import store
 from transaction_svc.schemas import DepositCreate, TransferCreate
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL
+from transaction_svc.wallets import WalletEntry
 
 router = APIRouter()
 PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
-MAX_WAIT_S = 30
 READERS = ("admin", "auditor")
-MAX_KEY_LENGTH = 255
+CURSOR = TypeAdapter(tuple[Instant, uuid.UUID])  # (created_at, id) of the last row
 
 
 def represent(row: Any) -> dict[str, Any]:
@@ -55,18 +60,6 @@ def represent(row: Any) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat(),
         "links": {"self": f"/api/v1/transactions/{row.id}"},
     }
-
-
-def parse_wait(prefer: str | None) -> float:
-    """Seconds from ``Prefer: wait=N`` (RFC 7240), capped at 30; 0 when absent."""
-    for part in (prefer or "").split(","):
-        name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "wait":
-            try:
-                return float(min(max(int(value.strip()), 0), MAX_WAIT_S))
-            except ValueError:
-                raise Problem(400, "bad_prefer", "Prefer: wait=N takes whole seconds") from None
-    return 0.0
 
 
 def request_hash(body: BaseModel) -> str:
@@ -91,28 +84,28 @@ class Caller:
     principal: Principal
     correlation_id: str
     traceparent: str
+    authorization: str | None  # passed on when wallet_svc is asked about a wallet
 
 
-Build = Callable[[Any, Principal, Any, str, datetime], Awaitable[tuple[dict[str, Any], Any]]]
+Build = Callable[[Any, Caller, Any, str, datetime], Awaitable[tuple[dict[str, Any], Any]]]
 
 
 async def submit(
     state: Any,
     caller: Caller,
     body: BaseModel,
-    idempotency_key: str | None,
-    prefer: str | None,
+    headers: MoneyHeaders,
     build: Build,
 ) -> Answer:
     """Claim the key, record the pending transaction, append the request, maybe wait."""
     res = state.resources
     principal = caller.principal
-    wait_s = parse_wait(prefer)
-    key = idempotency_key or str(uuid7())
+    wait_s = prefer_wait(headers.prefer)
+    key = headers.idempotency_key
     kind = type(body).__name__.removesuffix("Create").lower()
     tx_id = deterministic_id(kind, principal.subject, key)
     now = datetime.now(UTC)
-    row, event = await build(state, principal, body, tx_id, now)
+    row, event = await build(state, caller, body, tx_id, now)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
     row |= begun.columns()
     first = represent(
@@ -139,9 +132,9 @@ async def submit(
     # crashed before its append, this is the append; otherwise every consumer sees a
     # duplicate it ignores (the ids are derived from the transaction).
     needs_append = claimed.fresh
-    headers: dict[str, str] = {}
+    answer_headers: dict[str, str] = {}
     if not claimed.fresh:
-        headers["Idempotent-Replayed"] = "true"
+        answer_headers["Idempotent-Replayed"] = "true"
         current = await store.get(res.engine, tx_id)
         needs_append = current is not None and current.status not in TERMINAL
         if current is not None:  # append exactly what the first request would have
@@ -151,22 +144,22 @@ async def submit(
         if not wait_s or not needs_append:
             if needs_append:
                 await append(res.producer, begun, caller.traceparent)
-            return _answer(claimed.status_code, claimed.response, headers)
+            return _answer(claimed.status_code, claimed.response, answer_headers)
     fut = state.waiters.expect(tx_id) if wait_s else None
     if needs_append:
         await append(res.producer, begun, caller.traceparent)
     if fut is None:
-        return _answer(202, first, headers)
+        return _answer(202, first, answer_headers)
     await state.waiters.wait(tx_id, fut, wait_s)
     current = await store.get(res.engine, tx_id)
     assert current is not None  # inserted above, or by the first request
     body_now = represent(current)
     if current.status in TERMINAL:
-        headers["Preference-Applied"] = f"wait={int(wait_s)}"
+        answer_headers["Preference-Applied"] = f"wait={int(wait_s)}"
         if claimed.fresh:
             await store.remember_answer(res.engine, principal.subject, key, 200, body_now)
-        return _answer(200, body_now, headers)
-    return _answer(202, body_now, headers)
+        return _answer(200, body_now, answer_headers)
+    return _answer(202, body_now, answer_headers)
 
 
 def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Answer:
@@ -186,32 +179,36 @@ def _deadline(settings: Any, now: datetime) -> int:
     return int(now.timestamp() * 1000) + settings.transfer_timeout_s * 1000
 
 
+def _not_found(wallet_id: str) -> Problem:
+    """The same answer for a wallet that does not exist and one the caller may not use."""
+    return Problem(404, "wallet_not_found", f"wallet {wallet_id} does not exist")
+
+
 def _owned_wallet(
-    wallets: dict[str, Any], principal: Principal, wallet_id: str, currency: str
+    wallets: dict[str, WalletEntry], principal: Principal, wallet_id: str, currency: str
 ) -> None:
     wallet = wallets.get(wallet_id)
-    if wallet is None:
-        raise Problem(404, "wallet_not_found", f"wallet {wallet_id} does not exist")
-    if wallet.owner_id != principal.subject:
-        raise Problem(403, "not_wallet_owner", "you can move money only out of your own wallets")
+    if wallet is None or wallet.owner_id != principal.subject:
+        raise _not_found(wallet_id)
     if wallet.currency != currency:
         raise Problem(422, "currency_mismatch", f"wallet {wallet_id} holds {wallet.currency}")
 
 
 async def build_transfer(
-    state: Any, principal: Principal, body: TransferCreate, tx_id: str, now: datetime
+    state: Any, caller: Caller, body: TransferCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any]:
+    principal = caller.principal
     src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
-    wallets = await state.directory.get(state.resources.engine, [src, dst])
+    wallets = await state.directory.get(state.resources.engine, [src, dst], caller.authorization)
     _owned_wallet(wallets, principal, src, body.currency)
     dest = wallets.get(dst)
     if dest is None:
-        raise Problem(404, "wallet_not_found", f"wallet {dst} does not exist")
-    if dest.currency != body.currency:
+        raise _not_found(dst)
+    if dest.currency != body.currency:  # the payee's currency is not the payer's to learn
         raise Problem(
             422,
             "cross_currency_unsupported",
-            f"wallet {dst} holds {dest.currency}; FX is not available yet",
+            f"wallet {dst} does not hold {body.currency}; FX is not available yet",
         )
     row = {
         "id": tx_id,
@@ -237,10 +234,11 @@ async def build_transfer(
 
 
 async def build_deposit(
-    state: Any, principal: Principal, body: DepositCreate, tx_id: str, now: datetime
+    state: Any, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any]:
+    principal = caller.principal
     wallet_id = str(body.wallet_id)
-    wallets = await state.directory.get(state.resources.engine, [wallet_id])
+    wallets = await state.directory.get(state.resources.engine, [wallet_id], caller.authorization)
     _owned_wallet(wallets, principal, wallet_id, body.currency)
     row = {
         "id": tx_id,
@@ -265,14 +263,12 @@ async def build_deposit(
     return row, event
 
 
-def _check_transfer(body: TransferCreate, idempotency_key: str | None) -> None:
-    if not idempotency_key:
-        raise Problem(400, "idempotency_key_required", "transfers need an Idempotency-Key header")
+def _check_transfer(body: TransferCreate) -> None:
     if body.from_wallet_id == body.to_wallet_id:
         raise Problem(422, "same_wallet", "a transfer needs two different wallets")
 
 
-def _check_deposit(body: DepositCreate, idempotency_key: str | None) -> None:
+def _check_deposit(body: DepositCreate) -> None:
     return None
 
 
@@ -282,14 +278,12 @@ class MoneyPost:
 
     path: str
     model: type[BaseModel]
-    check: Callable[[Any, str | None], None]
+    check: Callable[[Any], None]
     build: Build
 
-    async def answer(
-        self, state: Any, caller: Caller, body: Any, key: str | None, prefer: str | None
-    ) -> Answer:
-        self.check(body, key)
-        return await submit(state, caller, body, key, prefer, self.build)
+    async def answer(self, state: Any, caller: Caller, body: Any, headers: MoneyHeaders) -> Answer:
+        self.check(body)
+        return await submit(state, caller, body, headers, self.build)
 
     async def fast(self, request: FastRequest) -> FastResponse:
         """The fast lane's handler: the same checks in the order FastAPI applies them
@@ -297,20 +291,18 @@ class MoneyPost:
         state = request.state
         token = token_of(request.headers.get("authorization"))
         principal = await state.verifier.verify(token)
-        key = request.headers.get("idempotency-key")
-        if key is not None and len(key) > MAX_KEY_LENGTH:
-            raise _invalid(
-                [{"loc": ["header", "idempotency-key"], "msg": "at most 255 characters"}]
-            )
-        content_type = request.headers.get("content-type", JSON)
-        if "json" not in content_type:
-            raise _invalid([{"loc": ["body"], "msg": "the body must be application/json"}])
+        authorization = request.headers.get("authorization")
         try:
-            body = self.model.model_validate_json(await request.body())
+            headers = MoneyHeaders.model_validate(request.headers)
+        except ValidationError as exc:
+            raise _invalid(validation_errors(exc.errors(), ("header",))) from None
+        value = await request.json()
+        try:
+            body = self.model.model_validate(value)
         except ValidationError as exc:
             raise _invalid(validation_errors(exc.errors(), ("body",))) from None
-        caller = Caller(principal, request.correlation_id, request.traceparent)
-        answer = await self.answer(state, caller, body, key, request.headers.get("prefer"))
+        caller = Caller(principal, request.correlation_id, request.traceparent, authorization)
+        answer = await self.answer(state, caller, body, headers)
         return json_response(answer.status, answer.body, answer.headers)
 
 
@@ -329,11 +321,13 @@ async def _slow(
     response: Response,
     principal: Principal,
     body: BaseModel,
-    key: str | None,
-    prefer: str | None,
+    headers: MoneyHeaders,
 ) -> dict[str, Any]:
-    caller = Caller(principal, request.state.correlation_id, request.state.traceparent)
-    answer = await post.answer(request.app.state, caller, body, key, prefer)
+    authorization = request.headers.get("authorization")
+    caller = Caller(
+        principal, request.state.correlation_id, request.state.traceparent, authorization
+    )
+    answer = await post.answer(request.app.state, caller, body, headers)
     response.status_code = answer.status
     response.headers.update(answer.headers)
     return answer.body
@@ -345,10 +339,9 @@ async def create_transfer(
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
-    prefer: Annotated[str | None, Header()] = None,
+    headers: Annotated[MoneyHeaders, Header()],
 ) -> dict[str, Any]:
-    return await _slow(TRANSFERS, request, response, principal, body, idempotency_key, prefer)
+    return await _slow(TRANSFERS, request, response, principal, body, headers)
 
 
 @router.post("/deposits", status_code=202)
@@ -357,10 +350,9 @@ async def create_deposit(
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
-    prefer: Annotated[str | None, Header()] = None,
+    headers: Annotated[MoneyHeaders, Header()],
 ) -> dict[str, Any]:
-    return await _slow(DEPOSITS, request, response, principal, body, idempotency_key, prefer)
+    return await _slow(DEPOSITS, request, response, principal, body, headers)
 
 
 def _visible(principal: Principal, row: Any) -> bool:
@@ -384,15 +376,12 @@ async def list_transactions(
     type: Annotated[str | None, Query(pattern="^(transfer|deposit)$")] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     wallet_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
-    try:
-        after = store.decode_cursor(cursor) if cursor else None
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise Problem(400, "bad_cursor", "the cursor is not one this API gave out") from None
+    after = decode_cursor(cursor, CURSOR) if cursor else None
     owner = None if principal.has_role(*READERS) else principal.subject
     rows = await store.search(
         request.app.state.resources.engine,
@@ -402,7 +391,7 @@ async def list_transactions(
         wallet_id=wallet_id,
         since=since,
         until=until,
-        cursor=after,
+        cursor=(after[0], str(after[1])) if after else None,
         limit=limit + 1,
     )
     items = [represent(r) for r in rows[:limit]]
@@ -410,5 +399,5 @@ async def list_transactions(
     last = rows[limit - 1] if more else None
     return {
         "items": items,
-        "next_cursor": store.encode_cursor(last.created_at, last.id) if last else None,
+        "next_cursor": encode_cursor([last.created_at, last.id]) if last else None,
     }

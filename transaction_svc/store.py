@@ -1,8 +1,7 @@
-"""Postgres access for the command API: idempotency records, transactions, directory."""
+"""Postgres access for the command API: idempotency records and transactions."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.batching import GroupCall
 
@@ -193,57 +192,6 @@ async def remember_answer(
         )
 
 
-async def insert_transaction(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    """Record a transaction ``row`` with its saga's first state (``saga``, ``tx_status``:
-    ``transaction_svc.start.Start.columns``)."""
-    await conn.execute(
-        text(
-            "INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id, "
-            "to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at) "
-            "VALUES (:id, :kind, :tx_status, :owner_id, :from_wallet_id, :to_wallet_id, "
-            ":amount, :currency, :fee, :description, CAST(:saga AS jsonb), :created_at, "
-            ":created_at) ON CONFLICT DO NOTHING"
-        ),
-        row,
-    )
-
-
-class WalletDirectory:
-    """Who owns a wallet and its currency, as the command API needs them on every request.
-
-    Neither ever changes once a wallet is opened, so what the directory table answered is
-    kept in memory (up to ``max_size`` wallets, oldest dropped first); a wallet not found
-    yet is asked again next time (its ``WalletOpened`` may still be on its way)."""
-
-    def __init__(self, max_size: int = 200_000) -> None:
-        self.max_size = max_size
-        self._known: dict[str, Row[Any]] = {}
-
-    async def get(self, engine: AsyncEngine, ids: list[str]) -> dict[str, Row[Any]]:
-        found = {i: self._known[i] for i in ids if i in self._known}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            async with engine.connect() as conn:
-                fetched = await wallets(conn, missing)
-            for wallet_id, entry in fetched.items():
-                if len(self._known) >= self.max_size:
-                    del self._known[next(iter(self._known))]
-                self._known[wallet_id] = entry
-            found.update(fetched)
-        return found
-
-
-async def wallets(conn: AsyncConnection, ids: list[str]) -> dict[str, Row[Any]]:
-    rows = await conn.execute(
-        text(
-            "SELECT wallet_id, owner_id, currency FROM transactions.wallet_directory "
-            "WHERE wallet_id = ANY(:ids)"
-        ),
-        {"ids": ids},
-    )
-    return {r.wallet_id: r for r in rows}
-
-
 async def get(engine: AsyncEngine, transaction_id: str) -> Row[Any] | None:
     async with engine.connect() as conn:
         return (
@@ -252,15 +200,6 @@ async def get(engine: AsyncEngine, transaction_id: str) -> Row[Any] | None:
                 {"id": transaction_id},
             )
         ).first()
-
-
-def encode_cursor(created_at: datetime, tx_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([created_at.isoformat(), tx_id])).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    at, tx_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    return datetime.fromisoformat(at), str(tx_id)
 
 
 async def search(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from datetime import UTC, datetime
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.cursor import decode_cursor, encode_cursor
 from common.errors import Problem
 from common.topics import USER_EVENTS
 from contracts.envelope import Envelope
@@ -20,15 +20,7 @@ from user_svc.identity import Trace
 log = logging.getLogger("user_svc.accounts")
 
 
-def encode_cursor(user_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(user_id.bytes).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise Problem(400, "invalid_cursor", "the cursor is not one this service issued") from None
+PAGE_CURSOR = TypeAdapter(uuid.UUID)  # the id of the last user of the page
 
 
 def _user_id(raw: str) -> uuid.UUID:
@@ -62,12 +54,12 @@ class Accounts:
 
     async def page(self, limit: int, cursor: str | None) -> tuple[list[store.User], str | None]:
         """One page in creation order and the cursor of the next (None on the last)."""
-        after = decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor, PAGE_CURSOR) if cursor else None
         async with self._engine.connect() as conn:
             users = await store.users_page(conn, after, limit + 1)
         more = len(users) > limit
         users = users[:limit]
-        return users, encode_cursor(users[-1].id) if more else None
+        return users, encode_cursor(str(users[-1].id)) if more else None
 
     async def set_role(self, user_id: str, role: str, by: str, trace: Trace) -> store.User:
         uid = _user_id(user_id)

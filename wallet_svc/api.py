@@ -9,44 +9,47 @@ role may never perform (freeze/unfreeze without admin) is a 403.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from common.auth import CurrentPrincipal, Principal
+from common.bounds import Instant, Int64
+from common.cursor import decode_cursor, encode_cursor
 from common.errors import Problem
-from common.ids import deterministic_id, uuid7
+from common.idempotency import WriteHeaders
 from common.kafka.producer import send_envelope
 from common.logging import current_correlation_id
 from common.notify import Waiters
+from common.prefer import prefer_wait
 from common.responses import OrjsonResponse
 from common.topics import WALLET_COMMANDS
-from wallet_svc import cache
-from wallet_svc.domain import (
+from contracts.ids import deterministic_id, uuid7
+from contracts.wallet import (
     CloseWallet,
     FreezeWallet,
     OpenWallet,
     UnfreezeWallet,
     WalletCommand,
+    command_envelope,
 )
+from wallet_svc import cache
 from wallet_svc.schemas import FreezeRequest, WalletCreate, wallet_public
 from wallet_svc.store import PgWalletReader
-from wallet_svc.wire import PRODUCER, command_envelope
+from wallet_svc.wire import PRODUCER
 
 router = APIRouter(tags=["wallets"])
 
 OWNER_ROLES = ("user", "merchant")
-DEFAULT_WAIT_S = 5.0
-MAX_WAIT_S = 30.0
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-Prefer = Annotated[str | None, Header()]
+DEFAULT_WAIT_S = 5.0  # a wallet write waits this long for its outcome unless told otherwise
+Headers = Annotated[WriteHeaders, Header()]
+WALLETS_CURSOR = TypeAdapter(uuid.UUID)  # the id of the last wallet
+ENTRIES_CURSOR = TypeAdapter(tuple[Instant, Int64])  # (occurred_at, id) of the last entry
 
 
 def _reader(request: Request) -> PgWalletReader:
@@ -54,16 +57,8 @@ def _reader(request: Request) -> PgWalletReader:
     return reader
 
 
-def _wait_s(prefer: str | None) -> float:
-    """``Prefer: wait=N`` (capped at 30 s), else 5 s."""
-    for part in (prefer or "").split(","):
-        name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "wait":
-            try:
-                return max(0.0, min(float(value), MAX_WAIT_S))
-            except ValueError:
-                break
-    return DEFAULT_WAIT_S
+def _wait_s(headers: WriteHeaders) -> float:
+    return prefer_wait(headers.prefer, DEFAULT_WAIT_S)
 
 
 def _wallet_uuid(wallet_id: str) -> str:
@@ -71,17 +66,6 @@ def _wallet_uuid(wallet_id: str) -> str:
         return str(uuid.UUID(wallet_id))
     except ValueError:
         raise Problem(404, "wallet_not_found", "no such wallet") from None
-
-
-def _encode_cursor(value: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> Any:
-    try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise Problem(400, "invalid_cursor", "the cursor is not valid") from None
 
 
 async def _visible(
@@ -131,8 +115,7 @@ async def open_wallet(
     request: Request,
     body: WalletCreate,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
+    headers: Headers,
 ) -> Response:
     """Open a wallet for the caller (admins: for ``owner_id``, with an overdraft limit)."""
     admin = principal.has_role("admin")
@@ -141,8 +124,8 @@ async def open_wallet(
     if not admin and (body.overdraft_limit or body.owner_id not in (None, principal.subject)):
         raise Problem(403, "forbidden", "overdraft limits and owners are set by admins")
     owner = body.owner_id or principal.subject
-    if idempotency_key:
-        wallet_id = deterministic_id("wallet", principal.subject, idempotency_key)
+    if headers.idempotency_key:
+        wallet_id = deterministic_id("wallet", principal.subject, headers.idempotency_key)
         existing = await _reader(request).get(wallet_id)
         if existing is not None:
             return _opened(existing, body, owner)
@@ -152,7 +135,7 @@ async def open_wallet(
         command_id=f"open:{wallet_id}", wallet_id=wallet_id, owner_id=owner,
         currency=body.currency, overdraft_limit=body.overdraft_limit,
     )  # fmt: skip
-    notice = await _decide(request, command, _wait_s(prefer))
+    notice = await _decide(request, command, _wait_s(headers))
     if notice and notice.get("reason") == "invalid_amount":
         raise Problem(422, "invalid_amount", "the overdraft limit is not valid")
     row = await _reader(request).get(wallet_id)
@@ -180,7 +163,7 @@ async def list_wallets(
     request: Request,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
     owner_id: str | None = None,
 ) -> Response:
     """The caller's wallets (admins: everyone's, or ``owner_id``'s), in creation order."""
@@ -190,11 +173,11 @@ async def list_wallets(
         owner = principal.subject
     else:
         raise Problem(403, "forbidden", "only owners and admins list wallets")
-    after = _wallet_uuid(str(_decode_cursor(cursor))) if cursor else None
+    after = str(decode_cursor(cursor, WALLETS_CURSOR)) if cursor else None
     rows = await _reader(request).page(owner, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(str(rows[-1]["id"])) if more else None
+    next_cursor = encode_cursor(str(rows[-1]["id"])) if more else None
     return OrjsonResponse({"items": [wallet_public(r) for r in rows], "next_cursor": next_cursor})
 
 
@@ -220,40 +203,39 @@ async def list_entries(
     wallet_id: str,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
-    as_of: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    as_of: Instant | None = None,
 ) -> Response:
     """Entries newest first with their postings; ``?as_of=`` gives the balance at a time."""
     row = await _visible(request, wallet_id, principal, roles=("admin", "auditor"))
     wid = str(row["id"])
     if as_of is not None:
-        at = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-        ledger, available = await _reader(request).balance_at(wid, at)
+        ledger, available = await _reader(request).balance_at(wid, as_of)
         return OrjsonResponse(
-            {"wallet_id": wid, "as_of": at, "balance": {"ledger": ledger, "available": available}}
+            {
+                "wallet_id": wid,
+                "as_of": as_of,
+                "balance": {"ledger": ledger, "available": available},
+            }
         )
-    before = None
-    if cursor:
-        raw = _decode_cursor(cursor)
-        try:
-            before = (datetime.fromisoformat(raw[0]), int(raw[1]))
-        except (TypeError, ValueError, IndexError, KeyError):
-            raise Problem(400, "invalid_cursor", "the cursor is not valid") from None
+    before = decode_cursor(cursor, ENTRIES_CURSOR) if cursor else None
     items = await _reader(request).entries(wid, before, limit + 1)
     more = len(items) > limit
     items = items[:limit]
-    next_cursor = (
-        _encode_cursor([items[-1]["occurred_at"].isoformat(), items[-1]["id"]]) if more else None
-    )
+    next_cursor = encode_cursor([items[-1]["occurred_at"], items[-1]["id"]]) if more else None
     for item in items:
         item.pop("id", None)
     return OrjsonResponse({"items": items, "next_cursor": next_cursor})
 
 
 async def _command(
-    request: Request, row: dict[str, Any], command: WalletCommand, target: str, prefer: str | None
+    request: Request,
+    row: dict[str, Any],
+    command: WalletCommand,
+    target: str,
+    headers: WriteHeaders,
 ) -> Response:
-    notice = await _decide(request, command, _wait_s(prefer))
+    notice = await _decide(request, command, _wait_s(headers))
     _rejection(notice)
     fresh = await _reader(request).get(str(row["id"])) or row
     if notice is None and fresh["status"] != target:
@@ -278,9 +260,8 @@ async def freeze_wallet(
     request: Request,
     wallet_id: str,
     principal: CurrentPrincipal,
+    headers: Headers,
     body: Annotated[FreezeRequest | None, Body()] = None,
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
 ) -> Response:
     """Freeze (admin): no debit, credit or hold until unfrozen."""
     _admin_only(principal)
@@ -288,9 +269,9 @@ async def freeze_wallet(
     wid = str(row["id"])
     reason = body.reason if body else ""
     command = FreezeWallet(
-        command_id=_command_id("freeze", wid, idempotency_key), wallet_id=wid, reason=reason
+        command_id=_command_id("freeze", wid, headers.idempotency_key), wallet_id=wid, reason=reason
     )
-    return await _command(request, row, command, "frozen", prefer)
+    return await _command(request, row, command, "frozen", headers)
 
 
 @router.post("/wallets/{wallet_id}/unfreeze")
@@ -298,15 +279,14 @@ async def unfreeze_wallet(
     request: Request,
     wallet_id: str,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
+    headers: Headers,
 ) -> Response:
     _admin_only(principal)
     row = await _visible(request, wallet_id, principal)
     wid = str(row["id"])
-    command_id = _command_id("unfreeze", wid, idempotency_key)
+    command_id = _command_id("unfreeze", wid, headers.idempotency_key)
     command = UnfreezeWallet(command_id=command_id, wallet_id=wid)
-    return await _command(request, row, command, "active", prefer)
+    return await _command(request, row, command, "active", headers)
 
 
 @router.post("/wallets/{wallet_id}/close")
@@ -314,11 +294,25 @@ async def close_wallet(
     request: Request,
     wallet_id: str,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
+    headers: Headers,
 ) -> Response:
     """Close (admin or owner); the decider refuses a non-zero balance or open holds (409)."""
     row = await _visible(request, wallet_id, principal)
     wid = str(row["id"])
-    command = CloseWallet(command_id=_command_id("close", wid, idempotency_key), wallet_id=wid)
-    return await _command(request, row, command, "closed", prefer)
+    command = CloseWallet(
+        command_id=_command_id("close", wid, headers.idempotency_key), wallet_id=wid
+    )
+    return await _command(request, row, command, "closed", headers)
+
+
+@router.get("/internal/wallets/{wallet_id}", include_in_schema=False)
+async def wallet_directory_entry(
+    request: Request, wallet_id: str, _: CurrentPrincipal
+) -> dict[str, str]:
+    """Owner and currency of any wallet, for transaction_svc's directory (read-your-writes:
+    it asks here for a wallet its projection has not seen yet). Not routed by the gateway;
+    it reads the read model that answered the wallet's ``201``."""
+    row = await _reader(request).get(_wallet_uuid(wallet_id))
+    if row is None:
+        raise Problem(404, "wallet_not_found", "no such wallet")
+    return {"id": str(row["id"]), "owner_id": str(row["owner_id"]), "currency": row["currency"]}

@@ -57,21 +57,17 @@ async def money_post(
     key: str | None = None,
     wait: int = 0,
 ) -> httpx.Response:
-    """POST a money command; retries briefly while a new wallet is not yet known to the
-    command API (it learns wallets from ``wallet-events``)."""
+    """POST a money command with an Idempotency-Key; a dropped connection is retried with
+    the same key, as a real client does."""
     headers = {**user.auth, "Idempotency-Key": key or str(uuid.uuid4())}
     if wait:
         headers["Prefer"] = f"wait={wait}"
-    for _ in range(100):
+    for _ in range(20):
         try:
-            r = await api.post(path, json=body, headers=headers)
-        except httpx.TransportError:  # what a real client does: retry with the same key
+            return await api.post(path, json=body, headers=headers)
+        except httpx.TransportError:
             await asyncio.sleep(0.2)
-            continue
-        if not (r.status_code == 404 and r.json().get("code") == "wallet_not_found"):
-            return r
-        await asyncio.sleep(0.1)
-    return r
+    return await api.post(path, json=body, headers=headers)
 
 
 async def deposit(api: httpx.AsyncClient, user: User, wallet: str, amount: int) -> dict[str, Any]:

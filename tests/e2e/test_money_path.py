@@ -55,7 +55,7 @@ async def test_two_users_deposit_transfer_and_read(api: httpx.AsyncClient) -> No
     r = await money_post(api, bob, "/transfers",
                          {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 1,
                           "currency": "USD"})  # fmt: skip
-    assert r.status_code == 403 and r.json()["code"] == "not_wallet_owner"
+    assert r.status_code == 404 and r.json()["code"] == "wallet_not_found"
     assert (await balance(api, alice, wa))["ledger"] == 7450
 
 

@@ -71,7 +71,7 @@ def test_a_fast_route_is_answered_by_the_lane_with_ids_and_metrics() -> None:
 def test_other_methods_and_bypassed_requests_take_the_full_stack() -> None:
     client = make_client()
     assert client.get("/things").json() == {"served": "by fastapi"}
-    r = client.post("/things", content=b"hello", headers={"Origin": "https://app.example"})
+    r = client.post("/things", json="hello", headers={"Origin": "https://app.example"})
     assert r.json() == {"served": "by fastapi"}
     assert r.headers["x-request-id"]  # the full stack sets the ids too
 

@@ -1,0 +1,52 @@
+"""The ``Idempotency-Key`` rules and the headers of a write, declared once.
+
+A key is 1 to 255 visible ASCII characters (as most payment APIs take them). A route
+declares its headers as one of the models below (``Annotated[MoneyHeaders, Header()]``)
+and the fast lane validates a request's headers through the same model
+(:func:`common.fastlane.FastRequest.validated_headers`), so both paths apply one rule.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_KEY_LENGTH = 255
+
+IdempotencyKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Chosen by the client; a retry with the same key returns the first "
+        "answer, the same key with another body is 409.",
+        examples=["3f1c2a9e-5b7d-4c1a-9e2f-8a6b4c3d2e1f"],
+    ),
+]
+PreferHeader = Annotated[
+    str | None,
+    Field(
+        description="`wait=N` (N <= 30): wait up to N seconds for the outcome.",
+        examples=["wait=10"],
+    ),
+]
+
+
+class _Headers(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class MoneyHeaders(_Headers):
+    """Headers of a money POST: the key is required, so a retry never moves money twice."""
+
+    idempotency_key: IdempotencyKey = Field(alias="idempotency-key")
+    prefer: PreferHeader = None
+
+
+class WriteHeaders(_Headers):
+    """Headers of any other write: the key is optional (a replay then answers the same)."""
+
+    idempotency_key: IdempotencyKey | None = Field(default=None, alias="idempotency-key")
+    prefer: PreferHeader = None
