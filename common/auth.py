@@ -4,13 +4,15 @@ user_svc signs; everybody else verifies locally with the public keys it publishe
 ``/.well-known/jwks.json``. Keys are cached and refetched only when a token names a key
 id the cache does not know (at most once every few seconds), so verification costs no
 network round trip per request. Only EdDSA is accepted: ``alg: none`` and HS256 tokens
-signed with a public key are refused by construction.
+signed with a public key are refused by construction. A token whose session (``sid``) was
+ended (logout, a reused refresh token) is refused too: see common/revocation.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -33,6 +35,7 @@ class Principal:
     kind: str = "user"  # "user" | "service"
     scopes: frozenset[str] = field(default_factory=frozenset)
     token_id: str | None = None
+    session_id: str | None = None  # user tokens: the session they belong to
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
@@ -49,7 +52,8 @@ class JwksVerifier:
     or ``cache_s`` passes, whichever comes first: a client sends the same token with
     every request, and a signature check is the costliest step of the gateway's and each
     service's request path. ``cache_s`` bounds how long a token signed by a key withdrawn
-    from the JWKS can still be honoured."""
+    from the JWKS can still be honoured. ``revoked`` holds the ended sessions, checked on
+    every call, cached or not (common.revocation.RevokedSessions in every service)."""
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class JwksVerifier:
         min_refetch_s: float = 5.0,
         cache_s: float = 30.0,
         cache_size: int = 10_000,
+        revoked: Container[str] = frozenset(),
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -72,6 +77,7 @@ class JwksVerifier:
         self._verified: dict[str, tuple[Principal, float]] = {}
         self._cache_s = cache_s
         self._cache_size = cache_size
+        self._revoked = revoked
 
     async def _refresh(self) -> None:
         async with self._lock:
@@ -98,14 +104,17 @@ class JwksVerifier:
         """The token's principal; raises a 401 ``Problem`` for any invalid token."""
         now = time.time()
         hit = self._verified.get(token)
-        if hit is not None:
-            if now < hit[1]:
-                return hit[0]
-            del self._verified[token]
-        principal, exp = await self._verify(token)
-        if len(self._verified) >= self._cache_size:  # drop the oldest entry (dict order)
-            del self._verified[next(iter(self._verified))]
-        self._verified[token] = (principal, min(exp, now + self._cache_s))
+        if hit is not None and now < hit[1]:
+            principal = hit[0]
+        else:
+            if hit is not None:
+                del self._verified[token]
+            principal, exp = await self._verify(token)
+            if len(self._verified) >= self._cache_size:  # drop the oldest entry (dict order)
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (principal, min(exp, now + self._cache_s))
+        if principal.session_id in self._revoked:
+            raise _unauthorized("the session has ended")
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:
@@ -150,6 +159,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         kind="service" if role == "service" else "user",
         scopes=frozenset(scope.split()) if scope else frozenset(),
         token_id=claims.get("jti"),
+        session_id=claims.get("sid"),
     )
 
 

@@ -18,6 +18,7 @@ from common.auth import JwksVerifier
 from common.fastlane import FastRequest, FastResponse, FastRoute
 from common.resources import Resources
 from common.responses import OrjsonResponse
+from common.revocation import RevokedSessions
 from common.settings import Settings
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import Proxy
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         resources = Resources(s)
         app.state.resources = resources
         upstreams = make_upstreams(s)
+        revoked = RevokedSessions()
         verifier = JwksVerifier(
             s.jwks_url,
             s.jwt_issuer,
@@ -70,10 +72,12 @@ def create_app(settings: Settings) -> FastAPI:
             client=httpx.AsyncClient(
                 timeout=httpx.Timeout(s.upstream_timeout_s, connect=s.upstream_connect_timeout_s)
             ),
+            revoked=revoked,
         )
         try:
             await resources.open(redis=True)
             assert resources.redis is not None
+            await revoked.start(resources.redis)
             app.state.ready_checks.update(resources.checks)
             for up in upstreams.values():
                 app.state.ready_checks[f"upstream:{up.name}"] = up.check_health
@@ -87,16 +91,13 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.openapi = OpenApiAggregator(upstreams, DEFAULT_TABLE, s.openapi_cache_ttl_s)
             yield
         finally:
+            await revoked.stop()
             await verifier.aclose()
             for up in upstreams.values():
                 await up.close()  # its connection pool and its OpenAPI session
             await resources.close()
 
-    # The gateway forwards bodies as bytes; each service reads them (common.body.BodyGuard).
-    app = build_app(
-        s.service_name, lifespan, None, check_bodies=False,
-        openapi_url=None, docs_url=None, redoc_url=None,
-    )  # fmt: skip
+    app = build_app(s.service_name, lifespan, None, openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=s.cors_origins,

@@ -1,12 +1,10 @@
 """Rate limits in Redis: a fixed window per client IP and per authenticated subject.
 
-One Lua script counts every limited identity atomically (``INCR`` and, on a new window,
-``PEXPIRE``), so concurrent gateways share the counters. Requests arriving while a count
+One Lua script (common/ratewindow.py) counts every limited identity atomically, so
+concurrent gateways share the counters. Requests arriving while a count
 is on its way to Redis are counted together by the next call (each keeps its own
 counts: the script increments key by key, in order), so a gateway under load makes one
 round trip per batch and holds one Redis connection, not one per waiting request.
-The window starts with the first request of an identity and ends when its key expires;
-Redis's clock decides, so gateway clocks do not matter.
 
 When Redis does not answer, requests are let through (fail open, logged): the limiter
 protects the services, it must not take the whole API down with it.
@@ -22,48 +20,11 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from common.batching import GroupCall
+from common.ratewindow import COUNT_SCRIPT, Quota
 
 log = logging.getLogger("paystream.gateway.ratelimit")
 
 KEY_PREFIX = "paystream:gw:rl:"
-
-# KEYS: one counter per identity; ARGV[1]: window in ms. Returns count, ttl_ms pairs.
-COUNT_SCRIPT = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then
-    redis.call('PEXPIRE', key, ARGV[1])
-    ttl = tonumber(ARGV[1])
-  end
-  out[#out + 1] = n
-  out[#out + 1] = ttl
-end
-return out
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """One identity's counter in the current window."""
-
-    limit: int
-    count: int
-    reset_ms: int
-
-    @property
-    def exceeded(self) -> bool:
-        return self.count > self.limit
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.count)
-
-    @property
-    def reset_s(self) -> int:
-        """Whole seconds until the window ends (at least 1, so clients never spin)."""
-        return max(1, math.ceil(self.reset_ms / 1000))
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,13 +36,15 @@ def apps(stack: StackUnderTest) -> StackUnderTest:
 
     The first admin comes from configuration, as in production. The gateway's rate
     limits are raised: e2e tests send hundreds of requests from one address on purpose
-    (the limit itself is tested in tests/integration/test_gateway.py).
+    (the limit itself is tested in tests/integration/test_gateway.py). Login throttling
+    keeps its threshold but a short window, so a test can wait for a lock to end.
     """
     os.environ.update(
         PAYSTREAM_ADMIN_EMAIL=ADMIN_EMAIL,
         PAYSTREAM_ADMIN_PASSWORD=ADMIN_PASSWORD,
         PAYSTREAM_RATE_LIMIT_IP_PER_MINUTE="1000000",
         PAYSTREAM_RATE_LIMIT_USER_PER_MINUTE="1000000",
+        PAYSTREAM_LOGIN_FAILURE_WINDOW_S="10",
     )
     stack.start_apps()
     return stack

@@ -11,10 +11,10 @@ from common.app import build_app
 from common.auth import JwksVerifier
 from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
+from common.revocation import RevokedSessions
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.store import Claims
-from transaction_svc.wallets import WalletDirectory
+from transaction_svc.store import Claims, WalletDirectory
 
 
 def create_app(settings: TransactionSettings) -> FastAPI:
@@ -24,19 +24,21 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         app.state.resources = resources
         app.state.ready_checks.update(resources.checks)
         assert resources.redis is not None and resources.engine is not None
-        app.state.directory = WalletDirectory(settings.wallet_svc_url)
+        app.state.directory = WalletDirectory()
         app.state.claims = Claims(resources.engine)
         app.state.waiters = Waiters(resources.redis, TRANSACTION_CHANNEL)
         await app.state.waiters.start()
+        revoked = RevokedSessions()
+        await revoked.start(resources.redis)
         app.state.verifier = JwksVerifier(
-            settings.jwks_url, settings.jwt_issuer, settings.jwt_audience
+            settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
         )
         try:
             yield
         finally:
             await app.state.waiters.stop()
+            await revoked.stop()
             await app.state.verifier.aclose()
-            await app.state.directory.aclose()
             await resources.close()
 
     app = build_app(settings.service_name, lifespan=lifespan)

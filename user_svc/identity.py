@@ -31,6 +31,7 @@ from user_svc.keystore import PgKeyStore
 from user_svc.passwords import Argon2Passwords, password_problems
 from user_svc.refresh import Outcome, RedisRefreshTokens
 from user_svc.settings import UserSettings
+from user_svc.throttle import RedisLoginThrottle
 from user_svc.tokens import TokenMinter, opaque_token, token_hash
 
 log = logging.getLogger("user_svc.identity")
@@ -64,7 +65,7 @@ class Identity:
     def __init__(
         self, settings: UserSettings, engine: AsyncEngine, keys: PgKeyStore,
         refresh_tokens: RedisRefreshTokens, passwords: Argon2Passwords,
-        relay: outbox.PgOutboxRelay,
+        relay: outbox.PgOutboxRelay, throttle: RedisLoginThrottle,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.engine = engine
@@ -72,6 +73,7 @@ class Identity:
         self.refresh_tokens = refresh_tokens
         self.passwords = passwords
         self.relay = relay
+        self.throttle = throttle
         self.minter = TokenMinter(settings.jwt_issuer, settings.jwt_audience)
 
     def _event(self, event: UserEvent, trace: Trace) -> Envelope:
@@ -136,11 +138,12 @@ class Identity:
         self.relay.wake()
         return user
 
-    async def _token_pair(self, user: store.User, refresh_token: str) -> dict[str, Any]:
+    async def _token_pair(self, user: store.User, refresh_token: str, session: str
+                          ) -> dict[str, Any]:  # fmt: skip
         ttl = self.settings.access_token_ttl_s
         access, _ = self.minter.access_token(
             await self.keys.current(), subject=str(user.id), role=user.role,
-            now=int(time.time()), ttl_s=ttl,
+            now=int(time.time()), ttl_s=ttl, session=session,
         )  # fmt: skip
         return {"access_token": access, "refresh_token": refresh_token,
                 "token_type": "bearer", "expires_in": ttl}  # fmt: skip
@@ -150,21 +153,25 @@ class Identity:
             email = normalize_email(email)
         except Problem:
             raise _invalid_credentials() from None
+        await self.throttle.attempt(email)
         async with self.engine.connect() as conn:
             user = await store.user_by_email(conn, email)
         if not await self.passwords.verify(user.password_hash if user else None, password):
             raise _invalid_credentials()
         assert user is not None
+        await self.throttle.succeeded(email)
         if self.passwords.needs_rehash(user.password_hash):
             new_hash = await self.passwords.hash(password)
             async with self.engine.begin() as conn:
                 await store.update_user(conn, user.id, datetime.now(UTC), password_hash=new_hash)
         log.info("login", extra={"user_id": str(user.id)})
-        return await self._token_pair(user, await self.refresh_tokens.issue(str(user.id)))
+        refresh_token, session = await self.refresh_tokens.issue(str(user.id))
+        return await self._token_pair(user, refresh_token, session)
 
     async def refresh(self, refresh_token: str) -> dict[str, Any]:
         rotation = await self.refresh_tokens.rotate(refresh_token)
         if rotation.outcome is Outcome.REUSED:
+            await self.refresh_tokens.revoke_family(rotation.family)  # its access tokens too
             log.warning(
                 "refresh token reused; family revoked",
                 extra={"user_id": rotation.user_id, "family": rotation.family},
@@ -181,7 +188,7 @@ class Identity:
         if user is None:
             await self.refresh_tokens.revoke_family(rotation.family)
             raise Problem(401, "invalid_refresh_token", "the account no longer exists")
-        return await self._token_pair(user, rotation.new_token)
+        return await self._token_pair(user, rotation.new_token, rotation.family)
 
     async def logout(self, user_id: str, refresh_token: str) -> None:
         owner = await self.refresh_tokens.owner(refresh_token)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from common.app import build_app
 from common.resources import Resources
+from common.revocation import RevokedSessions
 from common.settings import Settings
 from user_svc.accounts import Accounts
 from user_svc.api import auth, service, users
@@ -19,6 +20,7 @@ from user_svc.outbox import PgOutboxRelay
 from user_svc.passwords import Argon2Passwords
 from user_svc.refresh import RedisRefreshTokens
 from user_svc.settings import UserSettings
+from user_svc.throttle import RedisLoginThrottle
 from user_svc.verifier import KeyStoreVerifier
 
 
@@ -36,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
         app.state.resources = resources
+        revoked = RevokedSessions()
         try:
             await resources.open(postgres=True, kafka=True, redis=True)
             app.state.ready_checks.update(resources.checks)
@@ -47,11 +50,19 @@ def create_app(settings: Settings) -> FastAPI:
                 s.key_publish_window_s, s.key_cache_s,
             )  # fmt: skip
             await keys.ensure_current()
-            verifier = KeyStoreVerifier(keys, s.jwks_url, s.jwt_issuer, s.jwt_audience)
+            await revoked.start(resources.redis)
+            verifier = KeyStoreVerifier(
+                keys, s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked
+            )
             passwords = Argon2Passwords()
             relay = PgOutboxRelay(engine, resources.producer, s.outbox_poll_s)
-            refresh = RedisRefreshTokens(resources.redis, s.refresh_token_ttl_s)
-            identity = Identity(s, engine, keys, refresh, passwords, relay)
+            refresh = RedisRefreshTokens(
+                resources.redis, s.refresh_token_ttl_s, s.access_token_ttl_s
+            )
+            throttle = RedisLoginThrottle(
+                resources.redis, s.login_max_failures, s.login_failure_window_s
+            )
+            identity = Identity(s, engine, keys, refresh, passwords, relay, throttle)
             app.state.keys = keys
             app.state.verifier = verifier
             app.state.identity = identity
@@ -64,10 +75,10 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
             await verifier.aclose()
         finally:
+            await revoked.stop()
             await resources.close()
 
-    # the client-credentials grant also comes as a form (RFC 6749)
-    app = build_app(s.service_name, lifespan, form_paths=frozenset({"/service/token"}))
+    app = build_app(s.service_name, lifespan)
     app.state.settings = s
     for router in (auth.router, users.router, service.router):
         app.include_router(router)

@@ -4,16 +4,20 @@
 ``rtf:<family>`` is ``active`` or ``revoked``. Rotation marks the presented token used
 and stores its successor in the same family, atomically (one Lua script). Presenting a
 token that was already used means it leaked: the whole family is revoked, so the thief's
-and the owner's newest tokens both stop working.
+and the owner's newest tokens both stop working. A family is a session: its id is the
+``sid`` of the access tokens minted with it, and revoking it also ends those
+(common/revocation.py).
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from common.revocation import revoke_session
 from contracts.ids import uuid7
 from user_svc.tokens import opaque_token, token_hash
 
@@ -50,17 +54,21 @@ class Rotation:
 
 
 class RedisRefreshTokens:
-    """Issue, rotate and revoke refresh tokens."""
+    """Issue, rotate and revoke refresh tokens. ``access_ttl_s`` is how long an access
+    token minted for a family may live: that long its revocation must be remembered."""
 
-    def __init__(self, redis: Redis, ttl_s: int, prefix: str = "user_svc:") -> None:
+    def __init__(
+        self, redis: Redis, ttl_s: int, access_ttl_s: int, prefix: str = "user_svc:"
+    ) -> None:
         self._redis = redis
         self._ttl = ttl_s
+        self._access_ttl = access_ttl_s
         self._tok = f"{prefix}rt:"
         self._fam = f"{prefix}rtf:"
         self._rotate = redis.register_script(_ROTATE)
 
-    async def issue(self, user_id: str) -> str:
-        """A token starting a new family (at login)."""
+    async def issue(self, user_id: str) -> tuple[str, str]:
+        """A token starting a new family (at login), and the family's id."""
         token, family = opaque_token(), uuid7().hex
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._fam + family, "active", ex=self._ttl)
@@ -68,7 +76,7 @@ class RedisRefreshTokens:
                       mapping={"family": family, "user": user_id, "used": "0"})  # fmt: skip
             pipe.expire(self._tok + token_hash(token), self._ttl)
             await pipe.execute()
-        return token
+        return token, family
 
     async def rotate(self, token: str) -> Rotation:
         """Use ``token`` once: its successor in the same family, or why not."""
@@ -86,6 +94,9 @@ class RedisRefreshTokens:
         return (str(family), str(user)) if family else None
 
     async def revoke_family(self, family: str) -> None:
-        key = self._fam + family
-        if await self._redis.exists(key):
-            await self._redis.set(key, "revoked", keepttl=True)
+        """End the session: its refresh tokens and the access tokens minted with them."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._fam + family, "revoked", xx=True, keepttl=True)
+            # a minute more: a token being minted while this runs expires a little later
+            revoke_session(pipe, family, self._access_ttl + 60, time.time())
+            await pipe.execute()

@@ -27,6 +27,10 @@ class UserSettings(Settings):
     admin_password: SecretStr | None = None
 
     password_min_length: int = Field(default=12, ge=8)
+    # Login throttling per account (user_svc/throttle.py): after this many failed logins
+    # since the last success, within one window, the account answers 429 until it ends.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_s: int = Field(default=15 * 60, ge=1)
     outbox_poll_s: float = Field(default=1.0, gt=0)
     admin_page_max: int = Field(default=200, ge=1)
 

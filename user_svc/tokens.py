@@ -32,9 +32,11 @@ class TokenMinter:
 
     def access_token(
         self, key: SigningKey, *, subject: str, role: str, now: int, ttl_s: int,
-        scope: str | None = None,
+        scope: str | None = None, session: str | None = None,
     ) -> tuple[str, dict[str, Any]]:  # fmt: skip
-        """The signed token and its claims; ``now`` is Unix seconds."""
+        """The signed token and its claims; ``now`` is Unix seconds. ``session`` (the
+        refresh-token family of a user's login) becomes the ``sid`` claim, by which the
+        token is refused once the session ends (common/revocation.py)."""
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -47,5 +49,7 @@ class TokenMinter:
         }
         if scope is not None:
             claims["scope"] = scope
+        if session is not None:
+            claims["sid"] = session
         token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
         return token, claims

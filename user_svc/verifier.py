@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 import jwt
 
 from common.auth import JwksVerifier
@@ -13,8 +15,11 @@ class KeyStoreVerifier(JwksVerifier):
     except that keys come from the shared key table instead of an HTTP round trip to itself.
     """
 
-    def __init__(self, keys: PgKeyStore, jwks_url: str, issuer: str, audience: str) -> None:
-        super().__init__(jwks_url, issuer, audience)
+    def __init__(
+        self, keys: PgKeyStore, jwks_url: str, issuer: str, audience: str,
+        revoked: Container[str] = frozenset(),
+    ) -> None:  # fmt: skip
+        super().__init__(jwks_url, issuer, audience, revoked=revoked)
         self._store = keys
 
     async def key_for(self, kid: str) -> jwt.PyJWK | None:

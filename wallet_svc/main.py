@@ -13,6 +13,7 @@ from common.app import build_app
 from common.auth import JwksVerifier
 from common.notify import WALLET_CHANNEL, Waiters
 from common.resources import Resources
+from common.revocation import RevokedSessions
 from common.settings import Settings
 from wallet_svc import api
 from wallet_svc.store import PgWalletReader, asyncpg_dsn
@@ -25,11 +26,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.resources = resources
         pool: asyncpg.Pool | None = None
         waiters: Waiters | None = None
-        verifier = JwksVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+        revoked = RevokedSessions()
+        verifier = JwksVerifier(
+            settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
+        )
         app.state.verifier = verifier
         try:
             await resources.open(kafka=True, redis=True)
             assert resources.redis is not None
+            await revoked.start(resources.redis)
             pool = await asyncpg.create_pool(asyncpg_dsn(settings.postgres_dsn), max_size=10)
             db = pool
 
@@ -47,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await waiters.stop()
             if pool is not None:
                 await pool.close()
+            await revoked.stop()
             await verifier.aclose()
             await resources.close()
 

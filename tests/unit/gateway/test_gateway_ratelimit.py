@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.ratelimit import Quota, decide
+from common.ratewindow import Quota
+from gateway.ratelimit import decide
 
 
 def test_under_the_limit_the_request_passes_with_what_is_left() -> None:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Container
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,10 +40,11 @@ KEY = _key()
 MINTER = TokenMinter(ISS, AUD)
 
 
-def verifier(*keys: SigningKey) -> JwksVerifier:
+def verifier(*keys: SigningKey, revoked: Container[str] = frozenset()) -> JwksVerifier:
     jwks = {"keys": [k.public_jwk for k in keys]}
     transport = httpx.MockTransport(lambda req: httpx.Response(200, json=jwks))
-    return JwksVerifier(JWKS_URL, ISS, AUD, client=httpx.AsyncClient(transport=transport))
+    client = httpx.AsyncClient(transport=transport)
+    return JwksVerifier(JWKS_URL, ISS, AUD, client=client, revoked=revoked)
 
 
 def _b64(raw: bytes) -> str:
@@ -72,6 +74,26 @@ async def test_a_minted_token_verifies_to_its_principal() -> None:
     assert jwt.get_unverified_header(token)["kid"] == KEY.kid
     assert {"iss", "aud", "sub", "role", "typ", "iat", "exp", "jti"} <= set(claims)
     assert claims["exp"] - claims["iat"] == 3600 and claims["typ"] == "access"
+
+
+async def test_a_token_of_an_ended_session_is_refused_even_when_cached() -> None:
+    # given two sessions' tokens, both verified once (so both are in the verifier's cache)
+    now = int(time.time())
+    ended, _ = MINTER.access_token(KEY, subject="u-1", role="user", now=now, ttl_s=600,
+                                   session="s-ended")  # fmt: skip
+    other, _ = MINTER.access_token(KEY, subject="u-1", role="user", now=now, ttl_s=600,
+                                   session="s-other")  # fmt: skip
+    revoked: set[str] = set()
+    v = verifier(KEY, revoked=revoked)
+    assert (await v.verify(ended)).session_id == "s-ended"
+    assert (await v.verify(other)).session_id == "s-other"
+    # when the first session is revoked
+    revoked.add("s-ended")
+    # then its token is refused at once, and the other session's still passes
+    with pytest.raises(Problem) as err:
+        await v.verify(ended)
+    assert err.value.status == 401 and "session" in err.value.detail
+    assert (await v.verify(other)).subject == "u-1"
 
 
 async def test_a_service_token_carries_its_scopes() -> None:
