@@ -97,7 +97,11 @@ def create_app(settings: Settings) -> FastAPI:
                 await up.close()  # its connection pool and its OpenAPI session
             await resources.close()
 
-    app = build_app(s.service_name, lifespan, None, openapi_url=None, docs_url=None, redoc_url=None)
+    # The gateway forwards bodies as bytes; each service reads them (common.body.BodyGuard).
+    app = build_app(
+        s.service_name, lifespan, None, check_bodies=False,
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )  # fmt: skip
     app.add_middleware(
         CORSMiddleware,
         allow_origins=s.cors_origins,

@@ -14,7 +14,8 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.store import Claims, WalletDirectory
+from transaction_svc.store import Claims
+from transaction_svc.wallets import WalletDirectory
 
 
 def create_app(settings: TransactionSettings) -> FastAPI:
@@ -24,7 +25,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         app.state.resources = resources
         app.state.ready_checks.update(resources.checks)
         assert resources.redis is not None and resources.engine is not None
-        app.state.directory = WalletDirectory()
+        app.state.directory = WalletDirectory(settings.wallet_svc_url)
         app.state.claims = Claims(resources.engine)
         app.state.waiters = Waiters(resources.redis, TRANSACTION_CHANNEL)
         await app.state.waiters.start()
@@ -39,6 +40,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
             await app.state.waiters.stop()
             await revoked.stop()
             await app.state.verifier.aclose()
+            await app.state.directory.aclose()
             await resources.close()
 
     app = build_app(settings.service_name, lifespan=lifespan)

@@ -78,7 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
             await revoked.stop()
             await resources.close()
 
-    app = build_app(s.service_name, lifespan)
+    # the client-credentials grant also comes as a form (RFC 6749)
+    app = build_app(s.service_name, lifespan, form_paths=frozenset({"/service/token"}))
     app.state.settings = s
     for router in (auth.router, users.router, service.router):
         app.include_router(router)
