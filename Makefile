@@ -1,7 +1,7 @@
 # paystream: `make up` runs the system, `make test` runs every check.
 UV := $(shell scripts/ensure-uv.sh)
 
-.PHONY: up down status test lint fmt bench
+.PHONY: up down status test lint fmt bench contracts
 
 up:
 	$(UV) sync --frozen --quiet
@@ -20,6 +20,9 @@ lint:
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+
+contracts:
+	$(UV) run python -m contracts.generate
 
 fmt:
 	$(UV) run ruff check --fix .

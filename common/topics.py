@@ -1,4 +1,4 @@
-"""Kafka topic names and their creation."""
+"""Kafka topics' creation (their names are in ``contracts.topics``)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,30 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-WALLET_COMMANDS = "wallet-commands"
-WALLET_EVENTS = "wallet-events"
-TRANSACTION_EVENTS = "transaction-events"
-PAYMENT_EVENTS = "payment-events"
-USER_EVENTS = "user-events"
-NOTIFICATION_EVENTS = "notification-events"
-AUDIT_EVENTS = "audit-events"
-
-ALL_TOPICS = (
+from contracts.topics import (  # the names are part of the message contract
+    ALL_TOPICS,
+    AUDIT_EVENTS,
+    NOTIFICATION_EVENTS,
+    PAYMENT_EVENTS,
+    TRANSACTION_EVENTS,
+    USER_EVENTS,
     WALLET_COMMANDS,
     WALLET_EVENTS,
-    TRANSACTION_EVENTS,
-    PAYMENT_EVENTS,
-    USER_EVENTS,
-    NOTIFICATION_EVENTS,
-    AUDIT_EVENTS,
+    dlq,
 )
 
-
-def dlq(topic: str) -> str:
-    """The dead-letter topic of ``topic``."""
-    return f"{topic}.dlq"
+__all__ = [
+    "ALL_TOPICS",
+    "AUDIT_EVENTS",
+    "NOTIFICATION_EVENTS",
+    "PAYMENT_EVENTS",
+    "TRANSACTION_EVENTS",
+    "USER_EVENTS",
+    "WALLET_COMMANDS",
+    "WALLET_EVENTS",
+    "dlq",
+    "ensure_topics",
+]
 
 
 async def ensure_topics(

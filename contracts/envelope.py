@@ -2,7 +2,7 @@
 
 Encoded and decoded by msgspec: decoding validates as it parses (non-empty ``type``,
 ``producer`` and ``key``, ``schema_version`` >= 1, no unknown envelope field) at no extra
-cost, so every reader uses ``from_bytes``.
+cost, so every reader uses ``from_bytes``. Every field is always written.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from contracts.ids import uuid7
 from contracts.message import Message, to_payload
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+EventId = Annotated[str, msgspec.Meta(extra_json_schema={"format": "uuid"})]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, extra_json_schema={"format": "date-time"})]
 
 
 def _now() -> datetime:
@@ -29,10 +31,10 @@ def _new_id() -> str:
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A domain event or command with its metadata; ``key`` is the Kafka key."""
 
-    event_id: str = msgspec.field(default_factory=_new_id)
+    event_id: EventId = msgspec.field(default_factory=_new_id)
     type: NonEmpty
     schema_version: Annotated[int, msgspec.Meta(ge=1)] = 1
-    occurred_at: datetime = msgspec.field(default_factory=_now)
+    occurred_at: Instant = msgspec.field(default_factory=_now)
     producer: NonEmpty
     key: NonEmpty
     correlation_id: str | None = None

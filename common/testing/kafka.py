@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from common.kafka.producer import send_envelopes
 from contracts.envelope import Envelope
@@ -13,10 +13,8 @@ from contracts.envelope import Envelope
 send_all = send_envelopes  # the name the tests use
 
 
-async def read_topic(
-    bootstrap: str, topic: str, keep: Callable[[Envelope], bool] = lambda e: True
-) -> list[Envelope]:
-    """Every committed envelope of ``topic`` up to its current end, in partition order."""
+async def read_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every committed record of ``topic`` up to its current end, in partition order."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
     )
@@ -30,17 +28,22 @@ async def read_topic(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
-        out: list[Envelope] = []
+        out: list[ConsumerRecord[bytes, bytes]] = []
         while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             for records in batch.values():
-                for r in records:
-                    env = Envelope.from_bytes(r.value)
-                    if keep(env):
-                        out.append(env)
+                out.extend(records)
         return out
     finally:
         await consumer.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, keep: Callable[[Envelope], bool] = lambda e: True
+) -> list[Envelope]:
+    """Every committed envelope of ``topic`` up to its current end, in partition order."""
+    envelopes = [Envelope.from_bytes(r.value) for r in await read_records(bootstrap, topic)]
+    return [e for e in envelopes if keep(e)]
 
 
 async def wait_for(

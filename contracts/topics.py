@@ -1,0 +1,73 @@
+"""Kafka topic names, and the public topics with the messages each carries.
+
+The public topics are the ones downstream systems may read (docs/events.md); the AsyncAPI
+document (`python -m contracts.generate`) is made from `PUBLIC`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from contracts.message import Message
+from contracts.transaction import TransactionEvent
+from contracts.user import UserEvent
+from contracts.wallet import WalletEvent
+
+WALLET_COMMANDS = "wallet-commands"
+WALLET_EVENTS = "wallet-events"
+TRANSACTION_EVENTS = "transaction-events"
+PAYMENT_EVENTS = "payment-events"
+USER_EVENTS = "user-events"
+NOTIFICATION_EVENTS = "notification-events"
+AUDIT_EVENTS = "audit-events"
+
+ALL_TOPICS = (
+    WALLET_COMMANDS,
+    WALLET_EVENTS,
+    TRANSACTION_EVENTS,
+    PAYMENT_EVENTS,
+    USER_EVENTS,
+    NOTIFICATION_EVENTS,
+    AUDIT_EVENTS,
+)
+
+
+def dlq(topic: str) -> str:
+    """The dead-letter topic of ``topic``."""
+    return f"{topic}.dlq"
+
+
+class PublicTopic(NamedTuple):
+    name: str
+    key: str  # what the Kafka key (= the envelope's ``key``) is
+    description: str
+    messages: tuple[type[Message], ...]
+
+
+PUBLIC: tuple[PublicTopic, ...] = (
+    PublicTopic(
+        PAYMENT_EVENTS,
+        "payment id",
+        "Payments with external providers. Declared, but nothing is published on it yet: "
+        "its messages come with the payment gateway service.",
+        (),
+    ),
+    PublicTopic(
+        TRANSACTION_EVENTS,
+        "transaction_id",
+        "What happened to each transfer and deposit, from request to terminal state.",
+        TransactionEvent.__args__,
+    ),
+    PublicTopic(
+        WALLET_EVENTS,
+        "wallet_id",
+        "Every decision of the wallet decider: the wallet ledger, with balanced postings.",
+        WalletEvent.__args__,
+    ),
+    PublicTopic(
+        USER_EVENTS,
+        "user_id",
+        "Accounts registered, email addresses verified and roles changed.",
+        UserEvent.__args__,
+    ),
+)

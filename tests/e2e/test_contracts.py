@@ -1,0 +1,87 @@
+"""Every message on the public topics meets its committed JSON Schema (docs/contracts/)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from common.kafka.headers import message_type
+from common.settings import Settings
+from common.testing.api import User, deposit, money_post, open_wallet, register
+from common.testing.kafka import read_records, wait_for
+from contracts.generate import OUT
+from contracts.topics import PUBLIC
+
+pytestmark = pytest.mark.e2e
+
+
+@cache
+def validator(topic: str, type_: str, version: int) -> Draft202012Validator | None:
+    path = OUT / topic / f"{type_}.v{version}.json"
+    return Draft202012Validator(json.loads(path.read_text())) if path.exists() else None
+
+
+async def transfer(api: httpx.AsyncClient, user: User, src: str, dst: str, amount: int) -> str:
+    body = {"from_wallet_id": src, "to_wallet_id": dst, "amount": amount, "currency": "USD"}
+    r = await money_post(api, user, "/transfers", body, wait=15)
+    assert r.status_code == 200, r.text
+    return str(r.json()["status"])
+
+
+async def test_every_public_message_meets_its_schema(
+    api: httpx.AsyncClient, admin: User, settings: Settings
+) -> None:
+    # given a registration, a deposit, and transfers that complete, fail and are reversed
+    alice, bob = await register(api, "schema-a"), await register(api, "schema-b")
+    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
+    await deposit(api, alice, wa, 1000)
+    assert await transfer(api, alice, wa, wb, 300) == "completed"
+    assert await transfer(api, alice, wa, wb, 5000) == "failed"  # insufficient funds
+    r = await api.post(f"/wallets/{wb}/freeze", headers=admin.auth)
+    assert r.status_code == 200, r.text
+    assert await transfer(api, alice, wa, wb, 200) == "reversed"
+
+    async def registered() -> bool:  # the outbox relay publishes after the commit
+        records = await read_records(settings.kafka_bootstrap, "user-events")
+        return any(alice.email.encode() in r.value for r in records)
+
+    await wait_for(registered, timeout=30)
+    # when every public topic is read from the beginning
+    seen: Counter[str] = Counter()
+    problems: list[str] = []
+    for topic in PUBLIC:
+        for record in await read_records(settings.kafka_bootstrap, topic.name):
+            doc = json.loads(record.value)
+            type_, version = doc.get("type"), doc.get("schema_version")
+            where = f"{topic.name}:{record.partition}:{record.offset} {type_} v{version}"
+            check = validator(topic.name, str(type_), int(version or 0))
+            if check is None:
+                problems.append(f"{where}: no schema")
+                continue
+            problems += [f"{where}: {e.message} at {e.json_path}" for e in check.iter_errors(doc)]
+            if message_type(record.headers) != type_:
+                problems.append(f"{where}: type header {message_type(record.headers)!r}")
+            seen[type_] += 1
+    # then every message has a schema and meets it
+    assert problems == []
+    expected = {
+        "UserRegistered",
+        "WalletOpened",
+        "WalletFrozen",
+        "WalletDebited",
+        "WalletCredited",
+        "DebitRejected",
+        "CreditRejected",
+        "DepositRequested",
+        "DepositCompleted",
+        "TransferRequested",
+        "TransferCompleted",
+        "TransferFailed",
+        "TransferReversed",
+    }
+    assert expected <= set(seen), expected - set(seen)
