@@ -117,7 +117,7 @@ class DeciderWorker(ConsumerRebalanceListener):
         self.checks: dict[str, ReadyCheck] = {"kafka": self._check}
 
     async def _check(self) -> None:
-        await self.consumer._client.fetch_all_metadata()
+        await self.consumer.topics()  # a metadata round trip to the cluster
 
     # --- partition ownership -------------------------------------------------------
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:

@@ -33,6 +33,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from common.kafka.consumer import topic_partitions
 from common.settings import Settings
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from contracts.wallet import decode_event
@@ -103,9 +104,7 @@ async def read_topic(
     await consumer.start()
     out: list[Msg] = []
     try:
-        cluster = await consumer._client.fetch_all_metadata()
-        parts = cluster.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
         if not tps:
             return out
         consumer.assign(tps)
