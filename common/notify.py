@@ -5,7 +5,9 @@ database commit. Each API process holds ONE subscription per channel and resolve
 futures of the requests waiting for that key,
 so ``Prefer: wait`` costs no polling (``expect`` before acting, then ``wait``).
 Notices are hints: a waiter always re-reads the store after being woken (or timing out),
-so a lost notice only costs the wait, never correctness.
+so a lost notice only costs the wait, never correctness. When the connection to Redis is
+lost, the listener subscribes again (with backoff until Redis answers); notices published
+while it was away are lost, which costs those waiters their wait.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 log = logging.getLogger("paystream.notify")
 
 WALLET_CHANNEL = "paystream:wallet-decisions"  # key = command_id
 TRANSACTION_CHANNEL = "paystream:transactions"  # key = transaction id, on terminal states
+# redis-py's connection errors are not the built-in ConnectionError
+LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 async def publish_many(redis: Redis, channel: str, notices: list[dict[str, Any]]) -> None:
@@ -43,23 +50,39 @@ class Waiters:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self._subscribe()
+        self._task = asyncio.create_task(self._listen(), name=f"waiters:{self.channel}")
+
+    async def _subscribe(self) -> None:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.channel)
-        self._task = asyncio.create_task(self._listen(), name=f"waiters:{self.channel}")
+
+    async def _resubscribe(self) -> None:
+        """A fresh subscription, tried again with backoff until Redis answers."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(LOST), wait=wait_exponential(multiplier=0.1, max=5)
+        ):
+            with attempt:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+                await self._subscribe()
+        log.info("notice subscription restored", extra={"channel": self.channel})
 
     async def _listen(self) -> None:
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
-            except (ConnectionError, OSError):
-                log.warning("notice subscription lost; resubscribing")
-                await asyncio.sleep(0.5)
-                with contextlib.suppress(Exception):
-                    await self._pubsub.subscribe(self.channel)
+            except LOST:
+                log.warning("notice subscription lost; resubscribing", exc_info=True)
+                await self._resubscribe()
                 continue
             if message is None:
                 continue
-            data = orjson.loads(message["data"])
+            try:
+                data = orjson.loads(message["data"])
+            except orjson.JSONDecodeError:
+                log.warning("unreadable notice ignored", extra={"channel": self.channel})
+                continue
             for notice in data if isinstance(data, list) else [data]:
                 if not self._waiting:
                     break
