@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contracts.envelope import Envelope
+from contracts.wallet import EVENT_TYPES, decode_event
+
 SYSTEM_PREFIX = "system:"
 MONEY_EVENTS = frozenset(
     {"WalletDebited", "WalletCredited", "HoldPlaced", "HoldCaptured", "HoldReleased", "HoldExpired"}
@@ -166,28 +169,17 @@ def filter_applied(records: list[Record], stored: dict[int, int]) -> list[Record
     return [r for r in records if r.offset >= stored.get(r.partition, 0)]
 
 
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "WalletOpened": ("command_id", "wallet_id", "owner_id", "currency"),
-    **{k: ("command_id", "wallet_id") for k in STATUS_EVENTS},
-    **{k: ("command_id", "wallet_id", "currency", "ledger", "available") for k in MONEY_EVENTS},
-}
-
-
-def check_envelope(envelope: Any) -> dict[str, Any]:
-    """The envelope if the projection can apply it; ValueError (poison) otherwise.
-
-    Unknown types and rejections pass (they change no balance)."""
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):
-        raise ValueError("not an envelope")
-    for key in ("event_id", "type", "occurred_at", "key"):
-        if key not in envelope:
-            raise ValueError(f"envelope without {key}")
-    payload = envelope["payload"]
-    missing = [f for f in _REQUIRED.get(envelope["type"], ()) if f not in payload]
-    if missing:
-        raise ValueError(f"{envelope['type']} without {', '.join(missing)}")
-    if envelope["type"] in _REQUIRED:
-        uuid.UUID(str(payload["wallet_id"]))  # ValueError when it is not a UUID
-    if isinstance(envelope["occurred_at"], str):
-        envelope["occurred_at"] = datetime.fromisoformat(envelope["occurred_at"])
-    return envelope
+def check_envelope(raw: bytes) -> dict[str, Any]:
+    """The envelope of a record, as the projection reads it, if it can be applied;
+    ValueError (poison) when it breaks the contract (``contracts.wallet``) or names a
+    wallet whose id is no UUID. Unknown types pass (they change no balance)."""
+    envelope = Envelope.from_bytes(raw)
+    if envelope.type in EVENT_TYPES:
+        uuid.UUID(decode_event(envelope.payload).wallet_id)
+    return {
+        "event_id": envelope.event_id,
+        "type": envelope.type,
+        "occurred_at": envelope.occurred_at,
+        "key": envelope.key,
+        "payload": envelope.payload,
+    }

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -94,7 +93,7 @@ class BalanceProjector:
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
         """The envelope if the projection can apply it (poison otherwise)."""
-        return check_envelope(orjson.loads(record.value or b""))
+        return check_envelope(record.value or b"")
 
     async def apply(
         self, batch: Sequence[Tracked[dict[str, Any]]], unit: AsyncConnection

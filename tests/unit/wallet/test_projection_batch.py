@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-from contracts.envelope import Envelope
 from contracts.wallet import (
     CaptureHold,
     CreditWallet,
@@ -56,7 +55,7 @@ class Log:
         cause = command_envelope(command, "test")
         out = []
         for env in event_envelopes(events, cause, NOW):
-            wire = check_envelope(orjson.loads(Envelope.to_bytes(env)))
+            wire = check_envelope(env.to_bytes())
             self.records.append(Record(partition, len(self.records), wire))
             out.append(wire)
         return out
@@ -215,16 +214,18 @@ def test_already_applied_records_are_dropped_and_poison_only_advances_offsets() 
     "envelope",
     [
         [],
-        {"type": "WalletOpened", "payload": {}},
-        {"event_id": "e", "type": "WalletDebited", "occurred_at": "2025-01-01T00:00:00+00:00",
-         "key": "k", "payload": {"command_id": "c", "wallet_id": str(uuid.uuid4())}},
-        {"event_id": "e", "type": "WalletFrozen", "occurred_at": "2025-01-01T00:00:00+00:00",
-         "key": "k", "payload": {"command_id": "c", "wallet_id": "not-a-uuid"}},
+        {"type": "WalletOpened", "producer": "p", "key": "k", "payload": {}},
+        {"type": "WalletDebited", "producer": "p", "key": "k",
+         "payload": {"type": "WalletDebited", "command_id": "c", "wallet_id": str(uuid.uuid4())}},
+        {"type": "WalletFrozen", "producer": "p", "key": "k",
+         "payload": {"type": "WalletFrozen", "command_id": "c", "wallet_id": "not-a-uuid"}},
     ],
 )  # fmt: skip
 def test_poison_is_refused(envelope: Any) -> None:
     with pytest.raises(ValueError):
-        check_envelope(envelope)
+        check_envelope(orjson.dumps(envelope))
+    with pytest.raises(ValueError):
+        check_envelope(b"not json")
 
 
 def test_entry_amount_without_postings_follows_available() -> None:
