@@ -87,8 +87,9 @@ class RevokedSessions:
         )
         entries = answer[0][1] if answer else []
         for entry_id, fields in entries:
-            self._until[fields["sid"]] = float(fields["until"])
             self._last_id = entry_id
+            with contextlib.suppress(KeyError, ValueError):  # a malformed entry is passed over
+                self._until[fields["sid"]] = float(fields["until"])
         return len(entries)
 
     def _prune(self) -> None:

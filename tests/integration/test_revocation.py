@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from common.redis import make_redis
-from common.revocation import RevokedSessions, revoke_session
+from common.revocation import REVOKED_SESSIONS_STREAM, RevokedSessions, revoke_session
 from common.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -59,3 +59,29 @@ async def test_followers_learn_revocations_at_once_and_late_followers_catch_up(
             await late.stop()
     finally:
         await early.stop()
+
+
+async def test_a_malformed_entry_is_passed_over(redis: Redis) -> None:
+    # given a follower, and an entry in the stream that no revoker wrote
+    follower = RevokedSessions()
+    await follower.start(redis)
+    try:
+        await redis.xadd(REVOKED_SESSIONS_STREAM, {"sid": "s-bad", "until": "soon"})
+        # when a session is revoked after it
+        sid = f"s-{uuid.uuid4().hex}"
+        started = time.monotonic()
+        await _revoke(redis, sid, ttl_s=3600)
+        # then the follower still learns it within a second, and ignores the bad entry
+        while sid not in follower:
+            assert time.monotonic() - started < 1.0, "revocation not seen within 1 s"
+            await asyncio.sleep(0.01)
+        assert "s-bad" not in follower
+        # and a follower started now reads past the bad entry too
+        late = RevokedSessions()
+        await late.start(redis)
+        try:
+            assert sid in late
+        finally:
+            await late.stop()
+    finally:
+        await follower.stop()
