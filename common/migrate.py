@@ -13,7 +13,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -36,29 +35,26 @@ def migrations_dir(service: str) -> Path | None:
     return path if (path / "versions").is_dir() else None
 
 
+# the one env.py (common/migrations/env.py) every service's history runs in
+ENVIRONMENT = Path(__file__).parent / "migrations"
+
+
 def _config(service: str) -> Config:
+    history = migrations_dir(service)
+    if history is None:
+        raise ValueError(f"{service} has no migrations")
     cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir(service)))
+    cfg.set_main_option("script_location", str(ENVIRONMENT))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(history / "versions"))
     return cfg
 
 
 def _upgrade(conn: Connection, service: str, schema: str, revision: str) -> None:
     conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     cfg = _config(service)
-    script = ScriptDirectory.from_config(cfg)
-
-    def upgrade(rev: object, _context: object) -> object:
-        return script._upgrade_revs(revision, rev)  # type: ignore[arg-type]
-
-    with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=revision) as env:
-        env.configure(
-            connection=conn,
-            version_table_schema=schema,
-            include_schemas=True,
-            transaction_per_migration=False,
-        )
-        with env.begin_transaction():
-            env.run_migrations()
+    cfg.attributes.update(connection=conn, schema=schema)
+    command.upgrade(cfg, revision)
 
 
 async def upgrade_service(dsn: str, service: str, revision: str = "head") -> None:
