@@ -1,4 +1,5 @@
-"""CPU per request of the load generator's HTTP client: aiohttp (the old) vs common.http1.
+"""CPU per request of an HTTP client: httpx (the library) vs common.http1 (our own pool,
+which forwards in the gateway and drives the load generator), in the same run.
 
     uv run python -m bench.client_cost --requests 5000 --concurrency 50 --repeat 3
 
@@ -26,7 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-import aiohttp
+import httpx
 import orjson
 
 from common.http1 import Http1Pool
@@ -83,22 +84,25 @@ async def measure(send: Send, requests: int, concurrency: int) -> float:
     return (time.process_time() - t0) / requests * 1e6
 
 
-async def old_client(base: str, requests: int, concurrency: int) -> float:
-    """bench.loadgen's aiohttp session and request, as they were."""
-    async with aiohttp.ClientSession(
-        base_url=base.rstrip("/") + "/",
-        connector=aiohttp.TCPConnector(limit=concurrency),
-        timeout=aiohttp.ClientTimeout(total=60),
-        json_serialize=lambda o: orjson.dumps(o).decode(),
-    ) as session:
+async def library_client(base: str, requests: int, concurrency: int) -> float:
+    """The same request on httpx, the HTTP client library paystream uses elsewhere
+    (JWKS, tests), pooled as well as it allows: one client, ``concurrency`` connections
+    kept alive, orjson for the body."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
 
         async def send(i: int) -> None:
             (token, src), (_, dst) = WALLETS[i % 100], WALLETS[(i + 1) % 100]
-            body = {"from_wallet_id": src, "to_wallet_id": dst, "amount": 1, "currency": "USD"}
-            headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
-            async with session.post("transfers", json=body, headers=headers) as r:
-                answer = await r.read()
-                assert r.status == 202 and orjson.loads(answer)["id"]
+            body = orjson.dumps(
+                {"from_wallet_id": src, "to_wallet_id": dst, "amount": 1, "currency": "USD"}
+            )
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Idempotency-Key": str(uuid.uuid4()),
+                "Content-Type": "application/json",
+            }
+            r = await client.post("/transfers", content=body, headers=headers)
+            assert r.status_code == 202 and orjson.loads(r.content)["id"]
 
         return await measure(send, requests, concurrency)
 
@@ -154,12 +158,12 @@ async def main() -> None:
     try:
         assert server.stdout is not None
         base = f"http://127.0.0.1:{int(await server.stdout.readline())}/api/v1"
-        old: list[float] = []
+        library: list[float] = []
         new: list[float] = []
         for _ in range(args.repeat):
-            old.append(await old_client(base, args.requests, args.concurrency))
+            library.append(await library_client(base, args.requests, args.concurrency))
             new.append(await new_client(base, args.requests, args.concurrency))
-        for name, runs in (("aiohttp", old), ("http1", new)):
+        for name, runs in (("httpx", library), ("http1", new)):
             shown = " ".join(f"{r:.0f}" for r in runs)
             print(f"{name:8} {statistics.median(runs):6.1f} µs CPU/request  (rounds: {shown})")
         if args.drive_rate > 0:

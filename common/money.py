@@ -1,9 +1,11 @@
-"""Money as integer minor units with ISO 4217 exponents. No float ever touches it."""
+"""The currencies paystream accepts and their ISO 4217 minor-unit exponents: amounts are
+integers in the minor unit (cents for USD, yen for JPY) everywhere, never floats."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import AfterValidator, WithJsonSchema
 
 # ISO 4217 minor-unit exponents of the currencies paystream accepts.
 EXPONENTS: dict[str, int] = {
@@ -44,63 +46,15 @@ EXPONENTS: dict[str, int] = {
 }
 
 
-class MoneyError(ValueError):
-    """An amount or currency that paystream refuses."""
+def _known(code: str) -> str:
+    if code not in EXPONENTS:
+        raise ValueError(f"unsupported currency {code!r}")
+    return code
 
 
-def exponent(currency: str) -> int:
-    try:
-        return EXPONENTS[currency]
-    except KeyError:
-        raise MoneyError(f"unsupported currency {currency!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in the currency's minor unit (cents for USD, yen for JPY)."""
-
-    amount: int
-    currency: str
-
-    def __post_init__(self) -> None:
-        if type(self.amount) is not int:  # bool and float are refused
-            raise MoneyError("amount must be an integer number of minor units")
-        exponent(self.currency)
-
-    @classmethod
-    def of(cls, major: str | int | Decimal, currency: str) -> Money:
-        """Parse a major-unit amount ("25.50" USD -> 2550); excess precision is refused."""
-        if isinstance(major, float):
-            raise MoneyError("floats are not accepted for money")
-        try:
-            value = Decimal(str(major))
-        except InvalidOperation:
-            raise MoneyError(f"not a number: {major!r}") from None
-        exp = exponent(currency)
-        minor = value.scaleb(exp)
-        if minor != minor.to_integral_value():
-            raise MoneyError(f"{currency} has {exp} decimal places; {major} has more")
-        return cls(int(minor), currency)
-
-    def _same(self, other: Money) -> None:
-        if self.currency != other.currency:
-            raise MoneyError(f"currency mismatch: {self.currency} vs {other.currency}")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
-
-    def to_major_str(self) -> str:
-        """ "25.50" for Money(2550, "USD"); for display only."""
-        exp = exponent(self.currency)
-        return str(Decimal(self.amount).scaleb(-exp).quantize(Decimal(1).scaleb(-exp)))
-
-    def to_dict(self) -> dict[str, int | str]:
-        return {"amount": self.amount, "currency": self.currency}
+# A currency code as every HTTP schema takes it (the OpenAPI document lists them all).
+Currency = Annotated[
+    str,
+    AfterValidator(_known),
+    WithJsonSchema({"type": "string", "enum": list(EXPONENTS), "examples": ["USD"]}),
+]

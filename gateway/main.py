@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
             await revoked.stop()
             await verifier.aclose()
             for up in upstreams.values():
-                await up.close()  # its connection pool and its OpenAPI session
+                await up.close()  # its connection pool
             await resources.close()
 
     # The gateway forwards bodies as bytes; each service reads them (common.body.BodyGuard).

@@ -1,6 +1,6 @@
 """One OpenAPI document for the whole public API, merged from the services' documents.
 
-Each upstream's ``/openapi.json`` is fetched (concurrently, cached for
+Each upstream's ``/openapi.json`` is fetched on its forwarding pool (concurrently, cached for
 ``openapi_cache_ttl_s``); an upstream that does not answer contributes its last good
 document, or nothing, and is listed under ``x-upstreams``. :func:`merge_openapi` is pure.
 """
@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import orjson
 
+from common.openapi import add_error
 from gateway.routes import API_PREFIX, RouteTable
 from gateway.upstreams import Upstream
 
@@ -25,10 +25,9 @@ log = logging.getLogger("paystream.gateway.openapi")
 Doc = dict[str, Any]
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 BEARER = "bearerAuth"
-
-
-def _is_ref(key: str, value: Any) -> bool:
-    return key == "$ref" and isinstance(value, str)
+# What the gateway itself answers for any operation: rate limited, upstream down (circuit
+# open), no valid answer, too slow.
+GATEWAY_STATUSES = (429, 502, 503, 504)
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -94,6 +93,10 @@ def merge_openapi(
                 op.setdefault("tags", [name])
                 if table.is_public(method, path):
                     op["security"] = []
+                else:
+                    add_error(op, 401)  # the gateway refuses a missing or bad token
+                for status in GATEWAY_STATUSES:
+                    add_error(op, status)
             paths[API_PREFIX + path] = item
     schemes = components.setdefault("securitySchemes", {})
     schemes.setdefault(BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
@@ -132,12 +135,12 @@ class OpenApiAggregator:
     async def _fetch(self, upstream: Upstream) -> str:
         """Refresh one document; the outcome for ``x-upstreams``."""
         try:
-            async with upstream.client.get(
-                f"{upstream.base_url}/openapi.json",
-                timeout=aiohttp.ClientTimeout(total=self._fetch_timeout_s),
-            ) as resp:
-                resp.raise_for_status()
-                doc = orjson.loads(await resp.read())
+            status, _, body = await upstream.pool.request(
+                "GET", f"{upstream.path}/openapi.json", timeout=self._fetch_timeout_s
+            )
+            if status != 200:
+                raise RuntimeError(f"/openapi.json answered {status}")
+            doc = orjson.loads(body)
         except Exception as exc:
             log.warning("openapi of %s unavailable: %s", upstream.name, exc)
             return "stale" if upstream.name in self._docs else "unavailable"

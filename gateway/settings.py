@@ -26,7 +26,6 @@ class GatewaySettings(Settings):
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
-    upstream_max_keepalive: int = Field(default=50, ge=0)
     max_body_bytes: int = Field(default=1_048_576, ge=0)
 
     # Circuit breaker per upstream.

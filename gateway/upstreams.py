@@ -10,17 +10,14 @@ connection (waiting included), ``upstream_timeout_s`` for the whole request unle
 proxy gives one (``Prefer: wait``), idle connections closed after 30 s (before the
 services' keep-alive of 75 s ends them), and a retry on a new connection only for an
 idempotent request whose reused connection was closed before any answer.
-
-The aiohttp session that remains (``Upstream.client``) only fetches the services'
-OpenAPI documents (:mod:`gateway.openapi`), a cached and rare request."""
+The same pool answers the readiness checks and fetches the service's OpenAPI document
+(:mod:`gateway.openapi`): every call to an upstream goes through it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from common.http1 import Http1Pool
 from gateway.breaker import BreakerState, CircuitBreaker
@@ -45,9 +42,8 @@ FIXED_HEADERS = ((b"Accept-Encoding", b"identity"),)
 class Upstream:
     name: str
     base_url: str  # without a trailing slash
-    pool: Http1Pool  # forwarding and health checks
+    pool: Http1Pool  # forwarding, health checks, the OpenAPI document
     breaker: CircuitBreaker
-    client: aiohttp.ClientSession  # only the OpenAPI document (gateway.openapi)
     path: str = field(init=False)  # base_url's path ("" mostly): prefixed to every target
 
     def __post_init__(self) -> None:
@@ -61,7 +57,6 @@ class Upstream:
 
     async def close(self) -> None:
         await self.pool.close()
-        await self.client.close()
 
 
 def upstream_urls(settings: GatewaySettings) -> dict[str, str]:
@@ -95,18 +90,5 @@ def make_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
             connect_timeout=settings.upstream_connect_timeout_s,
             idle_timeout=IDLE_TIMEOUT_S,
         )
-        upstreams[name] = Upstream(name, url, pool, breaker, _openapi_client(settings))
+        upstreams[name] = Upstream(name, url, pool, breaker)
     return upstreams
-
-
-def _openapi_client(settings: GatewaySettings) -> aiohttp.ClientSession:
-    """The session that fetches an upstream's OpenAPI document (opens no connection yet)."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=4, keepalive_timeout=30),
-        timeout=aiohttp.ClientTimeout(
-            total=settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s
-        ),
-        headers={"accept-encoding": "identity"},
-        skip_auto_headers=("User-Agent", "Content-Type"),
-        auto_decompress=False,
-    )

@@ -58,11 +58,10 @@ async def _record(
                               deadline=int(now.timestamp() * 1000) + ttl_ms)  # fmt: skip
     begun = start(event, now, None)
     engine = make_engine(settings.postgres_dsn)
-    async with engine.begin() as conn:
-        await store.insert_transaction(conn, {
-            "id": tx, "kind": "transfer", "owner_id": "u", "from_wallet_id": src,
-            "to_wallet_id": dst, "amount": amount, "currency": "USD", "fee": 0,
-            "description": None, "created_at": now, **begun.columns()})  # fmt: skip
+    row = {"id": tx, "kind": "transfer", "owner_id": "u", "from_wallet_id": src,
+           "to_wallet_id": dst, "amount": amount, "currency": "USD", "fee": 0,
+           "description": None, "created_at": now, **begun.columns()}  # fmt: skip
+    await store.claim(engine, store.ClaimRequest(tx, "hash", 202, {"id": tx}, row))
     await engine.dispose()
     return tx, begun
 
