@@ -46,7 +46,15 @@ from common.worker import worker_app
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
 from contracts.transaction import TransactionEvent
-from contracts.wallet import command_envelope, decode_event
+from contracts.wallet import (
+    CreditRejected,
+    DebitRejected,
+    WalletCredited,
+    WalletDebited,
+    WalletOpened,
+    command_envelope,
+    decode_event,
+)
 from transaction_svc.domain.saga import react
 from transaction_svc.domain.state import SagaState, saga_from_dict, saga_to_dict
 from transaction_svc.settings import TransactionSettings
@@ -57,7 +65,8 @@ log = logging.getLogger("paystream.saga")
 
 GROUP = "transaction-saga"
 CONSUMER = "saga"
-ANSWERS = {"WalletDebited", "DebitRejected", "WalletCredited", "CreditRejected"}
+SagaAnswer = WalletDebited | DebitRejected | WalletCredited | CreditRejected
+ANSWERS = {t.__name__ for t in SagaAnswer.__args__}
 BATCH_MAX = 2000
 SAVE_WATERMARK = text(
     "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
@@ -198,12 +207,12 @@ class SagaWorker:
         if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
             return None
         envelope = Envelope.from_bytes(record.value)
-        if kind == "WalletOpened":
-            p = envelope.payload
-            return {"w": p["wallet_id"], "o": p["owner_id"], "c": p["currency"]}
-        if not envelope.payload.get("transaction_id"):
-            return None
-        return envelope, decode_event(envelope.payload)
+        event = decode_event(envelope.payload)
+        if isinstance(event, WalletOpened):
+            return {"w": event.wallet_id, "o": event.owner_id, "c": event.currency}
+        if isinstance(event, SagaAnswer) and event.transaction_id:
+            return envelope, event
+        return None
 
     async def apply(
         self, batch: Sequence[Tracked[Answer | Opened | None]], unit: AsyncConnection
