@@ -21,6 +21,7 @@ import jwt
 from fastapi import Depends, Request
 
 from common.errors import Problem
+from common.logging import note_user
 
 ALGORITHMS = ["EdDSA"]
 ROLES = ("user", "merchant", "admin", "auditor", "service")
@@ -115,6 +116,7 @@ class JwksVerifier:
             self._verified[token] = (principal, min(exp, now + self._cache_s))
         if principal.session_id in self._revoked:
             raise _unauthorized("the session has ended")
+        note_user(principal.subject)  # the request's log lines name the caller
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from common.auth import JwksVerifier
 from common.errors import Problem
+from common.logging import RequestInfo, current_request
 from user_svc.keys import (
     SigningKey,
     generate_private_key,
@@ -193,3 +194,20 @@ async def test_the_cache_is_bounded_and_never_confuses_tokens() -> None:
         for i, token in enumerate(tokens):
             assert (await v.verify(token)).subject == f"u-{i}"
     assert len(v._verified) == 3
+
+
+async def test_a_verified_caller_is_named_in_the_request_log_context() -> None:
+    # given a request being served (its log context) and a token for u-7
+    info = RequestInfo("req-1", "req-1", "GET", "/wallets")
+    t = current_request.set(info)
+    try:
+        token, _ = MINTER.access_token(KEY, subject="u-7", role="user",
+                                       now=int(time.time()), ttl_s=600)  # fmt: skip
+        # when the token is verified, first and then from the cache
+        await (v := verifier(KEY)).verify(token)
+        info.user_id = None
+        await v.verify(token)
+    finally:
+        current_request.reset(t)
+    # then every log line of the request, its access line included, names the caller
+    assert info.user_id == "u-7"
