@@ -36,7 +36,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from common.kafka.headers import dead_letter_headers
@@ -144,6 +144,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         self.attempts = attempts
         self.backoff = backoff
         self.stored: dict[TopicPartition, int] = {}
+        self._tails: dict[TopicPartition, tuple[int, int]] = {}
         self._in_flight = asyncio.Lock()
 
     async def start(self) -> None:
@@ -186,10 +187,29 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         if records:
             async with self._in_flight:
                 started = time.perf_counter()
+                self._tails = await self._tails_of(fetched)
                 await self._batch(records)
                 CONSUMER_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         self._report_lag()
         return len(records)
+
+    async def _tails_of(
+        self, fetched: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[TopicPartition, tuple[int, int]]:
+        """Per partition: (the offset after the batch's last record, the consumer's position).
+
+        The position can be further: past the commit marker of a Kafka transaction, or an
+        aborted one, that followed the last record (never past a record not yet returned).
+        The unit holding the last record stores the position, so the stored offsets reach
+        the end offset and lag reads 0 on transactional topics too."""
+        tails: dict[TopicPartition, tuple[int, int]] = {}
+        for tp, records in fetched.items():
+            end = records[-1].offset + 1
+            try:
+                tails[tp] = (end, max(end, await self.consumer.position(tp)))
+            except IllegalStateError:  # revoked meanwhile: its records' ends will do
+                continue
+        return tails
 
     async def _batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         decoded: list[Tracked[T] | ConsumerRecord[bytes, bytes]] = []
@@ -225,6 +245,10 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
             ends[tp] = max(ends.get(tp, 0), r.offset + 1)
+        for tp, end in ends.items():
+            tail = self._tails.get(tp)
+            if tail is not None and end == tail[0]:
+                ends[tp] = tail[1]
         after: AfterCommit | None = None
         async with self.offsets.unit() as unit:
             stored = await self.offsets.lock(unit, sorted(ends))

@@ -166,6 +166,12 @@ async def _dead_letters(settings: Settings, topic: str) -> list[ConsumerRecord[b
         await consumer.stop()
 
 
+def _lag(world: World) -> float | None:
+    return REGISTRY.get_sample_value(
+        "paystream_consumer_lag", {"service": world.group, "topic": world.topic, "partition": "0"}
+    )
+
+
 def _counted(service: str, topic: str, outcome: str) -> float:
     value = REGISTRY.get_sample_value(
         "paystream_events_processed_total",
@@ -257,13 +263,6 @@ async def test_lag_is_the_end_offset_minus_the_stored_offset(world: World) -> No
     await world.send(*[f"r{i}" for i in range(10)])
     runtime = world.runtime(Effects(world.group), batch_max=4)
     await runtime.start()
-
-    def lag() -> float | None:
-        return REGISTRY.get_sample_value(
-            "paystream_consumer_lag",
-            {"service": world.group, "topic": world.topic, "partition": "0"},
-        )
-
     try:
         # when it has applied its first batch
         await _until_stored(runtime, world, lambda n: n > 0)
@@ -271,10 +270,39 @@ async def test_lag_is_the_end_offset_minus_the_stored_offset(world: World) -> No
         end = (await runtime.consumer.end_offsets([world.tp]))[world.tp]
         # then the lag is what is left: end minus stored
         assert stored is not None and 0 < stored < 10 and end == 10
-        assert lag() == end - stored
+        assert _lag(world) == end - stored
 
         # and once everything is applied it is zero
         await _until_stored(runtime, world, lambda n: n == 10)
-        assert lag() == 0
+        assert _lag(world) == 0
     finally:
         await runtime.stop()
+
+
+async def test_stored_offsets_pass_the_commit_marker_of_a_kafka_transaction(
+    world: World, settings: Settings
+) -> None:
+    # given three records appended in one Kafka transaction (its commit marker takes the
+    # offset after them)
+    producer = make_producer(
+        settings.kafka_bootstrap, "it-tracked-tx", transactional_id=f"it-{uuid.uuid4()}"
+    )
+    await producer.start()
+    try:
+        async with producer.transaction():
+            for v in ("a", "b", "c"):
+                await producer.send(world.topic, orjson.dumps({"k": v}), key=b"k")
+    finally:
+        await producer.stop()
+    runtime = world.runtime(Effects(world.group))
+    await runtime.start()
+    try:
+        # when they are applied
+        await _until_stored(runtime, world, lambda n: n >= 3)
+        end = (await runtime.consumer.end_offsets([world.tp]))[world.tp]
+    finally:
+        await runtime.stop()
+    # then the stored offset is the end offset, past the marker, and nothing is lagging
+    assert end == 4 and await world.stored() == 4
+    assert _lag(world) == 0
+    assert await world.effects() == ["a", "b", "c"]
