@@ -4,7 +4,8 @@ No I/O here. ``project_batch`` turns decoded envelopes (dicts as they travel on 
 into set-based row lists for the store (``wallet_svc.store``): wallets to insert, the final
 status/balances of touched wallets (the last event per wallet in the batch wins, since a
 partition is ordered), one entry per money event, its postings, per-shard system-account
-deltas, the next offset per partition, and the completion notices to publish.
+deltas and the completion notices to publish. Offsets are the tracked consumer's
+(``common.kafka.tracked``), which hands over only records not yet applied.
 
 Entry ``amount`` is signed from the wallet's view: the wallet's own posting for events
 that move the ledger (debit, credit, capture), and the movement of ``available`` for
@@ -26,7 +27,6 @@ MONEY_EVENTS = frozenset(
     {"WalletDebited", "WalletCredited", "HoldPlaced", "HoldCaptured", "HoldReleased", "HoldExpired"}
 )
 STATUS_EVENTS = {"WalletFrozen": "frozen", "WalletUnfrozen": "active", "WalletClosed": "closed"}
-POISON = "_poison"  # a dead-lettered record: only its offset counts
 REJECTIONS = frozenset({"DebitRejected", "CreditRejected", "HoldRejected", "CommandRejected"})
 
 
@@ -63,7 +63,6 @@ class BatchRows:
     available_after, occurred_at, shard)"""
     postings: dict[str, list[tuple[int, str, int, str]]] = field(default_factory=dict)
     """event_id -> [(seq, account, amount, currency)]"""
-    next_offsets: dict[int, int] = field(default_factory=dict)
     notices: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -91,7 +90,6 @@ def project_batch(records: list[Record]) -> BatchRows:
         if r.envelope["type"] != "HoldExpired":
             decided.add(str(r.envelope["payload"].get("command_id")))
     for r in records:
-        rows.next_offsets[r.partition] = max(rows.next_offsets.get(r.partition, 0), r.offset + 1)
         _apply(rows, r, decided)
     return rows
 
@@ -99,8 +97,6 @@ def project_batch(records: list[Record]) -> BatchRows:
 def _apply(rows: BatchRows, r: Record, decided: set[str]) -> None:
     env = r.envelope
     kind = env["type"]
-    if kind == POISON:
-        return
     p = env["payload"]
     wallet_id = str(p.get("wallet_id") or env["key"])
     at = occurred_at(env)
@@ -162,11 +158,6 @@ def system_deltas(
                 k = (account, currency, shard_of[event_id])
                 deltas[k] = deltas.get(k, 0) + amount
     return deltas
-
-
-def filter_applied(records: list[Record], stored: dict[int, int]) -> list[Record]:
-    """Drop records below the stored next offset of their partition (already applied)."""
-    return [r for r in records if r.offset >= stored.get(r.partition, 0)]
 
 
 def check_envelope(raw: bytes) -> dict[str, Any]:
