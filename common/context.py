@@ -4,7 +4,6 @@ correlation id and W3C ``traceparent``; the logging context; metrics and an acce
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 
@@ -14,20 +13,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.errors import PROBLEM, problem_body
 from common.logging import RequestInfo, current_request, log_access
 from common.metrics import observe_http
+from common.trace import child_traceparent
 from contracts.ids import uuid7
 
 log = logging.getLogger("paystream.errors")
 
-TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def child_traceparent(parent: str | None) -> str:
-    """Continue the caller's trace with a new span id, or start a new trace."""
-    m = TRACEPARENT.match(parent or "")
-    trace_id = m.group(1) if m else os.urandom(16).hex()
-    flags = m.group(3) if m else "01"
-    return f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
 
 
 def scope_headers(scope: Scope) -> dict[str, str]:

@@ -35,7 +35,7 @@ from common.app import serve
 from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
-from common.kafka.headers import is_chained, message_headers, message_type
+from common.kafka.headers import is_chained, message_headers, message_type, traceparent_of
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
@@ -81,7 +81,9 @@ RESENT = Counter(
     "Pending requests whose first messages the sweep appended again",
 )
 TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
-Answer = tuple[Envelope, Any]  # a decider's answer to a saga's command, decoded
+# A decider's answer to a saga's command, decoded, with its traceparent (what the saga
+# sends in reaction is in its trace).
+Answer = tuple[Envelope, Any, str | None]
 Opened = dict[str, str]  # a wallet-directory row (wallet id, owner, currency)
 
 
@@ -211,7 +213,7 @@ class SagaWorker:
         if isinstance(event, WalletOpened):
             return {"w": event.wallet_id, "o": event.owner_id, "c": event.currency}
         if isinstance(event, SagaAnswer) and event.transaction_id:
-            return envelope, event
+            return envelope, event, traceparent_of(record.headers)
         return None
 
     async def apply(
@@ -237,7 +239,7 @@ class SagaWorker:
     async def _advance(self, conn: AsyncConnection, messages: list[Answer]) -> list[dict[str, Any]]:
         if not messages:
             return []
-        ids = sorted({m.transaction_id for _, m in messages})
+        ids = sorted({m.transaction_id for _, m, _ in messages})
         rows = await conn.execute(
             text(
                 "SELECT id, saga FROM transactions.transactions WHERE id = ANY(:ids) "
@@ -251,7 +253,7 @@ class SagaWorker:
         changed: dict[str, SagaState] = {}
         sends = []
         now = datetime.now(UTC)
-        for envelope, message in messages:
+        for envelope, message, cause in messages:
             tx = message.transaction_id
             if tx not in states:
                 log.warning("message for an unknown transaction", extra={"transaction_id": tx})
@@ -264,9 +266,10 @@ class SagaWorker:
                 env = command_envelope(
                     command, "transaction_svc", envelope.correlation_id, envelope.event_id
                 )
-                sends.append(self._send(WALLET_COMMANDS, env))
+                sends.append(self._send(WALLET_COMMANDS, env, cause))
             for event in events:
-                sends.append(self._send(TRANSACTION_EVENTS, transaction_envelope(event, envelope)))
+                event_envelope = transaction_envelope(event, envelope)
+                sends.append(self._send(TRANSACTION_EVENTS, event_envelope, cause))
         # Wait for every acknowledgement before the states commit: after a crash in
         # between, the replay sends the same ids again (harmless duplicates).
         futures = await asyncio.gather(*sends)
@@ -294,12 +297,12 @@ class SagaWorker:
                 notices.append({"key": tx, "status": public_status(s)})
         return notices
 
-    async def _send(self, topic: str, envelope: Envelope) -> asyncio.Future[Any]:
+    async def _send(self, topic: str, envelope: Envelope, cause: str | None) -> asyncio.Future[Any]:
         return await self.producer.send(
             topic,
             envelope.to_bytes(),
             key=envelope.key.encode(),
-            headers=message_headers(envelope),
+            headers=message_headers(envelope, cause),
         )
 
 

@@ -89,7 +89,8 @@ async def _decide(request: Request, command: WalletCommand, wait_s: float) -> di
     fut = waiters.expect(key)
     try:
         envelope = command_envelope(command, PRODUCER, correlation_id=current_correlation_id())
-        await send_envelope(request.app.state.resources.producer, WALLET_COMMANDS, envelope)
+        producer = request.app.state.resources.producer
+        await send_envelope(producer, WALLET_COMMANDS, envelope, request.state.traceparent)
     except Exception:
         await waiters.wait(key, fut, 0)  # withdraw the expectation
         raise Problem(503, "kafka_unavailable", "cannot reach the wallet decider") from None

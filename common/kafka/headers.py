@@ -1,7 +1,8 @@
 """The Kafka headers paystream writes and reads: their names and values in one place.
 
 - ``type``: the envelope's type, so a consumer can skip a record without decoding it;
-- ``traceparent``: the W3C trace context of the request that caused the message;
+- ``traceparent``: the message's own span (W3C trace context), a child of the request or
+  record that caused it (:func:`common.trace.child_traceparent`): every message has one;
 - ``chained``: on a ``WalletDebited`` whose command's continuation (``DebitWallet.then``)
   the decider appended in the same transaction, so the saga need not react to it;
 - ``dlq_error`` and ``dlq_origin``: on a dead letter, why it failed and where it was
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from common.trace import child_traceparent
 from contracts.envelope import Envelope
 
 Headers = list[tuple[str, bytes]]
@@ -26,13 +28,15 @@ MAX_ERROR_CHARS = 500
 
 
 def message_headers(
-    envelope: Envelope, traceparent: str | None = None, *, chained: bool = False
+    envelope: Envelope, cause: str | None = None, *, chained: bool = False
 ) -> Headers:
-    """The headers of ``envelope`` as sent: its type, the trace context and the mark of a
-    chained debit."""
-    headers = [(TYPE, envelope.type.encode())]
-    if traceparent:
-        headers.append((TRACEPARENT, traceparent.encode()))
+    """The headers of ``envelope`` as sent: its type, its trace context (a new span in
+    the trace of ``cause``, the ``traceparent`` of the request or record that caused it;
+    a new trace without one) and the mark of a chained debit."""
+    headers = [
+        (TYPE, envelope.type.encode()),
+        (TRACEPARENT, child_traceparent(cause).encode()),
+    ]
     if chained:
         headers.append((CHAINED, b"1"))
     return headers

@@ -36,27 +36,28 @@ def make_producer(
 
 
 async def send_envelope(
-    producer: AIOKafkaProducer, topic: str, envelope: Envelope, traceparent: str | None = None
+    producer: AIOKafkaProducer, topic: str, envelope: Envelope, cause: str | None = None
 ) -> None:
-    """Send and wait for the broker's acknowledgement (use ``send`` for batches)."""
+    """Send and wait for the broker's acknowledgement (use ``send`` for batches).
+    ``cause``: the ``traceparent`` of what caused the message (its span is a child)."""
     await producer.send_and_wait(
         topic,
         envelope.to_bytes(),
         key=envelope.key.encode(),
-        headers=message_headers(envelope, traceparent),
+        headers=message_headers(envelope, cause),
     )
 
 
 async def send_envelopes(
     producer: AIOKafkaProducer,
     messages: Iterable[tuple[str, Envelope]],
-    traceparent: str | None = None,
+    cause: str | None = None,
 ) -> None:
-    """Send many ``(topic, envelope)`` messages (keyed, with their headers), then wait for
-    every acknowledgement."""
+    """Send many ``(topic, envelope)`` messages (keyed, with their headers, each a child
+    span of ``cause``), then wait for every acknowledgement."""
     futures = [
         await producer.send(
-            topic, e.to_bytes(), key=e.key.encode(), headers=message_headers(e, traceparent)
+            topic, e.to_bytes(), key=e.key.encode(), headers=message_headers(e, cause)
         )
         for topic, e in messages
     ]
