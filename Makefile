@@ -20,6 +20,7 @@ lint:
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 contracts:
 	$(UV) run python -m contracts.generate

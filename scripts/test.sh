@@ -17,6 +17,7 @@ echo "== lint and types"
 "$UV" run ruff check .
 "$UV" run ruff format --check .
 "$UV" run mypy
+"$UV" run lint-imports  # architecture rules: [tool.importlinter] in pyproject.toml
 if [ $# -gt 0 ]; then  # a developer's own selection: one session
   PAYSTREAM_RUN_DIR="$RUN_BASE/custom" "$UV" run pytest "$@"
 else

@@ -1,7 +1,7 @@
 """Fixtures shared by every test tier.
 
 Unit tests need nothing. Integration, e2e and chaos tests ask for ``stack``: real Kafka,
-Postgres, Mongo-compatible, Redis and Prometheus (see common/testing/stack.py).
+Postgres, Mongo-compatible, Redis and Prometheus (see infra/testing/stack.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from common.settings import Settings
-from common.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD
-from common.testing.stack import StackUnderTest
+from infra.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD
+from infra.testing.stack import StackUnderTest
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
+from infra.testing.stack import StackUnderTest
 
 
 @pytest.fixture(scope="session")

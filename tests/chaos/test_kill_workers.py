@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.api import (
+from infra.local.procs import kill9
+from infra.local.stack import start_app
+from infra.testing.api import (
     User,
     deposit,
     money_post,
@@ -18,9 +20,7 @@ from common.testing.api import (
     register,
     until_terminal,
 )
-from common.testing.stack import StackUnderTest
-from infra.local.procs import kill9
-from infra.local.stack import start_app
+from infra.testing.stack import StackUnderTest
 from wallet_svc.verify import verify
 
 pytestmark = pytest.mark.chaos

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD, User, login
-from common.testing.stack import StackUnderTest
+from infra.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD, User, login
+from infra.testing.stack import StackUnderTest
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from common.settings import Settings
-from common.testing.api import (
+from infra.testing.api import (
     User,
     deposit,
     login,

@@ -12,10 +12,10 @@ from jsonschema import Draft202012Validator
 
 from common.kafka.headers import message_type
 from common.settings import Settings
-from common.testing.api import User, deposit, money_post, open_wallet, register
-from common.testing.kafka import read_records, wait_for
 from contracts.generate import OUT
 from contracts.topics import PUBLIC
+from infra.testing.api import User, deposit, money_post, open_wallet, register
+from infra.testing.kafka import read_records, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from common.testing.api import (
+from infra.testing.api import (
     User,
     balance,
     deposit,

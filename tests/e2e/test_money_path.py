@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.api import (
+from common.topics import TRANSACTION_EVENTS
+from infra.testing.api import (
     User,
     balance,
     deposit,
@@ -21,8 +22,7 @@ from common.testing.api import (
     transaction,
     until_terminal,
 )
-from common.testing.kafka import read_topic
-from common.topics import TRANSACTION_EVENTS
+from infra.testing.kafka import read_topic
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.api import ADMIN_PASSWORD, User, login, money_post, open_wallet, register
-from common.testing.kafka import read_topic
-from common.testing.stack import StackUnderTest
 from common.topics import USER_EVENTS
+from infra.testing.api import ADMIN_PASSWORD, User, login, money_post, open_wallet, register
+from infra.testing.kafka import read_topic
+from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
 

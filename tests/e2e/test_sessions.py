@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.api import User, register
+from infra.testing.api import User, register
 from user_svc.settings import UserSettings
 
 pytestmark = pytest.mark.e2e

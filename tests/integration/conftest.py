@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.testing.stack import StackUnderTest
+from infra.testing.stack import StackUnderTest
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import make_engine
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
+from infra.testing.stack import StackUnderTest
 from transaction_svc import store
 
 pytestmark = pytest.mark.integration

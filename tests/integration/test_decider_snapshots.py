@@ -11,8 +11,6 @@ from sqlalchemy import text
 
 from common.db import make_engine
 from common.settings import Settings
-from common.testing.kafka import read_topic, wait_for
-from common.testing.stack import StackUnderTest
 from common.topics import WALLET_EVENTS
 from contracts.wallet import (
     CreditWallet,
@@ -22,6 +20,8 @@ from contracts.wallet import (
 )
 from infra.local.procs import kill9
 from infra.local.stack import start_app
+from infra.testing.kafka import read_topic, wait_for
+from infra.testing.stack import StackUnderTest
 from wallet_svc import snapshots
 from wallet_svc.decider_worker import rebuild_partition
 from wallet_svc.wire import send_commands

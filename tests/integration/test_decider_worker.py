@@ -8,8 +8,6 @@ from collections import Counter
 import pytest
 
 from common.settings import Settings
-from common.testing.kafka import read_topic, wait_for
-from common.testing.stack import StackUnderTest
 from common.topics import WALLET_EVENTS
 from contracts.wallet import (
     CreditWallet,
@@ -19,6 +17,8 @@ from contracts.wallet import (
 )
 from infra.local.procs import kill9
 from infra.local.stack import start_app
+from infra.testing.kafka import read_topic, wait_for
+from infra.testing.stack import StackUnderTest
 from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration

@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
 from infra.local.procs import stop
 from infra.local.stack import start_app
+from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,6 @@ from sqlalchemy import text
 
 from common.db import make_engine
 from common.settings import Settings
-from common.testing.kafka import read_topic, wait_for
-from common.testing.stack import StackUnderTest
 from common.topics import WALLET_EVENTS
 from contracts.wallet import (
     CreditWallet,
@@ -19,6 +17,8 @@ from contracts.wallet import (
     PlaceHold,
     WalletCommand,
 )
+from infra.testing.kafka import read_topic, wait_for
+from infra.testing.stack import StackUnderTest
 from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration

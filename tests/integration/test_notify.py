@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from common.notify import Waiters, publish_many
 from common.redis import make_redis
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
 from infra.local.backing import start_redis
 from infra.local.procs import stop
+from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
 

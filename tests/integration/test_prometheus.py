@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
+from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,6 @@ from sqlalchemy import text
 from common.db import make_engine
 from common.kafka.producer import make_producer
 from common.settings import Settings
-from common.testing.kafka import read_topic, wait_for
-from common.testing.stack import StackUnderTest
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from contracts.transaction import TransferRequested
 from contracts.wallet import (
@@ -23,6 +21,8 @@ from contracts.wallet import (
     OpenWallet,
     WalletCommand,
 )
+from infra.testing.kafka import read_topic, wait_for
+from infra.testing.stack import StackUnderTest
 from transaction_svc import store
 from transaction_svc.start import Start, append, start
 from wallet_svc.wire import send_commands

@@ -15,9 +15,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
 from common.topics import USER_EVENTS
 from contracts.envelope import Envelope
+from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
 

@@ -30,7 +30,6 @@ from common.kafka.headers import message_headers
 from common.kafka.producer import make_producer, send_envelope
 from common.redis import make_redis
 from common.settings import Settings
-from common.testing.stack import StackUnderTest
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS
 from contracts.wallet import (
     CreditWallet,
@@ -44,6 +43,7 @@ from contracts.wallet import (
 )
 from infra.local.procs import kill9
 from infra.local.stack import start_app
+from infra.testing.stack import StackUnderTest
 from wallet_svc import cache
 from wallet_svc.domain import (
     WalletState,

@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from common.http1 import ClosedBeforeAnswer, ConnectError, Http1Pool, HttpError
-from common.testing.http_server import read_request
+from infra.testing.http_server import read_request
 
 
 @dataclass

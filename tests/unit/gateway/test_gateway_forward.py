@@ -20,12 +20,12 @@ import pytest
 
 from common.errors import Problem
 from common.fastlane import FastRequest
-from common.testing.http_server import read_request
 from gateway.breaker import BreakerState
 from gateway.proxy import Proxy
 from gateway.routes import DEFAULT_TABLE
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstream, make_upstreams
+from infra.testing.http_server import read_request
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
