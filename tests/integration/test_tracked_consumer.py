@@ -49,6 +49,7 @@ class Effects:
         self.consumer = consumer
         self.pause: asyncio.Event | None = None  # set: apply stops after its effect
         self.applied = asyncio.Event()
+        self.disconnects = 0  # how many times apply loses its connection after its effect
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> str:
         return str(orjson.loads(record.value or b"")["k"])
@@ -63,6 +64,9 @@ class Effects:
             [{"c": self.consumer, "k": item.value} for item in batch],
         )
         self.applied.set()
+        if self.disconnects:
+            self.disconnects -= 1
+            await unit.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
         if self.pause is not None:
             await self.pause.wait()  # the effect is written, the offsets are not
         return None
@@ -306,3 +310,23 @@ async def test_stored_offsets_pass_the_commit_marker_of_a_kafka_transaction(
     assert end == 4 and await world.stored() == 4
     assert _lag(world) == 0
     assert await world.effects() == ["a", "b", "c"]
+
+
+async def test_a_lost_database_connection_is_retried_not_dead_lettered(
+    world: World, settings: Settings
+) -> None:
+    # given a handler whose connection to Postgres is cut after its effect, six times
+    await world.send("a", "b")
+    cut = Effects(world.group)
+    cut.disconnects = 6  # more than the tries of a batch and then of its halves
+    runtime = world.runtime(cut)
+    await runtime.start()
+    try:
+        # when the tracked consumer works through the records
+        await _until_stored(runtime, world, lambda n: n == 2)
+    finally:
+        await runtime.stop()
+    # then they are applied once each, on a new connection, and nothing is dead-lettered
+    assert cut.disconnects == 0
+    assert await world.effects() == ["a", "b"]
+    assert await _dead_letters(settings, world.topic) == []
