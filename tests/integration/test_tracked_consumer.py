@@ -10,9 +10,10 @@ so a record applied twice shows as two rows.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -330,3 +331,49 @@ async def test_a_lost_database_connection_is_retried_not_dead_lettered(
     assert cut.disconnects == 0
     assert await world.effects() == ["a", "b"]
     assert await _dead_letters(settings, world.topic) == []
+
+
+async def test_a_rebalance_hands_partitions_over_without_loss_or_duplicate(
+    world: World, settings: Settings
+) -> None:
+    # given a two-partition topic whose records one instance has applied
+    two = replace(world, topic=f"{world.topic}-two", group=f"g-{world.topic}-two")
+    await ensure_topics(settings.kafka_bootstrap, 2, (two.topic,))
+
+    async def send(values: list[str]) -> None:
+        for i, v in enumerate(values):
+            await world.producer.send_and_wait(two.topic, orjson.dumps({"k": v}), partition=i % 2)
+
+    async def applied(n: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(await two.effects()) < n:
+            assert time.monotonic() < deadline, "not everything was applied"
+            await asyncio.sleep(0.2)
+
+    before, after = [f"a{i}" for i in range(20)], [f"b{i}" for i in range(20)]
+    await send(before)
+    first, second = two.runtime(Effects(two.group)), two.runtime(Effects(two.group))
+    await first.start()
+    tasks = [asyncio.create_task(first.run())]
+    try:
+        await applied(20)
+        # when a second instance joins the group (the partitions are revoked and
+        # reassigned) while more records arrive
+        await second.start()
+        tasks.append(asyncio.create_task(second.run()))
+        await send(after)
+        deadline = time.monotonic() + 60
+        while len(first.consumer.assignment()) != 1 or len(second.consumer.assignment()) != 1:
+            assert time.monotonic() < deadline, "the second instance got no partition"
+            await asyncio.sleep(0.2)
+        await applied(40)
+        await asyncio.sleep(1)  # time for a duplicate to show, if there were one
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await first.stop()
+        await second.stop()
+    # then every record was applied exactly once (the new owner of a partition went on
+    # from its stored offset)
+    assert sorted(await two.effects()) == sorted(before + after)
