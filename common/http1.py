@@ -6,9 +6,10 @@
     status, body = await pool.post("/transfers", b'{"amount": 1}', auth)
     await pool.close()
 
-Why not aiohttp: forwarding is the gateway's hot path, and bench/client_cost.py measured
-aiohttp's client at about 155-185 µs of CPU a request on our hosts against about 35 µs
-for this pool (keep-alive POSTs; docs/benchmarks.md). The pool does only what the
+Why not a library: forwarding is the gateway's hot path, and aiohttp's client cost about
+155-185 µs of CPU a request on our hosts, httpx's (the library paystream uses elsewhere)
+over a millisecond, against about 35 µs for this pool (keep-alive POSTs,
+bench/client_cost.py; same-run figures in docs/benchmarks.md). The pool does only what the
 gateway and the load generator need: no TLS, no proxies, no redirects, no cookies, no
 compression, no streaming (bodies are read whole, sent in one write).
 

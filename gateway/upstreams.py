@@ -2,8 +2,8 @@
 
 Requests are forwarded on a :class:`common.http1.Http1Pool` per upstream: a lean
 HTTP/1.1 keep-alive client of our own, in place of aiohttp's. Forwarding is the
-gateway's hot path, and bench/client_cost.py measured aiohttp's client at about 155-185
-µs of CPU a request on our hosts against about 35 µs for the pool (docs/benchmarks.md).
+gateway's hot path: aiohttp's client cost about 155-185 µs of CPU a request on our hosts,
+httpx's over a millisecond, the pool about 35 µs (bench/client_cost.py, docs/benchmarks.md).
 The pool keeps what the aiohttp session did here: at most ``upstream_max_connections``
 connections, FIFO waiting for a free one, ``upstream_connect_timeout_s`` for getting a
 connection (waiting included), ``upstream_timeout_s`` for the whole request unless the

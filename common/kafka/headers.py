@@ -62,14 +62,6 @@ def traceparent_of(headers: Received) -> str | None:
     return value.decode() if value else None
 
 
-def with_traceparent(headers: Headers, traceparent: str | None) -> Headers:
-    """``headers`` with their trace context set to ``traceparent`` (removed for None)."""
-    kept = [(k, v) for k, v in headers if k != TRACEPARENT]
-    if traceparent:
-        kept.append((TRACEPARENT, traceparent.encode()))
-    return kept
-
-
 def is_chained(headers: Received) -> bool:
     """True for a debit whose continuation the decider appended with it."""
     return header(headers, CHAINED) is not None

@@ -9,7 +9,6 @@ from common.kafka.headers import (
     message_headers,
     message_type,
     traceparent_of,
-    with_traceparent,
 )
 from common.trace import trace_id_of
 from contracts.envelope import Envelope
@@ -37,14 +36,6 @@ def test_a_message_is_a_child_span_of_what_caused_it() -> None:
     assert {trace_id_of(t) for t in spans} == {trace_id_of(TP)}
     # and a message that nothing caused begins a trace of its own
     assert trace_id_of(traceparent_of(message_headers(ENV))) not in (None, trace_id_of(TP))
-
-
-def test_the_trace_context_is_replaced_not_repeated() -> None:
-    other = "00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01"
-    headers = with_traceparent(message_headers(ENV, TP), other)
-    assert [k for k, _ in headers].count("traceparent") == 1
-    assert traceparent_of(headers) == other
-    assert traceparent_of(with_traceparent(headers, None)) is None
 
 
 def test_a_dead_letter_keeps_the_record_headers_and_says_why_and_where() -> None:
