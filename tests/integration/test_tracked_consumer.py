@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -84,6 +85,18 @@ class World:
     @property
     def tp(self) -> TopicPartition:
         return TopicPartition(self.topic, 0)
+
+    @asynccontextmanager
+    async def running(
+        self, handler: Effects, batch_max: int = 1000
+    ) -> AsyncIterator[TrackedConsumer[str, Any]]:
+        """A started tracked consumer of the topic, stopped afterwards."""
+        runtime = self.runtime(handler, batch_max)
+        await runtime.start()
+        try:
+            yield runtime
+        finally:
+            await runtime.stop()
 
     def runtime(self, handler: Effects, batch_max: int = 1000) -> TrackedConsumer[str, Any]:
         consumer = make_consumer(self.settings.kafka_bootstrap, self.group)
@@ -190,13 +203,9 @@ async def test_poison_is_dead_lettered_and_the_partition_moves_on(
 ) -> None:
     # given good records around an undecodable one and one the handler always fails on
     await world.send("a", b"\xffnot json", "b", "boom", "c")
-    runtime = world.runtime(Effects(world.group))
-    await runtime.start()
-    try:
+    async with world.running(Effects(world.group)) as runtime:
         # when the tracked consumer works through them
         await _until_stored(runtime, world, lambda n: n == 5)
-    finally:
-        await runtime.stop()
     # then every good record is applied once, in order, and the partition moved past both
     assert await world.effects() == ["a", "b", "c"]
     # and both poison records are in the dead-letter topic with their error and origin
@@ -230,12 +239,8 @@ async def test_a_crash_between_effect_and_offset_replays_without_a_duplicate(
     await first.stop()
     assert await world.stored() in (None, 0)
     # when another consumer of the group takes over
-    second = world.runtime(Effects(world.group))
-    await second.start()
-    try:
+    async with world.running(Effects(world.group)) as second:
         await _until_stored(second, world, lambda n: n == 3)
-    finally:
-        await second.stop()
     # then each record's effect exists exactly once
     assert await world.effects() == ["a", "b", "c"]
 
@@ -243,22 +248,14 @@ async def test_a_crash_between_effect_and_offset_replays_without_a_duplicate(
 async def test_a_restart_continues_from_the_stored_offsets(world: World) -> None:
     # given a consumer that applied three records and stopped
     await world.send("a", "b", "c")
-    first = world.runtime(Effects(world.group))
-    await first.start()
-    try:
+    async with world.running(Effects(world.group)) as first:
         await _until_stored(first, world, lambda n: n == 3)
         # and Kafka holds no committed offset for the group (progress lives in Postgres)
         assert await first.consumer.committed(world.tp) is None
-    finally:
-        await first.stop()
     # when three more arrive and a new consumer of the group starts
     await world.send("d", "e", "f")
-    second = world.runtime(Effects(world.group))
-    await second.start()
-    try:
+    async with world.running(Effects(world.group)) as second:
         await _until_stored(second, world, lambda n: n == 6)
-    finally:
-        await second.stop()
     # then it applied only the new ones: every record once
     assert await world.effects() == ["a", "b", "c", "d", "e", "f"]
 
@@ -266,9 +263,7 @@ async def test_a_restart_continues_from_the_stored_offsets(world: World) -> None
 async def test_lag_is_the_end_offset_minus_the_stored_offset(world: World) -> None:
     # given ten records and a consumer that takes at most four per batch
     await world.send(*[f"r{i}" for i in range(10)])
-    runtime = world.runtime(Effects(world.group), batch_max=4)
-    await runtime.start()
-    try:
+    async with world.running(Effects(world.group), batch_max=4) as runtime:
         # when it has applied its first batch
         await _until_stored(runtime, world, lambda n: n > 0)
         stored = await world.stored()
@@ -280,8 +275,6 @@ async def test_lag_is_the_end_offset_minus_the_stored_offset(world: World) -> No
         # and once everything is applied it is zero
         await _until_stored(runtime, world, lambda n: n == 10)
         assert _lag(world) == 0
-    finally:
-        await runtime.stop()
 
 
 async def test_stored_offsets_pass_the_commit_marker_of_a_kafka_transaction(
@@ -299,14 +292,10 @@ async def test_stored_offsets_pass_the_commit_marker_of_a_kafka_transaction(
                 await producer.send(world.topic, orjson.dumps({"k": v}), key=b"k")
     finally:
         await producer.stop()
-    runtime = world.runtime(Effects(world.group))
-    await runtime.start()
-    try:
+    async with world.running(Effects(world.group)) as runtime:
         # when they are applied
         await _until_stored(runtime, world, lambda n: n >= 3)
         end = (await runtime.consumer.end_offsets([world.tp]))[world.tp]
-    finally:
-        await runtime.stop()
     # then the stored offset is the end offset, past the marker, and nothing is lagging
     assert end == 4 and await world.stored() == 4
     assert _lag(world) == 0
@@ -320,13 +309,9 @@ async def test_a_lost_database_connection_is_retried_not_dead_lettered(
     await world.send("a", "b")
     cut = Effects(world.group)
     cut.disconnects = 6  # more than the tries of a batch and then of its halves
-    runtime = world.runtime(cut)
-    await runtime.start()
-    try:
+    async with world.running(cut) as runtime:
         # when the tracked consumer works through the records
         await _until_stored(runtime, world, lambda n: n == 2)
-    finally:
-        await runtime.stop()
     # then they are applied once each, on a new connection, and nothing is dead-lettered
     assert cut.disconnects == 0
     assert await world.effects() == ["a", "b"]
