@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -264,10 +265,8 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
             await self.offsets.save(unit, ends)
         for tp, end in ends.items():
             self.stored[tp] = max(self.stored.get(tp, 0), end)
-        for tp in ends:
-            n = sum(1 for item in fresh if item.tp == tp)
-            if n:
-                EVENTS_PROCESSED.labels(self.service, tp.topic, "ok").inc(n)
+        for topic, n in Counter(item.record.topic for item in fresh).items():
+            EVENTS_PROCESSED.labels(self.service, topic, "ok").inc(n)
         if after is not None:
             try:
                 await after()
