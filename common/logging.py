@@ -46,9 +46,12 @@ def note_user(user_id: str) -> None:
 def log_access(route: str, status: int, seconds: float) -> None:
     """The one access line of the current request: its route template, status and
     duration (method, path, ids and user come from :data:`current_request`)."""
-    access_log.info(
-        "request", extra={"route": route, "status": status, "duration_ms": round(seconds * 1e3, 3)}
-    )
+    if access_log.isEnabledFor(logging.INFO):  # the record made directly: no caller lookup
+        extra = {"route": route, "status": status, "duration_ms": round(seconds * 1e3, 3)}
+        record = access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=extra
+        )
+        access_log.handle(record)
 
 
 SECRET_KEYS = re.compile(
@@ -65,6 +68,7 @@ SECRET_TEXT = re.compile(
 )
 _MASKS = {"bearer": "Bearer [REDACTED]", "jwt": "[REDACTED_JWT]", "pan": "[REDACTED_PAN]"}
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_CACHED_CHARS = 256
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -76,10 +80,17 @@ def _secret_key(key: str) -> bool:
     return SECRET_KEYS.search(key) is not None
 
 
+@lru_cache(maxsize=4096)
+def _masked(text: str) -> str:
+    """Most short strings a process logs recur (routes, methods, messages, callers): each
+    is scanned once while it stays in the cache (long ones are never kept)."""
+    return SECRET_TEXT.sub(_mask, text)
+
+
 def redact(value: Any) -> Any:
     """Mask secret-looking keys and secret-looking text, recursively."""
     if isinstance(value, str):
-        return SECRET_TEXT.sub(_mask, value)
+        return _masked(value) if len(value) <= _CACHED_CHARS else SECRET_TEXT.sub(_mask, value)
     if isinstance(value, dict):
         return {k: "[REDACTED]" if _secret_key(str(k)) else redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -126,6 +137,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The formatter writes no thread or process fields: do not look them up for each record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "aiokafka"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
