@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from common.app import build_app
@@ -98,11 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
             await resources.close()
 
     # The gateway forwards bodies as bytes; each service reads them (common.body.BodyGuard).
-    app = build_app(
-        s.service_name, lifespan, None, check_bodies=False,
-        openapi_url=None, docs_url=None, redoc_url=None,
-    )  # fmt: skip
-    app.add_middleware(
+    cors = Middleware(
         CORSMiddleware,
         allow_origins=s.cors_origins,
         allow_methods=METHODS,
@@ -110,6 +107,12 @@ def create_app(settings: Settings) -> FastAPI:
         expose_headers=CORS_EXPOSED_HEADERS,
         max_age=600,
     )
+    # CORS inside the request observer (common.context): a preflight it answers gets ids,
+    # metrics and an access line like any request.
+    app = build_app(
+        s.service_name, lifespan, None, check_bodies=False, middleware=[cors],
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )  # fmt: skip
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> OrjsonResponse:

@@ -33,6 +33,7 @@ def test_cors_preflight_is_answered_for_configured_origins_only() -> None:
     assert ok.status_code == 200
     assert ok.headers["access-control-allow-origin"] == "https://app.example"
     assert "idempotency-key" in ok.headers["access-control-allow-headers"].lower()
+    assert ok.headers["x-request-id"]  # observed like any request (ids, metrics, access line)
     refused = client.options("/api/v1/transfers", headers={"Origin": "https://evil", **preflight})
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
