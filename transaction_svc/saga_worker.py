@@ -100,6 +100,22 @@ def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
     )
 
 
+def read_answer(record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | None:
+    """An answer that moves a saga, a wallet opened (for the directory), or None for
+    what the saga ignores (other events, a chained debit: its credit's answer moves
+    the saga); raises for a record that cannot be read (dead-lettered)."""
+    kind = message_type(record.headers)
+    if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
+        return None
+    envelope = Envelope.from_bytes(record.value)
+    event = decode_event(envelope.payload)
+    if isinstance(event, WalletOpened):
+        return {"w": event.wallet_id, "o": event.owner_id, "c": event.currency}
+    if isinstance(event, SagaAnswer) and event.transaction_id:
+        return envelope, event, traceparent_of(record.headers)
+    return None
+
+
 class SagaWorker:
     """The worker (``common.worker.Worker``) and its batch handler, plus the sweep."""
 
@@ -202,19 +218,7 @@ class SagaWorker:
             await asyncio.sleep(self.settings.saga_sweep_interval_s)
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | None:
-        """An answer that moves a saga, a wallet opened (for the directory), or None for
-        what the saga ignores (other events, a chained debit: its credit's answer moves
-        the saga); raises for a record that cannot be read (dead-lettered)."""
-        kind = message_type(record.headers)
-        if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
-            return None
-        envelope = Envelope.from_bytes(record.value)
-        event = decode_event(envelope.payload)
-        if isinstance(event, WalletOpened):
-            return {"w": event.wallet_id, "o": event.owner_id, "c": event.currency}
-        if isinstance(event, SagaAnswer) and event.transaction_id:
-            return envelope, event, traceparent_of(record.headers)
-        return None
+        return read_answer(record)
 
     async def apply(
         self, batch: Sequence[Tracked[Answer | Opened | None]], unit: AsyncConnection
