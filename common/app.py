@@ -19,6 +19,7 @@ from common.fastlane import FastLane, FastRoute
 from common.health import ReadyCheck, install_health
 from common.logging import configure_logging
 from common.metrics import install_metrics
+from common.openapi import install_openapi
 from common.responses import OrjsonResponse
 from common.settings import Settings
 
@@ -52,6 +53,7 @@ def build_app(
     app.state.fast_routes = []  # FastRoute: hot endpoints served by the fast lane
     app.state.fast_lane_bypass = ()  # request headers that send a request the full way
     install_problem_handlers(app)
+    install_openapi(app)
     install_health(app, checks)
     if check_bodies:
         app.add_middleware(BodyGuard, form_paths=form_paths)

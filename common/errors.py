@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from common.responses import OrjsonResponse
 
@@ -86,6 +88,16 @@ def validation_errors(errors: Any, prefix: tuple[str, ...] = ()) -> list[dict[st
     ]
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of every route whose template matches ``path`` (included routers too)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        template = context.path_format
+        if template and context.methods and compile_path(template)[0].match(path):
+            methods |= context.methods
+    return sorted(methods)
+
+
 def _code_for(status: int) -> str:
     return _TITLES.get(status, "error").lower().replace(" ", "_")
 
@@ -104,12 +116,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path takes, not one route's
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         return problem_response(
             exc.status_code,
             _code_for(exc.status_code),
             detail,
             request.url.path,
-            dict(exc.headers or {}),
+            headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -29,7 +29,7 @@ PreferHeader = Annotated[
     str | None,
     Field(
         description="`wait=N` (N <= 30): wait up to N seconds for the outcome.",
-        examples=["wait=10"],
+        examples=["wait=2"],
     ),
 ]
 

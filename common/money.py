@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, StrictInt, WithJsonSchema
 
 # ISO 4217 minor-unit exponents of the currencies paystream accepts.
 EXPONENTS: dict[str, int] = {
@@ -58,3 +58,14 @@ Currency = Annotated[
     AfterValidator(_known),
     WithJsonSchema({"type": "string", "enum": list(EXPONENTS), "examples": ["USD"]}),
 ]
+
+
+def _whole(value: object) -> object:
+    """JSON Schema's ``integer`` takes 1.0 as 1: so do we, exactly, and nothing fractional."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+# An amount in minor units: a JSON integer (1.0 is 1), never a string, a bool or a fraction.
+MinorUnits = Annotated[StrictInt, BeforeValidator(_whole)]

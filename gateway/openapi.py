@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from common.openapi import add_error
+from common.openapi import add_error, problem_schemas
 from gateway.routes import API_PREFIX, RouteTable
 from gateway.upstreams import Upstream
 
@@ -98,6 +98,8 @@ def merge_openapi(
                 for status in GATEWAY_STATUSES:
                     add_error(op, status)
             paths[API_PREFIX + path] = item
+    for name, schema in problem_schemas().items():  # what the added errors refer to
+        components.setdefault("schemas", {}).setdefault(name, schema)
     schemes = components.setdefault("securitySchemes", {})
     schemes.setdefault(BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     merged_doc: Doc = {

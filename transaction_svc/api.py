@@ -27,11 +27,17 @@ from common.cursor import decode_cursor, encode_cursor
 from common.errors import Problem, validation_errors
 from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
 from common.idempotency import MoneyHeaders
+from common.openapi import errors
 from common.prefer import prefer_wait
 from contracts.ids import deterministic_id
 from contracts.transaction import DepositRequested, TransferRequested
 from transaction_svc import store
-from transaction_svc.schemas import DepositCreate, TransferCreate
+from transaction_svc.schemas import (
+    DepositCreate,
+    TransactionPublic,
+    TransactionsPage,
+    TransferCreate,
+)
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL
 from transaction_svc.wallets import WalletEntry
@@ -40,6 +46,10 @@ router = APIRouter()
 PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
 READERS = ("admin", "auditor")
 CURSOR = TypeAdapter(tuple[Instant, uuid.UUID])  # (created_at, id) of the last row
+MONEY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": TransactionPublic, "description": "Terminal within `Prefer: wait`"},
+    **errors(404, 409, 503),
+}
 
 
 def represent(row: Any) -> dict[str, Any]:
@@ -333,7 +343,9 @@ async def _slow(
     return answer.body
 
 
-@router.post("/transfers", status_code=202)
+@router.post(
+    "/transfers", status_code=202, response_model=TransactionPublic, responses=MONEY_ANSWERS
+)
 async def create_transfer(
     body: TransferCreate,
     request: Request,
@@ -344,7 +356,9 @@ async def create_transfer(
     return await _slow(TRANSFERS, request, response, principal, body, headers)
 
 
-@router.post("/deposits", status_code=202)
+@router.post(
+    "/deposits", status_code=202, response_model=TransactionPublic, responses=MONEY_ANSWERS
+)
 async def create_deposit(
     body: DepositCreate,
     request: Request,
@@ -359,7 +373,9 @@ def _visible(principal: Principal, row: Any) -> bool:
     return principal.has_role(*READERS) or row.owner_id == principal.subject
 
 
-@router.get("/transactions/{transaction_id}")
+@router.get(
+    "/transactions/{transaction_id}", response_model=TransactionPublic, responses=errors(404)
+)
 async def get_transaction(
     transaction_id: str, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -369,7 +385,7 @@ async def get_transaction(
     return represent(row)
 
 
-@router.get("/transactions")
+@router.get("/transactions", response_model=TransactionsPage)
 async def list_transactions(
     request: Request,
     principal: CurrentPrincipal,

@@ -2,37 +2,91 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from common.money import EXPONENTS
+from common.money import Currency, MinorUnits
 
 MAX_AMOUNT = 10**15
-Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
+Amount = Annotated[MinorUnits, Field(gt=0, le=MAX_AMOUNT)]
 
 
 class _Money(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Amount
-    currency: str = Field(min_length=3, max_length=3)
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        if value not in EXPONENTS:
-            raise ValueError(f"unsupported currency {value!r}")
-        return value
+    currency: Currency
 
 
 class TransferCreate(_Money):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_wallet_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                    "to_wallet_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6e",
+                    "amount": 2550,
+                    "currency": "USD",
+                    "description": "lunch",
+                }
+            ]
+        }
+    )
+
     from_wallet_id: UUID
     to_wallet_id: UUID
     description: str | None = Field(default=None, max_length=280)
 
 
 class DepositCreate(_Money):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "wallet_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                    "amount": 10000,
+                    "currency": "USD",
+                }
+            ]
+        }
+    )
+
     wallet_id: UUID
     payment_method_id: str | None = Field(default=None, max_length=64)
+
+
+class SagaStep(BaseModel):
+    step: str
+    status: str
+    at: int | str | None
+
+
+class TransactionLinks(BaseModel):
+    self: str
+
+
+class TransactionPublic(BaseModel):
+    """A transfer or deposit and where its saga is."""
+
+    id: str
+    type: Literal["transfer", "deposit"]
+    status: str
+    amount: int
+    currency: str
+    fee: int
+    from_wallet_id: str | None
+    to_wallet_id: str | None
+    description: str | None
+    failure_reason: str | None
+    steps: list[SagaStep]
+    created_at: datetime
+    updated_at: datetime
+    links: TransactionLinks
+
+
+class TransactionsPage(BaseModel):
+    items: list[TransactionPublic]
+    next_cursor: str | None

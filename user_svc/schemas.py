@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,18 @@ class In(BaseModel):
 
 
 class RegisterIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": "Analytical-Engine-1843",
+                    "full_name": "Ada Lovelace",
+                }
+            ]
+        }
+    )
+
     email: str = Field(min_length=3, max_length=320)
     password: str = Secret
     full_name: str = Field(min_length=1, max_length=200)
@@ -23,33 +35,65 @@ class RegisterIn(In):
 
 
 class LoginIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "Analytical-Engine-1843"}]
+        }
+    )
+
     email: str = Field(max_length=320)
     password: str = Secret
 
 
 class RefreshIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "rt_3q2-xYz"}]})
+
     refresh_token: str = Secret
 
 
 class VerifyEmailIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"token": "ev_8Hq-2kP"}]})
+
     token: str = Secret
 
 
 class ProfilePatch(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"full_name": "Ada King"}]})
+
     full_name: str = Field(min_length=1, max_length=200)
 
 
 class RoleIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "merchant"}]})
+
     role: AssignableRole
 
 
 class ServiceClientIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "ledger-export", "scopes": ["wallets:read"]}]}
+    )
+
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(default_factory=list, max_length=50)
 
 
 class TokenVerifyIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "eyJhbGciOiJFZERTQSJ9.e30.sig"}]}
+    )
+
     token: str = Secret
+
+
+class KeyRotated(BaseModel):
+    kid: str
+
+
+class Jwks(BaseModel):
+    """RFC 7517 key set: the public keys that verify access tokens."""
+
+    keys: list[dict[str, Any]]
 
 
 class UserPublic(BaseModel):

@@ -26,6 +26,7 @@ from common.idempotency import WriteHeaders
 from common.kafka.producer import send_envelope
 from common.logging import current_correlation_id
 from common.notify import Waiters
+from common.openapi import errors
 from common.prefer import prefer_wait
 from common.responses import OrjsonResponse
 from common.topics import WALLET_COMMANDS
@@ -39,7 +40,17 @@ from contracts.wallet import (
     command_envelope,
 )
 from wallet_svc import cache
-from wallet_svc.schemas import FreezeRequest, WalletCreate, wallet_public
+from wallet_svc.schemas import (
+    BalanceAt,
+    CommandPending,
+    EntriesPage,
+    FreezeRequest,
+    WalletCreate,
+    WalletPending,
+    WalletPublic,
+    WalletsPage,
+    wallet_public,
+)
 from wallet_svc.store import PgWalletReader
 from wallet_svc.wire import PRODUCER
 
@@ -50,6 +61,9 @@ DEFAULT_WAIT_S = 5.0  # a wallet write waits this long for its outcome unless to
 Headers = Annotated[WriteHeaders, Header()]
 WALLETS_CURSOR = TypeAdapter(uuid.UUID)  # the id of the last wallet
 ENTRIES_CURSOR = TypeAdapter(tuple[Instant, Int64])  # (occurred_at, id) of the last entry
+COMMAND_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": CommandPending, "description": "Accepted, not decided yet"}
+}
 
 
 def _reader(request: Request) -> PgWalletReader:
@@ -111,7 +125,12 @@ def _rejection(notice: dict[str, Any] | None) -> None:
         raise Problem(409, reason, f"the wallet refused the command: {reason}")
 
 
-@router.post("/wallets", status_code=201)
+@router.post(
+    "/wallets",
+    status_code=201,
+    response_model=WalletPublic,
+    responses={202: {"model": WalletPending, "description": "Accepted"}, **errors(403, 409, 503)},
+)
 async def open_wallet(
     request: Request,
     body: WalletCreate,
@@ -159,7 +178,7 @@ def _opened(row: dict[str, Any], body: WalletCreate, owner: str) -> Response:
     )
 
 
-@router.get("/wallets")
+@router.get("/wallets", response_model=WalletsPage, responses=errors(403))
 async def list_wallets(
     request: Request,
     principal: CurrentPrincipal,
@@ -182,7 +201,7 @@ async def list_wallets(
     return OrjsonResponse({"items": [wallet_public(r) for r in rows], "next_cursor": next_cursor})
 
 
-@router.get("/wallets/{wallet_id}")
+@router.get("/wallets/{wallet_id}", response_model=WalletPublic, responses=errors(404))
 async def get_wallet(request: Request, wallet_id: str, principal: CurrentPrincipal) -> Response:
     """One wallet with its balances: from the Redis cache, else the read model."""
     wid = _wallet_uuid(wallet_id)
@@ -198,7 +217,11 @@ async def get_wallet(request: Request, wallet_id: str, principal: CurrentPrincip
     return OrjsonResponse(wallet_public(await _visible(request, wid, principal)))
 
 
-@router.get("/wallets/{wallet_id}/entries")
+@router.get(
+    "/wallets/{wallet_id}/entries",
+    response_model=EntriesPage | BalanceAt,
+    responses=errors(404),
+)
 async def list_entries(
     request: Request,
     wallet_id: str,
@@ -256,7 +279,11 @@ def _admin_only(principal: Principal) -> None:
         raise Problem(403, "forbidden", "only admins may do this")
 
 
-@router.post("/wallets/{wallet_id}/freeze")
+@router.post(
+    "/wallets/{wallet_id}/freeze",
+    response_model=WalletPublic,
+    responses=COMMAND_ANSWERS | errors(403, 404, 409, 503),
+)
 async def freeze_wallet(
     request: Request,
     wallet_id: str,
@@ -275,7 +302,11 @@ async def freeze_wallet(
     return await _command(request, row, command, "frozen", headers)
 
 
-@router.post("/wallets/{wallet_id}/unfreeze")
+@router.post(
+    "/wallets/{wallet_id}/unfreeze",
+    response_model=WalletPublic,
+    responses=COMMAND_ANSWERS | errors(403, 404, 409, 503),
+)
 async def unfreeze_wallet(
     request: Request,
     wallet_id: str,
@@ -290,7 +321,11 @@ async def unfreeze_wallet(
     return await _command(request, row, command, "active", headers)
 
 
-@router.post("/wallets/{wallet_id}/close")
+@router.post(
+    "/wallets/{wallet_id}/close",
+    response_model=WalletPublic,
+    responses=COMMAND_ANSWERS | errors(404, 409, 503),
+)
 async def close_wallet(
     request: Request,
     wallet_id: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from common.money import EXPONENTS
+from common.money import Currency, MinorUnits
 
 MAX_OVERDRAFT = 10**15
 
@@ -15,22 +15,17 @@ MAX_OVERDRAFT = 10**15
 class WalletCreate(BaseModel):
     """``POST /wallets``; ``overdraft_limit`` and ``owner_id`` are for admins only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"currency": "USD"}]})
 
-    currency: str = Field(min_length=3, max_length=3)
-    overdraft_limit: StrictInt = Field(default=0, ge=0, le=MAX_OVERDRAFT)
+    currency: Currency
+    overdraft_limit: MinorUnits = Field(default=0, ge=0, le=MAX_OVERDRAFT)
     owner_id: str | None = Field(default=None, min_length=1, max_length=128)
-
-    @field_validator("currency")
-    @classmethod
-    def _supported(cls, value: str) -> str:
-        if value not in EXPONENTS:
-            raise ValueError(f"unsupported currency {value!r}")
-        return value
 
 
 class FreezeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "suspected fraud"}]}
+    )
 
     reason: str = Field(default="", max_length=500)
 
@@ -68,14 +63,37 @@ class EntryPublic(BaseModel):
     postings: list[Posting]
 
 
-class Page(BaseModel):
-    items: list[Any]
+class WalletsPage(BaseModel):
+    items: list[WalletPublic]
+    next_cursor: str | None
+
+
+class EntriesPage(BaseModel):
+    items: list[EntryPublic]
     next_cursor: str | None
 
 
 class BalanceAt(BaseModel):
+    """``GET /wallets/{id}/entries?as_of=``: the balance at that time."""
+
+    wallet_id: str
     as_of: datetime
     balance: Balance
+
+
+class WalletPending(BaseModel):
+    """``POST /wallets`` answered before the decider did (202)."""
+
+    id: str
+    status: str
+
+
+class CommandPending(BaseModel):
+    """A wallet command answered before the decider did (202)."""
+
+    command_id: str
+    status: str
+    wallet: WalletPublic
 
 
 def wallet_public(row: dict[str, Any]) -> dict[str, Any]:

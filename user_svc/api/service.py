@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.auth import Principal, require_roles
 from common.errors import Problem
+from common.openapi import errors
 from common.responses import OrjsonResponse
 from user_svc.api.deps import ClientsDep, KeysDep
-from user_svc.schemas import ServiceToken, TokenVerifyIn
+from user_svc.schemas import Jwks, ServiceToken, TokenVerifyIn
 
 router = APIRouter(tags=["service"])
 Service = Annotated[Principal, require_roles("service")]
 
 
 class ClientCredentials(BaseModel):
-    grant_type: str = Field(max_length=64)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": "svc_1",
+                    "client_secret": "s3cr3t",
+                }
+            ]
+        }
+    )
+
+    grant_type: Literal["client_credentials"]
     client_id: str = Field(max_length=128)
     client_secret: str = Field(max_length=1024)
     scope: str | None = Field(default=None, max_length=2048)
@@ -42,19 +55,37 @@ async def _grant_request(request: Request) -> ClientCredentials:
                       "expected grant_type, client_id and client_secret") from None  # fmt: skip
 
 
-@router.post("/service/token", response_model=ServiceToken)
+# The body is read by hand (JSON or a form), so its two shapes are declared here.
+_GRANT = ClientCredentials.model_json_schema()
+_GRANT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _GRANT},
+            "application/x-www-form-urlencoded": {"schema": _GRANT},
+        },
+    }
+}
+
+
+@router.post(
+    "/service/token",
+    response_model=ServiceToken,
+    responses=errors(400, 401),
+    openapi_extra=_GRANT_BODY,
+)
 async def service_token(request: Request, clients: ClientsDep) -> object:
     grant = await _grant_request(request)
     return await clients.grant(grant.grant_type, grant.client_id, grant.client_secret,
                                grant.scope)  # fmt: skip
 
 
-@router.post("/service/verify")
+@router.post("/service/verify", response_model=dict[str, Any], responses=errors(403))
 async def verify_token(body: TokenVerifyIn, _: Service, clients: ClientsDep) -> dict[str, Any]:
     """The claims of a valid access token; 401 when it is not valid."""
     return await clients.introspect(body.token)
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", response_model=Jwks)
 async def jwks(keys: KeysDep) -> OrjsonResponse:
     return OrjsonResponse(await keys.jwks())

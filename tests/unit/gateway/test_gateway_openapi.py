@@ -92,6 +92,17 @@ def test_public_operations_need_no_token_and_the_rest_a_bearer() -> None:
     assert "security" not in doc["paths"]["/api/v1/users/me"]["get"]
 
 
+def test_what_the_gateway_answers_itself_is_declared_as_problem_json() -> None:
+    doc = merge_openapi({"user_svc": USER_DOC}, DEFAULT_TABLE)
+    login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    me = doc["paths"]["/api/v1/users/me"]["get"]["responses"]
+    assert set(login) == {"200", "429", "502", "503", "504"}  # public: no 401
+    assert set(me) == {"200", "401", "429", "502", "503", "504"}
+    assert me["401"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+
+
 def test_merging_leaves_the_inputs_untouched_and_tolerates_no_documents() -> None:
     before = repr(WALLET_DOC)
     merge_openapi({"user_svc": USER_DOC, "wallet_svc": WALLET_DOC}, DEFAULT_TABLE)
