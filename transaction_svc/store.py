@@ -11,8 +11,9 @@ from typing import Any
 import asyncpg
 import orjson
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.batching import GroupCall
 
@@ -34,33 +35,55 @@ class Claimed:
 
 
 # Claims the keys of many requests at once, each with its pending transaction: one round
-# trip and one commit for all (both rows of a request or neither). Run on the driver
-# (asyncpg) connection underneath the pool, outside a transaction: this is every money
-# POST's statement, and SQLAlchemy's execution layer cost more than the statement.
-_CLAIM = (
-    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-    " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],"
-    " $12::text[], $13::bigint[], $14::text[], $15::text[], $16::timestamptz[])"
-    " AS u(owner_id, key, request_hash, transaction_id, status_code, response, kind,"
-    " status, from_wallet_id, to_wallet_id, amount, currency, fee, description, saga,"
-    " created_at)),"
-    " claim AS ("
-    " INSERT INTO transactions.idempotency (owner_id, key, request_hash, transaction_id,"
-    " status_code, response, created_at) SELECT owner_id, key, request_hash,"
-    " transaction_id, status_code, response::jsonb, now() FROM u"
-    " ON CONFLICT DO NOTHING RETURNING transaction_id),"
-    " tx AS ("
-    " INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id,"
-    " to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at)"
-    " SELECT u.transaction_id, u.kind, u.status, u.owner_id, u.from_wallet_id,"
-    " u.to_wallet_id, u.amount, u.currency, u.fee, u.description, u.saga::jsonb,"
-    " u.created_at, u.created_at FROM u JOIN claim USING (transaction_id)"
-    " ON CONFLICT DO NOTHING)"
-    " SELECT transaction_id FROM claim"
+# trip and one commit for all (both rows of a request or neither). Run in autocommit (one
+# statement, its own transaction: no BEGIN and COMMIT round trips around it); the batches
+# of ``Claims`` on the driver connection (``insert_on_driver``, below).
+CLAIM_PARAMS = (
+    "owner_ids",
+    "keys",
+    "request_hashes",
+    "transaction_ids",
+    "status_codes",
+    "responses",
+    "kinds",
+    "statuses",
+    "from_wallet_ids",
+    "to_wallet_ids",
+    "amounts",
+    "currencies",
+    "fees",
+    "descriptions",
+    "sagas",
+    "created_ats",
 )
-_PREVIOUS = (
+CLAIM = text("""
+WITH u AS (SELECT * FROM unnest(CAST(:owner_ids AS text[]), CAST(:keys AS text[]),
+    CAST(:request_hashes AS text[]), CAST(:transaction_ids AS text[]),
+    CAST(:status_codes AS int[]), CAST(:responses AS text[]), CAST(:kinds AS text[]),
+    CAST(:statuses AS text[]), CAST(:from_wallet_ids AS text[]),
+    CAST(:to_wallet_ids AS text[]), CAST(:amounts AS bigint[]), CAST(:currencies AS text[]),
+    CAST(:fees AS bigint[]), CAST(:descriptions AS text[]), CAST(:sagas AS text[]),
+    CAST(:created_ats AS timestamptz[]))
+    AS u(owner_id, key, request_hash, transaction_id, status_code, response, kind, status,
+         from_wallet_id, to_wallet_id, amount, currency, fee, description, saga, created_at)),
+claim AS (
+    INSERT INTO transactions.idempotency
+        (owner_id, key, request_hash, transaction_id, status_code, response, created_at)
+    SELECT owner_id, key, request_hash, transaction_id, status_code, response::jsonb, now()
+    FROM u
+    ON CONFLICT DO NOTHING RETURNING transaction_id),
+tx AS (
+    INSERT INTO transactions.transactions (id, kind, status, owner_id, from_wallet_id,
+        to_wallet_id, amount, currency, fee, description, saga, created_at, updated_at)
+    SELECT u.transaction_id, u.kind, u.status, u.owner_id, u.from_wallet_id, u.to_wallet_id,
+        u.amount, u.currency, u.fee, u.description, u.saga::jsonb, u.created_at, u.created_at
+    FROM u JOIN claim USING (transaction_id)
+    ON CONFLICT DO NOTHING)
+SELECT transaction_id FROM claim
+""")
+_PREVIOUS = text(
     "SELECT request_hash, transaction_id, status_code, response::text AS response "
-    "FROM transactions.idempotency WHERE owner_id = $1 AND key = $2"
+    "FROM transactions.idempotency WHERE owner_id = :owner_id AND key = :key"
 )
 
 
@@ -75,7 +98,7 @@ class ClaimRequest:
     row: dict[str, Any]
 
     def values(self) -> tuple[Any, ...]:
-        """The claim statement's 16 parameters, in order."""
+        """The claim statement's parameters for this request, in ``CLAIM_PARAMS`` order."""
         row = self.row
         return (
             row["owner_id"],
@@ -117,8 +140,7 @@ class Claims:
         for i, request in enumerate(batch):
             first.setdefault((request.row["owner_id"], request.key), i)
         try:
-            async with _driver(self.engine) as driver:
-                taken = await _insert(driver, [batch[i] for i in first.values()])
+            taken = await insert_on_driver(self.engine, [batch[i] for i in first.values()])
         except Exception:
             taken = set()  # one by one below: each gets its own outcome
         for i in first.values():
@@ -134,24 +156,46 @@ class Claims:
 
 
 @asynccontextmanager
-async def _driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """The asyncpg connection under one of the pool's."""
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection on which every statement commits by itself."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def claim_params(requests: list[ClaimRequest]) -> dict[str, list[Any]]:
+    """The claim statement's parameters for ``requests``: one array per column."""
+    columns = zip(*(request.values() for request in requests), strict=True)
+    return {name: list(column) for name, column in zip(CLAIM_PARAMS, columns, strict=True)}
+
+
+async def insert_claims(conn: AsyncConnection, requests: list[ClaimRequest]) -> set[str]:
+    """Claim ``requests`` (distinct keys) in one statement; the transaction ids taken."""
+    return set((await conn.execute(CLAIM, claim_params(requests))).scalars())
+
+
+# The one statement that skips SQLAlchemy's execution layer (docs/architecture.md, "The
+# claim on the driver connection"): the batched claim, every money POST's statement, runs
+# as SQLAlchemy compiled it for asyncpg on the asyncpg connection under one of the pool's.
+# Same run, same statement: SQLAlchemy's execution cost 30-60 % more CPU per claim
+# (bench/claim_cost.py, figures in docs/benchmarks.md).
+_COMPILED = CLAIM.compile(dialect=postgresql_asyncpg.dialect())
+_ON_DRIVER, _ON_DRIVER_ORDER = str(_COMPILED), tuple(_COMPILED.positiontup or ())
+
+
+async def insert_on_driver(engine: AsyncEngine, requests: list[ClaimRequest]) -> set[str]:
+    """``insert_claims`` on the driver connection of a pooled connection (autocommit)."""
+    params = claim_params(requests)
     async with engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
         try:
-            yield driver
+            rows = await driver.fetch(_ON_DRIVER, *(params[n] for n in _ON_DRIVER_ORDER))
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
             # a connection the server dropped (a restart): SQLAlchemy did not see the
             # error, so tell the pool not to hand this connection out again
             await conn.invalidate()
             raise
-
-
-async def _insert(driver: asyncpg.Connection, requests: list[ClaimRequest]) -> set[str]:
-    """Claim ``requests`` (distinct keys) in one statement; the transaction ids taken."""
-    columns = list(zip(*(request.values() for request in requests), strict=True))
-    return {row[0] for row in await driver.fetch(_CLAIM, *columns)}
+    return {row[0] for row in rows}
 
 
 def fresh(request: ClaimRequest) -> Claimed:
@@ -163,19 +207,20 @@ async def claim(engine: AsyncEngine, request: ClaimRequest) -> Claimed:
     """Claim the idempotency key and record the pending transaction, in ONE statement
     (its own transaction: both rows or neither); or return what the request that claimed
     the key first stored."""
-    async with _driver(engine) as driver:
-        if request.row["id"] in await _insert(driver, [request]):
+    async with autocommit(engine) as conn:
+        if request.row["id"] in await insert_claims(conn, [request]):
             return fresh(request)
         # Taken: by a committed request, or by one that was still running when this
         # statement started (its row is visible to a new statement once it committed).
-        prev = await driver.fetchrow(_PREVIOUS, request.row["owner_id"], request.key)
-    assert prev is not None
+        prev = (
+            await conn.execute(_PREVIOUS, {"owner_id": request.row["owner_id"], "key": request.key})
+        ).one()
     return Claimed(
-        prev["transaction_id"],
+        prev.transaction_id,
         False,
-        prev["request_hash"] == request.request_hash,
-        prev["status_code"],
-        orjson.loads(prev["response"]),
+        prev.request_hash == request.request_hash,
+        prev.status_code,
+        orjson.loads(prev.response),
     )
 
 
