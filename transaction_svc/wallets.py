@@ -69,6 +69,10 @@ class WalletDirectory:
             ) from None
         if resp.status_code == 404:
             return None
+        if resp.status_code == 401:  # the caller's token ended since it was checked here
+            raise Problem(
+                401, "unauthorized", "the access token is not valid", {"WWW-Authenticate": "Bearer"}
+            )
         if resp.status_code != 200:
             raise Problem(503, "wallet_svc_unavailable", "the wallet service did not answer")
         body = resp.json()
