@@ -1,14 +1,9 @@
-"""Async SQLAlchemy on asyncpg: one engine per process, sessions from a factory."""
+"""Async SQLAlchemy on asyncpg: one engine per process, the only way to Postgres."""
 
 from __future__ import annotations
 
 from sqlalchemy import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -55,7 +50,3 @@ def make_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
-
-
-def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)

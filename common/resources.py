@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import make_engine, make_session_factory
+from common.db import make_engine
 from common.health import ReadyCheck
 from common.kafka.producer import make_producer
 from common.mongo import make_mongo_client
@@ -30,7 +30,6 @@ class Resources:
 
     settings: Settings
     engine: AsyncEngine | None = None
-    sessions: async_sessionmaker[AsyncSession] | None = None
     producer: AIOKafkaProducer | None = None
     mongo: AsyncMongoClient[dict[str, Any]] | None = None
     redis: Redis | None = None
@@ -48,7 +47,6 @@ class Resources:
         s = self.settings
         if postgres:
             self.engine = make_engine(s.postgres_dsn)
-            self.sessions = make_session_factory(self.engine)
             self._stack.push_async_callback(self.engine.dispose)
             self.checks["postgres"] = self._check_postgres
         if kafka:

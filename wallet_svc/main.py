@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from fastapi import FastAPI
 
 from common.app import build_app
@@ -16,7 +15,7 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.settings import Settings
 from wallet_svc import api
-from wallet_svc.store import PgWalletReader, asyncpg_dsn
+from wallet_svc.store import PgWalletReader
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -24,7 +23,6 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
         app.state.resources = resources
-        pool: asyncpg.Pool | None = None
         waiters: Waiters | None = None
         revoked = RevokedSessions()
         verifier = JwksVerifier(
@@ -32,17 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.verifier = verifier
         try:
-            await resources.open(kafka=True, redis=True)
-            assert resources.redis is not None
+            await resources.open(postgres=True, kafka=True, redis=True)
+            assert resources.redis is not None and resources.engine is not None
             await revoked.start(resources.redis)
-            pool = await asyncpg.create_pool(asyncpg_dsn(settings.postgres_dsn), max_size=10)
-            db = pool
-
-            async def check_postgres() -> None:
-                await db.fetchval("SELECT 1")
-
-            app.state.ready_checks.update(postgres=check_postgres, **resources.checks)
-            app.state.reader = PgWalletReader(pool)
+            app.state.ready_checks.update(resources.checks)
+            app.state.reader = PgWalletReader(resources.engine)
             waiters = Waiters(resources.redis, WALLET_CHANNEL)
             await waiters.start()
             app.state.waiters = waiters
@@ -50,8 +42,6 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if waiters is not None:
                 await waiters.stop()
-            if pool is not None:
-                await pool.close()
             await revoked.stop()
             await verifier.aclose()
             await resources.close()

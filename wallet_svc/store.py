@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet_svc.projection import BatchRows, Record, project_batch, system_deltas
 
@@ -78,11 +77,6 @@ ON CONFLICT (account, currency, shard) DO UPDATE SET balance = s.balance + EXCLU
 """)
 
 
-def asyncpg_dsn(dsn: str) -> str:
-    """A SQLAlchemy URL (``postgresql+asyncpg://``) as a plain libpq DSN for asyncpg."""
-    return dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 @dataclass(slots=True)
 class Applied:
     """What one batch wrote: its rows, the wallets it touched (final rows) and counts."""
@@ -92,9 +86,9 @@ class Applied:
     inserted_entries: int
 
 
-def wallet_row(rec: Any) -> dict[str, Any]:
-    """A wallet row (asyncpg record or SQLAlchemy mapping) as a plain dict."""
-    return {k: rec[k] for k in rec.keys()}  # noqa: SIM118 - neither is a dict
+def wallet_row(rec: RowMapping) -> dict[str, Any]:
+    """A wallet row (a SQLAlchemy row mapping) as a plain dict."""
+    return dict(rec)
 
 
 class PgBalanceStore:
@@ -153,28 +147,54 @@ class PgBalanceStore:
         return Applied(rows, wallets, len(inserted))
 
 
+_GET = text(f"SELECT {WALLET_COLUMNS} FROM wallets.wallets WHERE id = :id")
+
+_PAGE = text(f"""
+SELECT {WALLET_COLUMNS} FROM wallets.wallets
+WHERE (CAST(:owner_id AS text) IS NULL OR owner_id = :owner_id)
+  AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid))
+ORDER BY id LIMIT :limit
+""")
+
+_ENTRIES = text("""
+SELECT id, event_id, kind, amount, currency, transaction_id, ledger_after, available_after,
+    occurred_at
+FROM wallets.entries
+WHERE wallet_id = :wallet_id
+  AND (CAST(:at AS timestamptz) IS NULL OR (occurred_at, id) < (:at, CAST(:id AS bigint)))
+ORDER BY occurred_at DESC, id DESC LIMIT :limit
+""")
+
+_POSTINGS = text("""
+SELECT event_id, account, amount, currency FROM wallets.postings
+WHERE event_id = ANY(CAST(:event_ids AS text[])) ORDER BY event_id, seq
+""")
+
+_BALANCE_AT = text("""
+SELECT ledger_after, available_after FROM wallets.entries
+WHERE wallet_id = :wallet_id AND occurred_at <= :as_of
+ORDER BY occurred_at DESC, id DESC LIMIT 1
+""")
+
+
 class PgWalletReader:
     """The read model's queries (API side)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
     async def get(self, wallet_id: str) -> dict[str, Any] | None:
-        rec = await self.pool.fetchrow(
-            f"SELECT {WALLET_COLUMNS} FROM wallets.wallets WHERE id = $1", wallet_id
-        )
+        async with self.engine.connect() as conn:
+            rec = (await conn.execute(_GET, {"id": wallet_id})).mappings().first()
         return wallet_row(rec) if rec else None
 
     async def page(
         self, owner_id: str | None, after: str | None, limit: int
     ) -> list[dict[str, Any]]:
         """Wallets in id order (UUIDv7: creation order), ``owner_id`` None = everyone's."""
-        rows = await self.pool.fetch(
-            f"""SELECT {WALLET_COLUMNS} FROM wallets.wallets
-                WHERE ($1::text IS NULL OR owner_id = $1) AND ($2::uuid IS NULL OR id > $2)
-                ORDER BY id LIMIT $3""",
-            owner_id, after, limit,
-        )  # fmt: skip
+        params = {"owner_id": owner_id, "after": after, "limit": limit}
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_PAGE, params)).mappings().all()
         return [wallet_row(r) for r in rows]
 
     async def entries(
@@ -182,38 +202,27 @@ class PgWalletReader:
     ) -> list[dict[str, Any]]:
         """Entries newest first, each with its postings; ``before`` = (occurred_at, id)."""
         at, eid = before if before else (None, None)
-        rows = await self.pool.fetch(
-            """SELECT id, event_id, kind, amount, currency, transaction_id, ledger_after,
-                      available_after, occurred_at
-               FROM wallets.entries
-               WHERE wallet_id = $1
-                 AND ($2::timestamptz IS NULL OR (occurred_at, id) < ($2, $3::bigint))
-               ORDER BY occurred_at DESC, id DESC LIMIT $4""",
-            wallet_id, at, eid, limit,
-        )  # fmt: skip
-        out = [wallet_row(r) for r in rows]
-        if out:
-            postings = await self.pool.fetch(
-                """SELECT event_id, account, amount, currency FROM wallets.postings
-                   WHERE event_id = ANY($1::text[]) ORDER BY event_id, seq""",
-                [e["event_id"] for e in out],
-            )
+        params = {"wallet_id": wallet_id, "at": at, "id": eid, "limit": limit}
+        async with self.engine.connect() as conn:
+            out = [wallet_row(r) for r in (await conn.execute(_ENTRIES, params)).mappings()]
+            if not out:
+                return out
+            event_ids = [e["event_id"] for e in out]
+            postings = (await conn.execute(_POSTINGS, {"event_ids": event_ids})).mappings()
             by_event: dict[str, list[dict[str, Any]]] = {}
             for p in postings:
                 by_event.setdefault(p["event_id"], []).append(
                     {"account": p["account"], "amount": p["amount"], "currency": p["currency"]}
                 )
-            for e in out:
-                e["postings"] = by_event.get(e["event_id"], [])
-                e["transaction_id"] = e["transaction_id"] or None
+        for e in out:
+            e["postings"] = by_event.get(e["event_id"], [])
+            e["transaction_id"] = e["transaction_id"] or None
         return out
 
     async def balance_at(self, wallet_id: str, as_of: datetime) -> tuple[int, int]:
         """(ledger, available) after the last entry at or before ``as_of`` (0, 0 if none)."""
-        rec = await self.pool.fetchrow(
-            """SELECT ledger_after, available_after FROM wallets.entries
-               WHERE wallet_id = $1 AND occurred_at <= $2
-               ORDER BY occurred_at DESC, id DESC LIMIT 1""",
-            wallet_id, as_of,
-        )  # fmt: skip
-        return (rec["ledger_after"], rec["available_after"]) if rec else (0, 0)
+        async with self.engine.connect() as conn:
+            rec = (
+                await conn.execute(_BALANCE_AT, {"wallet_id": wallet_id, "as_of": as_of})
+            ).first()
+        return (rec.ledger_after, rec.available_after) if rec else (0, 0)

@@ -29,17 +29,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from common.db import make_engine
 from common.kafka.consumer import topic_partitions
 from common.settings import Settings
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from contracts.wallet import decode_event
 from wallet_svc.domain import WalletState, evolve
 from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX
-from wallet_svc.store import CONSUMER, asyncpg_dsn
+from wallet_svc.store import CONSUMER
 
 EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
 SETTLES = frozenset({"HoldCaptured", "HoldReleased", "HoldExpired"})
@@ -248,18 +250,21 @@ def check_sagas(msgs: list[Msg], problems: list[str]) -> int:
     return len(started)
 
 
-async def _stored_offsets(conn: asyncpg.Connection) -> dict[int, int]:
-    rows = await conn.fetch(
-        "SELECT partition, next_offset FROM wallets.offsets WHERE consumer = $1 AND topic = $2",
-        CONSUMER, WALLET_EVENTS,
-    )  # fmt: skip
-    return {r["partition"]: r["next_offset"] for r in rows}
+_OFFSETS = text(
+    "SELECT partition, next_offset FROM wallets.offsets WHERE consumer = :c AND topic = :t"
+)
 
 
-async def _wait_for_projector(conn: asyncpg.Connection, last: dict[int, int], wait: float) -> bool:
+async def _stored_offsets(conn: AsyncConnection) -> dict[int, int]:
+    rows = await conn.execute(_OFFSETS, {"c": CONSUMER, "t": WALLET_EVENTS})
+    return {r.partition: r.next_offset for r in rows}
+
+
+async def _wait_for_projector(engine: AsyncEngine, last: dict[int, int], wait: float) -> bool:
     deadline = time.monotonic() + wait
     while True:
-        stored = await _stored_offsets(conn)
+        async with engine.connect() as conn:
+            stored = await _stored_offsets(conn)
         if all(stored.get(p, 0) > off for p, off in last.items()):
             return True
         if time.monotonic() > deadline:
@@ -267,20 +272,26 @@ async def _wait_for_projector(conn: asyncpg.Connection, last: dict[int, int], wa
         await asyncio.sleep(0.2)
 
 
-async def _read_model(conn: asyncpg.Connection) -> dict[str, Any]:
+async def _read_model(engine: AsyncEngine) -> dict[str, Any]:
     """One consistent snapshot of the read model and its offsets."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        offsets = await _stored_offsets(conn)
-        wallets = await conn.fetch("SELECT id, ledger, available, status FROM wallets.wallets")
-        system = await conn.fetch(
-            "SELECT account, currency, sum(balance)::bigint AS balance "
-            "FROM wallets.system_balances GROUP BY account, currency"
-        )
-        entries = await conn.fetchval("SELECT count(*) FROM wallets.entries")
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        async with conn.begin():
+            offsets = await _stored_offsets(conn)
+            wallets = await conn.execute(
+                text("SELECT id, ledger, available, status FROM wallets.wallets")
+            )
+            system = await conn.execute(
+                text(
+                    "SELECT account, currency, sum(balance)::bigint AS balance "
+                    "FROM wallets.system_balances GROUP BY account, currency"
+                )
+            )
+            entries = (await conn.execute(text("SELECT count(*) FROM wallets.entries"))).scalar()
     return {
         "offsets": offsets,
-        "balances": {str(r["id"]): (r["ledger"], r["available"], r["status"]) for r in wallets},
-        "system": {(r["account"], r["currency"]): r["balance"] for r in system},
+        "balances": {str(r.id): (r.ledger, r.available, r.status) for r in wallets},
+        "system": {(r.account, r.currency): r.balance for r in system},
         "entries": entries,
     }
 
@@ -318,13 +329,13 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
     last: dict[int, int] = {}
     for m in wallet_msgs:
         last[m.partition] = max(last.get(m.partition, -1), m.offset)
-    conn = await asyncpg.connect(asyncpg_dsn(settings.postgres_dsn))
+    engine = make_engine(settings.postgres_dsn, pool_size=1)
     try:
-        if not await _wait_for_projector(conn, last, wait):
+        if not await _wait_for_projector(engine, last, wait):
             report.problems.append(f"projector has not applied the whole log within {wait}s")
-        model = await _read_model(conn)
+        model = await _read_model(engine)
     finally:
-        await conn.close()
+        await engine.dispose()
     cut = model["offsets"]
     if any(off > last.get(p, -1) + 1 for p, off in cut.items()):
         # the projector moved past what was read: read again up to its cut

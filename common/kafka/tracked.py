@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError, KafkaError
+from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from common.kafka.headers import dead_letter_headers
@@ -99,18 +99,22 @@ class BatchHandler(Protocol[T, U_contra]):
         ...
 
 
+# SQLSTATE classes of a lost or refused database connection: 08 connection exception,
+# 57 operator intervention (the server shutting down, or not accepting connections yet)
+OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "57"})
+
+
 def is_outage(exc: BaseException) -> bool:
     """A lost connection (to the store or to Kafka), seen through wrapping exceptions."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(
-            seen,
-            OSError
-            | KafkaError
-            | asyncpg.PostgresConnectionError
-            | asyncpg.InterfaceError
-            | asyncpg.exceptions.OperatorInterventionError,
-        ) or getattr(seen, "connection_invalidated", False):
+        if isinstance(seen, OSError | KafkaError) or (
+            isinstance(seen, DBAPIError)
+            and (
+                seen.connection_invalidated
+                or str(getattr(seen.orig, "sqlstate", ""))[:2] in OUTAGE_SQLSTATE_CLASSES
+            )
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

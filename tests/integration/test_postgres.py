@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from common.db import LOG_DERIVED, make_engine
+from common.kafka.tracked import is_outage
 from common.migrate import current_head, upgrade_service
 from common.settings import Settings
 
@@ -76,3 +78,32 @@ async def test_only_log_derived_writers_commit_without_waiting_for_the_wal(
     finally:
         await default.dispose()
         await derived.dispose()
+
+
+async def test_a_terminated_connection_is_an_outage_and_a_bad_statement_is_not(
+    settings: Settings,
+) -> None:
+    # given a pooled connection whose server process an administrator ends
+    engine = make_engine(settings.postgres_dsn, pool_size=1)
+    admin = make_engine(settings.postgres_dsn, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await conn.rollback()
+            async with admin.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            # when the next statement runs on it, then the error is an outage (retried
+            # without end by the tracked consumer, never dead-lettered)
+            with pytest.raises(DBAPIError) as lost:
+                await conn.execute(text("SELECT 1"))
+        assert is_outage(lost.value)
+        # and the pool hands out a working connection again
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            # while a statement the server refuses is no outage (it may be poison)
+            with pytest.raises(DBAPIError) as refused:
+                await conn.execute(text("SELECT CAST('not a uuid' AS uuid)"))
+        assert not is_outage(refused.value)
+    finally:
+        await engine.dispose()
+        await admin.dispose()

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 import pytest
@@ -25,7 +24,10 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.db import make_engine
 from common.kafka.headers import message_headers
 from common.kafka.producer import make_producer, send_envelope
 from common.redis import make_redis
@@ -50,7 +52,6 @@ from wallet_svc.domain import (
     decide,
     evolve,
 )
-from wallet_svc.store import asyncpg_dsn
 from wallet_svc.verify import verify
 from wallet_svc.wire import event_envelopes
 
@@ -115,12 +116,22 @@ async def ledger(settings: Settings) -> AsyncIterator[Ledger]:
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(asyncpg_dsn(settings.postgres_dsn))
+async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(settings.postgres_dsn, pool_size=2)
     try:
-        yield conn
+        yield engine
     finally:
-        await conn.close()
+        await engine.dispose()
+
+
+async def _select(db: AsyncEngine, sql: str, **params: Any) -> list[Row[Any]]:
+    async with db.connect() as conn:
+        return list(await conn.execute(text(sql), params))
+
+
+async def _update(db: AsyncEngine, sql: str, **params: Any) -> None:
+    async with db.begin() as conn:
+        await conn.execute(text(sql), params)
 
 
 def _new_wallets(n: int, currency: str = "USD", owner: str = "owner-1") -> list[OpenWallet]:
@@ -139,12 +150,14 @@ async def _wait_for(check: Any, what: str, timeout: float = 60) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _rows(db: asyncpg.Connection, ids: list[str]) -> dict[str, tuple[int, int, str]]:
-    rows = await db.fetch(
-        "SELECT id, ledger, available, status FROM wallets.wallets WHERE id = ANY($1::uuid[])",
-        ids,
+async def _rows(db: AsyncEngine, ids: list[str]) -> dict[str, tuple[int, int, str]]:
+    rows = await _select(
+        db,
+        "SELECT id, ledger, available, status FROM wallets.wallets "
+        "WHERE id = ANY(CAST(:ids AS uuid[]))",
+        ids=ids,
     )
-    return {str(r["id"]): (r["ledger"], r["available"], r["status"]) for r in rows}
+    return {str(r.id): (r.ledger, r.available, r.status) for r in rows}
 
 
 def _expected(ledger: Ledger, ids: list[str]) -> dict[str, tuple[int, int, str]]:
@@ -154,26 +167,28 @@ def _expected(ledger: Ledger, ids: list[str]) -> dict[str, tuple[int, int, str]]
     }
 
 
-async def _entry_counts(db: asyncpg.Connection, ids: list[str]) -> dict[str, int]:
-    rows = await db.fetch(
+async def _entry_counts(db: AsyncEngine, ids: list[str]) -> dict[str, int]:
+    rows = await _select(
+        db,
         "SELECT wallet_id, count(*) AS n, count(DISTINCT event_id) AS d FROM wallets.entries "
-        "WHERE wallet_id = ANY($1::uuid[]) GROUP BY wallet_id",
-        ids,
+        "WHERE wallet_id = ANY(CAST(:ids AS uuid[])) GROUP BY wallet_id",
+        ids=ids,
     )
-    assert all(r["n"] == r["d"] for r in rows), "an event was entered twice"
-    return {str(r["wallet_id"]): r["n"] for r in rows}
+    assert all(r.n == r.d for r in rows), "an event was entered twice"
+    return {str(r.wallet_id): r.n for r in rows}
 
 
-async def _system_balance(db: asyncpg.Connection, account: str) -> int:
-    value = await db.fetchval(
-        "SELECT coalesce(sum(balance), 0) FROM wallets.system_balances WHERE account = $1",
-        account,
+async def _system_balance(db: AsyncEngine, account: str) -> int:
+    rows = await _select(
+        db,
+        "SELECT coalesce(sum(balance), 0) FROM wallets.system_balances WHERE account = :a",
+        a=account,
     )
-    return int(value)
+    return int(rows[0][0])
 
 
 async def test_batch_is_projected_with_entries_postings_system_shards_and_cache(
-    projector: StackUnderTest, ledger: Ledger, db: asyncpg.Connection, settings: Settings
+    projector: StackUnderTest, ledger: Ledger, db: AsyncEngine, settings: Settings
 ) -> None:
     # given wallets credited from a per-test settlement account, debited, held and frozen
     settle, transit = f"system:settlement:{uuid.uuid4()}", f"system:in_transit:{uuid.uuid4()}"
@@ -243,13 +258,14 @@ async def test_batch_is_projected_with_entries_postings_system_shards_and_cache(
     assert expected[ids[1]] == (751, 651, "frozen")
     # and there is one entry per money event, each with its balanced postings
     assert await _entry_counts(db, ids) == {w: ledger.money_events[w] for w in ids}
-    bad = await db.fetchval(
-        "SELECT count(*) FROM (SELECT p.event_id FROM wallets.postings p "
-        "JOIN wallets.entries e USING (event_id) WHERE e.wallet_id = ANY($1::uuid[]) "
-        "GROUP BY p.event_id HAVING sum(p.amount) <> 0) x",
-        ids,
+    bad = await _select(
+        db,
+        "SELECT p.event_id FROM wallets.postings p "
+        "JOIN wallets.entries e USING (event_id) WHERE e.wallet_id = ANY(CAST(:ids AS uuid[])) "
+        "GROUP BY p.event_id HAVING sum(p.amount) <> 0",
+        ids=ids,
     )
-    assert bad == 0
+    assert bad == []
     # and system accounts are sharded deltas that sum to the log's balances
     assert (
         await _system_balance(db, settle)
@@ -273,7 +289,7 @@ async def test_batch_is_projected_with_entries_postings_system_shards_and_cache(
 
 
 async def test_kill_9_mid_stream_loses_and_duplicates_nothing(
-    projector: StackUnderTest, ledger: Ledger, db: asyncpg.Connection, settings: Settings
+    projector: StackUnderTest, ledger: Ledger, db: AsyncEngine, settings: Settings
 ) -> None:
     # given a stream of ~2,400 events for 40 wallets appended in many small transactions
     settle = f"system:settlement:{uuid.uuid4()}"
@@ -324,7 +340,7 @@ async def test_kill_9_mid_stream_loses_and_duplicates_nothing(
 
 
 async def test_verifier_notices_a_corrupted_read_model_row(
-    projector: StackUnderTest, ledger: Ledger, db: asyncpg.Connection, settings: Settings
+    projector: StackUnderTest, ledger: Ledger, db: AsyncEngine, settings: Settings
 ) -> None:
     # given a projected wallet with money
     opens = _new_wallets(1)
@@ -340,7 +356,7 @@ async def test_verifier_notices_a_corrupted_read_model_row(
 
     await _wait_for(projected, "the wallet")
     # when its row is corrupted behind the projector's back
-    await db.execute("UPDATE wallets.wallets SET ledger = ledger + 1 WHERE id = $1", w)
+    await _update(db, "UPDATE wallets.wallets SET ledger = ledger + 1 WHERE id = :w", w=w)
     try:
         report = await verify(settings, wait=30)
         # then the verifier fails, naming the wallet
@@ -348,7 +364,7 @@ async def test_verifier_notices_a_corrupted_read_model_row(
         assert report.replay_checksum != report.read_model_checksum
         assert any(w in p for p in report.problems), report.format()
     finally:
-        await db.execute("UPDATE wallets.wallets SET ledger = ledger - 1 WHERE id = $1", w)
+        await _update(db, "UPDATE wallets.wallets SET ledger = ledger - 1 WHERE id = :w", w=w)
     # and once repaired it passes again
     assert (await verify(settings, wait=30)).ok
 

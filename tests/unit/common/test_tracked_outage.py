@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError, RequestTimedOutError
 from sqlalchemy.exc import DBAPIError
 
 from common.kafka.tracked import is_outage
+
+
+class _DriverError(Exception):
+    """A DB-API error as SQLAlchemy's asyncpg dialect raises it: it carries the SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def _db(message: str, sqlstate: str, invalidated: bool = False) -> DBAPIError:
+    """A failed statement, as SQLAlchemy raises it."""
+    orig = _DriverError(message, sqlstate)
+    return DBAPIError("SELECT 1", None, orig, connection_invalidated=invalidated)
 
 
 def _wrapped(cause: Exception) -> Exception:
@@ -27,9 +40,11 @@ def _wrapped(cause: Exception) -> Exception:
         ConnectionResetError("peer reset"),
         KafkaConnectionError("broker gone"),
         RequestTimedOutError(),
-        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
-        asyncpg.exceptions.AdminShutdownError("terminating connection"),
-        _wrapped(asyncpg.exceptions.ConnectionDoesNotExistError("closed")),
+        ConnectionRefusedError("server not listening"),
+        _db("connection was closed in the middle of operation", "08003"),
+        _db("terminating connection due to administrator command", "57P01"),
+        _db("the database system is starting up", "57P03"),
+        _wrapped(_db("connection does not exist", "08003")),
         DBAPIError("SELECT 1", None, Exception("lost"), connection_invalidated=True),
     ],
 )
@@ -42,8 +57,8 @@ def test_a_lost_connection_is_an_outage(error: Exception) -> None:
     [
         ValueError("boom"),
         KeyError("amount"),
-        asyncpg.exceptions.UniqueViolationError("duplicate key"),
-        _wrapped(asyncpg.exceptions.DataError("invalid input syntax for type uuid")),
+        _db("duplicate key value violates unique constraint", "23505"),
+        _wrapped(_db("invalid input syntax for type uuid", "22P02")),
     ],
 )
 def test_a_failing_record_is_not_an_outage(error: Exception) -> None:
