@@ -44,11 +44,12 @@ from transaction_svc.wallets import WalletEntry
 
 router = APIRouter()
 PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
-READERS = ("admin", "auditor")
+READERS = ("admin", "auditor")  # see every wallet and transaction
+MOVERS = ("user", "merchant", "admin")  # may own wallets and move money out of them
 CURSOR = TypeAdapter(tuple[Instant, uuid.UUID])  # (created_at, id) of the last row
 MONEY_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": TransactionPublic, "description": "Terminal within `Prefer: wait`"},
-    **errors(404, 409, 503),
+    **errors(403, 404, 409, 503),
 }
 
 
@@ -190,14 +191,23 @@ def _deadline(settings: Any, now: datetime) -> int:
 
 
 def _not_found(wallet_id: str) -> Problem:
-    """The same answer for a wallet that does not exist and one the caller may not use."""
+    """The same answer for a wallet that does not exist and one the caller may not see."""
     return Problem(404, "wallet_not_found", f"wallet {wallet_id} does not exist")
+
+
+def _may_move_money(principal: Principal) -> None:
+    if not principal.has_role(*MOVERS):
+        raise Problem(403, "forbidden", f"the role {principal.role} moves no money")
 
 
 def _owned_wallet(
     wallets: dict[str, WalletEntry], principal: Principal, wallet_id: str, currency: str
 ) -> None:
+    """The caller's own wallet in ``currency``: someone else's is unknown to whoever may
+    not see it (404, as for no wallet at all) and forbidden to whoever may (403)."""
     wallet = wallets.get(wallet_id)
+    if wallet is not None and wallet.owner_id != principal.subject and principal.has_role(*READERS):
+        raise Problem(403, "not_wallet_owner", "you can move money only out of your own wallets")
     if wallet is None or wallet.owner_id != principal.subject:
         raise _not_found(wallet_id)
     if wallet.currency != currency:
@@ -292,6 +302,7 @@ class MoneyPost:
     build: Build
 
     async def answer(self, state: Any, caller: Caller, body: Any, headers: MoneyHeaders) -> Answer:
+        _may_move_money(caller.principal)
         self.check(body)
         return await submit(state, caller, body, headers, self.build)
 
