@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 
 from common.errors import Problem
 from common.logging import note_user
+from common.state import ServiceState, installed
 
 ALGORITHMS = ["EdDSA"]
 ROLES = ("user", "merchant", "admin", "auditor", "service")
@@ -178,8 +179,8 @@ def token_of(authorization: str | None) -> str:
 
 
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller (``app.state.verifier`` must be set)."""
-    verifier: JwksVerifier = request.app.state.verifier
+    """FastAPI dependency: the verified caller, by the verifier of the app's typed state."""
+    verifier = installed(request.app.state, ServiceState).verifier
     principal = await verifier.verify(bearer_token(request))
     request.state.principal = principal
     return principal

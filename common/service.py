@@ -22,12 +22,11 @@ def skeleton_app(
     redis: bool = False,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """An app that opens the clients it needs; ``app.state.resources`` holds them."""
+    """An app that opens the clients it needs (for ``/ready``; it has no handlers yet)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
-        app.state.resources = resources
         try:
             await resources.open(postgres=postgres, kafka=kafka, mongo=mongo, redis=redis)
             app.state.ready_checks.update(resources.checks)

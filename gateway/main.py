@@ -21,6 +21,8 @@ from common.resources import Resources
 from common.responses import OrjsonResponse
 from common.revocation import RevokedSessions
 from common.settings import Settings
+from common.state import install, installed
+from gateway.deps import App, GatewayApp
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import Proxy
 from gateway.ratelimit import RedisRateLimiter
@@ -63,7 +65,6 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
-        app.state.resources = resources
         upstreams = make_upstreams(s)
         revoked = RevokedSessions()
         verifier = JwksVerifier(
@@ -88,8 +89,9 @@ def create_app(settings: Settings) -> FastAPI:
                 s.rate_limit_user_per_minute,
                 s.rate_limit_window_s,
             )
-            app.state.proxy = Proxy(s, DEFAULT_TABLE, upstreams, verifier, limiter)
-            app.state.openapi = OpenApiAggregator(upstreams, DEFAULT_TABLE, s.openapi_cache_ttl_s)
+            proxy = Proxy(s, DEFAULT_TABLE, upstreams, verifier, limiter)
+            openapi = OpenApiAggregator(upstreams, DEFAULT_TABLE, s.openapi_cache_ttl_s)
+            install(app, GatewayApp(verifier=verifier, proxy=proxy, openapi=openapi))
             yield
         finally:
             await revoked.stop()
@@ -115,21 +117,20 @@ def create_app(settings: Settings) -> FastAPI:
     )  # fmt: skip
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request) -> OrjsonResponse:
-        return OrjsonResponse(await request.app.state.openapi.document())
+    async def openapi(app: App) -> OrjsonResponse:
+        return OrjsonResponse(await app.openapi.document())
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="paystream API")
 
     @app.api_route(JWKS_PATH, methods=["GET", "HEAD"], include_in_schema=False)
-    async def jwks(request: Request) -> Response:
-        proxy: Proxy = request.app.state.proxy
+    async def jwks(app: App, request: Request) -> Response:
         fast = FastRequest.of(request, s.max_body_bytes)
-        return (await proxy.handle(fast, JWKS_PATH, "")).to_starlette()
+        return (await app.proxy.handle(fast, JWKS_PATH, "")).to_starlette()
 
     async def forward_fast(request: FastRequest) -> FastResponse:
-        proxy: Proxy = request.state.proxy
+        proxy = installed(request.state, GatewayApp).proxy
         return await proxy.handle(request, request.path[len(API_PREFIX) :], API_PREFIX)
 
     @app.api_route(FORWARD_ROUTE, methods=METHODS, include_in_schema=False)

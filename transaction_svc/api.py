@@ -29,9 +29,11 @@ from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
 from common.idempotency import MoneyHeaders
 from common.openapi import errors
 from common.prefer import prefer_wait
+from common.state import installed
 from contracts.ids import deterministic_id
 from contracts.transaction import DepositRequested, TransferRequested
 from transaction_svc import store
+from transaction_svc.deps import App, TransactionApp
 from transaction_svc.schemas import (
     DepositCreate,
     TransactionPublic,
@@ -98,18 +100,19 @@ class Caller:
     authorization: str | None  # passed on when wallet_svc is asked about a wallet
 
 
-Build = Callable[[Any, Caller, Any, str, datetime], Awaitable[tuple[dict[str, Any], Any]]]
+Build = Callable[
+    [TransactionApp, Caller, Any, str, datetime], Awaitable[tuple[dict[str, Any], Any]]
+]
 
 
 async def submit(
-    state: Any,
+    state: TransactionApp,
     caller: Caller,
     body: BaseModel,
     headers: MoneyHeaders,
     build: Build,
 ) -> Answer:
     """Claim the key, record the pending transaction, append the request, maybe wait."""
-    res = state.resources
     principal = caller.principal
     wait_s = prefer_wait(headers.prefer)
     key = headers.idempotency_key
@@ -146,7 +149,7 @@ async def submit(
     answer_headers: dict[str, str] = {}
     if not claimed.fresh:
         answer_headers["Idempotent-Replayed"] = "true"
-        current = await store.get(res.engine, tx_id)
+        current = await store.get(state.engine, tx_id)
         needs_append = current is not None and current.status not in TERMINAL
         if current is not None:  # append exactly what the first request would have
             first_at = current.created_at
@@ -154,21 +157,21 @@ async def submit(
             begun = start(event, first_at, caller.correlation_id)
         if not wait_s or not needs_append:
             if needs_append:
-                await append(res.producer, begun, caller.traceparent)
+                await append(state.producer, begun, caller.traceparent)
             return _answer(claimed.status_code, claimed.response, answer_headers)
     fut = state.waiters.expect(tx_id) if wait_s else None
     if needs_append:
-        await append(res.producer, begun, caller.traceparent)
+        await append(state.producer, begun, caller.traceparent)
     if fut is None:
         return _answer(202, first, answer_headers)
     await state.waiters.wait(tx_id, fut, wait_s)
-    current = await store.get(res.engine, tx_id)
+    current = await store.get(state.engine, tx_id)
     assert current is not None  # inserted above, or by the first request
     body_now = represent(current)
     if current.status in TERMINAL:
         answer_headers["Preference-Applied"] = f"wait={int(wait_s)}"
         if claimed.fresh:
-            await store.remember_answer(res.engine, principal.subject, key, 200, body_now)
+            await store.remember_answer(state.engine, principal.subject, key, 200, body_now)
         return _answer(200, body_now, answer_headers)
     return _answer(202, body_now, answer_headers)
 
@@ -215,11 +218,11 @@ def _owned_wallet(
 
 
 async def build_transfer(
-    state: Any, caller: Caller, body: TransferCreate, tx_id: str, now: datetime
+    state: TransactionApp, caller: Caller, body: TransferCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any]:
     principal = caller.principal
     src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
-    wallets = await state.directory.get(state.resources.engine, [src, dst], caller.authorization)
+    wallets = await state.directory.get(state.engine, [src, dst], caller.authorization)
     _owned_wallet(wallets, principal, src, body.currency)
     dest = wallets.get(dst)
     if dest is None:
@@ -254,11 +257,11 @@ async def build_transfer(
 
 
 async def build_deposit(
-    state: Any, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
+    state: TransactionApp, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any]:
     principal = caller.principal
     wallet_id = str(body.wallet_id)
-    wallets = await state.directory.get(state.resources.engine, [wallet_id], caller.authorization)
+    wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
     _owned_wallet(wallets, principal, wallet_id, body.currency)
     row = {
         "id": tx_id,
@@ -301,7 +304,9 @@ class MoneyPost:
     check: Callable[[Any], None]
     build: Build
 
-    async def answer(self, state: Any, caller: Caller, body: Any, headers: MoneyHeaders) -> Answer:
+    async def answer(
+        self, state: TransactionApp, caller: Caller, body: Any, headers: MoneyHeaders
+    ) -> Answer:
         _may_move_money(caller.principal)
         self.check(body)
         return await submit(state, caller, body, headers, self.build)
@@ -309,7 +314,7 @@ class MoneyPost:
     async def fast(self, request: FastRequest) -> FastResponse:
         """The fast lane's handler: the same checks in the order FastAPI applies them
         (token, then headers and body), the same answers."""
-        state = request.state
+        state = installed(request.state, TransactionApp)
         token = token_of(request.headers.get("authorization"))
         principal = await state.verifier.verify(token)
         authorization = request.headers.get("authorization")
@@ -338,6 +343,7 @@ FAST_ROUTES = [FastRoute("POST", p.path, p.path, p.fast) for p in (TRANSFERS, DE
 
 async def _slow(
     post: MoneyPost,
+    app: TransactionApp,
     request: Request,
     response: Response,
     principal: Principal,
@@ -348,7 +354,7 @@ async def _slow(
     caller = Caller(
         principal, request.state.correlation_id, request.state.traceparent, authorization
     )
-    answer = await post.answer(request.app.state, caller, body, headers)
+    answer = await post.answer(app, caller, body, headers)
     response.status_code = answer.status
     response.headers.update(answer.headers)
     return answer.body
@@ -358,26 +364,28 @@ async def _slow(
     "/transfers", status_code=202, response_model=TransactionPublic, responses=MONEY_ANSWERS
 )
 async def create_transfer(
+    app: App,
     body: TransferCreate,
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
     headers: Annotated[MoneyHeaders, Header()],
 ) -> dict[str, Any]:
-    return await _slow(TRANSFERS, request, response, principal, body, headers)
+    return await _slow(TRANSFERS, app, request, response, principal, body, headers)
 
 
 @router.post(
     "/deposits", status_code=202, response_model=TransactionPublic, responses=MONEY_ANSWERS
 )
 async def create_deposit(
+    app: App,
     body: DepositCreate,
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
     headers: Annotated[MoneyHeaders, Header()],
 ) -> dict[str, Any]:
-    return await _slow(DEPOSITS, request, response, principal, body, headers)
+    return await _slow(DEPOSITS, app, request, response, principal, body, headers)
 
 
 def _visible(principal: Principal, row: Any) -> bool:
@@ -388,9 +396,9 @@ def _visible(principal: Principal, row: Any) -> bool:
     "/transactions/{transaction_id}", response_model=TransactionPublic, responses=errors(404)
 )
 async def get_transaction(
-    transaction_id: str, request: Request, principal: CurrentPrincipal
+    transaction_id: str, app: App, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    row = await store.get(request.app.state.resources.engine, transaction_id)
+    row = await store.get(app.engine, transaction_id)
     if row is None or not _visible(principal, row):
         raise Problem(404, "transaction_not_found", f"no transaction {transaction_id}")
     return represent(row)
@@ -398,7 +406,7 @@ async def get_transaction(
 
 @router.get("/transactions", response_model=TransactionsPage)
 async def list_transactions(
-    request: Request,
+    app: App,
     principal: CurrentPrincipal,
     type: Annotated[str | None, Query(pattern="^(transfer|deposit)$")] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
@@ -411,7 +419,7 @@ async def list_transactions(
     after = decode_cursor(cursor, CURSOR) if cursor else None
     owner = None if principal.has_role(*READERS) else principal.subject
     rows = await store.search(
-        request.app.state.resources.engine,
+        app.engine,
         owner=owner,
         kind=type,
         status=status,

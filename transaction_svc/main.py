@@ -12,7 +12,9 @@ from common.auth import JwksVerifier
 from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
 from common.revocation import RevokedSessions
+from common.state import install
 from transaction_svc.api import FAST_ROUTES, router
+from transaction_svc.deps import TransactionApp
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
 from transaction_svc.wallets import WalletDirectory
@@ -22,29 +24,34 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await Resources(settings).open(postgres=True, kafka=True, redis=True)
-        app.state.resources = resources
         app.state.ready_checks.update(resources.checks)
-        assert resources.redis is not None and resources.engine is not None
-        app.state.directory = WalletDirectory(settings.wallet_svc_url)
-        app.state.claims = Claims(resources.engine)
-        app.state.waiters = Waiters(resources.redis, TRANSACTION_CHANNEL)
-        await app.state.waiters.start()
+        engine, producer, redis = resources.engine, resources.producer, resources.redis
+        assert engine is not None and producer is not None and redis is not None
+        directory = WalletDirectory(settings.wallet_svc_url)
+        waiters = Waiters(redis, TRANSACTION_CHANNEL)
+        await waiters.start()
         revoked = RevokedSessions()
-        await revoked.start(resources.redis)
-        app.state.verifier = JwksVerifier(
+        await revoked.start(redis)
+        verifier = JwksVerifier(
             settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
         )
+        install(
+            app,
+            TransactionApp(
+                verifier=verifier, settings=settings, engine=engine, producer=producer,
+                claims=Claims(engine), waiters=waiters, directory=directory,
+            ),
+        )  # fmt: skip
         try:
             yield
         finally:
-            await app.state.waiters.stop()
+            await waiters.stop()
             await revoked.stop()
-            await app.state.verifier.aclose()
-            await app.state.directory.aclose()
+            await verifier.aclose()
+            await directory.aclose()
             await resources.close()
 
     app = build_app(settings.service_name, lifespan=lifespan)
-    app.state.settings = settings
     app.include_router(router)
     app.state.fast_routes.extend(FAST_ROUTES)  # the money POSTs: see common/fastlane.py
     return app

@@ -11,8 +11,10 @@ from common.app import build_app
 from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.settings import Settings
+from common.state import install
 from user_svc.accounts import Accounts
 from user_svc.api import auth, service, users
+from user_svc.api.deps import UserApp
 from user_svc.clients import ServiceClients
 from user_svc.identity import Identity
 from user_svc.keystore import PgKeyStore
@@ -37,7 +39,6 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
-        app.state.resources = resources
         revoked = RevokedSessions()
         try:
             await resources.open(postgres=True, kafka=True, redis=True)
@@ -63,13 +64,17 @@ def create_app(settings: Settings) -> FastAPI:
                 resources.redis, s.login_max_failures, s.login_failure_window_s
             )
             identity = Identity(s, engine, keys, refresh, passwords, relay, throttle)
-            app.state.keys = keys
-            app.state.verifier = verifier
-            app.state.identity = identity
-            app.state.accounts = Accounts(engine, s.service_name, relay)
-            app.state.clients = ServiceClients(
+            clients = ServiceClients(
                 engine, keys, passwords, identity.minter, verifier, s.service_token_ttl_s
             )
+            accounts = Accounts(engine, s.service_name, relay)
+            install(
+                app,
+                UserApp(
+                    verifier=verifier, settings=s, identity=identity, accounts=accounts,
+                    clients=clients, keys=keys,
+                ),
+            )  # fmt: skip
             await identity.ensure_first_admin()
             async with relay.running():
                 yield
@@ -80,7 +85,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     # the client-credentials grant also comes as a form (RFC 6749)
     app = build_app(s.service_name, lifespan, form_paths=frozenset({"/service/token"}))
-    app.state.settings = s
     for router in (auth.router, users.router, service.router):
         app.include_router(router)
     return app

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
-from redis.asyncio import Redis
 
 from common.auth import CurrentPrincipal, Principal
 from common.bounds import Instant, Int64
@@ -25,7 +24,6 @@ from common.errors import Problem
 from common.idempotency import WriteHeaders
 from common.kafka.producer import send_envelope
 from common.logging import current_correlation_id
-from common.notify import Waiters
 from common.openapi import errors
 from common.prefer import prefer_wait
 from common.responses import OrjsonResponse
@@ -40,6 +38,7 @@ from contracts.wallet import (
     command_envelope,
 )
 from wallet_svc import cache
+from wallet_svc.deps import App, WalletApp
 from wallet_svc.schemas import (
     BalanceAt,
     CommandPending,
@@ -51,7 +50,6 @@ from wallet_svc.schemas import (
     WalletsPage,
     wallet_public,
 )
-from wallet_svc.store import PgWalletReader
 from wallet_svc.wire import PRODUCER
 
 router = APIRouter(tags=["wallets"])
@@ -66,11 +64,6 @@ COMMAND_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _reader(request: Request) -> PgWalletReader:
-    reader: PgWalletReader = request.app.state.reader
-    return reader
-
-
 def _wait_s(headers: WriteHeaders) -> float:
     return prefer_wait(headers.prefer, DEFAULT_WAIT_S)
 
@@ -83,10 +76,10 @@ def _wallet_uuid(wallet_id: str) -> str:
 
 
 async def _visible(
-    request: Request, wallet_id: str, principal: Principal, *, roles: tuple[str, ...] = ("admin",)
+    app: WalletApp, wallet_id: str, principal: Principal, *, roles: tuple[str, ...] = ("admin",)
 ) -> dict[str, Any]:
     """The wallet row if ``principal`` owns it or has one of ``roles``; else 404."""
-    row = await _reader(request).get(_wallet_uuid(wallet_id))
+    row = await app.reader.get(_wallet_uuid(wallet_id))
     if row is None or not (principal.has_role(*roles) or _owns(principal, row)):
         raise Problem(404, "wallet_not_found", "no such wallet")
     return row
@@ -96,15 +89,16 @@ def _owns(principal: Principal, row: dict[str, Any]) -> bool:
     return principal.has_role(*OWNER_ROLES) and row["owner_id"] == principal.subject
 
 
-async def _decide(request: Request, command: WalletCommand, wait_s: float) -> dict[str, Any] | None:
+async def _decide(
+    app: WalletApp, request: Request, command: WalletCommand, wait_s: float
+) -> dict[str, Any] | None:
     """Send ``command`` to the decider; its outcome notice, or None after ``wait_s``."""
-    waiters: Waiters = request.app.state.waiters
+    waiters = app.waiters
     key = command.command_id
     fut = waiters.expect(key)
     try:
         envelope = command_envelope(command, PRODUCER, correlation_id=current_correlation_id())
-        producer = request.app.state.resources.producer
-        await send_envelope(producer, WALLET_COMMANDS, envelope, request.state.traceparent)
+        await send_envelope(app.producer, WALLET_COMMANDS, envelope, request.state.traceparent)
     except Exception:
         await waiters.wait(key, fut, 0)  # withdraw the expectation
         raise Problem(503, "kafka_unavailable", "cannot reach the wallet decider") from None
@@ -132,6 +126,7 @@ def _rejection(notice: dict[str, Any] | None) -> None:
     responses={202: {"model": WalletPending, "description": "Accepted"}, **errors(403, 409, 503)},
 )
 async def open_wallet(
+    app: App,
     request: Request,
     body: WalletCreate,
     principal: CurrentPrincipal,
@@ -146,7 +141,7 @@ async def open_wallet(
     owner = body.owner_id or principal.subject
     if headers.idempotency_key:
         wallet_id = deterministic_id("wallet", principal.subject, headers.idempotency_key)
-        existing = await _reader(request).get(wallet_id)
+        existing = await app.reader.get(wallet_id)
         if existing is not None:
             return _opened(existing, body, owner)
     else:
@@ -155,10 +150,10 @@ async def open_wallet(
         command_id=f"open:{wallet_id}", wallet_id=wallet_id, owner_id=owner,
         currency=body.currency, overdraft_limit=body.overdraft_limit,
     )  # fmt: skip
-    notice = await _decide(request, command, _wait_s(headers))
+    notice = await _decide(app, request, command, _wait_s(headers))
     if notice and notice.get("reason") == "invalid_amount":
         raise Problem(422, "invalid_amount", "the overdraft limit is not valid")
-    row = await _reader(request).get(wallet_id)
+    row = await app.reader.get(wallet_id)
     if row is None:
         return OrjsonResponse(
             {"id": wallet_id, "status": "pending"}, status_code=202,
@@ -180,7 +175,7 @@ def _opened(row: dict[str, Any], body: WalletCreate, owner: str) -> Response:
 
 @router.get("/wallets", response_model=WalletsPage, responses=errors(403))
 async def list_wallets(
-    request: Request,
+    app: App,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -194,7 +189,7 @@ async def list_wallets(
     else:
         raise Problem(403, "forbidden", "only owners and admins list wallets")
     after = str(decode_cursor(cursor, WALLETS_CURSOR)) if cursor else None
-    rows = await _reader(request).page(owner, after, limit + 1)
+    rows = await app.reader.page(owner, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(str(rows[-1]["id"])) if more else None
@@ -202,19 +197,18 @@ async def list_wallets(
 
 
 @router.get("/wallets/{wallet_id}", response_model=WalletPublic, responses=errors(404))
-async def get_wallet(request: Request, wallet_id: str, principal: CurrentPrincipal) -> Response:
+async def get_wallet(app: App, wallet_id: str, principal: CurrentPrincipal) -> Response:
     """One wallet with its balances: from the Redis cache, else the read model."""
     wid = _wallet_uuid(wallet_id)
-    redis: Redis = request.app.state.resources.redis
     doc = None
     with contextlib.suppress(Exception):  # the cache is optional; Postgres answers
-        doc = await cache.get(redis, wid)
+        doc = await cache.get(app.redis, wid)
     if doc is not None and doc.get("owner_id") is not None:
         row = {**doc, "id": wid}
         if principal.has_role("admin") or _owns(principal, row):
             return OrjsonResponse(wallet_public(row))
         raise Problem(404, "wallet_not_found", "no such wallet")
-    return OrjsonResponse(wallet_public(await _visible(request, wid, principal)))
+    return OrjsonResponse(wallet_public(await _visible(app, wid, principal)))
 
 
 @router.get(
@@ -223,7 +217,7 @@ async def get_wallet(request: Request, wallet_id: str, principal: CurrentPrincip
     responses=errors(404),
 )
 async def list_entries(
-    request: Request,
+    app: App,
     wallet_id: str,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -231,10 +225,10 @@ async def list_entries(
     as_of: Instant | None = None,
 ) -> Response:
     """Entries newest first with their postings; ``?as_of=`` gives the balance at a time."""
-    row = await _visible(request, wallet_id, principal, roles=("admin", "auditor"))
+    row = await _visible(app, wallet_id, principal, roles=("admin", "auditor"))
     wid = str(row["id"])
     if as_of is not None:
-        ledger, available = await _reader(request).balance_at(wid, as_of)
+        ledger, available = await app.reader.balance_at(wid, as_of)
         return OrjsonResponse(
             {
                 "wallet_id": wid,
@@ -243,7 +237,7 @@ async def list_entries(
             }
         )
     before = decode_cursor(cursor, ENTRIES_CURSOR) if cursor else None
-    items = await _reader(request).entries(wid, before, limit + 1)
+    items = await app.reader.entries(wid, before, limit + 1)
     more = len(items) > limit
     items = items[:limit]
     next_cursor = encode_cursor([items[-1]["occurred_at"], items[-1]["id"]]) if more else None
@@ -253,15 +247,16 @@ async def list_entries(
 
 
 async def _command(
+    app: WalletApp,
     request: Request,
     row: dict[str, Any],
     command: WalletCommand,
     target: str,
     headers: WriteHeaders,
 ) -> Response:
-    notice = await _decide(request, command, _wait_s(headers))
+    notice = await _decide(app, request, command, _wait_s(headers))
     _rejection(notice)
-    fresh = await _reader(request).get(str(row["id"])) or row
+    fresh = await app.reader.get(str(row["id"])) or row
     if notice is None and fresh["status"] != target:
         return OrjsonResponse(
             {"command_id": command.command_id, "status": "pending", "wallet": wallet_public(fresh)},
@@ -285,6 +280,7 @@ def _admin_only(principal: Principal) -> None:
     responses=COMMAND_ANSWERS | errors(403, 404, 409, 503),
 )
 async def freeze_wallet(
+    app: App,
     request: Request,
     wallet_id: str,
     principal: CurrentPrincipal,
@@ -293,13 +289,13 @@ async def freeze_wallet(
 ) -> Response:
     """Freeze (admin): no debit, credit or hold until unfrozen."""
     _admin_only(principal)
-    row = await _visible(request, wallet_id, principal)
+    row = await _visible(app, wallet_id, principal)
     wid = str(row["id"])
     reason = body.reason if body else ""
     command = FreezeWallet(
         command_id=_command_id("freeze", wid, headers.idempotency_key), wallet_id=wid, reason=reason
     )
-    return await _command(request, row, command, "frozen", headers)
+    return await _command(app, request, row, command, "frozen", headers)
 
 
 @router.post(
@@ -308,17 +304,18 @@ async def freeze_wallet(
     responses=COMMAND_ANSWERS | errors(403, 404, 409, 503),
 )
 async def unfreeze_wallet(
+    app: App,
     request: Request,
     wallet_id: str,
     principal: CurrentPrincipal,
     headers: Headers,
 ) -> Response:
     _admin_only(principal)
-    row = await _visible(request, wallet_id, principal)
+    row = await _visible(app, wallet_id, principal)
     wid = str(row["id"])
     command_id = _command_id("unfreeze", wid, headers.idempotency_key)
     command = UnfreezeWallet(command_id=command_id, wallet_id=wid)
-    return await _command(request, row, command, "active", headers)
+    return await _command(app, request, row, command, "active", headers)
 
 
 @router.post(
@@ -327,28 +324,27 @@ async def unfreeze_wallet(
     responses=COMMAND_ANSWERS | errors(404, 409, 503),
 )
 async def close_wallet(
+    app: App,
     request: Request,
     wallet_id: str,
     principal: CurrentPrincipal,
     headers: Headers,
 ) -> Response:
     """Close (admin or owner); the decider refuses a non-zero balance or open holds (409)."""
-    row = await _visible(request, wallet_id, principal)
+    row = await _visible(app, wallet_id, principal)
     wid = str(row["id"])
     command = CloseWallet(
         command_id=_command_id("close", wid, headers.idempotency_key), wallet_id=wid
     )
-    return await _command(request, row, command, "closed", headers)
+    return await _command(app, request, row, command, "closed", headers)
 
 
 @router.get("/internal/wallets/{wallet_id}", include_in_schema=False)
-async def wallet_directory_entry(
-    request: Request, wallet_id: str, _: CurrentPrincipal
-) -> dict[str, str]:
+async def wallet_directory_entry(app: App, wallet_id: str, _: CurrentPrincipal) -> dict[str, str]:
     """Owner and currency of any wallet, for transaction_svc's directory (read-your-writes:
     it asks here for a wallet its projection has not seen yet). Not routed by the gateway;
     it reads the read model that answered the wallet's ``201``."""
-    row = await _reader(request).get(_wallet_uuid(wallet_id))
+    row = await app.reader.get(_wallet_uuid(wallet_id))
     if row is None:
         raise Problem(404, "wallet_not_found", "no such wallet")
     return {"id": str(row["id"]), "owner_id": str(row["owner_id"]), "currency": row["currency"]}

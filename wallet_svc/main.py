@@ -14,7 +14,9 @@ from common.notify import WALLET_CHANNEL, Waiters
 from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.settings import Settings
+from common.state import install
 from wallet_svc import api
+from wallet_svc.deps import WalletApp
 from wallet_svc.store import PgWalletReader
 
 
@@ -22,22 +24,29 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
-        app.state.resources = resources
         waiters: Waiters | None = None
         revoked = RevokedSessions()
         verifier = JwksVerifier(
             settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
         )
-        app.state.verifier = verifier
         try:
             await resources.open(postgres=True, kafka=True, redis=True)
-            assert resources.redis is not None and resources.engine is not None
-            await revoked.start(resources.redis)
+            engine, producer, redis = resources.engine, resources.producer, resources.redis
+            assert engine is not None and producer is not None and redis is not None
+            await revoked.start(redis)
             app.state.ready_checks.update(resources.checks)
-            app.state.reader = PgWalletReader(resources.engine)
-            waiters = Waiters(resources.redis, WALLET_CHANNEL)
+            waiters = Waiters(redis, WALLET_CHANNEL)
             await waiters.start()
-            app.state.waiters = waiters
+            install(
+                app,
+                WalletApp(
+                    verifier=verifier,
+                    reader=PgWalletReader(engine),
+                    waiters=waiters,
+                    producer=producer,
+                    redis=redis,
+                ),
+            )
             yield
         finally:
             if waiters is not None:

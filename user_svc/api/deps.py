@@ -1,11 +1,13 @@
-"""FastAPI dependencies: the use-case objects the composition root put on ``app.state``."""
+"""user_svc's typed application state and the FastAPI dependencies taken from it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from common.state import ServiceState, state_dependency
 from user_svc.accounts import Accounts
 from user_svc.clients import ServiceClients
 from user_svc.identity import Identity, Trace
@@ -13,29 +15,38 @@ from user_svc.keystore import PgKeyStore
 from user_svc.settings import UserSettings
 
 
-def _identity(request: Request) -> Identity:
-    identity: Identity = request.app.state.identity
-    return identity
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserApp(ServiceState):
+    """The use-case objects user_svc's handlers use, made by ``main.create_app``'s lifespan."""
+
+    settings: UserSettings
+    identity: Identity
+    accounts: Accounts
+    clients: ServiceClients
+    keys: PgKeyStore
 
 
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
+App = Annotated[UserApp, Depends(state_dependency(UserApp))]
 
 
-def _clients(request: Request) -> ServiceClients:
-    clients: ServiceClients = request.app.state.clients
-    return clients
+def _identity(app: App) -> Identity:
+    return app.identity
 
 
-def _keys(request: Request) -> PgKeyStore:
-    keys: PgKeyStore = request.app.state.keys
-    return keys
+def _accounts(app: App) -> Accounts:
+    return app.accounts
 
 
-def _settings(request: Request) -> UserSettings:
-    settings: UserSettings = request.app.state.settings
-    return settings
+def _clients(app: App) -> ServiceClients:
+    return app.clients
+
+
+def _keys(app: App) -> PgKeyStore:
+    return app.keys
+
+
+def _settings(app: App) -> UserSettings:
+    return app.settings
 
 
 def _trace(request: Request) -> Trace:
