@@ -75,17 +75,6 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         well-formed document that breaks the contract), both ``ValueError``s."""
         return _decoder.decode(raw)
 
-    def caused(self, type_: str, key: str, payload: dict[str, Any], producer: str) -> Envelope:
-        """A new envelope caused by this one: same correlation id, causation = this event."""
-        return Envelope(
-            type=type_,
-            key=key,
-            payload=payload,
-            producer=producer,
-            correlation_id=self.correlation_id or self.event_id,
-            causation_id=self.event_id,
-        )
-
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Envelope)

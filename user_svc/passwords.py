@@ -59,9 +59,6 @@ class Argon2Passwords:
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._dummy = self._hasher.hash("not a real password, only spends time")
 
-    def hash_sync(self, secret: str) -> str:
-        return self._hasher.hash(secret)
-
     async def hash(self, secret: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, secret)
 

@@ -1,5 +1,5 @@
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 import pytest
@@ -61,18 +61,3 @@ def test_envelope_from_outside_is_validated() -> None:
         Envelope.from_bytes(b'{"type": "T", "producer": "x", "key": "k", "surprise": 1}')
     with pytest.raises(DecodeError):
         Envelope.from_bytes(b"not json")
-
-
-def test_caused_envelope_carries_correlation_and_causation() -> None:
-    first = Envelope(
-        type="TransferRequested",
-        producer="tx",
-        key="t-1",
-        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    second = first.caused("DebitWallet", "w-1", {"amount": 1}, "tx")
-    assert second.correlation_id == first.event_id
-    assert second.causation_id == first.event_id
-    third = second.caused("WalletDebited", "w-1", {}, "wallet")
-    assert third.correlation_id == first.event_id
-    assert third.causation_id == second.event_id
