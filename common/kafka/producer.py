@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from common.kafka.headers import message_headers
 from common.kafka.partitioner import Murmur2Partitioner
@@ -35,12 +36,13 @@ def make_producer(
     )
 
 
-async def send_envelope(
+async def queue_envelope(
     producer: AIOKafkaProducer, topic: str, envelope: Envelope, cause: str | None = None
-) -> None:
-    """Send and wait for the broker's acknowledgement (use ``send`` for batches).
-    ``cause``: the ``traceparent`` of what caused the message (its span is a child)."""
-    await producer.send_and_wait(
+) -> asyncio.Future[RecordMetadata]:
+    """Hand ``envelope`` to the producer for ``topic``: keyed by its key, with its headers
+    (``cause``: the ``traceparent`` of what caused it; its span is a child). The future
+    resolves with the broker's acknowledgement; await several together for a batch."""
+    return await producer.send(
         topic,
         envelope.to_bytes(),
         key=envelope.key.encode(),
@@ -48,17 +50,19 @@ async def send_envelope(
     )
 
 
+async def send_envelope(
+    producer: AIOKafkaProducer, topic: str, envelope: Envelope, cause: str | None = None
+) -> None:
+    """Send and wait for the broker's acknowledgement."""
+    await (await queue_envelope(producer, topic, envelope, cause))
+
+
 async def send_envelopes(
     producer: AIOKafkaProducer,
     messages: Iterable[tuple[str, Envelope]],
     cause: str | None = None,
 ) -> None:
-    """Send many ``(topic, envelope)`` messages (keyed, with their headers, each a child
-    span of ``cause``), then wait for every acknowledgement."""
-    futures = [
-        await producer.send(
-            topic, e.to_bytes(), key=e.key.encode(), headers=message_headers(e, cause)
-        )
-        for topic, e in messages
-    ]
+    """Send many ``(topic, envelope)`` messages (each a child span of ``cause``), then wait
+    for every acknowledgement."""
+    futures = [await queue_envelope(producer, topic, e, cause) for topic, e in messages]
     await asyncio.gather(*futures)
