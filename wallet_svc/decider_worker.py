@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 from common.app import serve
 from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
-from common.kafka.consumer import make_consumer
+from common.kafka.consumer import make_consumer, record_context
 from common.kafka.headers import (
     Headers,
     dead_letter_headers,
@@ -178,7 +178,7 @@ class DeciderWorker(ConsumerRebalanceListener):
                 cause = Envelope.from_bytes(record.value)
                 command = decode_command(cause.payload)
             except Exception as exc:  # a malformed command must not stall the partition
-                log.error("undecodable command dead-lettered", extra={"offset": record.offset})
+                log.error("undecodable command dead-lettered", extra=record_context([record], exc))
                 headers = dead_letter_headers(
                     record.headers, exc, record.topic, record.partition, record.offset
                 )
@@ -318,7 +318,7 @@ class DeciderWorker(ConsumerRebalanceListener):
                 except Exception:
                     # Nothing of this batch is visible. Decide it again from the last
                     # committed offset (a fenced producer ends the process instead).
-                    log.exception("batch aborted; retrying", extra={"partition": tp.partition})
+                    log.exception("batch aborted; retrying", extra=record_context(records))
                     committed = await self.consumer.committed(tp)
                     self.consumer.seek(tp, committed or 0)
                     await asyncio.sleep(0.2)

@@ -8,8 +8,10 @@ its Kafka transactions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+import msgspec
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 
@@ -53,3 +55,43 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
         if t["topic"] == topic and not t["error_code"]
         for p in t["partitions"]
     )
+
+
+class _EventId(msgspec.Struct):
+    event_id: str | None = None
+
+
+_event_id = msgspec.json.Decoder(_EventId)
+MAX_ERROR_CHARS = 200
+
+
+def record_context(
+    records: Sequence[ConsumerRecord[bytes, bytes]], error: BaseException | None = None
+) -> dict[str, Any]:
+    """What a log line about consumed records says: where they are (``topic``,
+    ``partition``, ``offset`` of the first, ``last_offset`` when there are more,
+    ``records``), for one record its ``event_id`` when its value is an envelope that
+    names one (a record that is not JSON has none), and the ``error`` if one is given."""
+    context: dict[str, Any] = {}
+    if error is not None:
+        context["error"] = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
+    if not records:
+        return context
+    first, last = records[0], records[-1]
+    context |= {
+        "topic": first.topic,
+        "partition": first.partition,
+        "offset": first.offset,
+    }
+    if len(records) > 1:
+        context |= {"last_offset": last.offset, "records": len(records)}
+        if last.topic != first.topic or last.partition != first.partition:
+            context["last"] = f"{last.topic}:{last.partition}:{last.offset}"
+    else:
+        try:
+            event_id = _event_id.decode(first.value or b"").event_id
+        except msgspec.MsgspecError:
+            event_id = None
+        if event_id is not None:
+            context["event_id"] = event_id
+    return context

@@ -40,6 +40,7 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from common.kafka.consumer import record_context
 from common.kafka.headers import dead_letter_headers
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
 from common.topics import dlq
@@ -171,7 +172,10 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         """Continue from the offsets stored with the effects, not Kafka's."""
         if not assigned:
             return
-        stored = await self._retrying(lambda: self.offsets.load(sorted(assigned)))
+        stored = await self._retrying(
+            lambda: self.offsets.load(sorted(assigned)),
+            context={"partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)},
+        )
         for tp in assigned:
             self.consumer.seek(tp, stored.get(tp, 0))
         self.stored.update(stored)
@@ -222,19 +226,23 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
             try:
                 decoded.append(Tracked(record, self.handler.decode(record)))
             except Exception as exc:
-                await self._retrying(partial(self._dead_letter, record, exc))
+                await self._retrying(
+                    partial(self._dead_letter, record, exc), context=record_context([record])
+                )
                 decoded.append(record)  # only its offset counts
         await self._apply_or_split(decoded)
 
     async def _apply_or_split(self, part: list[Tracked[T] | ConsumerRecord[bytes, bytes]]) -> None:
+        context = record_context([_record(item) for item in part])
         try:
-            await self._retrying(lambda: self._commit(part), bounded=True)
+            await self._retrying(lambda: self._commit(part), bounded=True, context=context)
         except Exception as exc:
             if len(part) == 1:
                 dead = (_record(part[0]), exc)
-                await self._retrying(lambda: self._commit([], dead=dead))
+                await self._retrying(lambda: self._commit([], dead=dead), context=context)
                 return
-            log.warning("batch failed; splitting it", extra={"records": len(part)})
+            records = [_record(item) for item in part]
+            log.warning("batch failed; splitting it", extra=record_context(records, exc))
             half = len(part) // 2
             await self._apply_or_split(part[:half])
             await self._apply_or_split(part[half:])
@@ -275,18 +283,12 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
             try:
                 await after()
             except Exception:  # what follows a commit is a hint (notices): never replayed
-                log.warning("after-commit step failed", exc_info=True)
+                log.warning(
+                    "after-commit step failed", exc_info=True, extra=record_context(records)
+                )
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
-        log.error(
-            "record dead-lettered",
-            extra={
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "error": f"{type(exc).__name__}: {exc}"[:200],
-            },
-        )
+        log.error("record dead-lettered", extra=record_context([record], exc))
         headers = dead_letter_headers(
             record.headers, exc, record.topic, record.partition, record.offset
         )
@@ -295,15 +297,25 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         )
         EVENTS_PROCESSED.labels(self.service, record.topic, "dead_lettered").inc()
 
-    async def _retrying(self, step: Callable[[], Awaitable[Any]], bounded: bool = False) -> Any:
+    async def _retrying(
+        self,
+        step: Callable[[], Awaitable[Any]],
+        bounded: bool = False,
+        context: Mapping[str, Any] | None = None,
+    ) -> Any:
         """``step`` until it passes: outages are retried without end; with ``bounded``,
-        any other error is raised after ``attempts`` tries (without: at once)."""
+        any other error is raised after ``attempts`` tries (without: at once).
+        ``context``: what the outage log line names (the records or partitions)."""
 
         def give_up(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
             if exc is not None and is_outage(exc):
                 if state.attempt_number % 10 == 0:
-                    log.warning("store or Kafka unavailable; retrying", exc_info=exc)
+                    log.warning(
+                        "store or Kafka unavailable; retrying",
+                        exc_info=exc,
+                        extra={**(context or {}), "attempts": state.attempt_number},
+                    )
                 return False
             return not bounded or state.attempt_number >= self.attempts
 

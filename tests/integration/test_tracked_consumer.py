@@ -10,6 +10,7 @@ so a record applied twice shows as two rows.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -199,10 +200,12 @@ def _counted(service: str, topic: str, outcome: str) -> float:
 
 
 async def test_poison_is_dead_lettered_and_the_partition_moves_on(
-    world: World, settings: Settings
+    world: World, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given good records around an undecodable one and one the handler always fails on
-    await world.send("a", b"\xffnot json", "b", "boom", "c")
+    boom = orjson.dumps({"k": "boom", "event_id": "e-boom"})
+    await world.send("a", b"\xffnot json", "b", boom, "c")
+    caplog.set_level(logging.WARNING, logger="paystream.tracked")
     async with world.running(Effects(world.group)) as runtime:
         # when the tracked consumer works through them
         await _until_stored(runtime, world, lambda n: n == 5)
@@ -211,7 +214,7 @@ async def test_poison_is_dead_lettered_and_the_partition_moves_on(
     # and both poison records are in the dead-letter topic with their error and origin
     dead = await _dead_letters(settings, world.topic)
     headers = [dict(r.headers) for r in dead]
-    assert [r.value for r in dead] == [b"\xffnot json", orjson.dumps({"k": "boom"})]
+    assert [r.value for r in dead] == [b"\xffnot json", boom]
     assert [h["dlq_origin"] for h in headers] == [
         f"{world.topic}:0:1".encode(),
         f"{world.topic}:0:3".encode(),
@@ -220,6 +223,14 @@ async def test_poison_is_dead_lettered_and_the_partition_moves_on(
     assert headers[1]["dlq_error"] == b"ValueError: boom cannot be applied"
     assert _counted(world.group, world.topic, "dead_lettered") == 2
     assert _counted(world.group, world.topic, "ok") == 3
+    # and each dead letter's log line says where the record was and why it failed
+    lines = [r for r in caplog.records if r.getMessage() == "record dead-lettered"]
+    assert [(r.topic, r.partition, r.offset) for r in lines] == [
+        (world.topic, 0, 1),
+        (world.topic, 0, 3),
+    ]
+    assert lines[1].error == "ValueError: boom cannot be applied"
+    assert lines[1].event_id == "e-boom"
 
 
 async def test_a_crash_between_effect_and_offset_replays_without_a_duplicate(
