@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRecord
 from prometheus_client import Counter
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
@@ -58,7 +58,7 @@ from contracts.wallet import (
 from transaction_svc.domain.saga import react
 from transaction_svc.domain.state import SagaState, saga_from_dict, saga_to_dict
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.start import append, request_of, start
+from transaction_svc.start import Start, append, request_of, start
 from transaction_svc.status import public_status
 
 log = logging.getLogger("paystream.saga")
@@ -81,6 +81,10 @@ RESENT = Counter(
     "Pending requests whose first messages the sweep appended again",
 )
 TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
+SWEEP_UNREADABLE = Counter(
+    "paystream_saga_sweep_unreadable_total",
+    "Pending transactions the sweep passed over: their stored saga state cannot be read",
+)
 # A decider's answer to a saga's command, decoded, with its traceparent (what the saga
 # sends in reaction is in its trace).
 Answer = tuple[Envelope, Any, str | None]
@@ -169,7 +173,8 @@ class SagaWorker:
         the command (or rejects it as expired past its deadline) and the saga ends. Each
         transaction is looked at once: a watermark on ``created_at`` (stored with the
         saga's offsets) moves forward with every sweep, and the grace is far longer than
-        any commit takes, so no row becomes visible behind it."""
+        any commit takes, so no row becomes visible behind it. A row whose saga state
+        cannot be read is passed over (logged and counted); the others are swept."""
         s = self.settings
         upto = int(time.time() * 1000) - int(s.saga_sweep_grace_s * 1000)
         key = {"c": SWEEP, "t": SWEEP}
@@ -196,12 +201,12 @@ class SagaWorker:
                     {"a": _at(since), "b": _at(upto)},
                 )
             ).all()
-            for row in rows:
-                begun = start(request_of(saga_from_dict(row.saga)), row.created_at, None)
+            restarts = [begun for begun in map(_restart, rows) if begun is not None]
+            for begun in restarts:
                 await append(self.producer, begun, None)
-            if rows:
-                RESENT.inc(len(rows))
-                log.warning("pending requests appended again", extra={"count": len(rows)})
+            if restarts:
+                RESENT.inc(len(restarts))
+                log.warning("pending requests appended again", extra={"count": len(restarts)})
             await conn.execute(SAVE_WATERMARK, key | {"p": 0, "o": upto})
 
     async def run(self) -> None:
@@ -308,6 +313,21 @@ class SagaWorker:
             key=envelope.key.encode(),
             headers=message_headers(envelope, cause),
         )
+
+
+def _restart(row: Row[Any]) -> Start | None:
+    """The first messages of a pending transaction, to append again; None (logged and
+    counted) when its stored saga state cannot be read: one such row must not keep the
+    sweep from the others, and the watermark passes it, so it is not read again."""
+    try:
+        return start(request_of(saga_from_dict(row.saga)), row.created_at, None)
+    except ValueError as exc:  # msgspec.ValidationError: a missing or malformed field
+        SWEEP_UNREADABLE.inc()
+        log.error(
+            "pending transaction passed over: its saga state cannot be read",
+            extra={"transaction_id": row.id, "error": f"{type(exc).__name__}: {exc}"[:200]},
+        )
+        return None
 
 
 def _at(epoch_ms: int) -> datetime:

@@ -6,14 +6,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from common.db import make_engine
 from common.kafka.producer import make_producer
 from common.settings import Settings
-from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
+from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS, dlq
 from contracts.transaction import TransferRequested
 from contracts.wallet import (
     CreditWallet,
@@ -24,6 +26,8 @@ from contracts.wallet import (
 from infra.testing.kafka import read_topic, wait_for
 from infra.testing.stack import StackUnderTest
 from transaction_svc import store
+from transaction_svc.saga_worker import SagaWorker
+from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import Start, append, start
 from wallet_svc.wire import send_commands
 
@@ -70,12 +74,34 @@ async def _request(settings: Settings, src: str, dst: str, amount: int, ttl_ms: 
     """What the command API does: record the transaction, append the request and the
     first command."""
     tx, begun = await _record(settings, src, dst, amount, ttl_ms)
+    await _append(settings, begun, begun)  # a duplicate append, on purpose
+    return tx
+
+
+async def _append(settings: Settings, *starts: Start) -> None:
+    """Append the first messages of each of ``starts``, in order."""
     producer = make_producer(settings.kafka_bootstrap, "it")
     await producer.start()
-    await append(producer, begun, None)
-    await append(producer, begun, None)  # a duplicate append, on purpose
-    await producer.stop()
-    return tx
+    try:
+        for begun in starts:
+            await append(producer, begun, None)
+    finally:
+        await producer.stop()
+
+
+async def _execute(settings: Settings, sql: str, **params: Any) -> Any:
+    """Run one statement in its own transaction; its first value when it returns rows."""
+    engine = make_engine(settings.postgres_dsn)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql), params)
+            return result.scalar() if result.returns_rows else None
+    finally:
+        await engine.dispose()
+
+
+# A saga state that cannot be read back (missing fields, a status that does not exist)
+UNREADABLE_SAGA = '{"kind": "transfer", "status": "NOT_A_STATUS"}'
 
 
 async def _status(settings: Settings, tx: str) -> tuple[str, str | None]:
@@ -196,3 +222,61 @@ async def test_a_request_whose_append_was_lost_is_swept_to_a_terminal_state(
     assert (True, "TransferRequested") in kinds and (False, "TransferRequested") in kinds
     assert kinds.count((True, "TransferCompleted")) == 1
     assert kinds.count((False, "TransferFailed")) == 1
+
+
+async def test_the_sweep_passes_over_an_unreadable_saga_and_sweeps_the_others(
+    stack: StackUnderTest, settings: Settings
+) -> None:
+    # given two pending transfers whose appends were lost, the first one stored with a
+    # saga state that cannot be read
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    bad, _ = await _record(settings, a, b, 10)
+    good, _ = await _record(settings, a, b, 20)
+    await _execute(settings, "UPDATE transactions.transactions SET saga = CAST(:s AS jsonb) "
+                   "WHERE id = :b", s=UNREADABLE_SAGA, b=bad)  # fmt: skip
+    unreadable = "paystream_saga_sweep_unreadable_total"
+    counted = REGISTRY.get_sample_value(unreadable) or 0.0
+    # when the sweep runs (with no grace: both are already older than it; back-dating
+    # them instead could put them behind the watermark of an earlier sweep)
+    worker = SagaWorker(TransactionSettings(service_name="it_sweep", saga_sweep_grace_s=0))
+    await worker.producer.start()
+    try:
+        await worker.sweep_unstarted()
+    finally:
+        await worker.stop()
+    # then the good transfer's request and debit are appended again, the bad one's not
+    mine = (bad, good)
+    events = await read_topic(settings.kafka_bootstrap, TRANSACTION_EVENTS, lambda e: e.key in mine)
+    assert [(e.key, e.type) for e in events if e.type == "TransferRequested"] == [
+        (good, "TransferRequested")
+    ]
+    commands = await read_topic(settings.kafka_bootstrap, WALLET_COMMANDS,
+                                lambda e: e.payload.get("transaction_id") in mine)  # fmt: skip
+    debits = [(e.payload["transaction_id"], e.type) for e in commands if e.type == "DebitWallet"]
+    assert debits == [(good, "DebitWallet")]
+    # and the bad row is counted once, and the watermark has passed it: it is not read again
+    assert REGISTRY.get_sample_value(unreadable) == counted + 1
+    assert await _execute(settings, "SELECT o.next_offset >= extract(epoch FROM t.created_at) "
+                          "* 1000 FROM transactions.offsets o, transactions.transactions t "
+                          "WHERE o.consumer = 'pending-sweep' AND t.id = :b", b=bad)  # fmt: skip
+
+
+async def test_an_answer_for_an_unreadable_saga_is_dead_lettered_and_the_partition_moves_on(
+    workers: StackUnderTest, settings: Settings
+) -> None:
+    # given a transfer whose stored saga state cannot be read, then a good one between the
+    # same wallets (their answers share a partition, the bad one's first)
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 100), *_open(b)])
+    bad, bad_start = await _record(settings, a, b, 10)
+    await _execute(settings, "UPDATE transactions.transactions SET saga = CAST(:s AS jsonb) "
+                   "WHERE id = :b", s=UNREADABLE_SAGA, b=bad)  # fmt: skip
+    good, good_start = await _record(settings, a, b, 20)
+    # when both are appended and the decider answers them
+    await _append(settings, bad_start, good_start)
+    # then the good transfer completes behind the bad one's answer, which is dead-lettered
+    assert await _terminal(settings, good) == ("completed", None)
+    dead = await read_topic(settings.kafka_bootstrap, dlq(WALLET_EVENTS),
+                            lambda e: e.payload.get("transaction_id") == bad)  # fmt: skip
+    assert [e.type for e in dead] == ["WalletCredited"]
+    assert await _status(settings, bad) == ("pending", None)
