@@ -26,10 +26,10 @@ import hashlib
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -38,13 +38,24 @@ from common.db import make_engine
 from common.kafka.consumer import topic_partitions
 from common.settings import Settings
 from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
-from contracts.wallet import decode_event
+from contracts.envelope import Envelope
+from contracts.message import Message
+from contracts.transaction import TransactionEvent, decode_transaction_event
+from contracts.wallet import (
+    HoldCaptured,
+    HoldExpired,
+    HoldPlaced,
+    HoldReleased,
+    WalletCredited,
+    WalletDebited,
+    WalletEvent,
+    decode_event,
+)
 from wallet_svc.domain import WalletState, evolve
 from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX
 from wallet_svc.store import CONSUMER
 
 EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
-SETTLES = frozenset({"HoldCaptured", "HoldReleased", "HoldExpired"})
 SAGA_STARTS = frozenset({"TransferRequested", "DepositRequested"})
 SAGA_ENDS = frozenset(
     {
@@ -57,6 +68,10 @@ SAGA_ENDS = frozenset(
     }
 )
 MAX_LISTED = 50
+# events that carry the wallet's balances after them, and those with postings
+Balanced = WalletDebited | WalletCredited | HoldPlaced | HoldCaptured | HoldReleased | HoldExpired
+Posted = WalletDebited | WalletCredited | HoldCaptured
+Settling = HoldCaptured | HoldReleased | HoldExpired
 
 
 @dataclass
@@ -89,16 +104,38 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Msg:
+    """One record of the log, read through the contract: its envelope and message, or
+    None for what the contract does not declare (the projector dead-letters it)."""
+
     partition: int
     offset: int
-    envelope: dict[str, Any]
+    envelope: Envelope | None
+    message: Message | None = None  # what ``decode`` made of the payload
+
+
+def read(
+    partition: int, offset: int, raw: bytes | None, decode: Callable[[Mapping[str, Any]], Message]
+) -> Msg:
+    """A record as the verifier sees it (see :class:`Msg`)."""
+    try:
+        envelope = Envelope.from_bytes(raw or b"")
+    except ValueError:
+        return Msg(partition, offset, None)
+    try:
+        return Msg(partition, offset, envelope, decode(envelope.payload))
+    except ValueError:
+        return Msg(partition, offset, envelope)
 
 
 async def read_topic(
-    bootstrap: str, topic: str, idle_s: float = 3.0, stop_at: dict[int, int] | None = None
+    bootstrap: str,
+    topic: str,
+    decode: Callable[[Mapping[str, Any]], Message],
+    idle_s: float = 3.0,
+    stop_at: dict[int, int] | None = None,
 ) -> list[Msg]:
     """Every committed message of ``topic`` up to the end offsets taken at the start
-    (or ``stop_at``), in partition order; an undecodable message is kept as ``{}``."""
+    (or ``stop_at``), in partition order, read with ``decode`` (:func:`read`)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
         isolation_level="read_committed", auto_offset_reset="earliest",
@@ -120,13 +157,8 @@ async def read_topic(
             batch = await consumer.getmany(*pending, timeout_ms=300, max_records=5000)
             for tp, records in batch.items():
                 for r in records:
-                    if r.offset >= ends.get(tp.partition, 0):
-                        continue
-                    try:
-                        env = orjson.loads(r.value or b"")
-                    except orjson.JSONDecodeError:
-                        env = None
-                    out.append(Msg(tp.partition, r.offset, env if isinstance(env, dict) else {}))
+                    if r.offset < ends.get(tp.partition, 0):
+                        out.append(read(tp.partition, r.offset, r.value, decode))
                 if records:
                     idle_since = time.monotonic()
     finally:
@@ -148,41 +180,38 @@ class Replay:
         self.money_events = 0
         self.events = 0
         self.undecodable = 0
-        self.seen: set[Any] = set()
+        self.seen: set[str] = set()
 
-    def apply(self, env: dict[str, Any], problems: list[str] | None) -> None:
-        raw = env.get("payload")
-        payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        try:
-            event = decode_event(payload)
-        except (ValueError, TypeError):
+    def apply(self, m: Msg, problems: list[str] | None) -> None:
+        env, event = m.envelope, m.message
+        if env is None or not isinstance(event, WalletEvent):
             self.undecodable += 1  # dead-lettered by the projector; reported as a warning
             return
-        if env.get("event_id") in self.seen:
+        if env.event_id in self.seen:
             return  # a repeated event id (check_log reports it); the projection skips it too
-        self.seen.add(env.get("event_id"))
+        self.seen.add(env.event_id)
         self.events += 1
         wid = event.wallet_id
         state = evolve(self.wallets.get(wid, WalletState()), event)
         self.wallets[wid] = state
-        if env.get("type") not in MONEY_EVENTS:
+        if not isinstance(event, Balanced):  # the projection's MONEY_EVENTS
             return
         self.money_events += 1
-        for p in payload.get("postings") or ():
-            if str(p["account"]).startswith(SYSTEM_PREFIX):
-                self.system[(p["account"], p["currency"])] += int(p["amount"])
+        if isinstance(event, Posted):
+            for p in event.postings:
+                if p.account.startswith(SYSTEM_PREFIX):
+                    self.system[(p.account, p.currency)] += p.amount
         if problems is None:
             return
-        ledger, available = payload.get("ledger"), payload.get("available")
-        if (ledger, available) != (state.ledger, state.available):
+        if (event.ledger, event.available) != (state.ledger, state.available):
             problems.append(
-                f"balance: event {env.get('event_id')} carries {ledger}/{available}, "
+                f"balance: event {env.event_id} carries {event.ledger}/{event.available}, "
                 f"replay gives {state.ledger}/{state.available} for wallet {wid}"
             )
         if state.available < -state.overdraft_limit:
             problems.append(
                 f"overdraft: wallet {wid} available {state.available} below "
-                f"-{state.overdraft_limit} after {env.get('event_id')}"
+                f"-{state.overdraft_limit} after {env.event_id}"
             )
         if state.available > state.ledger:
             problems.append(f"holds: wallet {wid} available {state.available} > ledger")
@@ -202,27 +231,27 @@ def check_log(msgs: list[Msg], problems: list[str]) -> dict[str, int]:
     effects: dict[str, str] = {}
     settled: set[tuple[str, str]] = set()
     for m in msgs:
-        env = m.envelope
-        if "event_id" not in env:
-            continue  # not an envelope (dead-lettered by the projector)
-        eid, kind, payload = str(env["event_id"]), env.get("type"), env.get("payload") or {}
+        event = m.message
+        if m.envelope is None or not isinstance(event, WalletEvent):
+            continue  # not a wallet event as the contract declares it (dead-lettered)
+        eid, kind = m.envelope.event_id, type(event).__name__
         if eid in seen_ids:
             problems.append(f"duplicate event id {eid} at {m.partition}:{m.offset}")
             continue
         seen_ids.add(eid)
         per_event: dict[str, int] = defaultdict(int)
-        for p in payload.get("postings") or ():
-            per_event[p["currency"]] += int(p["amount"])
-            totals[p["currency"]] += int(p["amount"])
+        for p in event.postings if isinstance(event, Posted) else ():
+            per_event[p.currency] += p.amount
+            totals[p.currency] += p.amount
         if any(per_event.values()):
             problems.append(f"unbalanced postings in event {eid}: {dict(per_event)}")
-        cid = str(payload.get("command_id"))
+        cid = event.command_id
         if kind in EFFECTS:
             if cid in effects:
                 problems.append(f"command {cid} has two effects: {effects[cid]} and {eid}")
             effects[cid] = eid
-        if kind in SETTLES:
-            hold = (str(payload.get("wallet_id")), str(payload.get("hold_id")))
+        if isinstance(event, Settling):
+            hold = (event.wallet_id, event.hold_id)
             if hold in settled:
                 problems.append(f"hold {hold[1]} of wallet {hold[0]} settled twice ({eid})")
             settled.add(hold)
@@ -237,9 +266,10 @@ def check_sagas(msgs: list[Msg], problems: list[str]) -> int:
     started: set[str] = set()
     ends: Counter[str] = Counter()
     for m in msgs:
-        payload = m.envelope.get("payload") or {}
-        kind = payload.get("type") or m.envelope.get("type")
-        tid = str(payload.get("transaction_id"))
+        event = m.message
+        if not isinstance(event, TransactionEvent):
+            continue  # not a transaction event as the contract declares it
+        kind, tid = type(event).__name__, event.transaction_id
         if kind in SAGA_STARTS:
             started.add(tid)
         elif kind in SAGA_ENDS:
@@ -325,7 +355,7 @@ def compare_read_model(replay: Replay, model: dict[str, Any], report: Report) ->
 async def verify(settings: Settings, wait: float = 30.0) -> Report:
     """Replay the log and check every invariant (see the module doc)."""
     report = Report()
-    wallet_msgs = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS)
+    wallet_msgs = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS, decode_event)
     last: dict[int, int] = {}
     for m in wallet_msgs:
         last[m.partition] = max(last.get(m.partition, -1), m.offset)
@@ -339,14 +369,18 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
     cut = model["offsets"]
     if any(off > last.get(p, -1) + 1 for p, off in cut.items()):
         # the projector moved past what was read: read again up to its cut
-        wallet_msgs = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS, stop_at=cut)
+        wallet_msgs = await read_topic(
+            settings.kafka_bootstrap, WALLET_EVENTS, decode_event, stop_at=cut
+        )
     totals = check_log(wallet_msgs, report.problems)
     full, at_cut = Replay(), Replay()
     for m in wallet_msgs:
-        full.apply(m.envelope, report.problems)
+        full.apply(m, report.problems)
         if m.offset < cut.get(m.partition, 0):
-            at_cut.apply(m.envelope, None)
-    tx_msgs = await read_topic(settings.kafka_bootstrap, TRANSACTION_EVENTS)
+            at_cut.apply(m, None)
+    tx_msgs = await read_topic(
+        settings.kafka_bootstrap, TRANSACTION_EVENTS, decode_transaction_event
+    )
     sagas = check_sagas(tx_msgs, report.problems)
     compare_read_model(at_cut, model, report)
     if full.undecodable:
