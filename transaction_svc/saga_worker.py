@@ -35,9 +35,9 @@ from common.app import serve
 from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
-from common.kafka.headers import is_chained, message_headers, message_type, traceparent_of
+from common.kafka.headers import is_chained, message_type, traceparent_of
 from common.kafka.pg_offsets import PgOffsets
-from common.kafka.producer import make_producer
+from common.kafka.producer import make_producer, queue_envelope
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
@@ -275,10 +275,12 @@ class SagaWorker:
                 env = command_envelope(
                     command, "transaction_svc", envelope.correlation_id, envelope.event_id
                 )
-                sends.append(self._send(WALLET_COMMANDS, env, cause))
+                sends.append(queue_envelope(self.producer, WALLET_COMMANDS, env, cause))
             for event in events:
                 event_envelope = transaction_envelope(event, envelope)
-                sends.append(self._send(TRANSACTION_EVENTS, event_envelope, cause))
+                sends.append(
+                    queue_envelope(self.producer, TRANSACTION_EVENTS, event_envelope, cause)
+                )
         # Wait for every acknowledgement before the states commit: after a crash in
         # between, the replay sends the same ids again (harmless duplicates).
         futures = await asyncio.gather(*sends)
@@ -305,14 +307,6 @@ class SagaWorker:
                 TERMINAL_STATES.labels(s.kind, s.status.value).inc()
                 notices.append({"key": tx, "status": public_status(s)})
         return notices
-
-    async def _send(self, topic: str, envelope: Envelope, cause: str | None) -> asyncio.Future[Any]:
-        return await self.producer.send(
-            topic,
-            envelope.to_bytes(),
-            key=envelope.key.encode(),
-            headers=message_headers(envelope, cause),
-        )
 
 
 def _restart(row: Row[Any]) -> Start | None:
