@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -276,8 +277,13 @@ async def test_an_answer_for_an_unreadable_saga_is_dead_lettered_and_the_partiti
     await _execute(settings, "UPDATE transactions.transactions SET saga = CAST(:s AS jsonb) "
                    "WHERE id = :b", s=UNREADABLE_SAGA, b=bad)  # fmt: skip
     good, good_start = await _record(settings, a, b, 20)
-    # when both are appended and the decider answers them
-    await _append(settings, bad_start, good_start)
+    # when both are appended and the decider answers them (the bad one's debit only: its
+    # request on transaction-events would be a saga that never ends, which the verifier
+    # run by later tests of this session would rightly report)
+    debit_only = replace(bad_start, messages=[
+        (topic, envelope) for topic, envelope in bad_start.messages if topic != TRANSACTION_EVENTS
+    ])  # fmt: skip
+    await _append(settings, debit_only, good_start)
     # then the good transfer completes behind the bad one's answer, which is dead-lettered
     assert await _terminal(settings, good) == ("completed", None)
     dead = await read_topic(settings.kafka_bootstrap, dlq(WALLET_EVENTS),
