@@ -1,11 +1,12 @@
 """The balance projection, pure: a batch of wallet-events -> the row sets to write.
 
-No I/O here. ``project_batch`` turns decoded envelopes (dicts as they travel on Kafka)
-into set-based row lists for the store (``wallet_svc.store``): wallets to insert, the final
-status/balances of touched wallets (the last event per wallet in the batch wins, since a
-partition is ordered), one entry per money event, its postings, per-shard system-account
-deltas and the completion notices to publish. Offsets are the tracked consumer's
-(``common.kafka.tracked``), which hands over only records not yet applied.
+No I/O here. ``project_batch`` turns records read through the contract
+(``check_envelope``: the envelope and its typed event) into set-based row lists for the
+store (``wallet_svc.store``): wallets to insert, the final status/balances of touched
+wallets (the last event per wallet in the batch wins, since a partition is ordered), one
+entry per money event, its postings, per-shard system-account deltas and the completion
+notices to publish. Offsets are the tracked consumer's (``common.kafka.tracked``), which
+hands over only records not yet applied.
 
 Entry ``amount`` is signed from the wallet's view: the wallet's own posting for events
 that move the ledger (debit, credit, capture), and the movement of ``available`` for
@@ -20,23 +21,46 @@ from datetime import datetime
 from typing import Any
 
 from contracts.envelope import Envelope
-from contracts.wallet import EVENT_TYPES, decode_event
+from contracts.wallet import (
+    EVENT_TYPES,
+    CommandRejected,
+    CreditRejected,
+    DebitRejected,
+    HoldCaptured,
+    HoldExpired,
+    HoldPlaced,
+    HoldRejected,
+    HoldReleased,
+    Posting,
+    WalletCredited,
+    WalletDebited,
+    WalletEvent,
+    WalletFrozen,
+    WalletOpened,
+    decode_event,
+)
 
 SYSTEM_PREFIX = "system:"
-MONEY_EVENTS = frozenset(
-    {"WalletDebited", "WalletCredited", "HoldPlaced", "HoldCaptured", "HoldReleased", "HoldExpired"}
-)
+# events that move a balance: each is an entry and carries the balances after it
+MoneyEvent = WalletDebited | WalletCredited | HoldPlaced | HoldCaptured | HoldReleased | HoldExpired
+MONEY_EVENTS = frozenset(cls.__name__ for cls in MoneyEvent.__args__)
+Posted = WalletDebited | WalletCredited | HoldCaptured  # money events with postings
+WithReason = WalletFrozen | DebitRejected | CreditRejected | HoldRejected | CommandRejected
 STATUS_EVENTS = {"WalletFrozen": "frozen", "WalletUnfrozen": "active", "WalletClosed": "closed"}
-REJECTIONS = frozenset({"DebitRejected", "CreditRejected", "HoldRejected", "CommandRejected"})
+
+
+Checked = tuple[Envelope, WalletEvent | None]  # a record read through the contract
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One consumed message: where it came from and its envelope as a dict."""
+    """One consumed message: where it came from, its envelope, and its event (None for a
+    type this projection does not know: it changes nothing and notifies no one)."""
 
     partition: int
     offset: int
-    envelope: dict[str, Any]
+    envelope: Envelope
+    event: WalletEvent | None
 
 
 @dataclass(slots=True)
@@ -66,80 +90,77 @@ class BatchRows:
     notices: list[dict[str, Any]] = field(default_factory=list)
 
 
-def occurred_at(envelope: dict[str, Any]) -> datetime:
-    value = envelope["occurred_at"]
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+def postings_of(event: WalletEvent) -> tuple[Posting, ...]:
+    return event.postings if isinstance(event, Posted) else ()
 
 
-def entry_amount(kind: str, payload: dict[str, Any]) -> int:
+def entry_amount(event: MoneyEvent) -> int:
     """The signed amount of a money event from the wallet's view (see module doc)."""
-    account = f"wallet:{payload['wallet_id']}"
-    postings = payload.get("postings") or ()
-    own = [p["amount"] for p in postings if p["account"] == account]
+    account = f"wallet:{event.wallet_id}"
+    own = [p.amount for p in postings_of(event) if p.account == account]
     if own:
-        return int(sum(own))
-    amount = int(payload.get("amount", 0))
-    return -amount if kind == "HoldPlaced" else amount
+        return sum(own)
+    return -event.amount if isinstance(event, HoldPlaced) else event.amount
 
 
 def project_batch(records: list[Record]) -> BatchRows:
     """The row sets of one batch (records in partition order)."""
     rows = BatchRows()
-    decided: set[str] = set()  # command ids with a non-side-effect event in the batch
-    for r in records:
-        if r.envelope["type"] != "HoldExpired":
-            decided.add(str(r.envelope["payload"].get("command_id")))
+    decided = {  # command ids with a non-side-effect event in the batch
+        r.event.command_id
+        for r in records
+        if r.event is not None and not isinstance(r.event, HoldExpired)
+    }
     for r in records:
         _apply(rows, r, decided)
     return rows
 
 
 def _apply(rows: BatchRows, r: Record, decided: set[str]) -> None:
-    env = r.envelope
-    kind = env["type"]
-    p = env["payload"]
-    wallet_id = str(p.get("wallet_id") or env["key"])
-    at = occurred_at(env)
-    command_id = p.get("command_id")
-    if not (kind == "HoldExpired" and command_id in decided):
-        notice = {"key": command_id, "type": kind, "wallet_id": wallet_id}
-        notice["reason"] = p.get("reason")
-        rows.notices.append(notice)
-    if kind == "WalletOpened":
-        rows.opened.append(
-            (wallet_id, p["owner_id"], p["currency"], int(p.get("overdraft_limit", 0)), at)
+    event = r.event
+    if event is None:
+        return  # a type this projection does not know changes no balance
+    kind = type(event).__name__
+    wallet_id = event.wallet_id
+    at = r.envelope.occurred_at
+    if not (isinstance(event, HoldExpired) and event.command_id in decided):
+        reason = event.reason if isinstance(event, WithReason) else None
+        rows.notices.append(
+            {"key": event.command_id, "type": kind, "wallet_id": wallet_id, "reason": reason}
         )
+    if isinstance(event, WalletOpened):
+        rows.opened.append((wallet_id, event.owner_id, event.currency, event.overdraft_limit, at))
         return
     if kind in STATUS_EVENTS:
         patch = rows.patches.setdefault(wallet_id, WalletPatch())
         patch.status = STATUS_EVENTS[kind]
         patch.updated_at = at
         return
-    if kind not in MONEY_EVENTS:
-        return  # rejections and unknown types change no balance
+    if not isinstance(event, MoneyEvent):
+        return  # rejections change no balance
     patch = rows.patches.setdefault(wallet_id, WalletPatch())
-    patch.ledger = int(p["ledger"])
-    patch.available = int(p["available"])
+    patch.ledger = event.ledger
+    patch.available = event.available
     patch.updated_at = at
-    event_id = str(env["event_id"])
+    event_id = r.envelope.event_id
     rows.entries.append(
         (
             event_id,
             wallet_id,
-            str(p.get("transaction_id") or ""),
+            event.transaction_id,
             kind,
-            entry_amount(kind, p),
-            p["currency"],
+            entry_amount(event),
+            event.currency,
             patch.ledger,
             patch.available,
             at,
             r.partition,
         )
     )
-    postings = p.get("postings") or ()
+    postings = postings_of(event)
     if postings:
         rows.postings[event_id] = [
-            (seq, q["account"], int(q["amount"]), q["currency"]) for seq, q in enumerate(postings)
+            (seq, q.account, q.amount, q.currency) for seq, q in enumerate(postings)
         ]
 
 
@@ -160,17 +181,13 @@ def system_deltas(
     return deltas
 
 
-def check_envelope(raw: bytes) -> dict[str, Any]:
-    """The envelope of a record, as the projection reads it, if it can be applied;
-    ValueError (poison) when it breaks the contract (``contracts.wallet``) or names a
-    wallet whose id is no UUID. Unknown types pass (they change no balance)."""
+def check_envelope(raw: bytes) -> Checked:
+    """The envelope of a record and its event, if it can be applied; ValueError (poison)
+    when it breaks the contract (``contracts.wallet``) or names a wallet whose id is no
+    UUID. An unknown type passes without an event (it changes no balance)."""
     envelope = Envelope.from_bytes(raw)
-    if envelope.type in EVENT_TYPES:
-        uuid.UUID(decode_event(envelope.payload).wallet_id)
-    return {
-        "event_id": envelope.event_id,
-        "type": envelope.type,
-        "occurred_at": envelope.occurred_at,
-        "key": envelope.key,
-        "payload": envelope.payload,
-    }
+    if envelope.type not in EVENT_TYPES:
+        return envelope, None
+    event = decode_event(envelope.payload)
+    uuid.UUID(event.wallet_id)
+    return envelope, event

@@ -35,7 +35,7 @@ from common.settings import Settings
 from common.topics import WALLET_EVENTS
 from common.worker import worker_app
 from wallet_svc import cache
-from wallet_svc.projection import Record, check_envelope
+from wallet_svc.projection import Checked, Record, check_envelope
 from wallet_svc.store import CONSUMER, OFFSETS, PgBalanceStore
 
 log = logging.getLogger("paystream.wallet_projector")
@@ -91,14 +91,14 @@ class BalanceProjector:
     async def run(self) -> None:
         await self.tracked.run()
 
-    def decode(self, record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
-        """The envelope if the projection can apply it (poison otherwise)."""
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> Checked:
+        """The envelope and its event if the projection can apply it (poison otherwise)."""
         return check_envelope(record.value or b"")
 
     async def apply(
-        self, batch: Sequence[Tracked[dict[str, Any]]], unit: AsyncConnection
+        self, batch: Sequence[Tracked[Checked]], unit: AsyncConnection
     ) -> AfterCommit | None:
-        records = [Record(t.record.partition, t.record.offset, t.value) for t in batch]
+        records = [Record(t.record.partition, t.record.offset, *t.value) for t in batch]
         applied = await self.store.write(unit, records)
         await self._refresh_cache(applied.wallets)
         if not applied.rows.notices:

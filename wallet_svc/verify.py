@@ -41,18 +41,9 @@ from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
 from contracts.envelope import Envelope
 from contracts.message import Message
 from contracts.transaction import TransactionEvent, decode_transaction_event
-from contracts.wallet import (
-    HoldCaptured,
-    HoldExpired,
-    HoldPlaced,
-    HoldReleased,
-    WalletCredited,
-    WalletDebited,
-    WalletEvent,
-    decode_event,
-)
+from contracts.wallet import HoldCaptured, HoldExpired, HoldReleased, WalletEvent, decode_event
 from wallet_svc.domain import WalletState, evolve
-from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX
+from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX, MoneyEvent, postings_of
 from wallet_svc.store import CONSUMER
 
 EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
@@ -68,9 +59,6 @@ SAGA_ENDS = frozenset(
     }
 )
 MAX_LISTED = 50
-# events that carry the wallet's balances after them, and those with postings
-Balanced = WalletDebited | WalletCredited | HoldPlaced | HoldCaptured | HoldReleased | HoldExpired
-Posted = WalletDebited | WalletCredited | HoldCaptured
 Settling = HoldCaptured | HoldReleased | HoldExpired
 
 
@@ -194,13 +182,12 @@ class Replay:
         wid = event.wallet_id
         state = evolve(self.wallets.get(wid, WalletState()), event)
         self.wallets[wid] = state
-        if not isinstance(event, Balanced):  # the projection's MONEY_EVENTS
+        if not isinstance(event, MoneyEvent):
             return
         self.money_events += 1
-        if isinstance(event, Posted):
-            for p in event.postings:
-                if p.account.startswith(SYSTEM_PREFIX):
-                    self.system[(p.account, p.currency)] += p.amount
+        for p in postings_of(event):
+            if p.account.startswith(SYSTEM_PREFIX):
+                self.system[(p.account, p.currency)] += p.amount
         if problems is None:
             return
         if (event.ledger, event.available) != (state.ledger, state.available):
@@ -240,7 +227,7 @@ def check_log(msgs: list[Msg], problems: list[str]) -> dict[str, int]:
             continue
         seen_ids.add(eid)
         per_event: dict[str, int] = defaultdict(int)
-        for p in event.postings if isinstance(event, Posted) else ():
+        for p in postings_of(event):
             per_event[p.currency] += p.amount
             totals[p.currency] += p.amount
         if any(per_event.values()):

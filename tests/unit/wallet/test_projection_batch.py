@@ -9,11 +9,14 @@ from typing import Any
 import orjson
 import pytest
 
+from contracts.envelope import Envelope
 from contracts.wallet import (
     CaptureHold,
     CreditWallet,
     DebitWallet,
     FreezeWallet,
+    HoldPlaced,
+    HoldReleased,
     OpenWallet,
     PlaceHold,
     WalletCommand,
@@ -37,13 +40,14 @@ NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 class Log:
-    """Decide commands in order and keep their events as wire dicts (as Kafka carries them)."""
+    """Decide commands in order and keep their events as the projector reads them from the
+    wire (``check_envelope``)."""
 
     def __init__(self) -> None:
         self.states: dict[str, WalletState] = {}
         self.records: list[Record] = []
 
-    def run(self, command: WalletCommand, partition: int = 0) -> list[dict[str, Any]]:
+    def run(self, command: WalletCommand, partition: int = 0) -> list[Envelope]:
         state = self.states.get(command.wallet_id)
         events = decide(state, command, NOW)
         for e in events:
@@ -53,9 +57,9 @@ class Log:
         cause = command_envelope(command, "test")
         out = []
         for env in event_envelopes(events, cause, NOW):
-            wire = check_envelope(env.to_bytes())
-            self.records.append(Record(partition, len(self.records), wire))
-            out.append(wire)
+            envelope, event = check_envelope(env.to_bytes())
+            self.records.append(Record(partition, len(self.records), envelope, event))
+            out.append(envelope)
         return out
 
 
@@ -191,7 +195,7 @@ def test_expired_holds_do_not_notify_before_the_commands_own_event() -> None:
         DebitWallet(command_id="d", wallet_id=w, transaction_id="t", amount=5,
                     currency="USD", counter_account="system:s")
     )  # fmt: skip
-    assert [e["type"] for e in out] == ["HoldExpired", "WalletDebited"]
+    assert [e.type for e in out] == ["HoldExpired", "WalletDebited"]
     rows = project_batch(log.records)
     assert [n["type"] for n in rows.notices if n["key"] == "d"] == ["WalletDebited"]
     assert [e[3] for e in rows.entries][-2:] == ["HoldExpired", "WalletDebited"]
@@ -216,6 +220,17 @@ def test_poison_is_refused(envelope: Any) -> None:
 
 
 def test_entry_amount_without_postings_follows_available() -> None:
-    w = str(uuid.uuid4())
-    assert entry_amount("HoldReleased", {"wallet_id": w, "amount": 40}) == 40
-    assert entry_amount("HoldPlaced", {"wallet_id": w, "amount": 40}) == -40
+    hold: dict[str, Any] = {"command_id": "c", "wallet_id": str(uuid.uuid4()),
+                            "transaction_id": "t", "hold_id": "h", "amount": 40,
+                            "currency": "USD", "ledger": 0, "available": 0}  # fmt: skip
+    assert entry_amount(HoldReleased(**hold)) == 40
+    assert entry_amount(HoldPlaced(**hold, expires_at=0)) == -40
+
+
+def test_a_type_the_projection_does_not_know_passes_and_changes_nothing() -> None:
+    future = Envelope(type="WalletRenamed", producer="wallet_svc", key="w",
+                      payload={"type": "WalletRenamed", "wallet_id": "w"})  # fmt: skip
+    envelope, event = check_envelope(future.to_bytes())
+    assert envelope == future and event is None
+    rows = project_batch([Record(0, 0, envelope, event)])
+    assert (rows.opened, rows.patches, rows.entries, rows.notices) == ([], {}, [], [])
