@@ -254,7 +254,9 @@ async def _command(
     target: str,
     headers: WriteHeaders,
 ) -> Response:
-    notice = await _decide(app, request, command, _wait_s(headers))
+    notice = await _answered(app, command.command_id, headers)
+    if notice is None:
+        notice = await _decide(app, request, command, _wait_s(headers))
     _rejection(notice)
     fresh = await app.reader.get(str(row["id"])) or row
     if notice is None and fresh["status"] != target:
@@ -263,6 +265,17 @@ async def _command(
             status_code=202,
         )
     return OrjsonResponse(wallet_public(fresh))
+
+
+async def _answered(
+    app: WalletApp, command_id: str, headers: WriteHeaders
+) -> dict[str, Any] | None:
+    """The answer to a command already decided: a retry with the same Idempotency-Key,
+    which the decider would ignore without a word (``wallet_svc.cache.outcome``)."""
+    if headers.idempotency_key:
+        with contextlib.suppress(Exception):  # the record is optional; the command is sent
+            return await cache.outcome(app.redis, command_id)
+    return None
 
 
 def _command_id(action: str, wallet_id: str, idempotency_key: str | None) -> str:

@@ -103,7 +103,16 @@ class BalanceProjector:
         await self._refresh_cache(applied.wallets)
         if not applied.rows.notices:
             return None
-        return partial(publish_many, self.redis, WALLET_CHANNEL, applied.rows.notices)
+        return partial(self._after_commit, applied.rows.notices)
+
+    async def _after_commit(self, notices: list[dict[str, Any]]) -> None:
+        """Keep the admin commands' answers (for retries: ``wallet_svc.cache``), then wake
+        the waiters. Both are hints: a loss costs a waiting request its wait."""
+        try:
+            await cache.put_outcomes(self.redis, notices)
+        except Exception:
+            log.warning("could not keep the admin commands' answers", exc_info=True)
+        await publish_many(self.redis, WALLET_CHANNEL, notices)
 
     async def _refresh_cache(self, wallets: dict[str, dict[str, Any]]) -> None:
         try:

@@ -495,6 +495,19 @@ async def test_wallet_api_open_read_entries_and_admin_actions(
         assert r.status_code == 409 and r.json()["code"] == "wallet_frozen"
         r = await http.post(f"/wallets/{wid}/unfreeze", headers=admin)
         assert r.status_code == 200 and r.json()["status"] == "active"
+        # and a command retried with its Idempotency-Key gets the first answer at once
+        # (the decider ignores the duplicate without a word; the retry must not wait for it)
+        for code, status in ((200, "frozen"), (409, "wallet_frozen")):
+            keyed = {**admin, "Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=10"}
+            answers = []
+            for _ in range(2):
+                started = time.monotonic()
+                r = await http.post(f"/wallets/{wid}/freeze", headers=keyed)
+                answers.append((r.status_code, r.json()["status" if r.is_success else "code"]))
+                assert time.monotonic() - started < 3, "waited for a notice that never comes"
+            assert answers == [(code, status)] * 2
+        r = await http.post(f"/wallets/{wid}/unfreeze", headers=admin)
+        assert r.status_code == 200 and r.json()["status"] == "active"
         # and an empty wallet is closed by its owner
         r = await http.post(f"/wallets/{second['id']}/close", headers=a)
         assert r.status_code == 200 and r.json()["status"] == "closed", r.text
