@@ -1,0 +1,65 @@
+"""Pure core of the simulated payment provider (no I/O, no clock, no randomness):
+card and IBAN checks and tokenisation, the outcome table, and callback signatures."""
+
+from pgw_svc.domain.bank_accounts import (
+    IBAN_LENGTHS,
+    BankAccountToken,
+    iban_check_digits,
+    iban_valid,
+    normalise_iban,
+    tokenize_bank_account,
+)
+from pgw_svc.domain.cards import (
+    Brand,
+    CardToken,
+    detect_brand,
+    luhn_check_digit,
+    luhn_valid,
+    tokenize_card,
+)
+from pgw_svc.domain.outcomes import (
+    DEFAULT_SUCCESS_RATE_BP,
+    FailureReason,
+    Outcome,
+    Scenarios,
+    Status,
+    settled,
+)
+from pgw_svc.domain.rejections import PaymentMethodRejected, Rejection
+from pgw_svc.domain.signatures import (
+    DEFAULT_TOLERANCE_S,
+    SignatureProblem,
+    SignatureRejected,
+    Verified,
+    sign,
+    verify,
+)
+
+__all__ = [
+    "DEFAULT_SUCCESS_RATE_BP",
+    "DEFAULT_TOLERANCE_S",
+    "IBAN_LENGTHS",
+    "BankAccountToken",
+    "Brand",
+    "CardToken",
+    "FailureReason",
+    "Outcome",
+    "PaymentMethodRejected",
+    "Rejection",
+    "Scenarios",
+    "SignatureProblem",
+    "SignatureRejected",
+    "Status",
+    "Verified",
+    "detect_brand",
+    "iban_check_digits",
+    "iban_valid",
+    "luhn_check_digit",
+    "luhn_valid",
+    "normalise_iban",
+    "settled",
+    "sign",
+    "tokenize_bank_account",
+    "tokenize_card",
+    "verify",
+]
