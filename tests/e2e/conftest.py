@@ -9,6 +9,17 @@ from common.settings import Settings
 from infra.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD, User, login
 from infra.testing.stack import StackUnderTest
 
+LAST = "last"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{LAST}: runs after every other test of the session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` (checks over what the whole tier produced) go to the end."""
+    items.sort(key=lambda item: item.get_closest_marker(LAST) is not None)
+
 
 @pytest.fixture(scope="session")
 async def api(apps: StackUnderTest, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

@@ -1,5 +1,6 @@
 """Every message on the public topics meets its committed JSON Schema (docs/contracts/),
-and the example consumer of docs/events.md runs against the stack."""
+checked after every other e2e test so it covers all they produced, and the example
+consumer of docs/events.md runs against the stack."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ async def transfer(
     return dict(r.json())
 
 
+@pytest.mark.last  # reads what the whole e2e tier produced
 async def test_every_public_message_meets_its_schema(
     api: httpx.AsyncClient, admin: User, settings: Settings
 ) -> None:
