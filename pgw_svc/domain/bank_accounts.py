@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stdnum import iban as stdnum_iban
+from stdnum.iso7064 import mod_97_10
+
 from pgw_svc.domain.fingerprint import fingerprint
 from pgw_svc.domain.rejections import PaymentMethodRejected, Rejection
 
-# IBAN length per country (ISO 13616 registry) for the countries the provider pays out to.
+# The countries the provider pays out to, with their IBAN length (ISO 13616 registry).
+# A payout policy as much as a length table: python-stdnum knows every registry country
+# but exposes lengths only inside its per-country format check.
 IBAN_LENGTHS: dict[str, int] = {
     "AT": 20,
     "BE": 16,
@@ -47,25 +52,22 @@ def normalise_iban(raw: str) -> str:
     return "".join(raw.split()).upper()
 
 
-def _as_number(text: str) -> int:
-    """Letters become 10..35, as mod 97 wants (A=10, ..., Z=35)."""
-    return int("".join(str(int(char, 36)) for char in text))
-
-
 def iban_check_digits(country: str, bban: str) -> str:
     """The two check digits that make `country + digits + bban` pass mod 97."""
-    remainder = _as_number(bban + country + "00") % 97
-    return f"{98 - remainder:02d}"
+    return stdnum_iban.calc_check_digits(country + "00" + bban)
 
 
 def iban_valid(iban: str) -> bool:
-    """True for a normalised IBAN of alphanumerics whose check digits pass mod 97."""
+    """True for a normalised IBAN of alphanumerics whose check digits pass mod 97.
+
+    The standard allows check digits 02..98 only; mod 97 alone would also pass 99 for 02.
+    """
     if len(iban) < 5 or not iban.isascii() or not iban.isalnum():
         return False
     country, check, bban = iban[:2], iban[2:4], iban[4:]
     if not country.isalpha() or not check.isdigit() or not 2 <= int(check) <= 98:
         return False
-    return _as_number(bban + country + check) % 97 == 1
+    return mod_97_10.is_valid(bban + country + check)
 
 
 def tokenize_bank_account(*, iban: str, fingerprint_key: bytes) -> BankAccountToken:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from stdnum import luhn
+
 from pgw_svc.domain.fingerprint import fingerprint
 from pgw_svc.domain.rejections import PaymentMethodRejected, Rejection
 
@@ -50,20 +52,12 @@ class CardToken:
 
 def luhn_check_digit(payload: str) -> str:
     """The digit that makes `payload + digit` pass the Luhn check."""
-    total = 0
-    for position, char in enumerate(reversed(payload)):
-        digit = int(char)
-        if position % 2 == 0:  # doubled once the check digit is appended
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return str(-total % 10)
+    return luhn.calc_check_digit(payload)
 
 
 def luhn_valid(number: str) -> bool:
-    """True when `number` is all digits and its last digit is its Luhn check digit."""
-    if len(number) < 2 or not number.isascii() or not number.isdigit():
-        return False
-    return luhn_check_digit(number[:-1]) == number[-1]
+    """True when `number` is two or more ASCII digits whose last is the Luhn check digit."""
+    return len(number) >= 2 and number.isascii() and number.isdigit() and luhn.is_valid(number)
 
 
 def normalise_number(raw: str) -> str:
