@@ -16,9 +16,10 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter
 
 from common.auth import CurrentPrincipal, Principal
-from common.cursor import decode_cursor, encode_cursor
+from common.cursor import decode_cursor
 from common.errors import Problem
 from common.openapi import errors
+from common.paging import fetch_page
 from common.responses import OrjsonResponse
 from contracts.ids import uuid7
 from pgw_svc.deps import App
@@ -97,10 +98,9 @@ async def list_payment_methods(
     """The caller's payment methods, oldest first."""
     owner = _owner(principal)
     after = str(decode_cursor(cursor, METHODS_CURSOR)) if cursor else None
-    rows = await app.methods.page(owner, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(str(rows[-1]["id"])) if more else None
+    rows, next_cursor = await fetch_page(
+        lambda n: app.methods.page(owner, after, n), limit, lambda r: str(r["id"])
+    )
     return OrjsonResponse({"items": [method_public(r) for r in rows], "next_cursor": next_cursor})
 
 

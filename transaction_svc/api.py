@@ -23,11 +23,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from common.auth import CurrentPrincipal, Principal, token_of
 from common.bounds import Instant
-from common.cursor import decode_cursor, encode_cursor
+from common.cursor import decode_cursor
 from common.errors import Problem, validation_errors
 from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
 from common.idempotency import MoneyHeaders
 from common.openapi import errors
+from common.paging import fetch_page
 from common.prefer import prefer_wait
 from common.state import installed
 from contracts.ids import deterministic_id
@@ -418,21 +419,19 @@ async def list_transactions(
 ) -> dict[str, Any]:
     after = decode_cursor(cursor, CURSOR) if cursor else None
     owner = None if principal.has_role(*READERS) else principal.subject
-    rows = await store.search(
-        app.engine,
-        owner=owner,
-        kind=type,
-        status=status,
-        wallet_id=wallet_id,
-        since=since,
-        until=until,
-        cursor=(after[0], str(after[1])) if after else None,
-        limit=limit + 1,
+    rows, next_cursor = await fetch_page(
+        lambda n: store.search(
+            app.engine,
+            owner=owner,
+            kind=type,
+            status=status,
+            wallet_id=wallet_id,
+            since=since,
+            until=until,
+            cursor=(after[0], str(after[1])) if after else None,
+            limit=n,
+        ),
+        limit,
+        lambda r: [r.created_at, r.id],
     )
-    items = [represent(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    return {
-        "items": items,
-        "next_cursor": encode_cursor([last.created_at, last.id]) if last else None,
-    }
+    return {"items": [represent(r) for r in rows], "next_cursor": next_cursor}

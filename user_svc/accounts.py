@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.cursor import decode_cursor, encode_cursor
+from common.cursor import decode_cursor
 from common.errors import Problem
+from common.paging import fetch_page
 from common.topics import USER_EVENTS
 from contracts.envelope import Envelope
 from contracts.user import UserRoleChanged
@@ -56,10 +57,9 @@ class Accounts:
         """One page in creation order and the cursor of the next (None on the last)."""
         after = decode_cursor(cursor, PAGE_CURSOR) if cursor else None
         async with self._engine.connect() as conn:
-            users = await store.users_page(conn, after, limit + 1)
-        more = len(users) > limit
-        users = users[:limit]
-        return users, encode_cursor(str(users[-1].id)) if more else None
+            return await fetch_page(
+                lambda n: store.users_page(conn, after, n), limit, lambda u: str(u.id)
+            )
 
     async def set_role(self, user_id: str, role: str, by: str, trace: Trace) -> store.User:
         uid = _user_id(user_id)

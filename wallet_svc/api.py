@@ -19,12 +19,13 @@ from pydantic import TypeAdapter
 
 from common.auth import CurrentPrincipal, Principal
 from common.bounds import Instant, Int64
-from common.cursor import decode_cursor, encode_cursor
+from common.cursor import decode_cursor
 from common.errors import Problem
 from common.idempotency import WriteHeaders
 from common.kafka.producer import send_envelope
 from common.logging import current_correlation_id
 from common.openapi import errors
+from common.paging import fetch_page
 from common.prefer import prefer_wait
 from common.responses import OrjsonResponse
 from common.topics import WALLET_COMMANDS
@@ -189,10 +190,9 @@ async def list_wallets(
     else:
         raise Problem(403, "forbidden", "only owners and admins list wallets")
     after = str(decode_cursor(cursor, WALLETS_CURSOR)) if cursor else None
-    rows = await app.reader.page(owner, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(str(rows[-1]["id"])) if more else None
+    rows, next_cursor = await fetch_page(
+        lambda n: app.reader.page(owner, after, n), limit, lambda r: str(r["id"])
+    )
     return OrjsonResponse({"items": [wallet_public(r) for r in rows], "next_cursor": next_cursor})
 
 
@@ -237,10 +237,11 @@ async def list_entries(
             }
         )
     before = decode_cursor(cursor, ENTRIES_CURSOR) if cursor else None
-    items = await app.reader.entries(wid, before, limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    next_cursor = encode_cursor([items[-1]["occurred_at"], items[-1]["id"]]) if more else None
+    items, next_cursor = await fetch_page(
+        lambda n: app.reader.entries(wid, before, n),
+        limit,
+        lambda item: [item["occurred_at"], item["id"]],
+    )
     for item in items:
         item.pop("id", None)
     return OrjsonResponse({"items": items, "next_cursor": next_cursor})
