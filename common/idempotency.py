@@ -8,8 +8,10 @@ and the fast lane validates a request's headers through the same model
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_KEY_LENGTH = 255
@@ -50,3 +52,10 @@ class WriteHeaders(_Headers):
 
     idempotency_key: IdempotencyKey | None = Field(default=None, alias="idempotency-key")
     prefer: PreferHeader = None
+
+
+def request_hash(body: BaseModel) -> str:
+    """What tells a retry (same key, same body) from a reuse of the key with another body."""
+    return hashlib.sha256(
+        orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()

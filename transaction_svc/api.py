@@ -9,7 +9,6 @@ terminal state (woken by a Redis notice, no polling) and answers with it.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -26,7 +24,7 @@ from common.bounds import Instant
 from common.cursor import decode_cursor
 from common.errors import Problem, validation_errors
 from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
-from common.idempotency import MoneyHeaders
+from common.idempotency import MoneyHeaders, request_hash
 from common.openapi import errors
 from common.paging import fetch_page
 from common.prefer import prefer_wait
@@ -74,12 +72,6 @@ def represent(row: Any) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat(),
         "links": {"self": f"/api/v1/transactions/{row.id}"},
     }
-
-
-def request_hash(body: BaseModel) -> str:
-    return hashlib.sha256(
-        orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    ).hexdigest()
 
 
 @dataclass(slots=True)
