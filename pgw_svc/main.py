@@ -1,4 +1,4 @@
-"""Composition root of pgw_svc: the public payment-methods API."""
+"""Composition root of pgw_svc: the public payment-methods API and the provider API."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.settings import Settings
 from common.state import install
-from pgw_svc import api
+from pgw_svc import api, provider_api
+from pgw_svc.charges_store import PgCharges
 from pgw_svc.deps import PgwApp
+from pgw_svc.domain import Scenarios
+from pgw_svc.payouts_store import PgPayouts
 from pgw_svc.settings import PgwSettings
 from pgw_svc.store import PgPaymentMethods
 
@@ -46,6 +49,11 @@ def create_app(settings: Settings) -> FastAPI:
                     verifier=verifier,
                     methods=PgPaymentMethods(engine),
                     fingerprint_key=s.fingerprint_key,
+                    charges=PgCharges(engine),
+                    payouts=PgPayouts(engine),
+                    scenarios=Scenarios(s.fingerprint_key, s.pgw_success_rate_bp),
+                    latency_ms=s.pgw_latency_ms,
+                    max_amount=s.pgw_max_amount,
                 ),
             )
             yield
@@ -56,4 +64,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = build_app(s.service_name, lifespan)
     app.include_router(api.router)
+    app.include_router(provider_api.router)
     return app

@@ -21,6 +21,10 @@ RETURNING {COLUMNS}
 _GET = text(f"""
 SELECT {COLUMNS} FROM pgw.payment_methods WHERE id = :id AND deleted_at IS NULL
 """)
+_OWNED = text(f"""
+SELECT {COLUMNS}, fingerprint FROM pgw.payment_methods
+WHERE id = :id AND owner_id = :owner_id AND deleted_at IS NULL
+""")
 _PAGE = text(f"""
 SELECT {COLUMNS} FROM pgw.payment_methods
 WHERE owner_id = :owner_id AND deleted_at IS NULL
@@ -48,6 +52,13 @@ class PgPaymentMethods:
     async def get(self, method_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(_GET, {"id": method_id})).mappings().first()
+        return None if row is None else dict(row)
+
+    async def owned(self, method_id: str, owner_id: str) -> dict[str, Any] | None:
+        """The owner's method with its fingerprint (what the provider's outcomes go by)."""
+        params = {"id": method_id, "owner_id": owner_id}
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(_OWNED, params)).mappings().first()
         return None if row is None else dict(row)
 
     async def page(self, owner_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 
 TERMINAL = {"completed", "failed", "reversed", "reversal_failed"}
 # the first admin, configured for user_svc by the test stack (as production configures it)
@@ -41,6 +42,31 @@ async def login(api: httpx.AsyncClient, email: str, password: str) -> User:
     r = await api.post("/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return User(email, password, r.json()["access_token"])
+
+
+async def service_client(api: httpx.AsyncClient, admin: User, scopes: list[str]) -> dict[str, Any]:
+    """A new service client, created by the admin (its secret is in the answer, once)."""
+    body = {"name": f"svc-{uuid.uuid4().hex[:6]}", "scopes": scopes}
+    r = await api.post("/admin/service-clients", json=body, headers=admin.auth)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def service_token(api: httpx.AsyncClient, client: dict[str, Any]) -> str:
+    """A client-credentials access token (role ``service``) of ``client``."""
+    r = await api.post(
+        "/service/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert jwt.decode(r.json()["access_token"], options={"verify_signature": False})["role"] == (
+        "service"
+    )
+    return str(r.json()["access_token"])
 
 
 async def open_wallet(api: httpx.AsyncClient, user: User, currency: str = "USD") -> str:

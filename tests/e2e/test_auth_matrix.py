@@ -34,6 +34,8 @@ from infra.testing.api import (
     money_post,
     open_wallet,
     register,
+    service_client,
+    service_token,
     settled_balance,
 )
 
@@ -149,30 +151,6 @@ def operations(doc: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[str
             if method in item:
                 ops[(method.upper(), PARAM.sub("{}", path))] = (path, item[method])
     return ops
-
-
-async def service_client(
-    api: httpx.AsyncClient, admin: User, settings: Settings, scopes: list[str]
-) -> dict[str, Any]:
-    """A new service client, created by the admin through the gateway."""
-    body = {"name": f"svc-{uuid.uuid4().hex[:6]}", "scopes": scopes}
-    r = await api.post("/admin/service-clients", json=body, headers=admin.auth)
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-async def service_token(api: httpx.AsyncClient, client: dict[str, Any]) -> str:
-    r = await api.post(
-        "/service/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert r.status_code == 200, r.text
-    assert claims_of(r.json()["access_token"])["role"] == "service"
-    return str(r.json()["access_token"])
 
 
 # ---------------------------------------------------------------- every operation needs a token
@@ -339,13 +317,11 @@ async def test_admin_creates_service_client_through_the_gateway(
     assert_problem(r, (403,), "a plain user creates a service client")
 
 
-async def test_service_token_is_not_a_user(
-    api: httpx.AsyncClient, admin: User, settings: Settings
-) -> None:
+async def test_service_token_is_not_a_user(api: httpx.AsyncClient, admin: User) -> None:
     alice, bob = await register(api, "svcowner"), await register(api, "svcpayee")
     wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
     tx = (await deposit(api, alice, wa, 1000))["id"]
-    client = await service_client(api, admin, settings, ["tokens:verify"])
+    client = await service_client(api, admin, ["tokens:verify"])
     # wrong secrets and grants are refused
     r = await api.post(
         "/service/token",

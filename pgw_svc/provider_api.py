@@ -1,0 +1,236 @@
+"""The provider API of the money services: charges (authorize, capture, void), refunds,
+payouts, and their status by the caller's idempotency key.
+
+Service tokens only (role ``service``); each row belongs to the service client that made
+it. Not routed by the gateway (no ``/internal`` route) and not in any OpenAPI document.
+A create with a key already used answers what the first one stored (same body) or 409
+(another body): the outcome is drawn by key, so nothing is charged or paid twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, NamedTuple
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from common.auth import Principal, require_roles
+from common.errors import Problem
+from common.idempotency import IdempotencyKey, MoneyHeaders, request_hash
+from common.openapi import errors
+from common.responses import OrjsonResponse
+from contracts.ids import uuid7
+from pgw_svc.deps import App, PgwApp
+from pgw_svc.domain import Outcome, Status
+from pgw_svc.keyed import Keyed, PgKeyedRows
+from pgw_svc.provider_schemas import (
+    ChargeCreate,
+    ChargePublic,
+    PayoutCreate,
+    PayoutPublic,
+    RefundCreate,
+    RefundPublic,
+    public,
+)
+
+
+async def _provider_latency(app: App) -> None:
+    """Every provider call takes ``pgw_latency_ms`` first, as a remote provider would."""
+    if app.latency_ms:
+        await asyncio.sleep(app.latency_ms / 1000)
+
+
+router = APIRouter(
+    prefix="/internal", tags=["provider"], include_in_schema=False,
+    dependencies=[Depends(_provider_latency)],
+)  # fmt: skip
+
+Service = Annotated[Principal, require_roles("service")]
+Headers = Annotated[MoneyHeaders, Header()]
+KeyQuery = Annotated[IdempotencyKey, Query()]
+
+
+def _answer(model: type[BaseModel], stored: Keyed, body_hash: str) -> Response:
+    """201 with the stored row; a replay says so; the key with another body is 409."""
+    if stored.row["request_hash"] != body_hash:
+        raise Problem(
+            409, "idempotency_key_reused", "this Idempotency-Key was used with another body"
+        )
+    headers = {} if stored.fresh else {"Idempotent-Replayed": "true"}
+    return OrjsonResponse(public(model, stored.row), status_code=201, headers=headers)
+
+
+async def _method(app: PgwApp, body: ChargeCreate | PayoutCreate, kind: str) -> dict[str, Any]:
+    """The owner's method of ``kind`` within the provider's maximum, or the refusal."""
+    if body.amount > app.max_amount:
+        raise Problem(422, "amount_too_large", f"the provider's maximum is {app.max_amount}",
+                      max_amount=app.max_amount)  # fmt: skip
+    method = await app.methods.owned(str(body.payment_method_id), body.owner_id)
+    if method is None:
+        raise Problem(404, "payment_method_not_found", "the owner has no such payment method")
+    if method["type"] != kind:
+        raise Problem(422, f"not_a_{kind}", f"the payment method is not a {kind}")
+    return method
+
+
+def _found(row: dict[str, Any] | None, model: type[BaseModel], code: str) -> Response:
+    if row is None:
+        raise Problem(404, code, "nothing was made with this idempotency key")
+    return OrjsonResponse(public(model, row))
+
+
+class MethodRequest(NamedTuple):
+    """Who asks, for what, under which key: a charge of a card or a payout to an account."""
+
+    principal: Principal
+    body: ChargeCreate | PayoutCreate
+    key: str
+
+
+def _keyed_row(principal: Principal, key: str, body: BaseModel, now: datetime) -> dict[str, Any]:
+    return {"id": uuid7(), "client_id": principal.subject, "idempotency_key": key,
+            "request_hash": request_hash(body), "created_at": now}  # fmt: skip
+
+
+Decide = Callable[[dict[str, Any], datetime], tuple[Outcome, dict[str, Any]]]
+
+
+async def _create(
+    app: PgwApp, rows: PgKeyedRows, model: type[BaseModel], request: MethodRequest, decide: Decide
+) -> Response:
+    """The key's first answer again, or: check the method, decide the outcome, store it."""
+    principal, body, key = request
+    body_hash = request_hash(body)
+    first = await rows.by_key(principal.subject, key)
+    if first is not None:
+        return _answer(model, Keyed(first, fresh=False), body_hash)
+    method = await _method(app, body, "card" if isinstance(body, ChargeCreate) else "bank_account")
+    now = datetime.now(UTC)
+    outcome, columns = decide(method, now)
+    reason = outcome.failure_reason
+    row = _keyed_row(principal, key, body, now) | {
+        "payment_method_id": body.payment_method_id, "amount": body.amount,
+        "currency": body.currency, "status": outcome.status.value,
+        "failure_reason": None if reason is None else reason.value,
+    }  # fmt: skip
+    return _answer(model, await rows.create(row | columns), body_hash)
+
+
+@router.post("/charges", status_code=201, response_model=ChargePublic,
+             responses=errors(403, 404, 409, 422))  # fmt: skip
+async def create_charge(
+    app: App, body: ChargeCreate, principal: Service, headers: Headers
+) -> Response:
+    """Charge a stored card: authorize it, and capture at once unless ``capture`` is false."""
+    key = headers.idempotency_key
+
+    def decide(card: dict[str, Any], now: datetime) -> tuple[Outcome, dict[str, Any]]:
+        outcome = app.scenarios.charge(card["fingerprint"], key)
+        status = outcome.status.value
+        if outcome.status is Status.SUCCEEDED:
+            status = "captured" if body.capture else "authorized"
+        captured = body.amount if status == "captured" else 0
+        return outcome, {"status": status, "captured_amount": captured, "refunded_amount": 0,
+                         "updated_at": now}  # fmt: skip
+
+    return await _create(
+        app, app.charges, ChargePublic, MethodRequest(principal, body, key), decide
+    )
+
+
+@router.get("/charges", response_model=ChargePublic, responses=errors(403, 404))
+async def charge_by_key(app: App, principal: Service, idempotency_key: KeyQuery) -> Response:
+    """The charge this client made with ``idempotency_key`` (what a timed-out caller asks)."""
+    row = await app.charges.by_key(principal.subject, idempotency_key)
+    return _found(row, ChargePublic, "charge_not_found")
+
+
+async def _move(app: PgwApp, principal: Principal, charge_id: str, to: str) -> Response:
+    """Capture or void an authorized charge; asked again, the same answer."""
+    try:
+        cid = str(uuid.UUID(charge_id))
+    except ValueError:
+        raise Problem(404, "charge_not_found", "no such charge") from None
+    moved, row = await app.charges.move(principal.subject, cid, to, datetime.now(UTC))
+    if row is None:
+        raise Problem(404, "charge_not_found", "no such charge")
+    if not moved and row["status"] != to:
+        verb = "captured" if to == "captured" else "voided"
+        raise Problem(409, "charge_not_authorized", f"a {row['status']} charge cannot be {verb}",
+                      charge_status=row["status"])  # fmt: skip
+    return OrjsonResponse(public(ChargePublic, row))
+
+
+@router.post("/charges/{charge_id}/capture", response_model=ChargePublic,
+             responses=errors(403, 404, 409))  # fmt: skip
+async def capture_charge(app: App, charge_id: str, principal: Service) -> Response:
+    """Capture the whole amount of an authorized charge."""
+    return await _move(app, principal, charge_id, "captured")
+
+
+@router.post("/charges/{charge_id}/void", response_model=ChargePublic,
+             responses=errors(403, 404, 409))  # fmt: skip
+async def void_charge(app: App, charge_id: str, principal: Service) -> Response:
+    """Release an authorized charge: nothing is captured."""
+    return await _move(app, principal, charge_id, "voided")
+
+
+@router.post("/refunds", status_code=201, response_model=RefundPublic,
+             responses=errors(403, 404, 409, 422))  # fmt: skip
+async def create_refund(
+    app: App, body: RefundCreate, principal: Service, headers: Headers
+) -> Response:
+    """Refund part or all of a captured charge; the refunds never sum past the capture."""
+    key, body_hash = headers.idempotency_key, request_hash(body)
+    first = await app.charges.refund_by_key(principal.subject, key)
+    if first is not None:
+        return _answer(RefundPublic, Keyed(first, fresh=False), body_hash)
+    row = _keyed_row(principal, key, body, datetime.now(UTC)) | {
+        "charge_id": body.charge_id, "amount": body.amount, "status": "succeeded",
+    }  # fmt: skip
+    attempt = await app.charges.refund(row)
+    charge = attempt.charge
+    if attempt.refusal == "charge_not_found" or charge is None:
+        raise Problem(404, "charge_not_found", "no such charge")
+    if attempt.refusal == "charge_not_captured":
+        raise Problem(409, "charge_not_captured", f"a {charge['status']} charge has nothing "
+                      "to refund", charge_status=charge["status"])  # fmt: skip
+    refundable = charge["captured_amount"] - charge["refunded_amount"]
+    if attempt.refusal == "over_captured":
+        raise Problem(422, "refund_exceeds_captured",
+                      f"at most {refundable} of the charge is left to refund",
+                      refundable=refundable)  # fmt: skip
+    assert attempt.refund is not None
+    return _answer(RefundPublic, attempt.refund, body_hash)
+
+
+@router.get("/refunds", response_model=RefundPublic, responses=errors(403, 404))
+async def refund_by_key(app: App, principal: Service, idempotency_key: KeyQuery) -> Response:
+    """The refund this client made with ``idempotency_key``."""
+    row = await app.charges.refund_by_key(principal.subject, idempotency_key)
+    return _found(row, RefundPublic, "refund_not_found")
+
+
+@router.post("/payouts", status_code=201, response_model=PayoutPublic,
+             responses=errors(403, 404, 409, 422))  # fmt: skip
+async def create_payout(
+    app: App, body: PayoutCreate, principal: Service, headers: Headers
+) -> Response:
+    """Pay out to a stored bank account; the failing test account fails ``account_closed``."""
+    request = MethodRequest(principal, body, headers.idempotency_key)
+    return await _create(
+        app, app.payouts, PayoutPublic, request,
+        lambda account, _: (app.scenarios.payout(account["fingerprint"]), {}),
+    )  # fmt: skip
+
+
+@router.get("/payouts", response_model=PayoutPublic, responses=errors(403, 404))
+async def payout_by_key(app: App, principal: Service, idempotency_key: KeyQuery) -> Response:
+    """The payout this client made with ``idempotency_key``."""
+    row = await app.payouts.by_key(principal.subject, idempotency_key)
+    return _found(row, PayoutPublic, "payout_not_found")
