@@ -4,6 +4,7 @@ past the capture, payouts, one effect per idempotency key, and no card data kept
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -170,6 +171,25 @@ async def test_refunds_sum_to_the_capture_and_no_further(world: World) -> None:
     refunds = [r for r in (await pgw_rows(Settings().postgres_dsn))["refunds"]
                if str(r["charge_id"]) == charge["id"]]  # fmt: skip
     assert sorted(r["amount"] for r in refunds) == [400, 600]
+
+
+async def test_concurrent_requests_make_one_charge_and_never_overshoot_refunds(
+    world: World,
+) -> None:
+    # when ten requests with one key race, then they all answer the one charge stored
+    key, body = uuid.uuid4().hex, world.charge("ok", 1000)
+    raced = await asyncio.gather(*(world.post("/internal/charges", body, key) for _ in range(10)))
+    assert {r.status_code for r in raced} == {201}
+    assert len({r.json()["id"] for r in raced}) == 1
+    rows = (await pgw_rows(Settings().postgres_dsn))["charges"]
+    assert [r["amount"] for r in rows if r["idempotency_key"] == key] == [1000]
+    # when ten refunds of 300 race for its 1000, then exactly three succeed
+    refund = {"charge_id": raced[0].json()["id"], "amount": 300}
+    refunds = await asyncio.gather(*(world.post("/internal/refunds", refund) for _ in range(10)))
+    assert sorted(r.status_code for r in refunds) == [201] * 3 + [422] * 7
+    now = await world.pgw.get("/internal/charges", params={"idempotency_key": key},
+                              headers=world.service)  # fmt: skip
+    assert now.json()["refunded_amount"] == 900
 
 
 async def test_an_authorized_charge_is_voided_and_then_neither_captured_nor_refunded(
