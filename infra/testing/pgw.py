@@ -1,11 +1,49 @@
-"""The check that pgw_svc keeps no card number, CVC or IBAN: every pgw table and its log."""
+"""Testing pgw_svc: callers of its provider API with a service token, and the check that
+it keeps no card number, CVC or IBAN in any pgw table or its log."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from common.settings import Settings
+from infra.testing.api import login, service_client, service_token
+from infra.testing.stack import StackUnderTest
+
+
+def start_provider(stack: StackUnderTest, admin_email: str, admin_password: str) -> None:
+    """Start user_svc (with this first admin, who creates service clients) and pgw_svc."""
+    os.environ["PAYSTREAM_ADMIN_EMAIL"] = admin_email
+    os.environ["PAYSTREAM_ADMIN_PASSWORD"] = admin_password
+    stack.start_apps(["user_svc", "pgw_svc"])
+
+
+@dataclass
+class ProviderCallers:
+    users: httpx.AsyncClient  # user_svc
+    pgw: httpx.AsyncClient  # pgw_svc
+    service: dict[str, str]  # the Authorization header of a new service client's token
+
+
+@asynccontextmanager
+async def provider_callers(admin_email: str, admin_password: str) -> AsyncIterator[ProviderCallers]:
+    """Clients of user_svc and pgw_svc, and a service token as the money services hold one."""
+    settings = Settings()
+    async with (
+        httpx.AsyncClient(base_url=settings.user_svc_url, timeout=10) as users,
+        httpx.AsyncClient(base_url=settings.pgw_svc_url, timeout=10) as pgw,
+    ):
+        admin = await login(users, admin_email, admin_password)
+        token = await service_token(users, await service_client(users, admin, ["payments"]))
+        yield ProviderCallers(users, pgw, {"Authorization": f"Bearer {token}"})
+
 
 _TABLES = text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgw'")
 

@@ -5,7 +5,6 @@ past the capture, payouts, one effect per idempotency key, and no card data kept
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,14 +16,8 @@ import pytest
 
 from common.settings import Settings
 from gateway.routes import DEFAULT_TABLE
-from infra.testing.api import (
-    User,
-    login,
-    register,
-    service_client,
-    service_token,
-)
-from infra.testing.pgw import assert_kept_nowhere, pgw_rows
+from infra.testing.api import User, register
+from infra.testing.pgw import assert_kept_nowhere, pgw_rows, provider_callers, start_provider
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
@@ -60,23 +53,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def started(stack: StackUnderTest) -> StackUnderTest:
-    # user_svc with a first admin, who creates the service client the tests call with
-    os.environ["PAYSTREAM_ADMIN_EMAIL"] = ADMIN_EMAIL
-    os.environ["PAYSTREAM_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    stack.start_apps(["user_svc", "pgw_svc"])
+    start_provider(stack, ADMIN_EMAIL, ADMIN_PASSWORD)
     return stack
 
 
 @pytest.fixture
 async def world(started: StackUnderTest) -> AsyncIterator[World]:
-    settings = Settings()
-    async with (
-        httpx.AsyncClient(base_url=settings.user_svc_url, timeout=10) as users,
-        httpx.AsyncClient(base_url=settings.pgw_svc_url, timeout=10) as pgw,
-    ):
-        admin = await login(users, ADMIN_EMAIL, ADMIN_PASSWORD)
-        token = await service_token(users, await service_client(users, admin, ["payments"]))
-        owner = await register(users, "payer")
+    async with provider_callers(ADMIN_EMAIL, ADMIN_PASSWORD) as callers:
+        pgw = callers.pgw
+        owner = await register(callers.users, "payer")
         methods = {}
         for name, number in CARDS.items():
             r = await pgw.post(
@@ -88,7 +73,7 @@ async def world(started: StackUnderTest) -> AsyncIterator[World]:
             r = await pgw.post("/payment-methods", json=body, headers=owner.auth)
             methods[f"payout_{name}"] = r.json()["id"]
         owner_id = jwt.decode(owner.token, options={"verify_signature": False})["sub"]
-        yield World(pgw, owner, owner_id, {"Authorization": f"Bearer {token}"}, methods)
+        yield World(pgw, owner, owner_id, callers.service, methods)
 
 
 async def test_a_captured_charge_is_found_by_its_key(world: World) -> None:
