@@ -60,10 +60,16 @@ States = dict[str, WalletState]
 
 
 async def rebuild_partition(
-    bootstrap: str, partition: int, start: int = 0, states: States | None = None
+    bootstrap: str,
+    partition: int,
+    start: int = 0,
+    states: States | None = None,
+    end: int | None = None,
 ) -> tuple[States, int]:
     """Replay ``wallet-events`` partition ``partition`` from ``start`` (over ``states``, a
-    snapshot taken there) to its last stable offset; returns (states, that offset)."""
+    snapshot taken there) up to ``end`` (by default its last stable offset when the replay
+    starts); returns (states, that end). Records appended meanwhile may be fetched too:
+    they are left out, so the states are exactly those of the log below ``end``."""
     tp = TopicPartition(WALLET_EVENTS, partition)
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
@@ -73,10 +79,13 @@ async def rebuild_partition(
     try:
         reader.assign([tp])
         reader.seek(tp, start)
-        end = (await reader.end_offsets([tp]))[tp]
+        if end is None:
+            end = (await reader.end_offsets([tp]))[tp]
         while await reader.position(tp) < end:
             batch = await reader.getmany(tp, timeout_ms=500, max_records=5000)
             for record in batch.get(tp, []):
+                if record.offset >= end:
+                    break
                 event = decode_event(Envelope.from_bytes(record.value).payload)
                 wallet_id = event.wallet_id
                 states[wallet_id] = evolve(states.get(wallet_id) or WalletState(), event)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from common.db import make_engine
+from common.kafka.partitioner import Murmur2Partitioner
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
 from contracts.wallet import (
@@ -31,6 +32,15 @@ pytestmark = pytest.mark.integration
 
 async def _send(settings: Settings, commands: list[WalletCommand]) -> None:
     await send_commands(settings.kafka_bootstrap, commands, "it")
+
+
+def _wallet_in(partition: int, partitions: int) -> str:
+    """A new wallet id whose commands (keyed by it) go to ``partition``."""
+    every = list(range(partitions))
+    wallet = str(uuid.uuid4())
+    while Murmur2Partitioner()(wallet.encode(), every, every) != partition:
+        wallet = str(uuid.uuid4())
+    return wallet
 
 
 def _debit(wallet: str, n: int) -> DebitWallet:
@@ -83,21 +93,38 @@ async def test_rebuild_from_snapshot_equals_full_replay(
         return False
 
     await wait_for(snapshotted, timeout=30)
-    # when the partition is rebuilt from the snapshot + tail, and from offset zero
+    # when the partition is rebuilt from the snapshot + tail, the log goes on (another
+    # wallet of the partition is opened), and the same prefix is replayed from offset zero
     offset, snap = await snapshots.load(engine, partition)
-    from_snapshot, end1 = await rebuild_partition(settings.kafka_bootstrap, partition, offset, snap)
-    from_zero, end2 = await rebuild_partition(settings.kafka_bootstrap, partition)
-    # then both give the same states, and the snapshot really skipped history
-    assert offset > 0 and end1 == end2
-    assert from_snapshot == from_zero
+    from_snapshot, end = await rebuild_partition(settings.kafka_bootstrap, partition, offset, snap)
+    other = _wallet_in(partition, settings.kafka_partitions)
+    await _send(settings, [
+        OpenWallet(command_id=f"open:{other}", wallet_id=other, owner_id="u", currency="USD"),
+    ])  # fmt: skip
+
+    async def other_opened() -> bool:
+        return bool(await read_topic(settings.kafka_bootstrap, WALLET_EVENTS,
+                                     lambda e: e.key == other))  # fmt: skip
+
+    await wait_for(other_opened, timeout=30)
+    from_zero, _ = await rebuild_partition(settings.kafka_bootstrap, partition, end=end)
+    # then both give the same states, exactly those below the cut, and the snapshot
+    # really skipped history
+    assert 0 < offset <= end
+    assert from_snapshot == from_zero and other not in from_zero
     assert from_zero[wallet].ledger == 30 and first.payload["type"] == "WalletOpened"
     # and after a crash the new owner (starting from the snapshot) keeps every rule:
     kill9("wallet_decider", stack.cfg.run_dir)
     start_app(stack.cfg, "wallet_decider")
     await _send(settings, [_debit(wallet, n) for n in range(15, 60)])  # 5 resent, 40 new
-    await wait_for(lambda: decided(50), timeout=60)
+
+    async def all_decided() -> bool:  # open, fund and 60 debits: each has its outcome
+        return len({e.payload["command_id"] for e in await events_of()}) == 62
+
+    await wait_for(all_decided, timeout=60)  # not just 50 debits: rejections come after
     events = await events_of()
     assert Counter(e.payload["command_id"] for e in events).most_common(1)[0][1] == 1
+    assert Counter(e.type for e in events)["WalletDebited"] == 50
     rejected = [e for e in events if e.type == "DebitRejected"]
     assert len(rejected) == 10 and {e.payload["reason"] for e in rejected} == {"insufficient_funds"}
     await engine.dispose()
