@@ -223,16 +223,20 @@ class DeciderWorker(ConsumerRebalanceListener):
                 if topic == WALLET_EVENTS:
                     sent.append(fut)
             await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, GROUP)
+        # The states and the offset they reflect change together, with no await between
+        # them: a revoke's snapshot (the rebalance callback runs in another task) must never
+        # hold this batch's states with the offset before it (the next owner would apply the
+        # batch twice), so the acknowledgements are read first.
+        last = max(meta.offset for meta in await asyncio.gather(*sent)) if sent else None
         known.update(working)  # only once the transaction is committed
+        if last is not None:
+            self.next_event_offset[tp.partition] = last + 1
         holding = self.with_holds[tp.partition]
         for wallet_id, state in working.items():
             if state.holds:
                 holding.add(wallet_id)
             else:
                 holding.discard(wallet_id)
-        if sent:
-            last = max(meta.offset for meta in await asyncio.gather(*sent))
-            self.next_event_offset[tp.partition] = last + 1
         self.dirty.add(tp.partition)
 
     async def snapshot_due(self) -> None:
