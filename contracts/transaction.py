@@ -5,7 +5,7 @@ deposit. Amounts are int minor units; `deadline` is epoch ms.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
 from contracts.message import Message, from_payload
 
@@ -112,10 +112,6 @@ TransactionEvent: TypeAlias = (
     | DepositCompleted
     | DepositFailed
 )
-
-TRANSACTION_EVENT_TYPES: Final[dict[str, type[TransactionEvent]]] = {
-    cls.__name__: cls for cls in TransactionEvent.__args__
-}
 
 
 def decode_transaction_event(payload: Mapping[str, Any]) -> TransactionEvent:

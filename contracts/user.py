@@ -7,7 +7,7 @@ needs: the only event with a secret in it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
 from contracts.message import Message, from_payload
 
@@ -44,10 +44,6 @@ class UserRoleChanged(Message, frozen=True):
 
 
 UserEvent: TypeAlias = UserRegistered | EmailVerificationRequested | EmailVerified | UserRoleChanged
-
-USER_EVENT_TYPES: Final[dict[str, type[UserEvent]]] = {
-    cls.__name__: cls for cls in UserEvent.__args__
-}
 
 
 def decode_user_event(payload: Mapping[str, Any]) -> UserEvent:

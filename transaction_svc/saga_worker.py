@@ -58,7 +58,7 @@ from contracts.wallet import (
 from transaction_svc.domain.saga import react
 from transaction_svc.domain.state import SagaState, saga_from_dict, saga_to_dict
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.start import Start, append, request_of, start
+from transaction_svc.start import PRODUCER, Start, append, request_of, start
 from transaction_svc.status import public_status
 
 log = logging.getLogger("paystream.saga")
@@ -97,7 +97,7 @@ def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
     return Envelope.of(
         event,
         event_id=deterministic_id("transaction-event", tx, type(event).__name__),
-        producer="transaction_svc",
+        producer=PRODUCER,
         key=tx,
         correlation_id=cause.correlation_id or cause.event_id,
         causation_id=cause.event_id,
@@ -273,7 +273,7 @@ class SagaWorker:
             states[tx] = changed[tx] = state
             for command in commands:
                 env = command_envelope(
-                    command, "transaction_svc", envelope.correlation_id, envelope.event_id
+                    command, PRODUCER, envelope.correlation_id, envelope.event_id
                 )
                 sends.append(queue_envelope(self.producer, WALLET_COMMANDS, env, cause))
             for event in events:

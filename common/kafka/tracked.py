@@ -62,7 +62,7 @@ class Tracked(Generic[T]):
 
     @property
     def tp(self) -> TopicPartition:
-        return TopicPartition(self.record.topic, self.record.partition)
+        return _tp(self.record)
 
 
 class OffsetStore(Protocol[U]):
@@ -256,7 +256,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         records = [_record(item) for item in part] + ([dead[0]] if dead else [])
         ends: dict[TopicPartition, int] = {}
         for r in records:
-            tp = TopicPartition(r.topic, r.partition)
+            tp = _tp(r)
             ends[tp] = max(ends.get(tp, 0), r.offset + 1)
         for tp, end in ends.items():
             tail = self._tails.get(tp)
