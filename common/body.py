@@ -95,6 +95,29 @@ def check_form(raw: bytes) -> None:
             raise _nul_error(["body", name.replace("\x00", "")])
 
 
+def too_large(limit: int) -> Problem:
+    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body of an ASGI request; a 413 problem as soon as it grows past ``limit``
+    bytes, a 400 when the client goes away first."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise Problem(400, "client_disconnected", "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 class BodyGuard:
     """ASGI middleware: :func:`check_url` for every request, and :func:`read_json` for
     every body (a form body only on ``form_paths``), before the app sees it. The body
@@ -125,19 +148,7 @@ class BodyGuard:
         await self.app(scope, receive, send)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise Problem(400, "client_disconnected", "the client went away")
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.body_limit:
-                raise too_large(self.body_limit)
-            more = message.get("more_body", False)
-        raw = b"".join(chunks)
+        raw = await read_body(receive, self.body_limit)
         if raw:
             headers = dict(scope["headers"])
             content_type = headers.get(b"content-type", b"").decode("latin-1")
@@ -155,7 +166,3 @@ class BodyGuard:
             return {"type": "http.request", "body": raw, "more_body": False}
 
         return replay
-
-
-def too_large(limit: int) -> Problem:
-    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")

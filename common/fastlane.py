@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.body import DEFAULT_BODY_LIMIT, JSON, read_json, too_large
+from common.body import DEFAULT_BODY_LIMIT, JSON, read_body, read_json
 from common.context import ServedRequest, scope_headers
 from common.errors import PROBLEM, Problem, problem_body
 
@@ -54,20 +54,7 @@ class FastRequest:
 
     async def body(self) -> bytes:
         """The whole body; a 413 problem as soon as it grows past ``body_limit``."""
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise Problem(400, "client_disconnected", "the client went away")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.body_limit:
-                raise too_large(self.body_limit)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
+        return await read_body(self.receive, self.body_limit)
 
     async def json(self) -> Any:
         """The body's JSON value, read as every route reads it (:func:`common.body.read_json`)."""

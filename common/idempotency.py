@@ -2,8 +2,8 @@
 
 A key is 1 to 255 visible ASCII characters (as most payment APIs take them). A route
 declares its headers as one of the models below (``Annotated[MoneyHeaders, Header()]``)
-and the fast lane validates a request's headers through the same model
-(:func:`common.fastlane.FastRequest.validated_headers`), so both paths apply one rule.
+and a fast-lane handler validates a request's headers through the same model
+(``MoneyHeaders.model_validate(request.headers)``), so both paths apply one rule.
 """
 
 from __future__ import annotations
