@@ -14,7 +14,16 @@ import pytest
 
 from common.settings import Settings
 from common.topics import USER_EVENTS
-from infra.testing.api import ADMIN_PASSWORD, User, login, money_post, open_wallet, register
+from infra.testing.api import (
+    ADMIN_PASSWORD,
+    User,
+    login,
+    money_post,
+    open_wallet,
+    register,
+    service_client,
+    service_token,
+)
 from infra.testing.kafka import read_topic
 from infra.testing.stack import StackUnderTest
 
@@ -137,34 +146,19 @@ async def test_no_secrets_in_any_log(
     assert r.status_code == 401, r.text
     secrets["made-up refresh token"] = f"unknown-{mark}"
     # a service client: its secret, its token, a wrong secret, and a token check
-    body = {"name": f"logs-{mark[:6]}", "scopes": ["tokens:verify"]}
-    r = await api.post("/admin/service-clients", json=body, headers=admin.auth)
-    if r.status_code == 404:  # not routed by the gateway (see test_auth_matrix.py)
-        async with httpx.AsyncClient(base_url=settings.user_svc_url, timeout=30) as direct:
-            r = await direct.post("/admin/service-clients", json=body, headers=admin.auth)
-    assert r.status_code == 201, r.text
-    client = r.json()
+    client = await service_client(api, admin, ["tokens:verify"])
     wrong_secret = f"wrong-secret-{uuid.uuid4().hex}"
     secrets |= {"client secret": client["client_secret"], "wrong client secret": wrong_secret}
-    r = await api.post(
+    r = await api.post(  # JSON here, a form in service_token: both bodies carry a secret
         "/service/token",
-        data={
+        json={
             "grant_type": "client_credentials",
             "client_id": client["client_id"],
             "client_secret": wrong_secret,
         },
     )
     assert r.status_code == 401, r.text
-    r = await api.post(
-        "/service/token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert r.status_code == 200, r.text
-    secrets["service token"] = r.json()["access_token"]
+    secrets["service token"] = await service_token(api, client)
     r = await api.post(
         "/service/verify", json={"token": user.token}, headers=bearer(secrets["service token"])
     )
