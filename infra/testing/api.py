@@ -16,6 +16,11 @@ ADMIN_EMAIL = "admin@paystream.dev"
 ADMIN_PASSWORD = "Guard-the-ledger-2026"
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header that carries ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 @dataclass
 class User:
     email: str
@@ -24,7 +29,7 @@ class User:
 
     @property
     def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return bearer(self.token)
 
 
 async def register(api: httpx.AsyncClient, name: str, role: str | None = None) -> User:
@@ -36,6 +41,13 @@ async def register(api: httpx.AsyncClient, name: str, role: str | None = None) -
     r = await api.post("/auth/register", json=body)
     assert r.status_code == 201, r.text
     return await login(api, email, password)
+
+
+async def login_pair(api: httpx.AsyncClient, user: User) -> dict[str, Any]:
+    """The whole answer of a new login of ``user`` (its access and refresh tokens)."""
+    r = await api.post("/auth/login", json={"email": user.email, "password": user.password})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
 
 
 async def login(api: httpx.AsyncClient, email: str, password: str) -> User:

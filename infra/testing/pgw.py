@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.settings import Settings
-from infra.testing.api import login, service_client, service_token
+from infra.testing.api import bearer, login, service_client, service_token
 from infra.testing.stack import StackUnderTest
 
 
@@ -42,7 +42,7 @@ async def provider_callers(admin_email: str, admin_password: str) -> AsyncIterat
     ):
         admin = await login(users, admin_email, admin_password)
         token = await service_token(users, await service_client(users, admin, ["payments"]))
-        yield ProviderCallers(users, pgw, {"Authorization": f"Bearer {token}"})
+        yield ProviderCallers(users, pgw, bearer(token))
 
 
 _TABLES = text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgw'")

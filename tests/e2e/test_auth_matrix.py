@@ -29,8 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from common.settings import Settings
 from infra.testing.api import (
     User,
+    bearer,
     deposit,
     login,
+    login_pair,
     money_post,
     open_wallet,
     register,
@@ -111,16 +113,6 @@ def assert_unauthorized(r: httpx.Response, what: str) -> None:
 def assert_problem(r: httpx.Response, statuses: tuple[int, ...], what: str) -> None:
     assert r.status_code in statuses, f"{what}: {r.status_code} {r.text}"
     assert r.headers["content-type"].startswith("application/problem+json"), f"{what}: {r.headers}"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def login_pair(api: httpx.AsyncClient, user: User) -> dict[str, Any]:
-    r = await api.post("/auth/login", json={"email": user.email, "password": user.password})
-    assert r.status_code == 200, r.text
-    return dict(r.json())
 
 
 async def user_id(api: httpx.AsyncClient, user: User) -> str:

@@ -17,6 +17,7 @@ from common.topics import USER_EVENTS
 from infra.testing.api import (
     ADMIN_PASSWORD,
     User,
+    bearer,
     login,
     money_post,
     open_wallet,
@@ -28,10 +29,6 @@ from infra.testing.kafka import read_topic
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_no_secrets_in_any_log(

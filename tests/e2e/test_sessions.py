@@ -8,13 +8,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from common.settings import Settings
-from infra.testing.api import User, register
+from infra.testing.api import bearer, login_pair, register
 from user_svc.settings import UserSettings
 
 pytestmark = pytest.mark.e2e
@@ -35,13 +34,9 @@ async def anywhere(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def _statuses(http: httpx.AsyncClient, settings: Settings, token: str) -> dict[str, int]:
     urls = [getattr(settings, url) + path for _, url, path in PROBES]
-    answers = await asyncio.gather(*(http.get(url, headers=_bearer(token)) for url in urls))
+    answers = await asyncio.gather(*(http.get(url, headers=bearer(token)) for url in urls))
     return {
         f"{name} {path}": r.status_code for (name, _, path), r in zip(PROBES, answers, strict=True)
     }
@@ -61,12 +56,6 @@ async def _refused_everywhere_within(
         await asyncio.sleep(0.05)
 
 
-async def _login_pair(api: httpx.AsyncClient, user: User) -> dict[str, Any]:
-    r = await api.post("/auth/login", json={"email": user.email, "password": user.password})
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 async def _accepted_everywhere(http: httpx.AsyncClient, settings: Settings, token: str) -> None:
     # also puts the token in every verifier's cache of verified tokens
     statuses = await _statuses(http, settings, token)
@@ -78,20 +67,20 @@ async def test_logout_ends_the_sessions_access_tokens_everywhere_within_a_second
 ) -> None:
     # given a user with two sessions whose access tokens every service has accepted
     user = await register(api, "logout-all")
-    ending, other = await _login_pair(api, user), await _login_pair(api, user)
+    ending, other = await login_pair(api, user), await login_pair(api, user)
     for pair in (ending, other):
         await _accepted_everywhere(anywhere, settings, pair["access_token"])
     # when the first session logs out
     r = await api.post(
         "/auth/logout",
         json={"refresh_token": ending["refresh_token"]},
-        headers=_bearer(ending["access_token"]),
+        headers=bearer(ending["access_token"]),
     )
     assert r.status_code == 204, r.text
     # then its access token is refused by the gateway and by each service within a second
     await _refused_everywhere_within(anywhere, settings, ending["access_token"], 1.0)
     r = await anywhere.get(f"{settings.gateway_url}/api/v1/users/me",
-                           headers=_bearer(ending["access_token"]))  # fmt: skip
+                           headers=bearer(ending["access_token"]))  # fmt: skip
     assert r.json()["detail"] == "the session has ended", r.text
     # and the user's other session keeps working everywhere
     await _accepted_everywhere(anywhere, settings, other["access_token"])
@@ -102,7 +91,7 @@ async def test_refresh_token_reuse_ends_the_sessions_access_tokens(
 ) -> None:
     # given a session rotated once, both of its access tokens accepted, and another session
     user = await register(api, "reuse-all")
-    first, other = await _login_pair(api, user), await _login_pair(api, user)
+    first, other = await login_pair(api, user), await login_pair(api, user)
     r = await api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert r.status_code == 200, r.text
     second = r.json()
