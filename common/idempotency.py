@@ -14,6 +14,8 @@ from typing import Annotated
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.errors import Problem
+
 MAX_KEY_LENGTH = 255
 
 IdempotencyKey = Annotated[
@@ -59,3 +61,8 @@ def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(
         orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     ).hexdigest()
+
+
+def key_reused() -> Problem:
+    """The one answer to a known Idempotency-Key sent with another request body."""
+    return Problem(409, "idempotency_key_reused", "this Idempotency-Key was used with another body")

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from common.auth import Principal, require_roles
 from common.errors import Problem
-from common.idempotency import IdempotencyKey, MoneyHeaders, request_hash
+from common.idempotency import IdempotencyKey, MoneyHeaders, key_reused, request_hash
 from common.openapi import errors
 from common.responses import OrjsonResponse
 from contracts.ids import uuid7
@@ -58,9 +58,7 @@ KeyQuery = Annotated[IdempotencyKey, Query()]
 def _answer(model: type[BaseModel], stored: Keyed, body_hash: str) -> Response:
     """201 with the stored row; a replay says so; the key with another body is 409."""
     if stored.row["request_hash"] != body_hash:
-        raise Problem(
-            409, "idempotency_key_reused", "this Idempotency-Key was used with another body"
-        )
+        raise key_reused()
     headers = {} if stored.fresh else {"Idempotent-Replayed": "true"}
     return OrjsonResponse(public(model, stored.row), status_code=201, headers=headers)
 

@@ -24,7 +24,7 @@ from common.bounds import Instant
 from common.cursor import decode_cursor
 from common.errors import Problem, validation_errors
 from common.fastlane import FastRequest, FastResponse, FastRoute, json_response
-from common.idempotency import MoneyHeaders, request_hash
+from common.idempotency import MoneyHeaders, key_reused, request_hash
 from common.openapi import errors
 from common.paging import fetch_page
 from common.prefer import prefer_wait
@@ -129,11 +129,7 @@ async def submit(
     )
     claimed = await state.claims.claim(store.ClaimRequest(key, request_hash(body), 202, first, row))
     if not claimed.same_body:
-        raise Problem(
-            409,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with another request body",
-        )
+        raise key_reused()
 
     # A replay of a request that is not finished appends again: if the first attempt
     # crashed before its append, this is the append; otherwise every consumer sees a

@@ -21,7 +21,7 @@ from common.auth import CurrentPrincipal, Principal
 from common.bounds import Instant, Int64
 from common.cursor import decode_cursor
 from common.errors import Problem
-from common.idempotency import WriteHeaders
+from common.idempotency import WriteHeaders, key_reused
 from common.kafka.producer import send_envelope
 from common.logging import current_correlation_id
 from common.openapi import errors
@@ -168,7 +168,7 @@ def _opened(row: dict[str, Any], body: WalletCreate, owner: str) -> Response:
         body.currency, body.overdraft_limit, owner,
     )  # fmt: skip
     if not same:
-        raise Problem(409, "idempotency_key_reused", "Idempotency-Key used with another body")
+        raise key_reused()
     return OrjsonResponse(
         wallet_public(row), status_code=201, headers={"Location": f"/wallets/{row['id']}"}
     )
