@@ -47,6 +47,7 @@ async def alice(api: httpx.AsyncClient) -> User:
 async def alice_wallet(api: httpx.AsyncClient, alice: User) -> str:
     wallet = await open_wallet(api, alice)
     await deposit(api, alice, wallet, 1_000)
+    await settled_balance(api, alice, wallet, 1_000)  # the read model has caught up
     return wallet
 
 
