@@ -1,5 +1,6 @@
 """Pure core of the simulated payment provider (no I/O, no clock, no randomness):
-card and IBAN checks and tokenisation, the outcome table, and callback signatures."""
+card and IBAN checks and tokenisation, and the outcome table (callback signatures are
+common.signatures: the money services verify them too)."""
 
 from pgw_svc.domain.bank_accounts import (
     IBAN_LENGTHS,
@@ -26,18 +27,9 @@ from pgw_svc.domain.outcomes import (
     settled,
 )
 from pgw_svc.domain.rejections import PaymentMethodRejected, Rejection
-from pgw_svc.domain.signatures import (
-    DEFAULT_TOLERANCE_S,
-    SignatureProblem,
-    SignatureRejected,
-    Verified,
-    sign,
-    verify,
-)
 
 __all__ = [
     "DEFAULT_SUCCESS_RATE_BP",
-    "DEFAULT_TOLERANCE_S",
     "IBAN_LENGTHS",
     "BankAccountToken",
     "Brand",
@@ -47,10 +39,7 @@ __all__ = [
     "PaymentMethodRejected",
     "Rejection",
     "Scenarios",
-    "SignatureProblem",
-    "SignatureRejected",
     "Status",
-    "Verified",
     "detect_brand",
     "iban_check_digits",
     "iban_valid",
@@ -58,8 +47,6 @@ __all__ = [
     "luhn_valid",
     "normalise_iban",
     "settled",
-    "sign",
     "tokenize_bank_account",
     "tokenize_card",
-    "verify",
 ]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pgw_svc.domain import SignatureProblem, SignatureRejected, Verified, sign, verify
+from common.signatures import SignatureProblem, SignatureRejected, Verified, sign, verify
 
 SECRET = b"whsec_test"
 NOW = 1_790_000_000
