@@ -6,7 +6,7 @@ of the backing services are the same for all of them.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
 
     jwt_issuer: str = "paystream"
     jwt_audience: str = "paystream-api"
+
+    # HMAC key of pgw_svc's signed callbacks (common.signatures): pgw_svc signs them,
+    # transaction_svc verifies them.
+    provider_callback_secret: SecretStr = SecretStr("dev-provider-callback-secret")
 
     @property
     def jwks_url(self) -> str:

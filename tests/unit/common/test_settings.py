@@ -21,3 +21,16 @@ def test_launcher_ports_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     # every variable the launcher hands to services is a real setting
     fields = {f"PAYSTREAM_{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= fields
+
+
+def test_the_provider_callback_secret_is_read_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a callback secret in the environment
+    monkeypatch.setenv("PAYSTREAM_PROVIDER_CALLBACK_SECRET", "s3cret-callback-key")
+    # when the settings are read and printed
+    s = Settings()
+    # then the services get the secret, and neither repr nor a dump shows it
+    assert s.provider_callback_secret.get_secret_value() == "s3cret-callback-key"
+    assert "s3cret-callback-key" not in repr(s)
+    assert "s3cret-callback-key" not in str(s.model_dump())
