@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from contracts.message import Message
+from contracts.payment import PaymentEvent
 from contracts.transaction import TransactionEvent
 from contracts.user import UserEvent
 from contracts.wallet import WalletEvent
@@ -17,6 +18,7 @@ WALLET_COMMANDS = "wallet-commands"
 WALLET_EVENTS = "wallet-events"
 TRANSACTION_EVENTS = "transaction-events"
 PAYMENT_EVENTS = "payment-events"
+PROVIDER_COMMANDS = "provider-commands"  # private: the saga's requests to the provider
 USER_EVENTS = "user-events"
 NOTIFICATION_EVENTS = "notification-events"
 AUDIT_EVENTS = "audit-events"
@@ -26,6 +28,7 @@ ALL_TOPICS = (
     WALLET_EVENTS,
     TRANSACTION_EVENTS,
     PAYMENT_EVENTS,
+    PROVIDER_COMMANDS,
     USER_EVENTS,
     NOTIFICATION_EVENTS,
     AUDIT_EVENTS,
@@ -48,14 +51,14 @@ PUBLIC: tuple[PublicTopic, ...] = (
     PublicTopic(
         PAYMENT_EVENTS,
         "payment id",
-        "Payments with external providers. Declared, but nothing is published on it yet: "
-        "its messages come with the payment gateway service.",
-        (),
+        "Each step of a deposit's or withdrawal's life with the payment provider: "
+        "initiated, the provider's answer (charge, refund, payout), completed or failed.",
+        PaymentEvent.__args__,
     ),
     PublicTopic(
         TRANSACTION_EVENTS,
         "transaction_id",
-        "What happened to each transfer and deposit, from request to terminal state.",
+        "What happened to each transfer, deposit and withdrawal, from request to terminal state.",
         TransactionEvent.__args__,
     ),
     PublicTopic(

@@ -1,5 +1,7 @@
-"""Public `transaction-events` (key `transaction_id`): what happened to a transfer or a
-deposit. Amounts are int minor units; `deadline` is epoch ms.
+"""Public `transaction-events` (key `transaction_id`): what happened to a transfer, a
+deposit or a withdrawal, from request to terminal state (the provider's part of a deposit's
+or withdrawal's life is on `payment-events`, contracts.payment).
+Amounts are int minor units; `deadline` is epoch ms.
 """
 
 from __future__ import annotations
@@ -74,12 +76,17 @@ class TransferReversalFailed(Message, frozen=True):
 
 
 class DepositRequested(Message, frozen=True):
+    """A card deposit: the card `payment_method_id` of `owner_id` is charged, then the
+    wallet credited from the provider's settlement account."""
+
     transaction_id: str
     wallet_id: str
     amount: int
     currency: str
     provider: str
     deadline: int | None = None
+    payment_method_id: str = ""
+    owner_id: str = ""
 
 
 class DepositCompleted(Message, frozen=True):
@@ -91,7 +98,41 @@ class DepositCompleted(Message, frozen=True):
 
 
 class DepositFailed(Message, frozen=True):
-    """The credit was rejected; the provider charge must be refunded by pgw."""
+    """Nothing was credited: the charge was declined, or the credit was rejected and the
+    charge refunded."""
+
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+    reason: str
+
+
+class WithdrawalRequested(Message, frozen=True):
+    """Hold `amount` in the wallet, pay it out to the bank account `payout_method_id`,
+    then capture the hold (or release it if the payout fails)."""
+
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+    payout_method_id: str
+    owner_id: str
+    deadline: int | None = None
+
+
+class WithdrawalCompleted(Message, frozen=True):
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+
+
+class WithdrawalFailed(Message, frozen=True):
+    """Nothing was paid out and nothing stays held."""
 
     transaction_id: str
     wallet_id: str
@@ -111,6 +152,9 @@ TransactionEvent: TypeAlias = (
     | DepositRequested
     | DepositCompleted
     | DepositFailed
+    | WithdrawalRequested
+    | WithdrawalCompleted
+    | WithdrawalFailed
 )
 
 

@@ -1,9 +1,11 @@
-"""The saga worker: drives transfers and deposits from their first step to a terminal state.
+"""The saga worker: drives transfers, deposits and withdrawals to a terminal state.
 
 The command API starts each saga (``transaction_svc/start.py``: the first state is stored
 with the transaction, the first command appended with the request). This worker consumes
-``wallet-events`` (the decider's answers), reacts with the pure ``react`` and keeps each
-saga's state in Postgres.
+``wallet-events`` (the decider's answers) and ``payment-events`` (the provider's answers,
+published by the provider worker), reacts with the pure ``react`` and keeps each saga's
+state in Postgres; its commands go to ``wallet-commands`` or ``provider-commands`` and its
+events to ``transaction-events`` and ``payment-events`` (``transaction_svc/outbound.py``).
 It runs on the tracked consumer (``common.kafka.tracked``): one batch = one database
 transaction, in which the sagas it touches are locked, advanced, their commands and events
 are produced and acknowledged, and then the new states and the consumed offsets
@@ -41,32 +43,45 @@ from common.kafka.producer import make_producer, queue_envelope
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
-from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS, WALLET_EVENTS
+from common.topics import PAYMENT_EVENTS, WALLET_EVENTS
 from common.worker import worker_app
 from contracts.envelope import Envelope
-from contracts.ids import deterministic_id
-from contracts.transaction import TransactionEvent
+from contracts.payment import ProviderOutcome, decode_payment_event
 from contracts.wallet import (
     CreditRejected,
     DebitRejected,
+    HoldCaptured,
+    HoldPlaced,
+    HoldRejected,
+    HoldReleased,
     WalletCredited,
     WalletDebited,
     WalletOpened,
-    command_envelope,
     decode_event,
 )
-from transaction_svc.domain.saga import react
+from transaction_svc.domain.saga import react, transaction_of
 from transaction_svc.domain.state import SagaState, saga_from_dict, saga_to_dict
+from transaction_svc.outbound import outbound
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.start import PRODUCER, Start, append, request_of, start
+from transaction_svc.start import Start, append, request_of, start
 from transaction_svc.status import public_status
 
 log = logging.getLogger("paystream.saga")
 
 GROUP = "transaction-saga"
 CONSUMER = "saga"
-SagaAnswer = WalletDebited | DebitRejected | WalletCredited | CreditRejected
-ANSWERS = {t.__name__ for t in SagaAnswer.__args__}
+WalletAnswer = (
+    WalletDebited
+    | DebitRejected
+    | WalletCredited
+    | CreditRejected
+    | HoldPlaced
+    | HoldRejected
+    | HoldCaptured
+    | HoldReleased
+)
+ANSWERS = {t.__name__ for t in WalletAnswer.__args__}
+OUTCOMES = {t.__name__ for t in ProviderOutcome.__args__}
 BATCH_MAX = 2000
 SAVE_WATERMARK = text(
     "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
@@ -91,31 +106,25 @@ Answer = tuple[Envelope, Any, str | None]
 Opened = dict[str, str]  # a wallet-directory row (wallet id, owner, currency)
 
 
-def transaction_envelope(event: TransactionEvent, cause: Envelope) -> Envelope:
-    """A saga event on ``transaction-events``; its id is derived, so a replay repeats it."""
-    tx = event.transaction_id
-    return Envelope.of(
-        event,
-        event_id=deterministic_id("transaction-event", tx, type(event).__name__),
-        producer=PRODUCER,
-        key=tx,
-        correlation_id=cause.correlation_id or cause.event_id,
-        causation_id=cause.event_id,
-    )
-
-
 def read_answer(record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | None:
-    """An answer that moves a saga, a wallet opened (for the directory), or None for
-    what the saga ignores (other events, a chained debit: its credit's answer moves
-    the saga); raises for a record that cannot be read (dead-lettered)."""
+    """An answer that moves a saga (a wallet's or the provider's), a wallet opened (for
+    the directory), or None for what the saga ignores (other events, a chained debit: its
+    credit's answer moves the saga); raises for a record that cannot be read
+    (dead-lettered)."""
     kind = message_type(record.headers)
+    if record.topic == PAYMENT_EVENTS:
+        if kind not in OUTCOMES:
+            return None
+        envelope = Envelope.from_bytes(record.value)
+        outcome = decode_payment_event(envelope.payload)
+        return envelope, outcome, traceparent_of(record.headers)
     if (kind not in ANSWERS and kind != "WalletOpened") or is_chained(record.headers):
         return None
     envelope = Envelope.from_bytes(record.value)
     event = decode_event(envelope.payload)
     if isinstance(event, WalletOpened):
         return {"w": event.wallet_id, "o": event.owner_id, "c": event.currency}
-    if isinstance(event, SagaAnswer) and event.transaction_id:
+    if isinstance(event, WalletAnswer) and event.transaction_id:
         return envelope, event, traceparent_of(record.headers)
     return None
 
@@ -138,7 +147,7 @@ class SagaWorker:
         )
         self.tracked = TrackedConsumer(
             consumer,
-            [WALLET_EVENTS],
+            [WALLET_EVENTS, PAYMENT_EVENTS],
             self,
             PgOffsets(self.engine, "transactions.offsets", CONSUMER),
             self.producer,
@@ -248,7 +257,7 @@ class SagaWorker:
     async def _advance(self, conn: AsyncConnection, messages: list[Answer]) -> list[dict[str, Any]]:
         if not messages:
             return []
-        ids = sorted({m.transaction_id for _, m, _ in messages})
+        ids = sorted({str(transaction_of(m)) for _, m, _ in messages})
         rows = await conn.execute(
             text(
                 "SELECT id, saga FROM transactions.transactions WHERE id = ANY(:ids) "
@@ -263,7 +272,7 @@ class SagaWorker:
         sends = []
         now = datetime.now(UTC)
         for envelope, message, cause in messages:
-            tx = message.transaction_id
+            tx = str(transaction_of(message))
             if tx not in states:
                 log.warning("message for an unknown transaction", extra={"transaction_id": tx})
                 continue
@@ -271,16 +280,10 @@ class SagaWorker:
             if state is None or state == states.get(tx):
                 continue
             states[tx] = changed[tx] = state
-            for command in commands:
-                env = command_envelope(
-                    command, PRODUCER, envelope.correlation_id, envelope.event_id
-                )
-                sends.append(queue_envelope(self.producer, WALLET_COMMANDS, env, cause))
-            for event in events:
-                event_envelope = transaction_envelope(event, envelope)
-                sends.append(
-                    queue_envelope(self.producer, TRANSACTION_EVENTS, event_envelope, cause)
-                )
+            correlation_id = envelope.correlation_id or envelope.event_id
+            for sent in [*commands, *events]:
+                topic, out = outbound(sent, correlation_id, envelope.event_id)
+                sends.append(queue_envelope(self.producer, topic, out, cause))
         # Wait for every acknowledgement before the states commit: after a crash in
         # between, the replay sends the same ids again (harmless duplicates).
         futures = await asyncio.gather(*sends)

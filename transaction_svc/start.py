@@ -2,9 +2,11 @@
 
 The saga's first step needs nothing but the request, so the command API takes it
 itself: the pending transaction is stored with the saga's first state, and the request
-(``TransferRequested``/``DepositRequested`` on ``transaction-events``, for subscribers)
-and the saga's first command (the debit, or a deposit's credit, on ``wallet-commands``)
-are appended together. The saga worker then only reacts to the decider's answers: one
+(``TransferRequested``/``DepositRequested``/``WithdrawalRequested`` on
+``transaction-events``, for subscribers), the saga's first command (a transfer's debit on
+``wallet-commands``, a deposit's charge on ``provider-commands``, a withdrawal's hold) and
+its first payment event (a deposit or withdrawal initiated, on ``payment-events``) are
+appended together. The saga worker then only reacts to the decider's answers: one
 Kafka hop and one saga database transaction fewer per transfer than a worker that
 started sagas from ``transaction-events``.
 
@@ -22,16 +24,14 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from common.kafka.producer import send_envelopes
-from common.topics import TRANSACTION_EVENTS, WALLET_COMMANDS
+from common.topics import TRANSACTION_EVENTS
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
-from contracts.transaction import DepositRequested, TransferRequested
-from contracts.wallet import command_envelope
-from transaction_svc.domain.saga import react
+from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
+from transaction_svc.domain.saga import Request, react
 from transaction_svc.domain.state import SagaState, saga_to_dict
+from transaction_svc.outbound import PRODUCER, outbound
 from transaction_svc.status import PENDING
-
-PRODUCER = "transaction_svc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Start:
         return {"saga": orjson.dumps(self.saga).decode(), "tx_status": PENDING}
 
 
-def request_of(state: SagaState) -> TransferRequested | DepositRequested:
+def request_of(state: SagaState) -> Request:
     """The request a saga's first state was started from (to append it again). Every
     saga the command API starts has a deadline; one without is treated as expired."""
     common: dict[str, Any] = {
@@ -58,7 +58,21 @@ def request_of(state: SagaState) -> TransferRequested | DepositRequested:
         "deadline": state.deadline or 0,
     }
     if state.kind == "deposit":
-        return DepositRequested(**common, wallet_id=state.to_wallet_id, provider=state.provider)
+        return DepositRequested(
+            **common,
+            wallet_id=state.to_wallet_id,
+            provider=state.provider,
+            payment_method_id=state.method_id,
+            owner_id=state.owner_id,
+        )
+    if state.kind == "withdrawal":
+        return WithdrawalRequested(
+            **common,
+            wallet_id=state.from_wallet_id,
+            provider=state.provider,
+            payout_method_id=state.method_id,
+            owner_id=state.owner_id,
+        )
     return TransferRequested(
         **common,
         from_wallet_id=state.from_wallet_id,
@@ -67,10 +81,8 @@ def request_of(state: SagaState) -> TransferRequested | DepositRequested:
     )
 
 
-def start(
-    request: TransferRequested | DepositRequested, now: datetime, correlation_id: str | None
-) -> Start:
-    state, commands, _ = react(None, request, now)
+def start(request: Request, now: datetime, correlation_id: str | None) -> Start:
+    state, commands, events = react(None, request, now)
     assert state is not None  # a request always starts its saga
     tx = request.transaction_id
     envelope = Envelope.of(
@@ -81,9 +93,7 @@ def start(
         correlation_id=correlation_id,
     )
     messages = [(TRANSACTION_EVENTS, envelope)]
-    for command in commands:
-        cmd = command_envelope(command, PRODUCER, correlation_id, envelope.event_id)
-        messages.append((WALLET_COMMANDS, cmd))
+    messages += [outbound(m, correlation_id, envelope.event_id) for m in [*events, *commands]]
     return Start(state, saga_to_dict(state), messages)
 
 

@@ -1,5 +1,5 @@
 """Pure transaction domain core (no I/O): the saga and its state; its messages are in
-`contracts.transaction` and `contracts.wallet`."""
+`contracts.transaction`, `contracts.payment`, `contracts.provider` and `contracts.wallet`."""
 
 from transaction_svc.domain.saga import (
     FEES,
@@ -8,7 +8,6 @@ from transaction_svc.domain.saga import (
     debit_command_id,
     react,
     reverse_command_id,
-    settlement_account,
 )
 from transaction_svc.domain.state import (
     SagaState,
@@ -17,6 +16,7 @@ from transaction_svc.domain.state import (
     saga_from_dict,
     saga_to_dict,
 )
+from transaction_svc.domain.steps import settlement_account
 
 __all__ = [
     "FEES",

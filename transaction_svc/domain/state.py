@@ -13,6 +13,12 @@ import msgspec
 
 
 class SagaStatus(StrEnum):
+    CHARGING = "CHARGING"  # deposit: the card is being charged
+    REFUNDING = "REFUNDING"  # deposit: the credit was refused, the charge is refunded
+    HOLDING = "HOLDING"  # withdrawal: the amount is being held
+    PAYING_OUT = "PAYING_OUT"  # withdrawal: held, the payout is sent
+    CAPTURING = "CAPTURING"  # withdrawal: paid out, the hold is captured
+    RELEASING = "RELEASING"  # withdrawal: the payout failed, the hold is released
     DEBITING = "DEBITING"
     CREDITING = "CREDITING"
     REVERSING = "REVERSING"
@@ -37,7 +43,9 @@ class Step(msgspec.Struct, frozen=True, array_like=True):
 
 
 class SagaState(msgspec.Struct, frozen=True, kw_only=True):
-    """State of one transaction's saga; `kind` is "transfer" or "deposit"."""
+    """State of one transaction's saga; `kind` is "transfer", "deposit" or "withdrawal".
+    `method_id` is a deposit's card or a withdrawal's bank account at the provider,
+    `owner_id` whose it is, `charge_id` a deposit's charge once the provider made it."""
 
     transaction_id: str
     kind: str
@@ -49,6 +57,9 @@ class SagaState(msgspec.Struct, frozen=True, kw_only=True):
     fee: int = 0
     deadline: int | None = None
     provider: str = ""
+    owner_id: str = ""
+    method_id: str = ""
+    charge_id: str = ""
     steps: tuple[Step, ...] = ()
     failure_reason: str | None = None
 

@@ -108,7 +108,9 @@ def test_a_stored_saga_state_decodes_and_is_stored_the_same_way() -> None:
     state = saga_from_dict(stored)
     assert state.status is SagaStatus.CREDITING
     assert state.steps == (Step("requested", "done", 1), Step("debit", "done", 2))
-    assert orjson.loads(orjson.dumps(saga_to_dict(state))) == stored
+    # a state stored before deposits went through the provider gets the new fields' defaults
+    new_fields = {"owner_id": "", "method_id": "", "charge_id": ""}
+    assert orjson.loads(orjson.dumps(saga_to_dict(state))) == stored | new_fields
     assert isinstance(state, SagaState)
 
 

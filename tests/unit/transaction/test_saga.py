@@ -1,4 +1,5 @@
-"""Transfer/deposit saga against the real wallet decider: paths, duplicates, properties."""
+"""Transfer saga against the real wallet decider: paths, duplicates, properties (deposits
+and withdrawals: test_provider_sagas.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,6 @@ from msgspec.structs import replace
 
 from contracts.message import to_payload
 from contracts.transaction import (
-    DepositCompleted,
-    DepositFailed,
-    DepositRequested,
     TransferCompleted,
     TransferDebited,
     TransferFailed,
@@ -307,41 +305,6 @@ def test_duplicates_and_out_of_order_messages_are_ignored():
     assert react(done, credited, NOW) == (done, [], [])
     assert react(done, debited, NOW) == (done, [], [])
     assert react(None, credited, NOW) == (None, [], [])
-
-
-def test_deposit_credits_from_the_provider_settlement_account():
-    bank = bank_with(a=0)
-    request = DepositRequested(
-        transaction_id="d1", wallet_id="B", amount=500, currency="USD", provider="sim"
-    )
-    state, events = run_saga(bank, request)
-    assert state is not None and state.status == SagaStatus.COMPLETED
-    assert events == [
-        DepositCompleted(
-            transaction_id="d1", wallet_id="B", amount=500, currency="USD", provider="sim"
-        )
-    ]
-    assert (bank.ledger("B"), bank.balances["system:settlement:sim"]) == (500, -500)
-
-
-def test_deposit_to_a_frozen_wallet_fails():
-    bank = bank_with(a=0, freeze_b=True)
-    request = DepositRequested(
-        transaction_id="d1", wallet_id="B", amount=500, currency="USD", provider="sim"
-    )
-    state, events = run_saga(bank, request)
-    assert state is not None and state.status == SagaStatus.FAILED
-    assert events == [
-        DepositFailed(
-            transaction_id="d1",
-            wallet_id="B",
-            amount=500,
-            currency="USD",
-            provider="sim",
-            reason="wallet_frozen",
-        )
-    ]
-    assert bank.ledger("B") == 0
 
 
 def test_saga_state_and_events_round_trip_through_json():

@@ -1,0 +1,74 @@
+"""What the money services ask of the payment provider, and what it calls back with.
+
+`provider-commands` (private, key `transaction_id`): the saga's requests to the provider;
+transaction_svc's provider worker carries each to pgw_svc over HTTP with the command's
+`idempotency_key`, so a command decided twice (a replay, a retry after a timeout) charges,
+refunds or pays out once. The outcome goes to `payment-events` (contracts.payment).
+
+`ChargeCallback` is the body pgw_svc POSTs, signed (common.signatures), when a pending
+charge is decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import msgspec
+
+from contracts.message import Message, from_payload
+
+
+class ChargeCard(Message, frozen=True):
+    command_id: str
+    transaction_id: str
+    wallet_id: str
+    owner_id: str
+    payment_method_id: str
+    amount: int
+    currency: str
+    idempotency_key: str
+
+
+class RefundCharge(Message, frozen=True):
+    """Refund a deposit's captured charge in full (its credit was refused)."""
+
+    command_id: str
+    transaction_id: str
+    wallet_id: str
+    charge_id: str
+    amount: int
+    currency: str
+    idempotency_key: str
+
+
+class SendPayout(Message, frozen=True):
+    command_id: str
+    transaction_id: str
+    wallet_id: str
+    owner_id: str
+    payment_method_id: str
+    amount: int
+    currency: str
+    idempotency_key: str
+
+
+ProviderCommand: TypeAlias = ChargeCard | RefundCharge | SendPayout
+
+
+def decode_provider_command(payload: Mapping[str, Any]) -> ProviderCommand:
+    """The provider command of an envelope's payload (ValueError if it is none)."""
+    command: ProviderCommand = from_payload(payload, ProviderCommand)
+    return command
+
+
+class ChargeCallback(msgspec.Struct, frozen=True, kw_only=True):
+    """pgw_svc -> transaction_svc, once a pending charge is decided: `status` is
+    `captured` or `failed` (then `failure_reason` is the provider's code)."""
+
+    charge_id: str
+    idempotency_key: str
+    status: str
+    amount: int
+    currency: str
+    failure_reason: str | None = None

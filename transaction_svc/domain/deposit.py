@@ -1,0 +1,134 @@
+"""The deposit saga: charge the caller's card at the provider, then credit the wallet.
+
+CHARGING: `ChargeCard` (`{tx}:charge`, also the provider's idempotency key) goes to the
+provider; `ChargePending` only records a step (the provider's signed callback decides
+later); `ChargeFailed` ends FAILED with the provider's code and nothing credited;
+`ChargeSucceeded` -> CREDITING: `CreditWallet` `{tx}:credit` from the provider's
+settlement account, with no expiry (the money is already taken: only a wallet that cannot
+take it refuses). A credited wallet ends COMPLETED. A refused credit -> REFUNDING:
+`RefundCharge` `{tx}:refund` gives the card its money back, and `ChargeRefunded` ends
+FAILED with the credit's reason. So a deposit charges at most once and credits only what
+was charged, whatever is replayed or retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec.structs import replace
+
+from contracts import payment as pay
+from contracts.provider import ChargeCard, RefundCharge
+from contracts.transaction import DepositCompleted, DepositFailed, DepositRequested
+from contracts.wallet import CreditRejected, CreditWallet, WalletCredited
+from transaction_svc.domain.state import SagaState, SagaStatus, Step
+from transaction_svc.domain.steps import (
+    Reaction,
+    advance,
+    command_id,
+    finish,
+    money,
+    provider_money,
+    settlement_account,
+    step,
+    unchanged,
+)
+
+
+def start_deposit(message: DepositRequested, at: int) -> Reaction:
+    s = SagaState(
+        transaction_id=message.transaction_id,
+        kind="deposit",
+        status=SagaStatus.CHARGING,
+        from_wallet_id="",
+        to_wallet_id=message.wallet_id,
+        amount=message.amount,
+        currency=message.currency,
+        deadline=message.deadline,
+        provider=message.provider,
+        owner_id=message.owner_id,
+        method_id=message.payment_method_id,
+        steps=(Step(step="requested", status="done", at=at),),
+    )
+    s = step(s, at, ("charge", "requested"))
+    charge = ChargeCard(
+        command_id=command_id(s.transaction_id, "charge"),
+        transaction_id=s.transaction_id,
+        wallet_id=s.to_wallet_id,
+        owner_id=s.owner_id,
+        payment_method_id=s.method_id,
+        amount=s.amount,
+        currency=s.currency,
+        idempotency_key=command_id(s.transaction_id, "charge"),
+    )
+    initiated = pay.DepositInitiated(
+        **money(s, s.to_wallet_id), payment_method_id=s.method_id, provider=s.provider
+    )
+    return s, [charge], [initiated]
+
+
+def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
+    tx = s.transaction_id
+    match (s.status, message):
+        case (SagaStatus.CHARGING, pay.ChargePending()):
+            if any(x.step == "charge" and x.status == "pending" for x in s.steps):
+                return unchanged(s)
+            return replace(step(s, at, ("charge", "pending")), charge_id=message.charge_id), [], []
+        case (SagaStatus.CHARGING, pay.ChargeSucceeded()):
+            s = advance(s, at, SagaStatus.CREDITING, ("charge", "done"), ("credit", "requested"))
+            s = replace(s, charge_id=message.charge_id)
+            credit = CreditWallet(
+                command_id=command_id(tx, "credit"),
+                wallet_id=s.to_wallet_id,
+                transaction_id=tx,
+                amount=s.amount,
+                currency=s.currency,
+                counter_account=settlement_account(s.provider),
+            )
+            return s, [credit], []
+        case (SagaStatus.CHARGING, pay.ChargeFailed()):
+            return _failed(s, at, ("charge", "rejected"), message.failure_reason)
+        case (SagaStatus.CREDITING, WalletCredited()) if message.command_id == command_id(
+            tx, "credit"
+        ):
+            s = finish(s, at, SagaStatus.COMPLETED, ("credit", "done"), None)
+            return (
+                s,
+                [],
+                [
+                    DepositCompleted(**provider_money(s, s.to_wallet_id)),
+                    pay.DepositCompleted(**money(s, s.to_wallet_id)),
+                ],
+            )
+        case (SagaStatus.CREDITING, CreditRejected()) if message.command_id == command_id(
+            tx, "credit"
+        ):
+            if not s.charge_id:  # credited from settlement without a charge: nothing to refund
+                return _failed(s, at, ("credit", "rejected"), message.reason)
+            refunding = ("credit", "rejected"), ("refund", "requested")
+            s = advance(s, at, SagaStatus.REFUNDING, *refunding, reason=message.reason)
+            refund = RefundCharge(
+                command_id=command_id(tx, "refund"),
+                transaction_id=tx,
+                wallet_id=s.to_wallet_id,
+                charge_id=s.charge_id,
+                amount=s.amount,
+                currency=s.currency,
+                idempotency_key=command_id(tx, "refund"),
+            )
+            return s, [refund], []
+        case (SagaStatus.REFUNDING, pay.ChargeRefunded()):
+            return _failed(s, at, ("refund", "done"), s.failure_reason or "credit_rejected")
+    return unchanged(s)
+
+
+def _failed(s: SagaState, at: int, done: tuple[str, str], reason: str) -> Reaction:
+    s = finish(s, at, SagaStatus.FAILED, done, reason)
+    return (
+        s,
+        [],
+        [
+            DepositFailed(**provider_money(s, s.to_wallet_id), reason=reason),
+            pay.DepositFailed(**money(s, s.to_wallet_id), failure_reason=reason),
+        ],
+    )

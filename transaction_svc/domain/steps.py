@@ -1,0 +1,83 @@
+"""What every saga does with its state: record steps, finish, name accounts and commands.
+
+Command ids are derived from the transaction (`{tx}:{step}`), so a command sent twice is
+one command to its receiver (the wallet decider, or the provider by idempotency key).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from msgspec.structs import replace
+
+from contracts.payment import PaymentEvent
+from contracts.provider import ProviderCommand
+from contracts.transaction import TransactionEvent
+from contracts.wallet import WalletCommand
+from transaction_svc.domain.state import SagaState, SagaStatus, Step
+
+IN_TRANSIT = "system:in_transit"
+FEES = "system:fees"
+
+SagaCommand: TypeAlias = WalletCommand | ProviderCommand
+SagaEvent: TypeAlias = TransactionEvent | PaymentEvent
+Reaction: TypeAlias = tuple[SagaState | None, list[SagaCommand], list[SagaEvent]]
+
+
+def command_id(transaction_id: str, step: str) -> str:
+    """The id of a saga's command for ``step`` (debit, credit, charge, hold, ...)."""
+    return f"{transaction_id}:{step}"
+
+
+def settlement_account(provider: str) -> str:
+    """External settlement account of a payment provider."""
+    return f"system:settlement:{provider}"
+
+
+def unchanged(state: SagaState | None) -> Reaction:
+    return state, [], []
+
+
+def step(state: SagaState, at: int, *steps: tuple[str, str]) -> SagaState:
+    new = tuple(Step(step=name, status=status, at=at) for name, status in steps)
+    return replace(state, steps=state.steps + new)
+
+
+def advance(
+    state: SagaState,
+    at: int,
+    status: SagaStatus,
+    *steps: tuple[str, str],
+    reason: str | None = None,
+) -> SagaState:
+    """Record ``steps`` and move to the non-terminal ``status`` (keeping ``reason`` as the
+    failure reason to end with, when a compensation starts)."""
+    s = replace(step(state, at, *steps), status=status)
+    return s if reason is None else replace(s, failure_reason=reason)
+
+
+def finish(
+    state: SagaState, at: int, status: SagaStatus, done: tuple[str, str], reason: str | None
+) -> SagaState:
+    return replace(step(state, at, done), status=status, failure_reason=reason)
+
+
+def money(s: SagaState, wallet_id: str) -> dict[str, Any]:
+    """The fields every payment event carries."""
+    return {
+        "payment_id": s.transaction_id,
+        "wallet_id": wallet_id,
+        "amount": s.amount,
+        "currency": s.currency,
+    }
+
+
+def provider_money(s: SagaState, wallet_id: str) -> dict[str, Any]:
+    """The fields a deposit's or withdrawal's transaction event carries."""
+    return {
+        "transaction_id": s.transaction_id,
+        "wallet_id": wallet_id,
+        "amount": s.amount,
+        "currency": s.currency,
+        "provider": s.provider,
+    }

@@ -1,0 +1,148 @@
+"""The withdrawal saga: hold the amount, pay it out to the caller's bank account, capture.
+
+HOLDING: `PlaceHold` `{tx}:hold` (hold id = transaction id) makes the available balance
+drop at once; a refused hold (insufficient funds, frozen wallet) ends FAILED holding
+nothing. PAYING_OUT: `SendPayout` `{tx}:payout` (the provider's idempotency key).
+A payout that succeeded -> CAPTURING: `CaptureHold` `{tx}:capture` moves the held amount
+to the provider's settlement account (the ledger drops) -> COMPLETED. A payout that
+failed -> RELEASING: `ReleaseHold` `{tx}:release` -> FAILED with the provider's code; a
+hold already gone (expired) counts as released. Holds last `HOLD_TTL_MS`; a capture
+refused because the hold expired first ends REVERSAL_FAILED (paid out, not debited:
+counted by the saga's terminal metric, for an operator).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import payment as pay
+from contracts.provider import SendPayout
+from contracts.transaction import WithdrawalCompleted, WithdrawalFailed, WithdrawalRequested
+from contracts.wallet import (
+    CaptureHold,
+    HoldCaptured,
+    HoldPlaced,
+    HoldRejected,
+    HoldReleased,
+    PlaceHold,
+    ReleaseHold,
+)
+from transaction_svc.domain.state import SagaState, SagaStatus, Step
+from transaction_svc.domain.steps import (
+    Reaction,
+    advance,
+    command_id,
+    finish,
+    money,
+    provider_money,
+    settlement_account,
+    step,
+    unchanged,
+)
+
+HOLD_TTL_MS = 7 * 24 * 3600 * 1000  # far longer than any payout takes
+
+
+def start_withdrawal(message: WithdrawalRequested, at: int) -> Reaction:
+    s = SagaState(
+        transaction_id=message.transaction_id,
+        kind="withdrawal",
+        status=SagaStatus.HOLDING,
+        from_wallet_id=message.wallet_id,
+        to_wallet_id="",
+        amount=message.amount,
+        currency=message.currency,
+        deadline=message.deadline,
+        provider=message.provider,
+        owner_id=message.owner_id,
+        method_id=message.payout_method_id,
+        steps=(Step(step="requested", status="done", at=at),),
+    )
+    s = step(s, at, ("hold", "requested"))
+    hold = PlaceHold(
+        command_id=command_id(s.transaction_id, "hold"),
+        wallet_id=s.from_wallet_id,
+        hold_id=s.transaction_id,
+        amount=s.amount,
+        currency=s.currency,
+        expires_at=at + HOLD_TTL_MS,
+        transaction_id=s.transaction_id,
+    )
+    initiated = pay.WithdrawalInitiated(
+        **money(s, s.from_wallet_id), payout_method_id=s.method_id, provider=s.provider
+    )
+    return s, [hold], [initiated]
+
+
+def react_withdrawal(s: SagaState, message: Any, at: int) -> Reaction:
+    tx = s.transaction_id
+    answers = getattr(message, "command_id", None)
+    match (s.status, message):
+        case (SagaStatus.HOLDING, HoldPlaced()) if answers == command_id(tx, "hold"):
+            s = advance(s, at, SagaStatus.PAYING_OUT, ("hold", "done"), ("payout", "requested"))
+            payout = SendPayout(
+                command_id=command_id(tx, "payout"),
+                transaction_id=tx,
+                wallet_id=s.from_wallet_id,
+                owner_id=s.owner_id,
+                payment_method_id=s.method_id,
+                amount=s.amount,
+                currency=s.currency,
+                idempotency_key=command_id(tx, "payout"),
+            )
+            held = pay.WithdrawalFundsHeld(**money(s, s.from_wallet_id), hold_id=tx)
+            return s, [payout], [held]
+        case (SagaStatus.HOLDING, HoldRejected()) if answers == command_id(tx, "hold"):
+            return _failed(s, at, ("hold", "rejected"), message.reason)
+        case (SagaStatus.PAYING_OUT, pay.PayoutSucceeded()):
+            s = advance(s, at, SagaStatus.CAPTURING, ("payout", "done"), ("capture", "requested"))
+            capture = CaptureHold(
+                command_id=command_id(tx, "capture"),
+                wallet_id=s.from_wallet_id,
+                hold_id=tx,
+                amount=s.amount,
+                counter_account=settlement_account(s.provider),
+                transaction_id=tx,
+            )
+            return s, [capture], []
+        case (SagaStatus.PAYING_OUT, pay.PayoutFailed()):
+            releasing = ("payout", "rejected"), ("release", "requested")
+            s = advance(s, at, SagaStatus.RELEASING, *releasing, reason=message.failure_reason)
+            release = ReleaseHold(
+                command_id=command_id(tx, "release"),
+                wallet_id=s.from_wallet_id,
+                hold_id=tx,
+                transaction_id=tx,
+            )
+            return s, [release], []
+        case (SagaStatus.CAPTURING, HoldCaptured()) if answers == command_id(tx, "capture"):
+            s = finish(s, at, SagaStatus.COMPLETED, ("capture", "done"), None)
+            return (
+                s,
+                [],
+                [
+                    WithdrawalCompleted(**provider_money(s, s.from_wallet_id)),
+                    pay.WithdrawalCompleted(**money(s, s.from_wallet_id)),
+                ],
+            )
+        case (SagaStatus.CAPTURING, HoldRejected()) if answers == command_id(tx, "capture"):
+            reason = f"paid out, capture {message.reason}"
+            s = finish(s, at, SagaStatus.REVERSAL_FAILED, ("capture", "rejected"), reason)
+            return s, [], []
+        case (SagaStatus.RELEASING, HoldReleased() | HoldRejected()) if answers == command_id(
+            tx, "release"
+        ):
+            return _failed(s, at, ("release", "done"), s.failure_reason or "payout_failed")
+    return unchanged(s)
+
+
+def _failed(s: SagaState, at: int, done: tuple[str, str], reason: str) -> Reaction:
+    s = finish(s, at, SagaStatus.FAILED, done, reason)
+    return (
+        s,
+        [],
+        [
+            WithdrawalFailed(**provider_money(s, s.from_wallet_id), reason=reason),
+            pay.WithdrawalFailed(**money(s, s.from_wallet_id), failure_reason=reason),
+        ],
+    )
