@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # transaction_svc verifies them.
     provider_callback_secret: SecretStr = SecretStr("dev-provider-callback-secret")
 
+    # This process's own service client at user_svc (common.service_token): the
+    # client-credentials grant gives it tokens with role ``service``. Empty: it has none.
+    service_client_id: str = ""
+    service_client_secret: SecretStr = SecretStr("")
+
     @property
     def jwks_url(self) -> str:
         return f"{self.user_svc_url}/.well-known/jwks.json"
