@@ -21,6 +21,7 @@ from user_svc.keystore import PgKeyStore
 from user_svc.outbox import PgOutboxRelay
 from user_svc.passwords import Argon2Passwords
 from user_svc.refresh import RedisRefreshTokens
+from user_svc.seeded_clients import ensure_seeded_clients, parse_seeds
 from user_svc.settings import UserSettings
 from user_svc.throttle import RedisLoginThrottle
 from user_svc.verifier import KeyStoreVerifier
@@ -35,6 +36,7 @@ def user_settings(settings: Settings) -> UserSettings:
 
 def create_app(settings: Settings) -> FastAPI:
     s = user_settings(settings)
+    seeds = parse_seeds(s.seed_service_clients.get_secret_value() if s.seed_service_clients else "")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
                 ),
             )  # fmt: skip
             await identity.ensure_first_admin()
+            await ensure_seeded_clients(engine, passwords, seeds)
             async with relay.running():
                 yield
             await verifier.aclose()

@@ -25,6 +25,9 @@ class UserSettings(Settings):
     # The first admin, created at startup when both are set and the email is unknown.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+    # Service clients created (or given this secret) at startup: "client_id=secret,..."
+    # (user_svc/seeded_clients.py).
+    seed_service_clients: SecretStr | None = None
 
     password_min_length: int = Field(default=12, ge=8)
     # Login throttling per account (user_svc/throttle.py): after this many failed logins

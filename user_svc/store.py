@@ -148,6 +148,24 @@ async def insert_service_client(
     )  # fmt: skip
 
 
+async def set_service_client_secret(
+    conn: AsyncConnection, *, client_id: str, secret_hash: str, created_by: str
+) -> bool:
+    """Create the client (named after its id, no scopes) or replace its secret hash, in
+    one statement, so instances starting together cannot collide; True if it was new."""
+    return bool(
+        await conn.scalar(
+            text(
+                "INSERT INTO users.service_clients (client_id, name, secret_hash, scopes,"
+                " created_by, created_at) VALUES (:cid, :cid, :hash, '{}', :by, :now)"
+                " ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash"
+                " RETURNING xmax = 0"
+            ),
+            {"cid": client_id, "hash": secret_hash, "by": created_by, "now": datetime.now(UTC)},
+        )
+    )
+
+
 async def service_client(conn: AsyncConnection, client_id: str) -> tuple[str, list[str]] | None:
     """(secret hash, allowed scopes) of an enabled client."""
     row = (

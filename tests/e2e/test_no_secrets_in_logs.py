@@ -14,6 +14,7 @@ import pytest
 
 from common.settings import Settings
 from common.topics import USER_EVENTS
+from infra.local.credentials import client_secret
 from infra.testing.api import (
     ADMIN_PASSWORD,
     User,
@@ -160,6 +161,13 @@ async def test_no_secrets_in_any_log(
         "/service/verify", json={"token": user.token}, headers=bearer(secrets["service token"])
     )
     assert r.status_code == 200, r.text
+    # the client the launcher seeded for transaction_svc: its secret, and a token of it
+    seeded = {
+        "client_id": "transaction_svc",
+        "client_secret": client_secret(apps.cfg.run_dir, "transaction_svc"),
+    }
+    secrets["seeded client secret"] = seeded["client_secret"]
+    secrets["seeded client token"] = await service_token(api, seeded)
     # logout
     r = await api.post(
         "/auth/logout",

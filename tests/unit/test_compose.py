@@ -20,6 +20,7 @@ import yaml
 from common.settings import Settings
 from infra.local.backing import prometheus_config
 from infra.local.config import SERVICE_PORTS, WORKER_PORTS, LocalConfig
+from user_svc.seeded_clients import parse_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every process the local launcher runs: name -> python module.
@@ -142,6 +143,20 @@ def test_service_builds_root_dockerfile_and_runs_its_module(name: str) -> None:
     for dep, cond in (svc.get("depends_on") or {}).items():
         wanted = "service_completed_successfully" if dep in one_shots() else "service_healthy"
         assert dep in compose() and cond["condition"] == wanted, dep
+
+
+def test_user_svc_seeds_the_service_client_each_holder_uses() -> None:
+    """Given the processes that hold a service client's credentials, user_svc seeds that
+    client with the same secret (else their tokens are refused)."""
+    seeds = parse_seeds(env_of(compose()["user_svc"])["PAYSTREAM_SEED_SERVICE_CLIENTS"])
+    holders = {
+        name: env_of(svc)
+        for name, svc in compose().items()
+        if "PAYSTREAM_SERVICE_CLIENT_ID" in env_of(svc)
+    }
+    assert set(holders) == {"transaction_svc", "transaction_saga", "transaction_provider"}
+    for env in holders.values():
+        assert seeds[env["PAYSTREAM_SERVICE_CLIENT_ID"]] == env["PAYSTREAM_SERVICE_CLIENT_SECRET"]
 
 
 def test_bootstrap_runs_before_every_service() -> None:
