@@ -53,10 +53,20 @@ async def _wallet(client: httpx.AsyncClient, token: str, funds: int) -> str:
     r = await client.post("/wallets", json={"currency": "USD"}, headers=auth)
     r.raise_for_status()
     wallet_id = str(r.json()["id"])
+    card = {"type": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2035,
+            "cvc": "123"}  # fmt: skip
+    r = await client.post("/payment-methods", json=card, headers=auth)
+    r.raise_for_status()
+    method = str(r.json()["id"])
     for _ in range(50):  # the command API learns of new wallets from wallet-events
         r = await client.post(
             "/deposits",
-            json={"wallet_id": wallet_id, "amount": funds, "currency": "USD"},
+            json={
+                "wallet_id": wallet_id,
+                "amount": funds,
+                "currency": "USD",
+                "payment_method_id": method,
+            },
             headers={**auth, "Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=10"},
         )
         if r.status_code != 404:

@@ -1,4 +1,4 @@
-"""The money command API: transfers and deposits, and transaction status.
+"""The money command API: transfers, deposits and withdrawals, and transaction status.
 
 A money POST is validated (shape, auth, ownership, currency), given a deterministic id
 from the caller's ``Idempotency-Key``, recorded (idempotency record + pending
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -30,7 +31,8 @@ from common.paging import fetch_page
 from common.prefer import prefer_wait
 from common.state import installed
 from contracts.ids import deterministic_id
-from contracts.transaction import DepositRequested, TransferRequested
+from contracts.payment import PROVIDER
+from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
 from transaction_svc import store
 from transaction_svc.deps import App, TransactionApp
 from transaction_svc.schemas import (
@@ -38,13 +40,13 @@ from transaction_svc.schemas import (
     TransactionPublic,
     TransactionsPage,
     TransferCreate,
+    WithdrawalCreate,
 )
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL
 from transaction_svc.wallets import WalletEntry
 
 router = APIRouter()
-PROVIDER = "sim"  # deposits credit from this settlement account until pgw_svc exists
 READERS = ("admin", "auditor")  # see every wallet and transaction
 MOVERS = ("user", "merchant", "admin")  # may own wallets and move money out of them
 CURSOR = TypeAdapter(tuple[Instant, uuid.UUID])  # (created_at, id) of the last row
@@ -52,6 +54,7 @@ MONEY_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": TransactionPublic, "description": "Terminal within `Prefer: wait`"},
     **errors(403, 404, 409, 503),
 }
+PROVIDER_ANSWERS = MONEY_ANSWERS | errors(403, 404, 409, 422, 503)
 
 
 def represent(row: Any) -> dict[str, Any]:
@@ -245,6 +248,36 @@ async def build_transfer(
     return row, event
 
 
+async def _usable_method(
+    state: TransactionApp, owner: str, method_id: str, kind: str, amount: int, currency: str
+) -> None:
+    """The caller's own method of ``kind`` (card or bank_account) that pays ``amount`` in
+    ``currency``, as the provider describes it; else the 4xx that says why, before
+    anything is recorded, charged or held."""
+    try:
+        method = await state.provider.method(method_id, owner)
+    except httpx.HTTPError:
+        raise Problem(
+            503, "provider_unavailable", "the payment provider cannot be reached; try again"
+        ) from None
+    if method is None:  # someone else's is as unknown as none at all
+        raise Problem(404, "payment_method_not_found", f"payment method {method_id} does not exist")
+    if method.type != kind:
+        code = "not_a_card" if kind == "card" else "not_a_bank_account"
+        raise Problem(422, code, f"payment method {method_id} is a {method.type}")
+    if currency not in method.currencies:
+        raise Problem(
+            422, "currency_unsupported", f"payment method {method_id} cannot pay in {currency}"
+        )
+    if amount > method.max_amount:
+        raise Problem(
+            422,
+            "amount_too_large",
+            f"the provider takes at most {method.max_amount} minor units per payment",
+            max_amount=method.max_amount,
+        )
+
+
 async def build_deposit(
     state: TransactionApp, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any]:
@@ -252,6 +285,8 @@ async def build_deposit(
     wallet_id = str(body.wallet_id)
     wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
     _owned_wallet(wallets, principal, wallet_id, body.currency)
+    method_id = str(body.payment_method_id)
+    await _usable_method(state, principal.subject, method_id, "card", body.amount, body.currency)
     row = {
         "id": tx_id,
         "kind": "deposit",
@@ -271,6 +306,44 @@ async def build_deposit(
         currency=body.currency,
         provider=PROVIDER,
         deadline=_deadline(state.settings, now),
+        payment_method_id=method_id,
+        owner_id=principal.subject,
+    )
+    return row, event
+
+
+async def build_withdrawal(
+    state: TransactionApp, caller: Caller, body: WithdrawalCreate, tx_id: str, now: datetime
+) -> tuple[dict[str, Any], Any]:
+    principal = caller.principal
+    wallet_id = str(body.wallet_id)
+    wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
+    _owned_wallet(wallets, principal, wallet_id, body.currency)
+    method_id = str(body.payout_method_id)
+    await _usable_method(
+        state, principal.subject, method_id, "bank_account", body.amount, body.currency
+    )
+    row = {
+        "id": tx_id,
+        "kind": "withdrawal",
+        "owner_id": principal.subject,
+        "from_wallet_id": wallet_id,
+        "to_wallet_id": None,
+        "amount": body.amount,
+        "currency": body.currency,
+        "fee": 0,
+        "description": None,
+        "created_at": now,
+    }
+    event = WithdrawalRequested(
+        transaction_id=tx_id,
+        wallet_id=wallet_id,
+        amount=body.amount,
+        currency=body.currency,
+        provider=PROVIDER,
+        payout_method_id=method_id,
+        owner_id=principal.subject,
+        deadline=_deadline(state.settings, now),
     )
     return row, event
 
@@ -280,7 +353,7 @@ def _check_transfer(body: TransferCreate) -> None:
         raise Problem(422, "same_wallet", "a transfer needs two different wallets")
 
 
-def _check_deposit(body: DepositCreate) -> None:
+def _no_check(body: BaseModel) -> None:
     return None
 
 
@@ -326,8 +399,11 @@ def _invalid(errors: list[dict[str, Any]]) -> Problem:
 
 
 TRANSFERS = MoneyPost("/transfers", TransferCreate, _check_transfer, build_transfer)
-DEPOSITS = MoneyPost("/deposits", DepositCreate, _check_deposit, build_deposit)
-FAST_ROUTES = [FastRoute("POST", p.path, p.path, p.fast) for p in (TRANSFERS, DEPOSITS)]
+DEPOSITS = MoneyPost("/deposits", DepositCreate, _no_check, build_deposit)
+WITHDRAWALS = MoneyPost("/withdrawals", WithdrawalCreate, _no_check, build_withdrawal)
+FAST_ROUTES = [
+    FastRoute("POST", p.path, p.path, p.fast) for p in (TRANSFERS, DEPOSITS, WITHDRAWALS)
+]
 
 
 async def _slow(
@@ -364,7 +440,7 @@ async def create_transfer(
 
 
 @router.post(
-    "/deposits", status_code=202, response_model=TransactionPublic, responses=MONEY_ANSWERS
+    "/deposits", status_code=202, response_model=TransactionPublic, responses=PROVIDER_ANSWERS
 )
 async def create_deposit(
     app: App,
@@ -374,7 +450,28 @@ async def create_deposit(
     principal: CurrentPrincipal,
     headers: Annotated[MoneyHeaders, Header()],
 ) -> dict[str, Any]:
+    """Charge the caller's card (``payment_method_id``) and credit the wallet with what
+    the provider took; a declined charge ends ``failed`` with the provider's code."""
     return await _slow(DEPOSITS, app, request, response, principal, body, headers)
+
+
+@router.post(
+    "/withdrawals",
+    status_code=202,
+    response_model=TransactionPublic,
+    responses=PROVIDER_ANSWERS,
+)
+async def create_withdrawal(
+    app: App,
+    body: WithdrawalCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    headers: Annotated[MoneyHeaders, Header()],
+) -> dict[str, Any]:
+    """Hold the amount at once, pay it out to the caller's bank account
+    (``payout_method_id``), then take it from the wallet; a failed payout releases it."""
+    return await _slow(WITHDRAWALS, app, request, response, principal, body, headers)
 
 
 def _visible(principal: Principal, row: Any) -> bool:
@@ -397,7 +494,7 @@ async def get_transaction(
 async def list_transactions(
     app: App,
     principal: CurrentPrincipal,
-    type: Annotated[str | None, Query(pattern="^(transfer|deposit)$")] = None,
+    type: Annotated[str | None, Query(pattern="^(transfer|deposit|withdrawal)$")] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     wallet_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Instant | None = None,

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.notify import Waiters
 from common.state import ServiceState, state_dependency
+from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
 from transaction_svc.wallets import WalletDirectory
@@ -27,6 +29,8 @@ class TransactionApp(ServiceState):
     claims: Claims  # group-committed idempotency claims
     waiters: Waiters  # terminal-state notices for Prefer: wait
     directory: WalletDirectory  # owners and currencies of wallets
+    provider: ProviderClient  # pgw_svc: payment methods, asked before a deposit or withdrawal
+    redis: Redis  # provider callbacks' signatures already received
 
 
 App = Annotated[TransactionApp, Depends(state_dependency(TransactionApp))]

@@ -12,9 +12,12 @@ from common.auth import JwksVerifier
 from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
 from common.revocation import RevokedSessions
+from common.service_token import ServiceTokens
 from common.state import install
+from transaction_svc import callbacks
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.deps import TransactionApp
+from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
 from transaction_svc.wallets import WalletDirectory
@@ -28,6 +31,8 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         engine, producer, redis = resources.engine, resources.producer, resources.redis
         assert engine is not None and producer is not None and redis is not None
         directory = WalletDirectory(settings.wallet_svc_url)
+        tokens = ServiceTokens.from_settings(settings)
+        provider = ProviderClient(settings.pgw_svc_url, tokens)
         waiters = Waiters(redis, TRANSACTION_CHANNEL)
         await waiters.start()
         revoked = RevokedSessions()
@@ -40,6 +45,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
             TransactionApp(
                 verifier=verifier, settings=settings, engine=engine, producer=producer,
                 claims=Claims(engine), waiters=waiters, directory=directory,
+                provider=provider, redis=redis,
             ),
         )  # fmt: skip
         try:
@@ -49,9 +55,12 @@ def create_app(settings: TransactionSettings) -> FastAPI:
             await revoked.stop()
             await verifier.aclose()
             await directory.aclose()
+            await provider.aclose()
+            await tokens.aclose()
             await resources.close()
 
     app = build_app(settings.service_name, lifespan=lifespan)
     app.include_router(router)
+    app.include_router(callbacks.router)
     app.state.fast_routes.extend(FAST_ROUTES)  # the money POSTs: see common/fastlane.py
     return app

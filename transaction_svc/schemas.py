@@ -49,13 +49,32 @@ class DepositCreate(_Money):
                     "wallet_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
                     "amount": 10000,
                     "currency": "USD",
+                    "payment_method_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c70",
                 }
             ]
         }
     )
 
     wallet_id: UUID
-    payment_method_id: str | None = Field(default=None, max_length=64)
+    payment_method_id: UUID = Field(description="a card of the caller's (POST /payment-methods)")
+
+
+class WithdrawalCreate(_Money):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "wallet_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                    "amount": 2500,
+                    "currency": "USD",
+                    "payout_method_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c71",
+                }
+            ]
+        }
+    )
+
+    wallet_id: UUID
+    payout_method_id: UUID = Field(description="a bank account of the caller's")
 
 
 class SagaStep(BaseModel):
@@ -69,10 +88,10 @@ class TransactionLinks(BaseModel):
 
 
 class TransactionPublic(BaseModel):
-    """A transfer or deposit and where its saga is."""
+    """A transfer, deposit or withdrawal and where its saga is."""
 
     id: str
-    type: Literal["transfer", "deposit"]
+    type: Literal["transfer", "deposit", "withdrawal"]
     status: str
     amount: int
     currency: str

@@ -35,6 +35,7 @@ WORKER_PORTS: dict[str, tuple[str, int]] = {
     "wallet_decider": ("wallet_svc.decider_worker", 18012),
     "wallet_projector": ("wallet_svc.projector", 18013),
     "transaction_saga": ("transaction_svc.saga_worker", 18014),
+    "transaction_provider": ("transaction_svc.provider_worker", 18015),
 }
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import jwt
 
 TERMINAL = {"completed", "failed", "reversed", "reversal_failed"}
+GOOD_CARD = "4242424242424242"  # the provider's test card that always pays
+GOOD_IBAN = "GB33BUKB20201555555555"  # the provider's test bank account that always pays out
 # the first admin, configured for user_svc by the test stack (as production configures it)
 ADMIN_EMAIL = "admin@paystream.dev"
 ADMIN_PASSWORD = "Guard-the-ledger-2026"
@@ -26,6 +28,7 @@ class User:
     email: str
     password: str
     token: str
+    cards: dict[str, str] = field(default_factory=dict)  # card number -> payment method id
 
     @property
     def auth(self) -> dict[str, str]:
@@ -108,10 +111,38 @@ async def money_post(
     return await api.post(path, json=body, headers=headers)
 
 
-async def deposit(api: httpx.AsyncClient, user: User, wallet: str, amount: int) -> dict[str, Any]:
-    r = await money_post(
-        api, user, "/deposits", {"wallet_id": wallet, "amount": amount, "currency": "USD"}, wait=15
-    )
+async def add_card(api: httpx.AsyncClient, user: User, number: str = GOOD_CARD) -> str:
+    """The id of ``user``'s card ``number`` (registered once, then remembered)."""
+    if number not in user.cards:
+        body = {"type": "card", "number": number, "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+        r = await api.post("/payment-methods", json=body, headers=user.auth)
+        assert r.status_code == 201, r.text
+        user.cards[number] = str(r.json()["id"])
+    return user.cards[number]
+
+
+async def add_bank_account(
+    api: httpx.AsyncClient, user: User, iban: str = GOOD_IBAN, currency: str = "USD"
+) -> str:
+    """The id of a new bank account of ``user`` that pays out in ``currency``."""
+    body = {
+        "type": "bank_account",
+        "iban": iban,
+        "holder_name": "Test Holder",
+        "currency": currency,
+    }
+    r = await api.post("/payment-methods", json=body, headers=user.auth)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def deposit(
+    api: httpx.AsyncClient, user: User, wallet: str, amount: int, currency: str = "USD"
+) -> dict[str, Any]:
+    """A completed card deposit (the provider's always-paying test card)."""
+    card = await add_card(api, user)
+    body = {"wallet_id": wallet, "amount": amount, "currency": currency, "payment_method_id": card}
+    r = await money_post(api, user, "/deposits", body, wait=15)
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
     return dict(r.json())
 

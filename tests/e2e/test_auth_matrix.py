@@ -377,7 +377,15 @@ async def test_service_token_is_not_a_user(api: httpx.AsyncClient, admin: User) 
             {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 1, "currency": "USD"},
         ),
         "deposit": await money_post(
-            api, svc, "/deposits", {"wallet_id": wa, "amount": 1, "currency": "USD"}
+            api,
+            svc,
+            "/deposits",
+            {
+                "wallet_id": wa,
+                "amount": 1,
+                "currency": "USD",
+                "payment_method_id": str(uuid.uuid4()),
+            },
         ),
     }.items():
         assert_problem(r, (403,), f"service token: {what}")
@@ -425,7 +433,9 @@ async def test_ownership_and_roles(api: httpx.AsyncClient, admin: User) -> None:
         {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 1, "currency": "USD"},
     )
     assert_problem(r, (404,), "bob transfers from alice's wallet (he may not see it)")
-    r = await money_post(api, bob, "/deposits", {"wallet_id": wa, "amount": 1, "currency": "USD"})
+    some_card = str(uuid.uuid4())
+    into_alices = {"wallet_id": wa, "amount": 1, "currency": "USD", "payment_method_id": some_card}
+    r = await money_post(api, bob, "/deposits", into_alices)
     assert_problem(r, (404,), "bob deposits into alice's wallet (he may not see it)")
     r = await api.get("/transactions", headers=bob.auth)
     assert r.status_code == 200, r.text
@@ -534,7 +544,15 @@ async def test_ownership_and_roles(api: httpx.AsyncClient, admin: User) -> None:
         "list users": await api.get("/admin/users", headers=carol.auth),
         "open a wallet": await api.post("/wallets", json={"currency": "USD"}, headers=carol.auth),
         "deposit": await money_post(
-            api, carol, "/deposits", {"wallet_id": wa, "amount": 1, "currency": "USD"}
+            api,
+            carol,
+            "/deposits",
+            {
+                "wallet_id": wa,
+                "amount": 1,
+                "currency": "USD",
+                "payment_method_id": str(uuid.uuid4()),
+            },
         ),
         "set a role": await api.patch(
             f"/admin/users/{carol_id}/role", json={"role": "admin"}, headers=carol.auth

@@ -14,6 +14,7 @@ import pytest
 
 from infra.testing.api import (
     User,
+    add_card,
     balance,
     deposit,
     money_post,
@@ -151,7 +152,8 @@ async def test_a_deposit_needs_an_idempotency_key_and_a_retry_credits_once(
     # given a new wallet
     carol = await register(api, "carol")
     wallet = await open_wallet(api, carol)
-    body = {"wallet_id": wallet, "amount": 500, "currency": "USD"}
+    card = await add_card(api, carol)
+    body = {"wallet_id": wallet, "amount": 500, "currency": "USD", "payment_method_id": card}
     # when a deposit comes without an Idempotency-Key, twice
     for _ in range(2):
         r = await api.post("/deposits", json=body, headers={**carol.auth, "Prefer": "wait=5"})
@@ -196,7 +198,8 @@ async def test_a_wallet_the_caller_cannot_see_is_answered_as_an_unknown_one(
     assert _code(theirs) == _code(nobody) == (404, "wallet_not_found")
     assert _without_ids(theirs, alice_wallet) == _without_ids(nobody, unknown)
     # and so for a deposit into alice's wallet
-    dep = {"wallet_id": alice_wallet, "amount": 1, "currency": "USD"}
+    dep = {"wallet_id": alice_wallet, "amount": 1, "currency": "USD",
+           "payment_method_id": await add_card(api, mallory)}  # fmt: skip
     assert _code(await money_post(api, mallory, "/deposits", dep)) == (404, "wallet_not_found")
     # when alice pays bob's EUR wallet in USD: refused, without naming bob's currency
     cross = await money_post(api, alice, "/transfers", transfer(alice_wallet, bob_eur))

@@ -19,6 +19,7 @@ from infra.testing.api import (
     ADMIN_PASSWORD,
     User,
     bearer,
+    deposit,
     login,
     money_post,
     open_wallet,
@@ -117,10 +118,7 @@ async def test_no_secrets_in_any_log(
     other = await register(api, "counterpart")
     secrets |= {"counterpart password": other.password, "counterpart token": other.token}
     wa, wb = await open_wallet(api, user), await open_wallet(api, other)
-    r = await money_post(
-        api, user, "/deposits", {"wallet_id": wa, "amount": 5000, "currency": "USD"}, wait=15
-    )
-    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    await deposit(api, user, wa, 5000)
     r = await money_post(
         api,
         user,

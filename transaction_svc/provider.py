@@ -1,0 +1,171 @@
+"""pgw_svc's provider API, as transaction_svc calls it: over HTTP, as its own service
+client (``common.service_token.ServiceTokens``), with the saga's idempotency keys.
+
+Exactly one charge, refund or payout per key, whatever fails: a create that times out,
+gets a 5xx or loses its connection may or may not have been made, so before sending it
+again the client asks the provider what it made with that key
+(``GET /internal/charges?idempotency_key=``); only a 404 there sends the create again,
+with the same key, which the provider answers with the first row if it raced one. The
+client asks until the provider answers: an unreachable provider leaves the payment
+``processing``, never failed while its charge may exist. A refusal (4xx with a ``code``)
+is an answer: the payment fails with that code, nothing was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from prometheus_client import Counter
+
+from common.service_token import ServiceTokens
+from contracts import payment as pay
+from contracts.provider import ChargeCard, ProviderCommand, RefundCharge, SendPayout
+
+log = logging.getLogger("paystream.provider")
+
+RETRIED = Counter(
+    "paystream_provider_calls_retried_total",
+    "Provider creates whose outcome was unknown (timeout, 5xx, lost connection) and that "
+    "were asked about and sent again",
+    ["kind"],
+)
+PATHS = {
+    ChargeCard: "/internal/charges",
+    RefundCharge: "/internal/refunds",
+    SendPayout: "/internal/payouts",
+}
+UNKNOWN_OUTCOME = frozenset({401, 408, 425, 429})  # besides 5xx: try again after asking
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A payment method as the provider describes it to the money services."""
+
+    id: str
+    type: str  # "card" or "bank_account"
+    currencies: tuple[str, ...]
+    max_amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The provider refused the create (4xx): nothing was made."""
+
+    code: str
+
+
+class ProviderClient:
+    def __init__(
+        self,
+        pgw_url: str,
+        tokens: ServiceTokens,
+        timeout_s: float = 5.0,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._client = httpx.AsyncClient(base_url=pgw_url, auth=tokens, timeout=timeout_s)
+        self._max_backoff_s = max_backoff_s
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def method(self, method_id: str, owner_id: str) -> Method | None:
+        """The owner's method, or None when it is unknown, deleted or someone else's.
+        Raises ``httpx.HTTPError`` when the provider cannot answer."""
+        r = await self._client.get(
+            f"/internal/payment-methods/{method_id}", params={"owner_id": owner_id}
+        )
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        body = r.json()
+        return Method(body["id"], body["type"], tuple(body["currencies"]), body["max_amount"])
+
+    async def carry(self, command: ProviderCommand) -> pay.ProviderOutcome:
+        """Make what ``command`` asks at the provider, once; return the provider's answer."""
+        row = await self._create(command)
+        base: dict[str, Any] = {
+            "payment_id": command.transaction_id,
+            "wallet_id": command.wallet_id,
+            "amount": command.amount,
+            "currency": command.currency,
+        }
+        match command:
+            case ChargeCard():
+                return _charge_outcome(row, base)
+            case RefundCharge():
+                if isinstance(row, Refused):  # cannot happen for a saga's full refund
+                    raise RuntimeError(f"refund of {command.charge_id} refused: {row.code}")
+                return pay.ChargeRefunded(**base, charge_id=command.charge_id, refund_id=row["id"])
+            case SendPayout():
+                if isinstance(row, Refused):
+                    return pay.PayoutFailed(**base, payout_id=None, failure_reason=row.code)
+                if row["status"] == "succeeded":
+                    return pay.PayoutSucceeded(**base, payout_id=row["id"])
+                reason = row.get("failure_reason") or "payout_failed"
+                return pay.PayoutFailed(**base, payout_id=row["id"], failure_reason=reason)
+        raise AssertionError(command)
+
+    async def _create(self, command: ProviderCommand) -> dict[str, Any] | Refused:
+        path = PATHS[type(command)]
+        body = _body(command)
+        key = command.idempotency_key
+        backoff = 0.2
+        while True:
+            try:
+                r = await self._client.post(path, json=body, headers={"Idempotency-Key": key})
+                if r.status_code in (200, 201):
+                    return dict(r.json())
+                if r.status_code < 500 and r.status_code not in UNKNOWN_OUTCOME:
+                    return Refused(_code(r))
+                reason = f"status {r.status_code}"
+            except httpx.TransportError as exc:  # a timeout or a lost connection
+                reason = type(exc).__name__
+            RETRIED.labels(type(command).__name__).inc()
+            found = await self._made(path, key)
+            if found is not None:
+                return found
+            log.warning(
+                "provider outcome unknown; sending again",
+                extra={"transaction_id": command.transaction_id, "reason": reason},
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _made(self, path: str, key: str) -> dict[str, Any] | None:
+        """What the provider made with ``key``; None if nothing, or if it cannot say now."""
+        try:
+            r = await self._client.get(path, params={"idempotency_key": key})
+        except httpx.TransportError:
+            return None
+        return dict(r.json()) if r.status_code == 200 else None
+
+
+def _code(r: httpx.Response) -> str:
+    """The refusal's problem ``code`` (a stable string the payment fails with)."""
+    try:
+        return str(r.json()["code"])
+    except (ValueError, KeyError, TypeError):
+        return f"provider_refused_{r.status_code}"
+
+
+def _body(command: ProviderCommand) -> dict[str, Any]:
+    money = {"amount": command.amount, "currency": command.currency}
+    if isinstance(command, RefundCharge):
+        return {"charge_id": command.charge_id, "amount": command.amount}
+    return money | {"owner_id": command.owner_id, "payment_method_id": command.payment_method_id}
+
+
+def _charge_outcome(row: dict[str, Any] | Refused, base: dict[str, Any]) -> pay.ProviderOutcome:
+    if isinstance(row, Refused):
+        return pay.ChargeFailed(**base, charge_id=None, failure_reason=row.code)
+    match row["status"]:
+        case "captured" | "authorized":
+            return pay.ChargeSucceeded(**base, charge_id=row["id"])
+        case "pending":
+            return pay.ChargePending(**base, charge_id=row["id"])
+    reason = row.get("failure_reason") or "charge_failed"
+    return pay.ChargeFailed(**base, charge_id=row["id"], failure_reason=reason)
