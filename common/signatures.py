@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 DEFAULT_TOLERANCE_S = 300
+HEADER = "Paystream-Signature"  # the HTTP header that carries the signature
 _HEX = frozenset("0123456789abcdef")
 
 

@@ -55,10 +55,12 @@ def _token_columns(body: PaymentMethodCreate, key: bytes, now: datetime) -> dict
     """The stored columns of a checked method; a refusal is a 422 with the domain's code."""
     try:
         if isinstance(body, BankAccountCreate):
-            account = tokenize_bank_account(iban=body.iban, fingerprint_key=key)
+            account = tokenize_bank_account(
+                iban=body.iban, fingerprint_key=key, currency=body.currency
+            )
             return {"type": "bank_account", "brand": None, "exp_month": None, "exp_year": None,
-                    "country": account.country, "last4": account.last4,
-                    "fingerprint": account.fingerprint}  # fmt: skip
+                    "country": account.country, "currency": account.currency,
+                    "last4": account.last4, "fingerprint": account.fingerprint}  # fmt: skip
         card = tokenize_card(
             number=body.number, exp_month=body.exp_month, exp_year=body.exp_year,
             cvc=body.cvc, today=now.date(), fingerprint_key=key,
@@ -67,7 +69,7 @@ def _token_columns(body: PaymentMethodCreate, key: bytes, now: datetime) -> dict
         detail = f"the payment method was refused: {rejected}"
         raise Problem(422, rejected.reason.value, detail) from None
     return {"type": "card", "brand": card.brand.value, "exp_month": card.exp_month,
-            "exp_year": card.exp_year, "country": None, "last4": card.last4,
+            "exp_year": card.exp_year, "country": None, "currency": None, "last4": card.last4,
             "fingerprint": card.fingerprint}  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from pgw_svc.keyed import Keyed, KeyedTable, PgKeyedRows
 CHARGES = KeyedTable(
     "charges",
     ("id", "client_id", "idempotency_key", "request_hash", "payment_method_id", "amount",
-     "currency", "status", "failure_reason", "captured_amount", "refunded_amount",
+     "currency", "status", "failure_reason", "captured_amount", "refunded_amount", "capture",
      "created_at", "updated_at"),
 )  # fmt: skip
 REFUNDS = KeyedTable(

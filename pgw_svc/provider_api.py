@@ -19,14 +19,14 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from common.auth import Principal, require_roles
+from common.auth import Principal
 from common.errors import Problem
 from common.idempotency import IdempotencyKey, MoneyHeaders, key_reused, request_hash
 from common.openapi import errors
 from common.responses import OrjsonResponse
 from contracts.ids import uuid7
-from pgw_svc.deps import App, PgwApp
-from pgw_svc.domain import Outcome, Status
+from pgw_svc.deps import App, PgwApp, Service
+from pgw_svc.domain import Outcome, charge_status
 from pgw_svc.keyed import Keyed, PgKeyedRows
 from pgw_svc.provider_schemas import (
     ChargeCreate,
@@ -50,7 +50,6 @@ router = APIRouter(
     dependencies=[Depends(_provider_latency)],
 )  # fmt: skip
 
-Service = Annotated[Principal, require_roles("service")]
 Headers = Annotated[MoneyHeaders, Header()]
 KeyQuery = Annotated[IdempotencyKey, Query()]
 
@@ -64,7 +63,8 @@ def _answer(model: type[BaseModel], stored: Keyed, body_hash: str) -> Response:
 
 
 async def _method(app: PgwApp, body: ChargeCreate | PayoutCreate, kind: str) -> dict[str, Any]:
-    """The owner's method of ``kind`` within the provider's maximum, or the refusal."""
+    """The owner's method of ``kind`` within the provider's maximum and paying in the
+    body's currency, or the refusal."""
     if body.amount > app.max_amount:
         raise Problem(422, "amount_too_large", f"the provider's maximum is {app.max_amount}",
                       max_amount=app.max_amount)  # fmt: skip
@@ -73,6 +73,11 @@ async def _method(app: PgwApp, body: ChargeCreate | PayoutCreate, kind: str) -> 
         raise Problem(404, "payment_method_not_found", "the owner has no such payment method")
     if method["type"] != kind:
         raise Problem(422, f"not_a_{kind}", f"the payment method is not a {kind}")
+    currencies = app.currencies(method)
+    if body.currency not in currencies:
+        raise Problem(422, "currency_unsupported",
+                      f"the payment method pays in {', '.join(currencies)}, not {body.currency}",
+                      currencies=list(currencies))  # fmt: skip
     return method
 
 
@@ -129,16 +134,16 @@ async def create_charge(
 
     def decide(card: dict[str, Any], now: datetime) -> tuple[Outcome, dict[str, Any]]:
         outcome = app.scenarios.charge(card["fingerprint"], key)
-        status = outcome.status.value
-        if outcome.status is Status.SUCCEEDED:
-            status = "captured" if body.capture else "authorized"
+        status = charge_status(outcome, body.capture)
         captured = body.amount if status == "captured" else 0
         return outcome, {"status": status, "captured_amount": captured, "refunded_amount": 0,
-                         "updated_at": now}  # fmt: skip
+                         "capture": body.capture, "updated_at": now}  # fmt: skip
 
-    return await _create(
+    answer = await _create(
         app, app.charges, ChargePublic, MethodRequest(principal, body, key), decide
     )
+    app.settlement.wake()  # a pending charge is decided from its row, timed from now
+    return answer
 
 
 @router.get("/charges", response_model=ChargePublic, responses=errors(403, 404))

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.money import Currency
+
 HolderName = Annotated[str, Field(min_length=1, max_length=200)]
 
 CARD_EXAMPLE: dict[str, Any] = {
@@ -39,6 +41,9 @@ class BankAccountCreate(BaseModel):
     type: Literal["bank_account"]
     iban: str = Field(min_length=1, max_length=64, description="spaces and any case allowed")
     holder_name: HolderName
+    currency: Currency | None = Field(
+        default=None, description="what the account pays in; by default its country's"
+    )
 
 
 PaymentMethodCreate = Annotated[CardCreate | BankAccountCreate, Field(discriminator="type")]
@@ -59,6 +64,7 @@ class BankAccountPublic(BaseModel):
     id: str
     type: Literal["bank_account"]
     country: str
+    currency: str
     last4: str
     holder_name: str | None
     created_at: datetime
@@ -73,7 +79,7 @@ class PaymentMethodsPage(BaseModel):
 
 
 CARD_FIELDS = ("brand", "last4", "exp_month", "exp_year")
-BANK_FIELDS = ("country", "last4")
+BANK_FIELDS = ("country", "currency", "last4")
 
 
 def method_public(row: dict[str, object]) -> dict[str, object]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from common.money import EXPONENTS
 from common.settings import Settings
 from pgw_svc.domain import DEFAULT_SUCCESS_RATE_BP
 
 
 class PgwSettings(Settings):
-    """The provider's secrets.
+    """The provider's settings.
 
     ``pgw_fingerprint_key``: the HMAC key of card and IBAN fingerprints
     (``pgw_svc.domain.fingerprint``); changing it makes every stored fingerprint, and the
@@ -18,6 +19,10 @@ class PgwSettings(Settings):
     payout) waits before it answers, as a real provider's network and processing would.
     ``pgw_success_rate_bp``: the share of other cards' charges that succeed, in basis points.
     ``pgw_max_amount``: the largest charge or payout, in minor units of any currency.
+    ``pgw_card_currencies``: the currencies a card pays in, comma-separated ISO codes.
+    ``pgw_async_delay_ms``: how long after it was made a pending charge is decided.
+    ``pgw_callback_url``: where the signed callback of a decided charge is POSTed; by
+    default transaction_svc's ``/internal/provider/callbacks``.
     """
 
     service_name: str = "pgw_svc"
@@ -25,6 +30,29 @@ class PgwSettings(Settings):
     pgw_latency_ms: int = Field(default=0, ge=0, le=60_000)
     pgw_success_rate_bp: int = Field(default=DEFAULT_SUCCESS_RATE_BP, ge=0, le=10_000)
     pgw_max_amount: int = Field(default=100_000_000, gt=0)
+    pgw_card_currencies: str = "USD,EUR,GBP,CHF,CAD,AUD,JPY,SEK,NOK,DKK,PLN"
+    pgw_async_delay_ms: int = Field(default=1500, ge=0, le=3_600_000)
+    pgw_callback_url: str | None = None
+
+    @field_validator("pgw_card_currencies")
+    @classmethod
+    def _known_currencies(cls, value: str) -> str:
+        unknown = [code for code in value.split(",") if code not in EXPONENTS]
+        if unknown:
+            raise ValueError(f"unknown currencies {unknown}")
+        return value
+
+    @property
+    def card_currencies(self) -> tuple[str, ...]:
+        return tuple(self.pgw_card_currencies.split(","))
+
+    @property
+    def callback_url(self) -> str:
+        return self.pgw_callback_url or f"{self.transaction_svc_url}/internal/provider/callbacks"
+
+    @property
+    def callback_secret(self) -> bytes:
+        return self.provider_callback_secret.get_secret_value().encode()
 
     @property
     def fingerprint_key(self) -> bytes:

@@ -8,13 +8,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-COLUMNS = "id, owner_id, type, brand, last4, exp_month, exp_year, country, holder_name, created_at"
+COLUMNS = (
+    "id, owner_id, type, brand, last4, exp_month, exp_year, country, currency, holder_name,"
+    " created_at"
+)
 
 _INSERT = text(f"""
 INSERT INTO pgw.payment_methods
-    (id, owner_id, type, brand, last4, exp_month, exp_year, country, holder_name,
+    (id, owner_id, type, brand, last4, exp_month, exp_year, country, currency, holder_name,
      fingerprint, created_at)
-VALUES (:id, :owner_id, :type, :brand, :last4, :exp_month, :exp_year, :country,
+VALUES (:id, :owner_id, :type, :brand, :last4, :exp_month, :exp_year, :country, :currency,
     :holder_name, :fingerprint, :created_at)
 RETURNING {COLUMNS}
 """)

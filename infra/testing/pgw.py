@@ -1,20 +1,24 @@
-"""Testing pgw_svc: callers of its provider API with a service token, and the check that
-it keeps no card number, CVC or IBAN in any pgw table or its log."""
+"""Testing pgw_svc: callers of its provider API with a service token, a payer with stored
+payment methods, and the check that it keeps no card number, CVC or IBAN in any pgw
+table or its log."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.settings import Settings
-from infra.testing.api import bearer, login, service_client, service_token
+from infra.testing.api import User, bearer, login, register, service_client, service_token
 from infra.testing.stack import StackUnderTest
 
 
@@ -43,6 +47,48 @@ async def provider_callers(admin_email: str, admin_password: str) -> AsyncIterat
         admin = await login(users, admin_email, admin_password)
         token = await service_token(users, await service_client(users, admin, ["payments"]))
         yield ProviderCallers(users, pgw, bearer(token))
+
+
+CARD = {"type": "card", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+
+
+@dataclass
+class Payer:
+    """A user with payment methods, and a service client's headers to call the provider."""
+
+    pgw: httpx.AsyncClient
+    owner: User
+    owner_id: str
+    service: dict[str, str]
+    methods: dict[str, str]  # method name -> id
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {**self.service, "Idempotency-Key": key or uuid.uuid4().hex}
+
+    def charge(self, method: str, amount: int = 1000, **extra: Any) -> dict[str, Any]:
+        """A charge (or payout) body for the named method, in USD unless ``extra`` says."""
+        body = {"owner_id": self.owner_id, "payment_method_id": self.methods[method]}
+        return body | {"amount": amount, "currency": "USD"} | extra
+
+    async def post(self, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+        return await self.pgw.post(path, json=body, headers=self.headers(key))
+
+
+async def payer(callers: ProviderCallers, cards: dict[str, str], ibans: dict[str, str]) -> Payer:
+    """A new user with a card per ``cards`` entry and an account per ``ibans`` entry
+    (named ``payout_<name>``)."""
+    owner = await register(callers.users, "payer")
+    bodies = {name: {**CARD, "number": number} for name, number in cards.items()} | {
+        f"payout_{name}": {"type": "bank_account", "iban": iban, "holder_name": "Payer"}
+        for name, iban in ibans.items()
+    }
+    methods = {}
+    for name, body in bodies.items():
+        r = await callers.pgw.post("/payment-methods", json=body, headers=owner.auth)
+        assert r.status_code == 201, r.text
+        methods[name] = r.json()["id"]
+    owner_id = jwt.decode(owner.token, options={"verify_signature": False})["sub"]
+    return Payer(callers.pgw, owner, owner_id, callers.service, methods)
 
 
 _TABLES = text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgw'")

@@ -1,6 +1,7 @@
 """Pure core of the simulated payment provider (no I/O, no clock, no randomness):
-card and IBAN checks and tokenisation, and the outcome table (callback signatures are
-common.signatures: the money services verify them too)."""
+card and IBAN checks and tokenisation, the currencies a method pays in, the outcome table,
+and the callback retry rule (callback signatures are common.signatures: the money
+services verify them too)."""
 
 from pgw_svc.domain.bank_accounts import (
     IBAN_LENGTHS,
@@ -10,6 +11,7 @@ from pgw_svc.domain.bank_accounts import (
     normalise_iban,
     tokenize_bank_account,
 )
+from pgw_svc.domain.callbacks import charge_status, retry_delay_ms
 from pgw_svc.domain.cards import (
     Brand,
     CardToken,
@@ -18,6 +20,7 @@ from pgw_svc.domain.cards import (
     luhn_valid,
     tokenize_card,
 )
+from pgw_svc.domain.currencies import account_currency, country_currency, method_currencies
 from pgw_svc.domain.outcomes import (
     DEFAULT_SUCCESS_RATE_BP,
     FailureReason,
@@ -40,12 +43,17 @@ __all__ = [
     "Rejection",
     "Scenarios",
     "Status",
+    "account_currency",
+    "charge_status",
+    "country_currency",
     "detect_brand",
     "iban_check_digits",
     "iban_valid",
     "luhn_check_digit",
     "luhn_valid",
+    "method_currencies",
     "normalise_iban",
+    "retry_delay_ms",
     "settled",
     "tokenize_bank_account",
     "tokenize_card",

@@ -1,7 +1,7 @@
 """Bank account checks and tokenisation: IBAN normalisation, length per country, mod 97.
 
-The token keeps the country, the last four characters and a keyed fingerprint; the full
-IBAN is not part of it, so it cannot reach an event or a response by accident.
+The token keeps the country, the currency, the last four characters and a keyed
+fingerprint; the full IBAN is not part of it, so it cannot reach an event or a response by accident.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from stdnum import iban as stdnum_iban
 from stdnum.iso7064 import mod_97_10
 
+from pgw_svc.domain.currencies import account_currency
 from pgw_svc.domain.fingerprint import fingerprint
 from pgw_svc.domain.rejections import PaymentMethodRejected, Rejection
 
@@ -40,9 +41,10 @@ IBAN_LENGTHS: dict[str, int] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BankAccountToken:
-    """What the provider shows of a bank account: country and last four, no full IBAN."""
+    """What the provider shows of a bank account: country, currency, last four; no IBAN."""
 
     country: str
+    currency: str
     last4: str
     fingerprint: str
 
@@ -70,11 +72,14 @@ def iban_valid(iban: str) -> bool:
     return mod_97_10.is_valid(bban + country + check)
 
 
-def tokenize_bank_account(*, iban: str, fingerprint_key: bytes) -> BankAccountToken:
+def tokenize_bank_account(
+    *, iban: str, fingerprint_key: bytes, currency: str | None = None
+) -> BankAccountToken:
     """Check an IBAN and return its token, or raise `PaymentMethodRejected`.
 
     A country outside `IBAN_LENGTHS` is `unsupported_country`; a wrong length, a stray
-    character or a failed mod 97 check is `invalid_iban`.
+    character or a failed mod 97 check is `invalid_iban`. The account pays in `currency`,
+    else its country's (`currencies.account_currency`: `currency_required` if none).
     """
     normal = normalise_iban(iban)
     country = normal[:2]
@@ -85,5 +90,8 @@ def tokenize_bank_account(*, iban: str, fingerprint_key: bytes) -> BankAccountTo
     if len(normal) != IBAN_LENGTHS[country] or not iban_valid(normal):
         raise PaymentMethodRejected(Rejection.INVALID_IBAN)
     return BankAccountToken(
-        country=country, last4=normal[-4:], fingerprint=fingerprint(fingerprint_key, normal)
+        country=country,
+        currency=account_currency(country, currency),
+        last4=normal[-4:],
+        fingerprint=fingerprint(fingerprint_key, normal),
     )

@@ -15,6 +15,7 @@ class Rejection(StrEnum):
     INVALID_CVC = "invalid_cvc"
     INVALID_IBAN = "invalid_iban"
     UNSUPPORTED_COUNTRY = "unsupported_country"
+    CURRENCY_REQUIRED = "currency_required"  # an account whose country names no currency
 
 
 class PaymentMethodRejected(ValueError):

@@ -85,7 +85,26 @@ async def test_a_bank_account_is_stored_with_country_and_last4(
     assert created.status_code == 201, created.text
     account = created.json()
     assert (account["type"], account["country"], account["last4"]) == ("bank_account", "GB", "5555")
+    assert account["currency"] == "GBP"  # the country's, as none was named
     assert "iban" not in account and "brand" not in account
+    assert (await pgw.get(f"/payment-methods/{account['id']}", headers=ann.auth)).json() == (
+        account
+    )
+
+
+async def test_a_bank_account_pays_in_the_currency_its_owner_names(
+    users: httpx.AsyncClient, pgw: httpx.AsyncClient
+) -> None:
+    # given a GB account added to pay in EUR, and one with a currency paystream does not know
+    ann = await register(users, "ann")
+    bank = {"type": "bank_account", "iban": IBAN, "holder_name": "A"}
+    in_euro = await _add(pgw, ann, {**bank, "currency": "EUR"})
+    unknown = await _add(pgw, ann, {**bank, "currency": "XXX"})
+    # then the first pays in EUR, the second is refused and only the first is stored
+    assert (in_euro.status_code, in_euro.json()["currency"]) == (201, "EUR")
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "validation_error")
+    listed = (await pgw.get("/payment-methods", headers=ann.auth)).json()["items"]
+    assert [m["id"] for m in listed] == [in_euro.json()["id"]]
 
 
 @pytest.mark.parametrize(

@@ -7,48 +7,29 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from common.settings import Settings
 from gateway.routes import DEFAULT_TABLE
-from infra.testing.api import User, register
-from infra.testing.pgw import assert_kept_nowhere, pgw_rows, provider_callers, start_provider
+from infra.testing.pgw import (
+    Payer,
+    assert_kept_nowhere,
+    payer,
+    pgw_rows,
+    provider_callers,
+    start_provider,
+)
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
 
-CARD = {"type": "card", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 CARDS = {"ok": "4242424242424242", "declined": "4000000000000002", "async": "4000000000003220"}
 IBANS = {"ok": "GB33BUKB20201555555555", "closed": "GB94BARC10201530093459"}
 ADMIN_EMAIL = "first.admin@pgw-provider.example.com"
 ADMIN_PASSWORD = "Adm1n-Provider-Passphrase-5"  # fixed: the database outlives a session
 SECRETS = (*CARDS.values(), *IBANS.values(), "GB94 BARC", "GB33 BUKB")
-
-
-@dataclass
-class World:
-    """A user with payment methods, and a service client's headers to call the provider."""
-
-    pgw: httpx.AsyncClient
-    owner: User
-    owner_id: str
-    service: dict[str, str]
-    methods: dict[str, str]  # "ok" / "declined" / "async" cards, "payout_ok" / "payout_closed"
-
-    def headers(self, key: str | None = None) -> dict[str, str]:
-        return {**self.service, "Idempotency-Key": key or uuid.uuid4().hex}
-
-    def charge(self, method: str, amount: int = 1000, **extra: Any) -> dict[str, Any]:
-        body = {"owner_id": self.owner_id, "payment_method_id": self.methods[method]}
-        return body | {"amount": amount, "currency": "USD"} | extra
-
-    async def post(self, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
-        return await self.pgw.post(path, json=body, headers=self.headers(key))
 
 
 @pytest.fixture(scope="module")
@@ -58,25 +39,12 @@ def started(stack: StackUnderTest) -> StackUnderTest:
 
 
 @pytest.fixture
-async def world(started: StackUnderTest) -> AsyncIterator[World]:
+async def world(started: StackUnderTest) -> AsyncIterator[Payer]:
     async with provider_callers(ADMIN_EMAIL, ADMIN_PASSWORD) as callers:
-        pgw = callers.pgw
-        owner = await register(callers.users, "payer")
-        methods = {}
-        for name, number in CARDS.items():
-            r = await pgw.post(
-                "/payment-methods", json={**CARD, "number": number}, headers=owner.auth
-            )
-            methods[name] = r.json()["id"]
-        for name, iban in IBANS.items():
-            body = {"type": "bank_account", "iban": iban, "holder_name": "Payer"}
-            r = await pgw.post("/payment-methods", json=body, headers=owner.auth)
-            methods[f"payout_{name}"] = r.json()["id"]
-        owner_id = jwt.decode(owner.token, options={"verify_signature": False})["sub"]
-        yield World(pgw, owner, owner_id, callers.service, methods)
+        yield await payer(callers, CARDS, IBANS)
 
 
-async def test_a_captured_charge_is_found_by_its_key(world: World) -> None:
+async def test_a_captured_charge_is_found_by_its_key(world: Payer) -> None:
     # when a service charges the test card that succeeds, capturing at once
     key = uuid.uuid4().hex
     r = await world.post("/internal/charges", world.charge("ok", 1234), key)
@@ -97,7 +65,7 @@ async def test_a_captured_charge_is_found_by_its_key(world: World) -> None:
     assert (unknown.status_code, unknown.json()["code"]) == (404, "charge_not_found")
 
 
-async def test_a_declined_card_is_a_failed_charge_with_its_reason(world: World) -> None:
+async def test_a_declined_card_is_a_failed_charge_with_its_reason(world: Payer) -> None:
     r = await world.post("/internal/charges", world.charge("declined"))
     assert r.status_code == 201, r.text
     failed = r.json()
@@ -106,13 +74,14 @@ async def test_a_declined_card_is_a_failed_charge_with_its_reason(world: World) 
     )  # fmt: skip
 
 
-async def test_the_asynchronous_card_stays_pending(world: World) -> None:
+async def test_the_asynchronous_card_is_pending_at_first(world: Payer) -> None:
+    # (test_pgw_callbacks.py follows it to its decision and the signed callback)
     r = await world.post("/internal/charges", world.charge("async"))
     assert r.status_code == 201, r.text
     assert (r.json()["status"], r.json()["captured_amount"]) == ("pending", 0)
 
 
-async def test_one_key_makes_one_charge_and_another_body_is_409(world: World) -> None:
+async def test_one_key_makes_one_charge_and_another_body_is_409(world: Payer) -> None:
     # given a charge
     key, body = uuid.uuid4().hex, world.charge("ok", 500)
     first = await world.post("/internal/charges", body, key)
@@ -128,7 +97,7 @@ async def test_one_key_makes_one_charge_and_another_body_is_409(world: World) ->
     assert [r["amount"] for r in rows if r["idempotency_key"] == key] == [500]
 
 
-async def test_refunds_sum_to_the_capture_and_no_further(world: World) -> None:
+async def test_refunds_sum_to_the_capture_and_no_further(world: Payer) -> None:
     # given a captured charge of 1000
     charge = (await world.post("/internal/charges", world.charge("ok", 1000))).json()
     refund = {"charge_id": charge["id"]}
@@ -159,7 +128,7 @@ async def test_refunds_sum_to_the_capture_and_no_further(world: World) -> None:
 
 
 async def test_concurrent_requests_make_one_charge_and_never_overshoot_refunds(
-    world: World,
+    world: Payer,
 ) -> None:
     # when ten requests with one key race, then they all answer the one charge stored
     key, body = uuid.uuid4().hex, world.charge("ok", 1000)
@@ -178,7 +147,7 @@ async def test_concurrent_requests_make_one_charge_and_never_overshoot_refunds(
 
 
 async def test_an_authorized_charge_is_voided_and_then_neither_captured_nor_refunded(
-    world: World,
+    world: Payer,
 ) -> None:
     # given a charge only authorized
     r = await world.post("/internal/charges", world.charge("ok", 700, capture=False))
@@ -197,7 +166,7 @@ async def test_an_authorized_charge_is_voided_and_then_neither_captured_nor_refu
     assert (refund.status_code, refund.json()["code"]) == (409, "charge_not_captured")
 
 
-async def test_an_authorized_charge_is_captured_later(world: World) -> None:
+async def test_an_authorized_charge_is_captured_later(world: Payer) -> None:
     authorized = await world.post("/internal/charges", world.charge("ok", 300, capture=False))
     path = f"/internal/charges/{authorized.json()['id']}"
     captured = await world.pgw.post(f"{path}/capture", headers=world.service)
@@ -206,8 +175,8 @@ async def test_an_authorized_charge_is_captured_later(world: World) -> None:
     assert (void.status_code, void.json()["code"]) == (409, "charge_not_authorized")
 
 
-async def test_payouts_succeed_or_fail_account_closed(world: World) -> None:
-    body = {"owner_id": world.owner_id, "amount": 2500, "currency": "EUR"}
+async def test_payouts_succeed_or_fail_account_closed(world: Payer) -> None:
+    body = {"owner_id": world.owner_id, "amount": 2500, "currency": "GBP"}  # GB accounts
     key = uuid.uuid4().hex
     paid = await world.post("/internal/payouts", {**body, "payment_method_id":
                             world.methods["payout_ok"]}, key)  # fmt: skip
@@ -224,7 +193,7 @@ async def test_payouts_succeed_or_fail_account_closed(world: World) -> None:
     )
 
 
-async def test_the_wrong_method_or_amount_charges_nothing(world: World) -> None:
+async def test_the_wrong_method_or_amount_charges_nothing(world: Payer) -> None:
     # a bank account is not a card, a card is not a bank account
     as_card = await world.post("/internal/charges", world.charge("payout_ok"))
     assert (as_card.status_code, as_card.json()["code"]) == (422, "not_a_card")
@@ -242,7 +211,7 @@ async def test_the_wrong_method_or_amount_charges_nothing(world: World) -> None:
         assert refused.request.headers["idempotency-key"] not in keys
 
 
-async def test_only_service_tokens_reach_the_provider(world: World) -> None:
+async def test_only_service_tokens_reach_the_provider(world: Payer) -> None:
     # a user's own token is refused, even for their own card
     user_headers = {**world.owner.auth, "Idempotency-Key": "k1"}
     as_user = await world.pgw.post(
@@ -260,7 +229,7 @@ async def test_only_service_tokens_reach_the_provider(world: World) -> None:
 
 
 async def test_no_number_cvc_or_iban_in_the_tables_or_the_log(
-    world: World, started: StackUnderTest
+    world: Payer, started: StackUnderTest
 ) -> None:
     # given charges, a refund and payouts made with the test cards and accounts
     charge = (await world.post("/internal/charges", world.charge("ok"))).json()
@@ -268,8 +237,68 @@ async def test_no_number_cvc_or_iban_in_the_tables_or_the_log(
         await world.post("/internal/refunds", {"charge_id": charge["id"], "amount": 1})
     ).is_success
     for name in ("payout_ok", "payout_closed"):
-        assert (await world.post("/internal/payouts", world.charge(name))).is_success
+        payout = world.charge(name, currency="GBP")
+        assert (await world.post("/internal/payouts", payout)).is_success
     # then no pgw table and no line pgw_svc logged holds a number or an IBAN
     rows = await pgw_rows(Settings().postgres_dsn)
     assert rows["charges"] and rows["refunds"] and rows["payouts"]
     assert_kept_nowhere(SECRETS, rows, started.cfg.run_dir)
+
+
+async def test_a_currency_the_method_cannot_pay_in_is_refused_and_stores_nothing(
+    world: Payer,
+) -> None:
+    # given a card (the card currencies, not NZD) and a GB account (GBP only)
+    # when a charge in NZD and a payout in EUR are asked
+    charge = await world.post("/internal/charges", world.charge("ok", currency="NZD"))
+    payout = await world.post("/internal/payouts", world.charge("payout_ok", currency="EUR"))
+    # then both are refused with the currencies the method pays in
+    assert (charge.status_code, charge.json()["code"]) == (422, "currency_unsupported")
+    assert "USD" in charge.json()["currencies"] and "NZD" not in charge.json()["currencies"]
+    assert (payout.status_code, payout.json()["code"]) == (422, "currency_unsupported")
+    assert payout.json()["currencies"] == ["GBP"]
+    # and nothing was stored under either key, while the account's own currency pays out
+    rows = await pgw_rows(Settings().postgres_dsn)
+    keys = {r["idempotency_key"] for table in ("charges", "payouts") for r in rows[table]}
+    assert not {r.request.headers["idempotency-key"] for r in (charge, payout)} & keys
+    paid = await world.post("/internal/payouts", world.charge("payout_ok", currency="GBP"))
+    assert (paid.status_code, paid.json()["status"]) == (201, "succeeded")
+
+
+async def test_the_lookup_tells_a_methods_type_currencies_and_the_maximum(world: Payer) -> None:
+    # when a service looks up the payer's card and bank account
+    async def lookup(method: str, owner_id: str | None = None) -> httpx.Response:
+        return await world.pgw.get(
+            f"/internal/payment-methods/{world.methods.get(method, method)}",
+            params={"owner_id": owner_id or world.owner_id}, headers=world.service,
+        )  # fmt: skip
+
+    card, account = await lookup("ok"), await lookup("payout_ok")
+    # then each answers its type, what it pays in and the provider's per-charge maximum
+    assert card.status_code == 200, card.text
+    assert card.json() == {
+        "id": world.methods["ok"], "type": "card",
+        "currencies": ["USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK",
+                       "PLN"],
+        "max_amount": 100_000_000,
+    }  # fmt: skip
+    assert account.json() == {"id": world.methods["payout_ok"], "type": "bank_account",
+                              "currencies": ["GBP"], "max_amount": 100_000_000}  # fmt: skip
+    # and another owner's, an unknown, a malformed and a deleted method are not found
+    deleted = await world.pgw.delete(
+        f"/payment-methods/{world.methods['declined']}", headers=world.owner.auth
+    )
+    assert deleted.status_code == 204
+    for missing in (
+        await lookup("ok", owner_id="someone-else"),
+        await lookup(str(uuid.uuid4())),
+        await lookup("not-a-uuid"),
+        await lookup("declined"),
+    ):
+        assert (missing.status_code, missing.json()["code"]) == (404, "payment_method_not_found")
+    # and a user's token may not look up even its own method
+    as_user = await world.pgw.get(
+        f"/internal/payment-methods/{world.methods['ok']}",
+        params={"owner_id": world.owner_id}, headers=world.owner.auth,
+    )  # fmt: skip
+    assert as_user.status_code == 403
