@@ -172,12 +172,19 @@ async def balance(api: httpx.AsyncClient, user: User, wallet: str) -> dict[str, 
 
 
 async def settled_balance(
-    api: httpx.AsyncClient, user: User, wallet: str, ledger: int, timeout: float = 30
+    api: httpx.AsyncClient,
+    user: User,
+    wallet: str,
+    ledger: int,
+    timeout: float = 30,
+    available: int | None = None,
 ) -> dict[str, int]:
-    """The wallet's balance once the read model shows ``ledger`` (projections lag a bit)."""
+    """The wallet's balance once the read model shows ``ledger`` (and ``available``, if
+    given): projections lag a bit."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         b = await balance(api, user, wallet)
-        if b["ledger"] == ledger or asyncio.get_running_loop().time() > deadline:
+        settled = b["ledger"] == ledger and available in (None, b["available"])
+        if settled or asyncio.get_running_loop().time() > deadline:
             return b
         await asyncio.sleep(0.2)

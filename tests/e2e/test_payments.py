@@ -82,6 +82,11 @@ async def _payment_events(
         await consumer.stop()
 
 
+def _both(amount: int) -> dict[str, int]:
+    """A balance with nothing held."""
+    return {"ledger": amount, "available": amount}
+
+
 @pytest.fixture(scope="module")
 async def payer(api: httpx.AsyncClient) -> User:
     return await register(api, "payer")
@@ -115,10 +120,7 @@ async def test_card_deposits_credit_only_what_the_provider_charged(
     assert done["status"] == "completed", done
     assert [s["step"] for s in done["steps"]][:3] == ["requested", "charge", "charge"]
     # only the paid charges were credited
-    assert await settled_balance(api, payer, wallet, 12_000) == {
-        "ledger": 12_000,
-        "available": 12_000,
-    }
+    assert await settled_balance(api, payer, wallet, 12_000, available=12_000) == _both(12_000)
     # and an outside subscriber saw each deposit's life, in order, once
     events = await _payment_events(
         settings.kafka_bootstrap,
@@ -150,7 +152,7 @@ async def test_a_withdrawal_holds_at_once_and_pays_out_or_releases(
         "account_closed",
     )
     # the paid one left the ledger; the failed one holds nothing
-    assert await settled_balance(api, payer, wallet, 3_800) == {"ledger": 3_800, "available": 3_800}
+    assert await settled_balance(api, payer, wallet, 3_800, available=3_800) == _both(3_800)
     # both are in /transactions with their status, the paid one in the wallet's entries
     r = await api.get(
         "/transactions", headers=payer.auth, params={"type": "withdrawal", "wallet_id": wallet}
@@ -161,8 +163,13 @@ async def test_a_withdrawal_holds_at_once_and_pays_out_or_releases(
         failed.json()["id"]: ("failed", "account_closed"),
     }
     r = await api.get(f"/wallets/{wallet}/entries", headers=payer.auth)
-    newest = r.json()["items"][0]
-    assert (newest["amount"], newest["transaction_id"]) == (-1_200, paid.json()["id"])
+    entries = {
+        (e["kind"], e["amount"])
+        for e in r.json()["items"]
+        if e["transaction_id"] == paid.json()["id"]
+    }
+    assert entries == {("HoldPlaced", -1_200), ("HoldCaptured", -1_200)}
+    assert [e["ledger_after"] for e in r.json()["items"] if e["kind"] == "HoldCaptured"] == [3_800]
     events = await _payment_events(
         settings.kafka_bootstrap,
         {paid.json()["id"], failed.json()["id"]},
@@ -194,7 +201,7 @@ async def test_fifty_racing_withdrawals_pay_out_exactly_what_was_available(
         ("failed", "insufficient_funds"): 40,
     }
     # nothing stays held, and the ledger paid out exactly the 100
-    assert await settled_balance(api, racer, wallet, 0) == {"ledger": 0, "available": 0}
+    assert await settled_balance(api, racer, wallet, 0, available=0) == _both(0)
 
 
 async def test_a_method_that_cannot_pay_is_a_4xx_and_charges_and_holds_nothing(
