@@ -1,7 +1,8 @@
 """``python -m wallet_svc.verify``: replay the log and check the ledger's invariants.
 
-Reads ``wallet-events`` and ``transaction-events`` from offset 0 (``read_committed``, no
-consumer group), rebuilds every wallet with the domain ``evolve`` and checks:
+Reads ``wallet-events``, ``transaction-events`` and ``payment-events`` from offset 0
+(``read_committed``, no consumer group), rebuilds every wallet with the domain ``evolve``
+and checks:
 
 1. conservation: every event's postings sum to zero per currency, and so does the sum of
    all postings (wallets and system accounts) per currency;
@@ -9,8 +10,12 @@ consumer group), rebuilds every wallet with the domain ``evolve`` and checks:
    the balances an event carries equal the replayed ones;
 3. one effect per command: no two effect events share a ``command_id``, no event id is
    repeated, no hold is settled (captured/released/expired) twice;
-4. every ``TransferRequested``/``DepositRequested`` has exactly one terminal event;
-5. the read model equals the replay, at the cut given by the projector's stored offsets
+4. every ``TransferRequested``/``DepositRequested``/``WithdrawalRequested`` has exactly one
+   terminal event;
+5. every deposit and withdrawal through the provider: its payment events in one partition
+   in its saga's order, the money charged, credited, held, paid out and captured agreeing
+   with how it ended, nothing held for a terminal withdrawal (``wallet_svc.verify_payments``);
+6. the read model equals the replay, at the cut given by the projector's stored offsets
    (read in the same snapshot): a SHA-256 over the sorted ``wallet_id:ledger:available:status``
    lines, system-account balances per (account, currency), and the number of entries.
 
@@ -37,17 +42,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from common.db import make_engine
 from common.kafka.consumer import topic_partitions
 from common.settings import Settings
-from common.topics import TRANSACTION_EVENTS, WALLET_EVENTS
+from common.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, WALLET_EVENTS
 from contracts.envelope import Envelope
 from contracts.message import Message
+from contracts.payment import decode_payment_event
 from contracts.transaction import TransactionEvent, decode_transaction_event
 from contracts.wallet import HoldCaptured, HoldExpired, HoldReleased, WalletEvent, decode_event
 from wallet_svc.domain import WalletState, evolve
 from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX, MoneyEvent, postings_of
 from wallet_svc.store import CONSUMER
+from wallet_svc.verify_payments import check_payments
 
 EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
-SAGA_STARTS = frozenset({"TransferRequested", "DepositRequested"})
+SAGA_STARTS = frozenset({"TransferRequested", "DepositRequested", "WithdrawalRequested"})
 SAGA_ENDS = frozenset(
     {
         "TransferCompleted",
@@ -56,6 +63,8 @@ SAGA_ENDS = frozenset(
         "TransferReversalFailed",
         "DepositCompleted",
         "DepositFailed",
+        "WithdrawalCompleted",
+        "WithdrawalFailed",
     }
 )
 MAX_LISTED = 50
@@ -314,7 +323,7 @@ async def _read_model(engine: AsyncEngine) -> dict[str, Any]:
 
 
 def compare_read_model(replay: Replay, model: dict[str, Any], report: Report) -> None:
-    """Invariant 5: the read model at its cut equals the replay of the log up to it."""
+    """Invariant 6: the read model at its cut equals the replay of the log up to it."""
     mine, theirs = replay.balances(), model["balances"]
     report.replay_checksum = checksum(mine)
     report.read_model_checksum = checksum(theirs)
@@ -369,6 +378,8 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
         settings.kafka_bootstrap, TRANSACTION_EVENTS, decode_transaction_event
     )
     sagas = check_sagas(tx_msgs, report.problems)
+    payment_msgs = await read_topic(settings.kafka_bootstrap, PAYMENT_EVENTS, decode_payment_event)
+    payments = check_payments(tx_msgs, payment_msgs, wallet_msgs, report.problems)
     compare_read_model(at_cut, model, report)
     if full.undecodable:
         report.warnings.append(f"{full.undecodable} undecodable messages (dead-lettered, skipped)")
@@ -379,6 +390,8 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
         "entries in read model": model["entries"],
         "transaction events": len(tx_msgs),
         "sagas": sagas,
+        "payment events": len(payment_msgs),
+        **payments,
         "currencies": len(totals),
     }
     return report

@@ -1,0 +1,189 @@
+"""The verifier's checks of money through the provider (part of ``wallet_svc.verify``).
+
+A deposit or withdrawal is one payment: its request and terminal event on
+``transaction-events``, its steps on ``payment-events`` (``payment_id`` = transaction
+id), its effects on ``wallet-events`` (``transaction_id``). :func:`check_payments` reads
+the three logs together and checks, for every payment:
+
+- its payment events (each event id counted once: a replay publishes the same id again)
+  are all in one partition, keyed by the payment, for its amount, in an order its saga
+  makes (:data:`NEXT`: an ``...Initiated`` first, nothing after a terminal), and end in
+  the terminal its transaction ended with;
+- a completed deposit credited the wallet once, exactly what ``ChargeSucceeded`` charged;
+  a failed one credited nothing, and a charge that succeeded was refunded in full;
+- a completed withdrawal was paid out (``PayoutSucceeded``) and its hold captured once,
+  exactly its amount; a failed one paid nothing out and captured nothing;
+- nothing stays held for a terminal withdrawal: every hold it placed was captured,
+  released or expired (a hold settled twice is ``check_log``'s).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from contracts import payment as pay
+from contracts.transaction import (
+    DepositCompleted,
+    DepositFailed,
+    DepositRequested,
+    WithdrawalCompleted,
+    WithdrawalFailed,
+    WithdrawalRequested,
+)
+from contracts.wallet import HoldCaptured, HoldExpired, HoldPlaced, HoldReleased, WalletCredited
+
+if TYPE_CHECKING:
+    from wallet_svc.verify import Msg
+
+# What may follow each payment event type in one payment's life (None: the first event).
+NEXT: dict[str | None, frozenset[str]] = {
+    None: frozenset({"DepositInitiated", "WithdrawalInitiated"}),
+    "DepositInitiated": frozenset({"ChargePending", "ChargeSucceeded", "ChargeFailed"}),
+    "ChargePending": frozenset({"ChargeSucceeded", "ChargeFailed"}),
+    "ChargeSucceeded": frozenset({"DepositCompleted", "ChargeRefunded"}),
+    "ChargeFailed": frozenset({"DepositFailed"}),
+    "ChargeRefunded": frozenset({"DepositFailed"}),
+    "WithdrawalInitiated": frozenset({"WithdrawalFundsHeld", "WithdrawalFailed"}),
+    "WithdrawalFundsHeld": frozenset({"PayoutSucceeded", "PayoutFailed"}),
+    "PayoutSucceeded": frozenset({"WithdrawalCompleted"}),
+    "PayoutFailed": frozenset({"WithdrawalFailed"}),
+}
+Terminal = DepositCompleted | DepositFailed | WithdrawalCompleted | WithdrawalFailed
+Settled = HoldCaptured | HoldReleased | HoldExpired
+
+
+@dataclass
+class Payment:
+    """What the three logs say about one deposit or withdrawal."""
+
+    kind: str = ""  # "deposit" or "withdrawal"; "" if its request was not seen
+    amount: int = 0
+    terminal: str = ""  # the type of its terminal transaction event
+    steps: list[pay.PaymentEvent] = field(default_factory=list)  # payment events, in order
+    partitions: set[int] = field(default_factory=set)
+    miskeyed: int = 0  # payment events whose Kafka key is not the payment id
+    credited: list[int] = field(default_factory=list)  # WalletCredited amounts
+    held: dict[tuple[str, str], int] = field(default_factory=dict)  # (wallet, hold) -> amount
+    captured: list[int] = field(default_factory=list)  # HoldCaptured amounts
+    settled: set[tuple[str, str]] = field(default_factory=set)
+
+    def step(self, kind: type[pay.PaymentEvent]) -> pay.PaymentEvent | None:
+        return next((e for e in self.steps if isinstance(e, kind)), None)
+
+
+def collect(
+    tx_msgs: list[Msg], payment_msgs: list[Msg], wallet_msgs: list[Msg]
+) -> dict[str, Payment]:
+    """Every payment of the logs, by transaction id."""
+    payments: dict[str, Payment] = defaultdict(Payment)
+    for m in tx_msgs:
+        event = m.message
+        if isinstance(event, DepositRequested | WithdrawalRequested):
+            p = payments[event.transaction_id]
+            p.kind = "deposit" if isinstance(event, DepositRequested) else "withdrawal"
+            p.amount = event.amount
+        elif isinstance(event, Terminal):
+            payments[event.transaction_id].terminal = type(event).__name__
+    seen: set[str] = set()
+    for m in payment_msgs:
+        if m.envelope is None or not isinstance(m.message, pay.PaymentEvent):
+            continue
+        if m.envelope.event_id in seen:
+            continue  # the same event published again (a replayed step): one event
+        seen.add(m.envelope.event_id)
+        p = payments[m.message.payment_id]
+        p.steps.append(m.message)
+        p.partitions.add(m.partition)
+        p.miskeyed += m.envelope.key != m.message.payment_id
+    seen.clear()
+    for m in wallet_msgs:
+        event = m.message
+        if m.envelope is None or m.envelope.event_id in seen:
+            continue
+        seen.add(m.envelope.event_id)
+        if not isinstance(event, WalletCredited | HoldPlaced | Settled):
+            continue
+        if event.transaction_id not in payments:
+            continue  # a transfer's, or a hold of no payment
+        p = payments[event.transaction_id]
+        if isinstance(event, WalletCredited):
+            p.credited.append(event.amount)
+        elif isinstance(event, HoldPlaced):
+            p.held[(event.wallet_id, event.hold_id)] = event.amount
+        else:
+            p.settled.add((event.wallet_id, event.hold_id))
+            if isinstance(event, HoldCaptured):
+                p.captured.append(event.amount)
+    return payments
+
+
+def check_order(tid: str, p: Payment, problems: list[str]) -> None:
+    """One partition, the saga's order, the payment's amount, ending as the transaction."""
+    if len(p.partitions) > 1:
+        problems.append(f"payment {tid}: events in partitions {sorted(p.partitions)}")
+    if p.miskeyed:
+        problems.append(f"payment {tid}: {p.miskeyed} events not keyed by the payment id")
+    before: str | None = None
+    for event in p.steps:
+        kind = type(event).__name__
+        if kind not in NEXT.get(before, frozenset()):
+            problems.append(f"payment {tid}: {kind} after {before or 'nothing'}")
+            break
+        before = kind
+    else:
+        if p.terminal and before != p.terminal:
+            problems.append(f"payment {tid}: ended {p.terminal}, its payment events with {before}")
+    if any(e.amount != p.amount for e in p.steps):
+        problems.append(f"payment {tid}: an event's amount is not the requested {p.amount}")
+
+
+def check_deposit(tid: str, p: Payment, problems: list[str]) -> None:
+    charge = p.step(pay.ChargeSucceeded)
+    refund = p.step(pay.ChargeRefunded)
+    if p.terminal == "DepositCompleted":
+        if charge is None:
+            problems.append(f"deposit {tid}: completed without ChargeSucceeded")
+        elif p.credited != [charge.amount]:
+            problems.append(f"deposit {tid}: charged {charge.amount}, credited {p.credited}")
+        if refund is not None:
+            problems.append(f"deposit {tid}: completed and refunded")
+    elif p.terminal == "DepositFailed":
+        if p.credited:
+            problems.append(f"deposit {tid}: failed but credited {p.credited}")
+        if charge is not None and (refund is None or refund.amount != charge.amount):
+            refunded = refund.amount if refund else 0
+            problems.append(f"deposit {tid}: failed, charged {charge.amount}, refunded {refunded}")
+
+
+def check_withdrawal(tid: str, p: Payment, problems: list[str]) -> None:
+    paid = p.step(pay.PayoutSucceeded)
+    if p.terminal == "WithdrawalCompleted":
+        if paid is None:
+            problems.append(f"withdrawal {tid}: completed without PayoutSucceeded")
+        if p.captured != [p.amount]:
+            problems.append(f"withdrawal {tid}: amount {p.amount}, captured {p.captured}")
+    elif p.terminal == "WithdrawalFailed":
+        if paid is not None:
+            problems.append(f"withdrawal {tid}: failed but paid out {paid.amount}")
+        if p.captured:
+            problems.append(f"withdrawal {tid}: failed but captured {p.captured}")
+    if p.terminal:
+        for wallet, hold in sorted(set(p.held) - p.settled):
+            problems.append(f"withdrawal {tid}: hold {hold} of wallet {wallet} still held")
+
+
+def check_payments(
+    tx_msgs: list[Msg], payment_msgs: list[Msg], wallet_msgs: list[Msg], problems: list[str]
+) -> dict[str, int]:
+    """The checks of the module doc; returns the number of deposits and withdrawals."""
+    counts = {"deposits": 0, "withdrawals": 0}
+    for tid, p in sorted(collect(tx_msgs, payment_msgs, wallet_msgs).items()):
+        if not p.kind:
+            problems.append(f"payment {tid}: payment events but no request on transaction-events")
+            continue
+        counts[f"{p.kind}s"] += 1
+        check_order(tid, p, problems)
+        (check_deposit if p.kind == "deposit" else check_withdrawal)(tid, p, problems)
+    return counts
