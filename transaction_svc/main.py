@@ -32,7 +32,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         assert engine is not None and producer is not None and redis is not None
         directory = WalletDirectory(settings.wallet_svc_url)
         tokens = ServiceTokens.from_settings(settings)
-        provider = ProviderClient(settings.pgw_svc_url, tokens)
+        provider = ProviderClient(settings.pgw_svc_url, tokens, settings.provider_timeout_s)
         waiters = Waiters(redis, TRANSACTION_CHANNEL)
         await waiters.start()
         revoked = RevokedSessions()

@@ -57,7 +57,9 @@ class ProviderWorker:
         self.settings = settings
         self.engine = make_engine(settings.postgres_dsn, pool_size=2)
         self.tokens = ServiceTokens.from_settings(settings)
-        self.provider = ProviderClient(settings.pgw_svc_url, self.tokens)
+        self.provider = ProviderClient(
+            settings.pgw_svc_url, self.tokens, settings.provider_timeout_s
+        )
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
         consumer = make_consumer(
             settings.kafka_bootstrap,

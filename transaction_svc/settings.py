@@ -17,3 +17,6 @@ class TransactionSettings(Settings):
     # pending before it is appended again.
     saga_sweep_interval_s: float = Field(default=5.0, gt=0)
     saga_sweep_grace_s: float = Field(default=30.0, ge=0)
+    # How long a call to pgw_svc may take before its outcome counts as unknown (a create
+    # is then asked about by its idempotency key before it is sent again).
+    provider_timeout_s: float = Field(default=5.0, gt=0)
