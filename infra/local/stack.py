@@ -46,8 +46,9 @@ def app_processes(cfg: LocalConfig) -> dict[str, tuple[list[str], int]]:
     return procs
 
 
-def start_app(cfg: LocalConfig, name: str) -> None:
-    """Start one paystream process (an API or a worker) and wait for its /health."""
+def start_app(cfg: LocalConfig, name: str, env: dict[str, str] | None = None) -> None:
+    """Start one paystream process (an API or a worker) and wait for its /health.
+    ``env`` overrides its settings last (a test points a worker at a stand-in)."""
     argv, port = app_processes(cfg)[name]
     env = {
         **cfg.client_env(),
@@ -55,6 +56,7 @@ def start_app(cfg: LocalConfig, name: str) -> None:
         "PAYSTREAM_SERVICE_NAME": name,
         "PAYSTREAM_HTTP_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     spawn(name, argv, cfg.run_dir, env=env, cwd=REPO_ROOT)
     wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/health"), f"{name} /health", 60)

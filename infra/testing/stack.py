@@ -91,11 +91,18 @@ class StackUnderTest:
             if name in self._started_apps:
                 self._started_apps.remove(name)
 
-    def restart_app(self, name: str, before_start: Callable[[], None] | None = None) -> None:
+    def restart_app(
+        self,
+        name: str,
+        before_start: Callable[[], None] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Stop ``name`` and start it again; ``env`` overrides its settings, this time
+        only (a later restart without it starts it as before)."""
         stop(name, self.cfg.run_dir)
         if before_start:
             before_start()
-        start_app(self.cfg, name)
+        start_app(self.cfg, name, env)
 
     def close(self) -> None:
         self._exit.close()
