@@ -129,12 +129,13 @@ async def new_client(base: str, requests: int, concurrency: int) -> float:
 
 async def drive_cost(base: str, requests: int, concurrency: int, rate: float) -> float:
     """µs of this process's CPU per request of bench.loadgen.drive on common.http1."""
-    from bench.loadgen import drive
+    from bench.loadgen import Account, drive, requests_of
 
     pool = Http1Pool(base, max_connections=concurrency, timeout=60, retry_unsafe=True)
+    transfer = requests_of("transfer", [Account(t, w) for t, w in WALLETS], amount=1)
     try:
         t0 = time.process_time()
-        _, accepted, _ = await drive(pool, WALLETS, rate, requests / rate, amount=1)
+        _, accepted, _ = await drive(pool, transfer, rate, requests / rate)
         assert accepted == int(rate * (requests / rate))
         return (time.process_time() - t0) / requests * 1e6
     finally:

@@ -112,7 +112,7 @@ def main() -> None:
         sys.exit("the load generator failed")
     after, busy_after = _cpu_ticks(), _machine_busy_ticks()
     newest = max(glob.glob(str(RESULTS / "*.json")), key=os.path.getmtime)
-    result = orjson.loads(Path(newest).read_bytes())
+    result = orjson.loads(Path(newest).read_bytes())["phases"][0]
     transfers = int(result["terminal"])
     shares = per_transfer(before, after, transfers)
     shares["bench.loadgen"] = (last_own[0] - start_own) / TICKS * 1000 / transfers

@@ -1,13 +1,17 @@
-"""Load generator: transfers through the HTTP API at a fixed offered rate (open loop).
+"""Load generator: money requests through the HTTP API at a fixed offered rate (open loop).
 
     uv run python -m bench.loadgen --users 50 --wallets 2 --rate 500 --duration 60
+    uv run python -m bench.loadgen --kind deposit transfer --rate 50 200 --duration 60
 
-Sets up users (register + login), wallets and deposits through the API, then offers
-``--rate`` transfers a second for ``--duration`` seconds whatever the answers' speed
-(an open loop: latency is not hidden by a slow server slowing the client down). It
-reports accepted/s, completed/s (terminal in the read model), request-to-terminal
-latency percentiles, the projector's lag, and, in the same run, the raw aiokafka and
-raw Postgres baselines, writing everything to ``bench/results/<time>.json``.
+Sets up users (register + login), wallets with a card each (and a bank account with
+``--kind withdrawal``) and funds them by card deposits through the API, then, for each
+``--rate`` and each ``--kind`` in turn (one phase each, on the same stack), offers that
+many transfers, card deposits or withdrawals a second for ``--duration`` seconds whatever
+the answers' speed (an open loop: latency is not hidden by a slow server slowing the
+client down). It reports per phase accepted/s, completed/s (terminal in the read model),
+request-to-terminal latency percentiles and the projector's lag, and, in the same run,
+the raw aiokafka and raw Postgres baselines, writing everything to
+``bench/results/<time>.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,21 @@ from common.settings import Settings
 from common.topics import WALLET_EVENTS
 
 RESULTS = Path(__file__).parent / "results"
+KINDS = ("transfer", "deposit", "withdrawal")
+CARD = {"type": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2035,
+        "cvc": "123"}  # fmt: skip  # the provider's test card that always pays
+BANK = {"type": "bank_account", "iban": "GB33BUKB20201555555555", "holder_name": "Bench",
+        "currency": "USD"}  # fmt: skip  # a test account that is always paid out
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A funded wallet with its owner's token and payment methods."""
+
+    token: str
+    wallet: str
+    card: str = ""
+    bank: str = ""  # only with --kind withdrawal
 
 
 async def _user(client: httpx.AsyncClient, i: int, run: str) -> str:
@@ -48,16 +69,18 @@ async def _user(client: httpx.AsyncClient, i: int, run: str) -> str:
     return str(r.json()["access_token"])
 
 
-async def _wallet(client: httpx.AsyncClient, token: str, funds: int) -> str:
+async def _method(client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]) -> str:
+    r = await client.post("/payment-methods", json=body, headers=auth)
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+async def _wallet(client: httpx.AsyncClient, token: str, funds: int, bank: bool) -> Account:
     auth = {"Authorization": f"Bearer {token}"}
     r = await client.post("/wallets", json={"currency": "USD"}, headers=auth)
     r.raise_for_status()
     wallet_id = str(r.json()["id"])
-    card = {"type": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2035,
-            "cvc": "123"}  # fmt: skip
-    r = await client.post("/payment-methods", json=card, headers=auth)
-    r.raise_for_status()
-    method = str(r.json()["id"])
+    method = await _method(client, auth, CARD)
     for _ in range(50):  # the command API learns of new wallets from wallet-events
         r = await client.post(
             "/deposits",
@@ -73,18 +96,48 @@ async def _wallet(client: httpx.AsyncClient, token: str, funds: int) -> str:
             break
         await asyncio.sleep(0.2)
     r.raise_for_status()
-    return wallet_id
+    payout = await _method(client, auth, BANK) if bank else ""
+    return Account(token, wallet_id, method, payout)
 
 
 async def setup(
-    client: httpx.AsyncClient, users: int, wallets: int, funds: int
-) -> list[tuple[str, str]]:
-    """(token, wallet_id) for every wallet, funded."""
+    client: httpx.AsyncClient, users: int, wallets: int, funds: int, bank: bool = False
+) -> list[Account]:
+    """Every wallet, funded, with a card (and a bank account if ``bank``)."""
     run = uuid.uuid4().hex[:6]
     tokens = await asyncio.gather(*(_user(client, i, run) for i in range(users)))
-    pairs = [(t, w) for t in tokens for _ in range(wallets) for w in [""]]
-    ids = await asyncio.gather(*(_wallet(client, t, funds) for t, _ in pairs))
-    return [(t, w) for (t, _), w in zip(pairs, ids, strict=True)]
+    return await asyncio.gather(
+        *(_wallet(client, t, funds, bank) for t in tokens for _ in range(wallets))
+    )
+
+
+Request = tuple[str, bytes, bytes]  # (path under the API, Authorization value, JSON body)
+
+
+def requests_of(kind: str, accounts: list[Account], amount: int) -> Callable[[], Request]:
+    """What one request of ``kind`` is: a transfer between two random wallets, or a card
+    deposit into (a withdrawal to the bank account from) one random wallet."""
+    authed = [(b"Bearer " + a.token.encode(), a) for a in accounts]
+
+    def transfer() -> Request:
+        (auth, src), (_, dst) = random.sample(authed, 2)
+        body = {"from_wallet_id": src.wallet, "to_wallet_id": dst.wallet, "amount": amount,
+                "currency": "USD"}  # fmt: skip
+        return "transfers", auth, orjson.dumps(body)
+
+    def deposit() -> Request:
+        auth, a = random.choice(authed)
+        body = {"wallet_id": a.wallet, "amount": amount, "currency": "USD",
+                "payment_method_id": a.card}  # fmt: skip
+        return "deposits", auth, orjson.dumps(body)
+
+    def withdrawal() -> Request:
+        auth, a = random.choice(authed)
+        body = {"wallet_id": a.wallet, "amount": amount, "currency": "USD",
+                "payout_method_id": a.bank}  # fmt: skip
+        return "withdrawals", auth, orjson.dumps(body)
+
+    return {"transfer": transfer, "deposit": deposit, "withdrawal": withdrawal}[kind]
 
 
 class LagProbe:
@@ -127,31 +180,27 @@ TICK_S = 0.005
 
 async def drive(
     pool: Http1Pool,
-    wallets: list[tuple[str, str]],
+    request: Callable[[], Request],
     rate: float,
     duration: float,
-    amount: int,
+    label: str = "transfers",
 ) -> tuple[dict[str, float], int, int]:
-    """Offer ``rate`` transfers/s; return ({tx_id: scheduled_at}, accepted, refused).
+    """Offer ``rate`` requests/s; return ({tx_id: scheduled_at}, accepted, refused).
 
-    Each transfer is timed from the moment the schedule says it should start, not from
+    Each request is timed from the moment the schedule says it should start, not from
     when a connection was free to send it: a client held up by a slow server does not
     hide that wait from the latency figures (no coordinated omission). A transport error
     or a timeout counts as refused, as does any answer but 202."""
     sent: dict[str, float] = {}
     accepted = refused = 0
     in_flight: set[asyncio.Task[None]] = set()
-    authed = [(b"Bearer " + token.encode(), wallet) for token, wallet in wallets]
 
     async def one(scheduled: float) -> None:
         nonlocal accepted, refused
-        (auth, src), (_, dst) = random.sample(authed, 2)
-        body = orjson.dumps(
-            {"from_wallet_id": src, "to_wallet_id": dst, "amount": amount, "currency": "USD"}
-        )
+        path, auth, body = request()
         headers = [(b"Authorization", auth), (b"Idempotency-Key", str(uuid.uuid4()).encode())]
         try:
-            status, answer = await pool.post("transfers", body, headers)
+            status, answer = await pool.post(path, body, headers)
         except OSError:  # HttpError, TimeoutError, ConnectError (common.http1)
             refused += 1
             return
@@ -164,7 +213,7 @@ async def drive(
     total = int(rate * duration)
     start = time.perf_counter()
     wall_start = time.time()
-    with tqdm(total=total, desc="transfers offered", unit="tx", mininterval=1) as bar:
+    with tqdm(total=total, desc=f"{label} offered", unit="tx", mininterval=1) as bar:
         for i in range(total):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:  # never early; those due meanwhile go with it
@@ -178,7 +227,7 @@ async def drive(
 
 
 async def completions(settings: Settings, sent: dict[str, float], timeout: float) -> dict[str, Any]:
-    """Wait for the sent transfers to be terminal; latency = terminal time - send time."""
+    """Wait for the sent requests to be terminal; latency = terminal time - send time."""
     conn = await asyncpg.connect(settings.postgres_dsn.replace("+asyncpg", ""))
     ids = list(sent)
     deadline = time.time() + timeout
@@ -220,49 +269,38 @@ async def completions(settings: Settings, sent: dict[str, float], timeout: float
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", default=None, help="gateway /api/v1 (default: settings)")
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--wallets", type=int, default=2, help="wallets per user")
-    parser.add_argument("--rate", type=float, default=500, help="transfers offered per second")
-    parser.add_argument("--duration", type=float, default=60)
-    parser.add_argument("--amount", type=int, default=1)
-    parser.add_argument("--connections", type=int, default=200)
-    parser.add_argument("--skip-baselines", action="store_true")
-    args = parser.parse_args()
-    settings = Settings()
-    base = args.base_url or f"{settings.gateway_url}/api/v1"
-    limits = httpx.Limits(
-        max_connections=args.connections, max_keepalive_connections=args.connections
-    )
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        print(f"setting up {args.users} users x {args.wallets} wallets ...")
-        wallets = await setup(client, args.users, args.wallets, funds=10**9)
-        lag_samples: list[int] = []
-        async with LagProbe(settings) as probe:
+async def run_phase(
+    settings: Settings,
+    base: str,
+    args: argparse.Namespace,
+    request: Callable[[], Request],
+    kind: str,
+    rate: float,
+    probe: LagProbe,
+) -> dict[str, Any]:
+    """Offer ``rate`` requests of ``kind`` a second for ``--duration`` s, wait until they
+    are terminal, and report what the stack did with them."""
+    lag_samples: list[int] = []
 
-            async def sample_lag() -> None:
-                while True:
-                    lag_samples.append(await probe.lag())
-                    await asyncio.sleep(2)
+    async def sample_lag() -> None:
+        while True:
+            lag_samples.append(await probe.lag())
+            await asyncio.sleep(2)
 
-            sampler = asyncio.create_task(sample_lag())
-            t0 = time.perf_counter()
-            pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
-            try:
-                sent, accepted, refused = await drive(
-                    pool, wallets, args.rate, args.duration, args.amount
-                )
-            finally:
-                await pool.close()
-            offered_s = time.perf_counter() - t0
-            result = await completions(settings, sent, timeout=120)
-            sampler.cancel()
-            await asyncio.gather(sampler, return_exceptions=True)
-    report: dict[str, Any] = {
-        "at": datetime.now(UTC).isoformat(),
-        "args": vars(args),
+    sampler = asyncio.create_task(sample_lag())
+    t0 = time.perf_counter()
+    pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
+    try:
+        sent, accepted, refused = await drive(pool, request, rate, args.duration, f"{kind}s")
+    finally:
+        await pool.close()
+    offered_s = time.perf_counter() - t0
+    result = await completions(settings, sent, timeout=args.drain)
+    sampler.cancel()
+    await asyncio.gather(sampler, return_exceptions=True)
+    return {
+        "kind": kind,
+        "rate": rate,
         "offered_seconds": offered_s,
         "accepted": accepted,
         "refused": refused,
@@ -273,17 +311,75 @@ async def main() -> None:
             "mean": statistics.fmean(lag_samples) if lag_samples else 0,
         },
     }
+
+
+def summary(report: dict[str, Any]) -> str:
+    """One line per phase, with its ratio to the same-run transfers at its rate and to
+    the raw Postgres UPDATE baseline."""
+    updates = report.get("baseline_postgres", {}).get("updates_per_s")
+    transfers = {
+        p["rate"]: p["completed_per_s"] for p in report["phases"] if p["kind"] == "transfer"
+    }
+    lines = ["kind        offered  accepted/s completed/s   p50 ms   p95 ms   p99 ms  lag  "
+             "vs transfers  vs PG UPDATE"]  # fmt: skip
+    for p in report["phases"]:
+        ms = p["latency_ms"]
+        same = transfers.get(p["rate"])
+        vs_tx = f"{p['completed_per_s'] / same:.2f}" if same else "-"
+        vs_pg = f"{p['completed_per_s'] / updates:.4f}" if updates else "-"
+        lines.append(
+            f"{p['kind']:<10} {p['rate']:>8g} {p['accepted_per_s']:>11.1f} "
+            f"{p['completed_per_s']:>11.1f} {ms['p50']:>8.0f} {ms['p95']:>8.0f} "
+            f"{ms['p99']:>8.0f} {p['projector_lag']['max']:>4} {vs_tx:>13} {vs_pg:>13}"
+        )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-url", default=None, help="gateway /api/v1 (default: settings)")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--wallets", type=int, default=2, help="wallets per user")
+    parser.add_argument("--kind", nargs="+", choices=KINDS, default=["transfer"],
+                        help="what to offer; several: one phase each, per rate")  # fmt: skip
+    parser.add_argument("--rate", type=float, nargs="+", default=[500],
+                        help="requests offered per second; several: one phase each")  # fmt: skip
+    parser.add_argument("--duration", type=float, default=60, help="seconds of each phase")
+    parser.add_argument("--amount", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--drain", type=float, default=120, help="seconds to await terminals")
+    parser.add_argument("--skip-baselines", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    base = args.base_url or f"{settings.gateway_url}/api/v1"
+    limits = httpx.Limits(
+        max_connections=args.connections, max_keepalive_connections=args.connections
+    )
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        print(f"setting up {args.users} users x {args.wallets} wallets ...")
+        bank = "withdrawal" in args.kind
+        # the provider's largest charge (pgw_max_amount) funds each wallet
+        accounts = await setup(client, args.users, args.wallets, funds=10**8, bank=bank)
+    phases = []
+    async with LagProbe(settings) as probe:
+        for rate in args.rate:
+            for kind in args.kind:
+                request = requests_of(kind, accounts, args.amount)
+                phases.append(await run_phase(settings, base, args, request, kind, rate, probe))
+    report: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "args": vars(args),
+                              "phases": phases}  # fmt: skip
     if not args.skip_baselines:
         print("baselines ...")
         report["baseline_kafka"] = await kafka_baseline(settings.kafka_bootstrap)
         report["baseline_postgres"] = await postgres_baseline(settings.postgres_dsn)
-        report["ratio_completed_to_pg_updates"] = (
-            report["completed_per_s"] / report["baseline_postgres"]["updates_per_s"]
-        )
+        for p in phases:
+            updates = report["baseline_postgres"]["updates_per_s"]
+            p["ratio_completed_to_pg_updates"] = p["completed_per_s"] / updates
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    print(summary(report))
     print(f"written to {out}")
 
 
