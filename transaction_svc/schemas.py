@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.money import Currency, MinorUnits
 
 MAX_AMOUNT = 10**15
-Amount = Annotated[MinorUnits, Field(gt=0, le=MAX_AMOUNT)]
 
 
 class _Money(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Amount
+    # bounds on the field, not in an Annotated alias after MinorUnits' validator: there
+    # pydantic leaves them out of the JSON Schema ("gt" instead of "exclusiveMinimum")
+    amount: MinorUnits = Field(gt=0, le=MAX_AMOUNT)
     currency: Currency
 
 

@@ -75,3 +75,29 @@ def test_a_405_names_every_method_the_path_takes() -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
     assert response.headers["content-type"] == PROBLEM
+
+
+def _keys(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
+
+
+def test_every_services_bounds_are_json_schema_keywords() -> None:
+    # pydantic writes a bound it cannot translate as its own name ("gt"), which no client
+    # or fuzzer understands: every bound must come out as JSON Schema ("exclusiveMinimum")
+    from pgw_svc.main import create_app as pgw_app
+    from pgw_svc.settings import PgwSettings
+    from transaction_svc.main import create_app as transaction_app
+    from transaction_svc.settings import TransactionSettings
+    from wallet_svc.main import create_app as wallet_app
+    from wallet_svc.settings import WalletSettings
+
+    for app in (
+        transaction_app(TransactionSettings()),
+        wallet_app(WalletSettings()),
+        pgw_app(PgwSettings()),
+    ):
+        assert not _keys(app.openapi()) & {"gt", "ge", "lt", "le"}, app.title
