@@ -1,0 +1,272 @@
+"""Card deposits and withdrawals through a slow provider while the provider worker, pgw_svc
+or the saga worker is killed -9, and with the provider worker behind a proxy that holds
+answers past its timeout, drops connections after forwarding and answers 503 without
+forwarding. Whatever happens, every payment completes with exactly one charge (deposit)
+or payout (withdrawal) at the provider, one credit per deposit, every hold captured,
+nothing held, and the ledger verified."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from common.db import make_engine
+from common.settings import Settings
+from infra.local.procs import kill9, read_pid
+from infra.local.stack import start_app
+from infra.testing.api import (
+    User,
+    add_bank_account,
+    add_card,
+    balance,
+    deposit,
+    money_post,
+    open_wallet,
+    register,
+    settled_balance,
+    until_terminal,
+)
+from infra.testing.fault_proxy import Fault, FaultProxy
+from infra.testing.pgw import pgw_rows
+from infra.testing.stack import StackUnderTest
+from wallet_svc.verify import verify
+
+pytestmark = pytest.mark.chaos
+
+SLOW = {"PAYSTREAM_PGW_LATENCY_MS": "700"}  # each provider call; charges stay in flight
+FUNDS = 10_000  # each wallet's first deposit
+KILLED = ("transaction_provider", "pgw_svc", "transaction_saga")
+
+
+@pytest.fixture(scope="module")
+def slow_provider(apps: StackUnderTest) -> Iterator[StackUnderTest]:
+    """pgw_svc taking SLOW per provider call for this module; every process it kills is
+    running again afterwards, pgw_svc as before."""
+    apps.restart_app("pgw_svc", env=SLOW)
+    yield apps
+    for name in KILLED:
+        if read_pid(apps.cfg.run_dir / "pids" / f"{name}.pid") is None:
+            start_app(apps.cfg, name)
+    apps.restart_app("pgw_svc")
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user's funded wallet with the test card and bank account that always pay."""
+
+    user: User
+    wallet: str
+    card: str
+    bank: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    account: Account
+    kind: str  # "deposit" or "withdrawal"
+    id: str
+    amount: int
+
+    @property
+    def provider_key(self) -> str:
+        return f"{self.id}:charge" if self.kind == "deposit" else f"{self.id}:payout"
+
+
+@pytest.fixture(scope="module")
+async def accounts(slow_provider: StackUnderTest, api: httpx.AsyncClient) -> list[Account]:
+    users = [await register(api, "faults-a"), await register(api, "faults-b")]
+
+    async def funded(user: User) -> Account:
+        wallet = await open_wallet(api, user)
+        await deposit(api, user, wallet, FUNDS)
+        card = await add_card(api, user)
+        return Account(user, wallet, card, await add_bank_account(api, user, currency="USD"))
+
+    return list(await asyncio.gather(*(funded(users[i % 2]) for i in range(4))))
+
+
+async def _send(
+    api: httpx.AsyncClient, accounts: list[Account], deposits: int, withdrawals: int
+) -> list[Payment]:
+    """Deposits and withdrawals spread over the accounts, sent at once (each 202)."""
+
+    async def one(i: int, kind: str) -> Payment:
+        a = accounts[i % len(accounts)]
+        amount = (100 if kind == "deposit" else 10) + i
+        method = {"payment_method_id": a.card} if kind == "deposit" else {
+            "payout_method_id": a.bank
+        }  # fmt: skip
+        body = {"wallet_id": a.wallet, "amount": amount, "currency": "USD", **method}
+        r = await money_post(api, a.user, f"/{kind}s", body)
+        assert r.status_code == 202, r.text
+        return Payment(a, kind, str(r.json()["id"]), amount)
+
+    return list(
+        await asyncio.gather(
+            *(one(i, "deposit") for i in range(deposits)),
+            *(one(i, "withdrawal") for i in range(withdrawals)),
+        )
+    )
+
+
+async def _made(settings: Settings, payments: list[Payment]) -> Counter[str]:
+    """How many charges, payouts and refunds the provider holds under each payment's keys."""
+    ids = {p.id for p in payments}
+    rows = await pgw_rows(settings.postgres_dsn)
+    return Counter(
+        str(r["idempotency_key"])
+        for table in ("charges", "payouts", "refunds")
+        for r in rows[table]
+        if str(r["idempotency_key"]).partition(":")[0] in ids
+    )
+
+
+async def _when_first_made(settings: Settings, payments: list[Payment]) -> None:
+    """Returns once the provider has made the first of the payments' charges or payouts."""
+    deadline = time.monotonic() + 30
+    while not await _made(settings, payments):
+        assert time.monotonic() < deadline, "no charge or payout made in 30 s"
+        await asyncio.sleep(0.05)
+
+
+_ENTRIES = text(
+    "SELECT transaction_id, kind, count(*) AS n FROM wallets.entries "
+    "WHERE transaction_id = ANY(:ids) GROUP BY transaction_id, kind"
+)
+
+
+async def _entries(settings: Settings, payments: list[Payment]) -> dict[str, Counter[str]]:
+    """Each payment's wallet entries (the read model) by kind."""
+    engine = make_engine(settings.postgres_dsn, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(_ENTRIES, {"ids": [p.id for p in payments]})
+            kinds: dict[str, Counter[str]] = {p.id: Counter() for p in payments}
+            for tx, kind, n in rows:
+                kinds[tx][kind] = n
+            return kinds
+    finally:
+        await engine.dispose()
+
+
+async def _balances(api: httpx.AsyncClient, accounts: list[Account]) -> dict[str, int]:
+    return {a.wallet: (await balance(api, a.user, a.wallet))["ledger"] for a in accounts}
+
+
+async def _assert_each_paid_once(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    payments: list[Payment],
+    before: dict[str, int],
+) -> None:
+    """Every payment completed; one charge or payout each at the provider, no refund; one
+    credit per deposit, one hold captured per withdrawal; balances moved by exactly the
+    payments, nothing held; the ledger verifies."""
+    finals = await asyncio.gather(
+        *(until_terminal(api, p.account.user, p.id, timeout=120) for p in payments)
+    )
+    assert Counter((p.kind, f["status"]) for p, f in zip(payments, finals, strict=True)) == Counter(
+        (p.kind, "completed") for p in payments
+    )
+    assert await _made(settings, payments) == Counter({p.provider_key: 1 for p in payments})
+    report = await verify(settings, wait=60)
+    assert report.ok, report.problems
+    expected_entries = {"deposit": {"WalletCredited": 1},
+                        "withdrawal": {"HoldPlaced": 1, "HoldCaptured": 1}}  # fmt: skip
+    entries = await _entries(settings, payments)
+    assert {p.id: dict(entries[p.id]) for p in payments} == {
+        p.id: expected_entries[p.kind] for p in payments
+    }
+    for wallet, ledger in before.items():
+        moved = sum(p.amount if p.kind == "deposit" else -p.amount
+                    for p in payments if p.account.wallet == wallet)  # fmt: skip
+        user = next(p.account.user for p in payments if p.account.wallet == wallet)
+        assert await settled_balance(api, user, wallet, ledger + moved) == {
+            "ledger": ledger + moved,
+            "available": ledger + moved,
+        }
+
+
+@pytest.mark.parametrize("victim", KILLED)
+async def test_kill_9_mid_charge_leaves_one_charge_and_one_credit_per_payment(
+    slow_provider: StackUnderTest,
+    accounts: list[Account],
+    api: httpx.AsyncClient,
+    settings: Settings,
+    victim: str,
+) -> None:
+    # given deposits and withdrawals in flight through a slow provider
+    before = await _balances(api, accounts)
+    payments = await _send(api, accounts, deposits=24, withdrawals=12)
+    # when the victim is killed -9 once the provider made the first of them, and started
+    # again a moment later
+    await _when_first_made(settings, payments)
+    await asyncio.to_thread(kill9, victim, slow_provider.cfg.run_dir)
+    made_at_kill = sum((await _made(settings, payments)).values())
+    await asyncio.sleep(0.5)
+    env = SLOW if victim == "pgw_svc" else None
+    await asyncio.to_thread(start_app, slow_provider.cfg, victim, env)
+    # then the kill came in the middle, and every payment was paid exactly once
+    assert 0 < made_at_kill < len(payments)
+    await _assert_each_paid_once(api, settings, payments, before)
+
+
+def _retried(metrics: str) -> dict[str, float]:
+    """paystream_provider_calls_retried_total by command kind, from a /metrics page."""
+    return {
+        s.labels["kind"]: s.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "paystream_provider_calls_retried"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+
+@pytest.fixture
+async def proxied_worker(slow_provider: StackUnderTest) -> AsyncIterator[FaultProxy]:
+    """The provider worker calling pgw_svc through a fault proxy, with a 2 s timeout
+    (a delayed answer comes 3 s after pgw_svc gave it); as before afterwards."""
+    async with FaultProxy(slow_provider.cfg.client_env()["PAYSTREAM_PGW_SVC_URL"], 3.0) as proxy:
+        env = {"PAYSTREAM_PGW_SVC_URL": proxy.url, "PAYSTREAM_PROVIDER_TIMEOUT_S": "2"}
+        await asyncio.to_thread(slow_provider.restart_app, "transaction_provider", None, env)
+        try:
+            yield proxy
+        finally:
+            await asyncio.to_thread(slow_provider.restart_app, "transaction_provider")
+
+
+async def test_provider_timeouts_lost_answers_and_503s_leave_one_charge_and_payout_each(
+    proxied_worker: FaultProxy,
+    slow_provider: StackUnderTest,
+    accounts: list[Account],
+    api: httpx.AsyncClient,
+    settings: Settings,
+) -> None:
+    # given a provider whose answers come too late, are lost after it acted, or are 503
+    # without it acting, for a quarter of the charges and payouts each
+    for fault in Fault:
+        proxied_worker.arm(fault, "POST", "/internal/charges", times=3)
+        proxied_worker.arm(fault, "POST", "/internal/payouts", times=2)
+    before = await _balances(api, accounts)
+    # when deposits and withdrawals are made
+    payments = await _send(api, accounts, deposits=12, withdrawals=8)
+    # then every payment was paid exactly once
+    await _assert_each_paid_once(api, settings, payments, before)
+    # and each create that met a fault was asked about before it was sent again
+    port = slow_provider.cfg.worker_ports["transaction_provider"]
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    retried = _retried(metrics)
+    assert retried.get("ChargeCard", 0) >= 9 and retried.get("SendPayout", 0) >= 6, retried
+    for path, faulted in (("/internal/charges", 9), ("/internal/payouts", 6)):
+        met = [f for f in Fault if proxied_worker.count("POST", path, f)]
+        assert met == list(Fault), (path, proxied_worker.seen)
+        assert proxied_worker.count("GET", path) >= faulted
