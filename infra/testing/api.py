@@ -13,6 +13,8 @@ import jwt
 TERMINAL = {"completed", "failed", "reversed", "reversal_failed"}
 GOOD_CARD = "4242424242424242"  # the provider's test card that always pays
 GOOD_IBAN = "GB33BUKB20201555555555"  # the provider's test bank account that always pays out
+DECLINED_CARD = "4000000000000002"  # the provider's test card that is always declined
+CLOSED_IBAN = "GB94BARC10201530093459"  # the provider's test account that is closed: never paid
 # the first admin, configured for user_svc by the test stack (as production configures it)
 ADMIN_EMAIL = "admin@paystream.dev"
 ADMIN_PASSWORD = "Guard-the-ledger-2026"

@@ -8,6 +8,8 @@ import pytest
 
 from common.settings import Settings
 from infra.testing.api import (
+    CLOSED_IBAN,
+    DECLINED_CARD,
     add_bank_account,
     add_card,
     deposit,
@@ -20,9 +22,6 @@ from wallet_svc.verify import verify
 
 pytestmark = pytest.mark.e2e
 
-DECLINED = "4000000000000002"
-CLOSED_IBAN = "GB94BARC10201530093459"
-
 
 @pytest.mark.last  # replays what the whole e2e tier produced
 async def test_the_whole_log_verifies_after_the_tier(
@@ -34,7 +33,7 @@ async def test_the_whole_log_verifies_after_the_tier(
     wallet = await open_wallet(api, user)
     await deposit(api, user, wallet, 10_000)
     declined = {"wallet_id": wallet, "amount": 500, "currency": "USD",
-                "payment_method_id": await add_card(api, user, DECLINED)}  # fmt: skip
+                "payment_method_id": await add_card(api, user, DECLINED_CARD)}  # fmt: skip
     sent = [await money_post(api, user, "/deposits", declined)]
     for iban in (None, CLOSED_IBAN):
         bank = await add_bank_account(api, user, *([iban] if iban else []))

@@ -19,6 +19,8 @@ from common.signatures import sign
 from common.topics import PAYMENT_EVENTS
 from contracts.envelope import Envelope
 from infra.testing.api import (
+    CLOSED_IBAN,
+    DECLINED_CARD,
     User,
     add_bank_account,
     add_card,
@@ -33,10 +35,8 @@ from infra.testing.api import (
 
 pytestmark = pytest.mark.e2e
 
-DECLINED = "4000000000000002"
 NO_FUNDS = "4000000000009995"
 ASYNC = "4000000000003220"
-CLOSED_IBAN = "GB94BARC10201530093459"
 
 
 def _deposit(wallet: str, card: str, amount: int, currency: str = "USD") -> dict[str, Any]:
@@ -97,7 +97,7 @@ async def test_card_deposits_credit_only_what_the_provider_charged(
 ) -> None:
     wallet = await open_wallet(api, payer)
     paid = await deposit(api, payer, wallet, 10_000)
-    declined_card = await add_card(api, payer, DECLINED)
+    declined_card = await add_card(api, payer, DECLINED_CARD)
     declined = await money_post(
         api, payer, "/deposits", _deposit(wallet, declined_card, 700), wait=15
     )
