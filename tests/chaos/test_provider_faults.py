@@ -1,9 +1,10 @@
 """Card deposits and withdrawals through a slow provider while the provider worker, pgw_svc
 or the saga worker is killed -9, and with the provider worker behind a proxy that holds
 answers past its timeout, drops connections after forwarding and answers 503 without
-forwarding. Whatever happens, every payment completes with exactly one charge (deposit)
-or payout (withdrawal) at the provider, one credit per deposit, every hold captured,
-nothing held, and the ledger verified."""
+forwarding. Whatever happens, every payment ends as its card or bank account says, with
+exactly one charge (deposit) or payout (withdrawal) at the provider, one credit per paid
+deposit, every hold captured (paid out) or released (refused), nothing held, and the
+ledger verified."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from common.settings import Settings
 from infra.local.procs import kill9, read_pid
 from infra.local.stack import start_app
 from infra.testing.api import (
+    CLOSED_IBAN,
+    DECLINED_CARD,
     User,
     add_bank_account,
     add_card,
@@ -60,12 +63,15 @@ def slow_provider(apps: StackUnderTest) -> Iterator[StackUnderTest]:
 
 @dataclass(frozen=True)
 class Account:
-    """A user's funded wallet with the test card and bank account that always pay."""
+    """A user's funded wallet with the test cards and bank accounts that always pay and
+    that never do."""
 
     user: User
     wallet: str
     card: str
     bank: str
+    declined_card: str
+    closed_bank: str
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,30 @@ class Payment:
     kind: str  # "deposit" or "withdrawal"
     id: str
     amount: int
+    pays: bool  # by the method that always pays, else by the one that never does
 
     @property
     def provider_key(self) -> str:
         return f"{self.id}:charge" if self.kind == "deposit" else f"{self.id}:payout"
+
+    @property
+    def outcome(self) -> tuple[str, str | None]:
+        """The status and failure reason it must end with."""
+        if self.pays:
+            return "completed", None
+        return "failed", "card_declined" if self.kind == "deposit" else "account_closed"
+
+    @property
+    def entries(self) -> dict[str, int]:
+        """The wallet entries it must leave, by kind, once each."""
+        if self.kind == "deposit":
+            return {"WalletCredited": 1} if self.pays else {}
+        return {"HoldPlaced": 1, "HoldCaptured" if self.pays else "HoldReleased": 1}
+
+    @property
+    def moved(self) -> int:
+        """What it adds to its wallet's ledger."""
+        return 0 if not self.pays else self.amount if self.kind == "deposit" else -self.amount
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +113,10 @@ async def accounts(slow_provider: StackUnderTest, api: httpx.AsyncClient) -> lis
     async def funded(user: User) -> Account:
         wallet = await open_wallet(api, user)
         await deposit(api, user, wallet, FUNDS)
-        card = await add_card(api, user)
-        return Account(user, wallet, card, await add_bank_account(api, user, currency="USD"))
+        card, bank = await add_card(api, user), await add_bank_account(api, user)
+        declined = await add_card(api, user, DECLINED_CARD)
+        closed = await add_bank_account(api, user, CLOSED_IBAN)
+        return Account(user, wallet, card, bank, declined, closed)
 
     return list(await asyncio.gather(*(funded(users[i % 2]) for i in range(4))))
 
@@ -96,18 +124,22 @@ async def accounts(slow_provider: StackUnderTest, api: httpx.AsyncClient) -> lis
 async def _send(
     api: httpx.AsyncClient, accounts: list[Account], deposits: int, withdrawals: int
 ) -> list[Payment]:
-    """Deposits and withdrawals spread over the accounts, sent at once (each 202)."""
+    """Deposits and withdrawals spread over the accounts, sent at once (each 202); every
+    sixth deposit by the declined card, every fourth withdrawal to the closed account."""
 
     async def one(i: int, kind: str) -> Payment:
         a = accounts[i % len(accounts)]
         amount = (100 if kind == "deposit" else 10) + i
-        method = {"payment_method_id": a.card} if kind == "deposit" else {
-            "payout_method_id": a.bank
-        }  # fmt: skip
+        if kind == "deposit":
+            pays = i % 6 != 5
+            method = {"payment_method_id": a.card if pays else a.declined_card}
+        else:
+            pays = i % 4 != 3
+            method = {"payout_method_id": a.bank if pays else a.closed_bank}
         body = {"wallet_id": a.wallet, "amount": amount, "currency": "USD", **method}
         r = await money_post(api, a.user, f"/{kind}s", body)
         assert r.status_code == 202, r.text
-        return Payment(a, kind, str(r.json()["id"]), amount)
+        return Payment(a, kind, str(r.json()["id"]), amount, pays)
 
     return list(
         await asyncio.gather(
@@ -167,31 +199,27 @@ async def _assert_each_paid_once(
     payments: list[Payment],
     before: dict[str, int],
 ) -> None:
-    """Every payment completed; one charge or payout each at the provider, no refund; one
-    credit per deposit, one hold captured per withdrawal; balances moved by exactly the
-    payments, nothing held; the ledger verifies."""
+    """Every payment ended as its method says; one charge or payout each at the provider,
+    no refund; its wallet entries once each (a credit per paid deposit, a hold captured or
+    released per withdrawal); balances moved by exactly the paid ones, nothing held; the
+    ledger verifies."""
     finals = await asyncio.gather(
         *(until_terminal(api, p.account.user, p.id, timeout=120) for p in payments)
     )
-    assert Counter((p.kind, f["status"]) for p, f in zip(payments, finals, strict=True)) == Counter(
-        (p.kind, "completed") for p in payments
-    )
+    assert {p.id: (f["status"], f["failure_reason"]) for p, f in zip(payments, finals, strict=True)
+            } == {p.id: p.outcome for p in payments}  # fmt: skip
     assert await _made(settings, payments) == Counter({p.provider_key: 1 for p in payments})
     report = await verify(settings, wait=60)
     assert report.ok, report.problems
-    expected_entries = {"deposit": {"WalletCredited": 1},
-                        "withdrawal": {"HoldPlaced": 1, "HoldCaptured": 1}}  # fmt: skip
     entries = await _entries(settings, payments)
-    assert {p.id: dict(entries[p.id]) for p in payments} == {
-        p.id: expected_entries[p.kind] for p in payments
-    }
-    for wallet, ledger in before.items():
-        moved = sum(p.amount if p.kind == "deposit" else -p.amount
-                    for p in payments if p.account.wallet == wallet)  # fmt: skip
-        user = next(p.account.user for p in payments if p.account.wallet == wallet)
-        assert await settled_balance(api, user, wallet, ledger + moved) == {
-            "ledger": ledger + moved,
-            "available": ledger + moved,
+    assert {p.id: dict(entries[p.id]) for p in payments} == {p.id: p.entries for p in payments}
+    for account in {p.account.wallet: p.account for p in payments}.values():
+        ledger = before[account.wallet] + sum(
+            p.moved for p in payments if p.account.wallet == account.wallet
+        )
+        assert await settled_balance(api, account.user, account.wallet, ledger) == {
+            "ledger": ledger,
+            "available": ledger,
         }
 
 
