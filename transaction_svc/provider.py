@@ -4,10 +4,11 @@ client (``common.service_token.ServiceTokens``), with the saga's idempotency key
 Exactly one charge, refund or payout per key, whatever fails: a create that times out,
 gets a 5xx or loses its connection may or may not have been made, so before sending it
 again the client asks the provider what it made with that key
-(``GET /internal/charges?idempotency_key=``); only a 404 there sends the create again,
-with the same key, which the provider answers with the first row if it raced one. The
-client asks until the provider answers: an unreachable provider leaves the payment
-``processing``, never failed while its charge may exist. A refusal (4xx with a ``code``)
+(``GET /internal/charges?idempotency_key=``); only a 404 there, or no answer to the
+question either, sends the create again, with the same key, which the provider answers
+with the first row if it made one. The client asks until the provider answers: an
+unreachable provider leaves the payment ``processing``, never failed while its charge
+may exist. A refusal (4xx with a ``code``)
 is an answer: the payment fails with that code, nothing was made.
 """
 
