@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -50,3 +50,9 @@ def make_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
+
+
+async def answers(engine: AsyncEngine) -> None:
+    """A readiness check: the database answers a trivial query on ``engine``."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -13,10 +13,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import make_engine
+from common.db import answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.producer import make_producer
 from common.mongo import make_mongo_client
@@ -69,8 +68,7 @@ class Resources:
 
     async def _check_postgres(self) -> None:
         assert self.engine is not None
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await answers(self.engine)
 
     async def _check_kafka(self) -> None:
         assert self.producer is not None

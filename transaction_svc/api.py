@@ -278,36 +278,53 @@ async def _usable_method(
         )
 
 
-async def build_deposit(
-    state: TransactionApp, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
-) -> tuple[dict[str, Any], Any]:
+async def _provider_payment(
+    state: TransactionApp,
+    caller: Caller,
+    body: DepositCreate | WithdrawalCreate,
+    tx_id: str,
+    now: datetime,
+    method_id: str,
+) -> dict[str, Any]:
+    """The checks and the transaction row of a deposit (money in by card) or a withdrawal
+    (money out to a bank account): the caller's wallet, then the caller's method."""
+    incoming = isinstance(body, DepositCreate)
     principal = caller.principal
     wallet_id = str(body.wallet_id)
     wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
     _owned_wallet(wallets, principal, wallet_id, body.currency)
-    method_id = str(body.payment_method_id)
-    await _usable_method(state, principal.subject, method_id, "card", body.amount, body.currency)
-    row = {
+    method_kind = "card" if incoming else "bank_account"
+    await _usable_method(
+        state, principal.subject, method_id, method_kind, body.amount, body.currency
+    )
+    return {
         "id": tx_id,
-        "kind": "deposit",
+        "kind": "deposit" if incoming else "withdrawal",
         "owner_id": principal.subject,
-        "from_wallet_id": None,
-        "to_wallet_id": wallet_id,
+        "from_wallet_id": None if incoming else wallet_id,
+        "to_wallet_id": wallet_id if incoming else None,
         "amount": body.amount,
         "currency": body.currency,
         "fee": 0,
         "description": None,
         "created_at": now,
     }
+
+
+async def build_deposit(
+    state: TransactionApp, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
+) -> tuple[dict[str, Any], Any]:
+    method_id = str(body.payment_method_id)
+    row = await _provider_payment(state, caller, body, tx_id, now, method_id)
     event = DepositRequested(
         transaction_id=tx_id,
-        wallet_id=wallet_id,
+        wallet_id=str(body.wallet_id),
         amount=body.amount,
         currency=body.currency,
         provider=PROVIDER,
         deadline=_deadline(state.settings, now),
         payment_method_id=method_id,
-        owner_id=principal.subject,
+        owner_id=caller.principal.subject,
     )
     return row, event
 
@@ -315,34 +332,16 @@ async def build_deposit(
 async def build_withdrawal(
     state: TransactionApp, caller: Caller, body: WithdrawalCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any]:
-    principal = caller.principal
-    wallet_id = str(body.wallet_id)
-    wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
-    _owned_wallet(wallets, principal, wallet_id, body.currency)
     method_id = str(body.payout_method_id)
-    await _usable_method(
-        state, principal.subject, method_id, "bank_account", body.amount, body.currency
-    )
-    row = {
-        "id": tx_id,
-        "kind": "withdrawal",
-        "owner_id": principal.subject,
-        "from_wallet_id": wallet_id,
-        "to_wallet_id": None,
-        "amount": body.amount,
-        "currency": body.currency,
-        "fee": 0,
-        "description": None,
-        "created_at": now,
-    }
+    row = await _provider_payment(state, caller, body, tx_id, now, method_id)
     event = WithdrawalRequested(
         transaction_id=tx_id,
-        wallet_id=wallet_id,
+        wallet_id=str(body.wallet_id),
         amount=body.amount,
         currency=body.currency,
         provider=PROVIDER,
         payout_method_id=method_id,
-        owner_id=principal.subject,
+        owner_id=caller.principal.subject,
         deadline=_deadline(state.settings, now),
     )
     return row, event

@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
-from common.db import make_engine
+from common.db import answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
 from common.kafka.headers import traceparent_of
@@ -77,12 +77,8 @@ class ProviderWorker:
             settings.service_name,
             batch_max=BATCH_MAX,
         )
-        self.checks: dict[str, ReadyCheck] = {"postgres": self._check_pg}
+        self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self._slots = asyncio.Semaphore(CONCURRENCY)
-
-    async def _check_pg(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
 
     async def start(self) -> None:
         await self.producer.start()

@@ -34,7 +34,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
-from common.db import LOG_DERIVED, make_engine
+from common.db import LOG_DERIVED, answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
 from common.kafka.headers import is_chained, message_type, traceparent_of
@@ -154,11 +154,7 @@ class SagaWorker:
             settings.service_name,
             batch_max=BATCH_MAX,
         )
-        self.checks: dict[str, ReadyCheck] = {"postgres": self._check_pg}
-
-    async def _check_pg(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
 
     async def start(self) -> None:
         await self.producer.start()

@@ -19,11 +19,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from redis.asyncio import Redis
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
-from common.db import LOG_DERIVED, make_engine
+from common.db import LOG_DERIVED, answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer
 from common.kafka.pg_offsets import PgOffsets
@@ -79,11 +78,9 @@ class BalanceProjector:
             batch_max=BATCH_MAX,
         )
         await self.tracked.start()
-        self.checks.update(postgres=self._check_pg, redis=self.redis.ping, kafka=self._check_kafka)
-
-    async def _check_pg(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        self.checks.update(
+            postgres=partial(answers, self.engine), redis=self.redis.ping, kafka=self._check_kafka
+        )
 
     async def _check_kafka(self) -> None:
         await self.tracked.consumer.topics()

@@ -21,7 +21,7 @@ from contracts import payment as pay
 from contracts.provider import ChargeCard, RefundCharge
 from contracts.transaction import DepositCompleted, DepositFailed, DepositRequested
 from contracts.wallet import CreditRejected, CreditWallet, WalletCredited
-from transaction_svc.domain.state import SagaState, SagaStatus, Step
+from transaction_svc.domain.state import SagaState, SagaStatus
 from transaction_svc.domain.steps import (
     Reaction,
     advance,
@@ -29,6 +29,7 @@ from transaction_svc.domain.steps import (
     finish,
     money,
     provider_money,
+    provider_saga,
     settlement_account,
     step,
     unchanged,
@@ -36,21 +37,9 @@ from transaction_svc.domain.steps import (
 
 
 def start_deposit(message: DepositRequested, at: int) -> Reaction:
-    s = SagaState(
-        transaction_id=message.transaction_id,
-        kind="deposit",
-        status=SagaStatus.CHARGING,
-        from_wallet_id="",
-        to_wallet_id=message.wallet_id,
-        amount=message.amount,
-        currency=message.currency,
-        deadline=message.deadline,
-        provider=message.provider,
-        owner_id=message.owner_id,
-        method_id=message.payment_method_id,
-        steps=(Step(step="requested", status="done", at=at),),
+    s = provider_saga(
+        message, at, "deposit", SagaStatus.CHARGING, message.payment_method_id, "charge"
     )
-    s = step(s, at, ("charge", "requested"))
     charge = ChargeCard(
         command_id=command_id(s.transaction_id, "charge"),
         transaction_id=s.transaction_id,

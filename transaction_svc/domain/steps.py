@@ -34,6 +34,30 @@ def settlement_account(provider: str) -> str:
     return f"system:settlement:{provider}"
 
 
+def provider_saga(
+    message: Any, at: int, kind: str, status: SagaStatus, method_id: str, first: str
+) -> SagaState:
+    """The first state of a deposit or withdrawal (``message`` its request), with the
+    ``first`` step requested; a deposit's wallet is its destination, a withdrawal's its
+    source."""
+    incoming = kind == "deposit"
+    s = SagaState(
+        transaction_id=message.transaction_id,
+        kind=kind,
+        status=status,
+        from_wallet_id="" if incoming else message.wallet_id,
+        to_wallet_id=message.wallet_id if incoming else "",
+        amount=message.amount,
+        currency=message.currency,
+        deadline=message.deadline,
+        provider=message.provider,
+        owner_id=message.owner_id,
+        method_id=method_id,
+        steps=(Step(step="requested", status="done", at=at),),
+    )
+    return step(s, at, (first, "requested"))
+
+
 def unchanged(state: SagaState | None) -> Reaction:
     return state, [], []
 

@@ -27,7 +27,7 @@ from contracts.wallet import (
     PlaceHold,
     ReleaseHold,
 )
-from transaction_svc.domain.state import SagaState, SagaStatus, Step
+from transaction_svc.domain.state import SagaState, SagaStatus
 from transaction_svc.domain.steps import (
     Reaction,
     advance,
@@ -35,8 +35,8 @@ from transaction_svc.domain.steps import (
     finish,
     money,
     provider_money,
+    provider_saga,
     settlement_account,
-    step,
     unchanged,
 )
 
@@ -44,21 +44,9 @@ HOLD_TTL_MS = 7 * 24 * 3600 * 1000  # far longer than any payout takes
 
 
 def start_withdrawal(message: WithdrawalRequested, at: int) -> Reaction:
-    s = SagaState(
-        transaction_id=message.transaction_id,
-        kind="withdrawal",
-        status=SagaStatus.HOLDING,
-        from_wallet_id=message.wallet_id,
-        to_wallet_id="",
-        amount=message.amount,
-        currency=message.currency,
-        deadline=message.deadline,
-        provider=message.provider,
-        owner_id=message.owner_id,
-        method_id=message.payout_method_id,
-        steps=(Step(step="requested", status="done", at=at),),
+    s = provider_saga(
+        message, at, "withdrawal", SagaStatus.HOLDING, message.payout_method_id, "hold"
     )
-    s = step(s, at, ("hold", "requested"))
     hold = PlaceHold(
         command_id=command_id(s.transaction_id, "hold"),
         wallet_id=s.from_wallet_id,
