@@ -1,0 +1,86 @@
+"""The audit log's hash chain (audit_svc/chain.py): verify names the first broken link."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from audit_svc.chain import GENESIS, canonical, chained, link, verify
+
+VALUES = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20)
+DATA = st.dictionaries(st.text(min_size=1, max_size=8), VALUES, max_size=5)
+
+
+def log_of(datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    records = [
+        {"seq": i, "event_id": f"e-{i}", "type": "T", "data": d,
+         "occurred_at": datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)}
+        for i, d in enumerate(datas, start=1)
+    ]  # fmt: skip
+    return chained(GENESIS, records)
+
+
+def test_a_hash_is_sha256_of_the_previous_hash_and_the_canonical_json() -> None:
+    record = {"seq": 1, "b": [1, "x"], "a": None, "hash": "ignored", "_id": "ignored",
+              "at": datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)}  # fmt: skip
+    body = b'{"a":null,"at":"2026-01-01T12:00:00.123Z","b":[1,"x"],"seq":1}'
+    assert canonical(record) == body
+    assert link(GENESIS, record) == hashlib.sha256(GENESIS.encode() + body).hexdigest()
+
+
+@given(st.lists(DATA, min_size=1, max_size=12))
+def test_an_untouched_chain_verifies(datas: list[dict[str, Any]]) -> None:
+    log = log_of(datas)
+    assert log[0]["prev_hash"] == GENESIS
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(log))
+    assert verify(log, 1, len(log), GENESIS).ok
+    # and read back with its keys in another order (as a store may), it still verifies
+    reordered = [dict(reversed(r.items())) for r in log]
+    assert verify(reordered, 1, len(log), GENESIS).ok
+
+
+@given(st.lists(DATA, min_size=1, max_size=12), st.data())
+def test_an_edited_record_is_named(datas: list[dict[str, Any]], data: st.DataObject) -> None:
+    # given a chain and one record whose data is edited in place
+    log = log_of(datas)
+    victim = data.draw(st.integers(0, len(log) - 1))
+    log[victim] = {**log[victim], "data": {**log[victim]["data"], "edited": True}}
+    # then verify names exactly that record
+    verdict = verify(log, 1, len(log), GENESIS)
+    assert (verdict.ok, verdict.first_bad_seq, verdict.checked) == (False, victim + 1, victim)
+
+
+@given(st.lists(DATA, min_size=2, max_size=12), st.data())
+def test_a_deleted_record_is_reported_as_the_gap(
+    datas: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    log = log_of(datas)
+    victim = data.draw(st.integers(0, len(log) - 1))
+    del log[victim]
+    verdict = verify(log, 1, len(datas), GENESIS)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, victim + 1)
+
+
+@given(st.lists(DATA, min_size=3, max_size=12), st.data())
+def test_an_edit_that_rehashes_the_record_breaks_the_next_link(
+    datas: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    # given a tamperer who also recomputes the edited record's own hash
+    log = log_of(datas)
+    victim = data.draw(st.integers(0, len(log) - 2))
+    edited = {**log[victim], "type": "Other"}
+    log[victim] = {**edited, "hash": link(edited["prev_hash"], edited)}
+    # then the next record's prev_hash no longer matches: the link after it is named
+    assert verify(log, 1, len(log), GENESIS).first_bad_seq == victim + 2
+
+
+def test_a_range_starts_from_the_hash_before_it() -> None:
+    log = log_of([{}, {"a": 1}, {"b": 2}, {"c": 3}])
+    assert verify(log[1:3], 2, 3, log[0]["hash"]).ok
+    assert verify(log[1:3], 2, 3, None).checked == 2
+    assert verify(log[1:3], 2, 3, GENESIS).first_bad_seq == 2
