@@ -269,13 +269,23 @@ async def test_the_providers_callback_is_refused_unless_freshly_and_rightly_sign
     # none of those decided the deposit: the provider's own callback does
     done = await until_terminal(api, payer, tx, timeout=30)
     assert done["status"] == "completed", done
-    # a correctly signed callback is accepted once, and its replay refused
-    signature = sign(secret, int(time.time()), body)
-    async with httpx.AsyncClient() as client:
-        headers = {"content-type": "application/json", "Paystream-Signature": signature}
-        first = await client.post(url, content=body, headers=headers)
-        again = await client.post(url, content=body, headers=headers)
+    # a signed callback that contradicts the decided charge is refused, and says nothing
+    late = await _post_signed(url, body, sign(secret, int(time.time()), body))
+    assert (late.status_code, late.json()["code"]) == (409, "charge_already_decided")
+    # one that agrees is taken (204) once, and its replay refused
+    agreeing = body.replace(b'"failed"', b'"captured"')
+    signature = sign(secret, int(time.time()), agreeing)
+    first = await _post_signed(url, agreeing, signature)
+    again = await _post_signed(url, agreeing, signature)
     assert first.status_code == 204, first.text
     assert (again.status_code, again.json()["code"]) == (409, "callback_replayed")
-    # and a decided deposit stays decided
+    # and the deposit stays decided; the topic never said the charge failed
     assert (await until_terminal(api, payer, tx))["status"] == "completed"
+    events = await _payment_events(settings.kafka_bootstrap, {tx}, {tx: "DepositCompleted"})
+    assert "ChargeFailed" not in events[tx]
+
+
+async def _post_signed(url: str, body: bytes, signature: str) -> httpx.Response:
+    headers = {"content-type": "application/json", "Paystream-Signature": signature}
+    async with httpx.AsyncClient() as client:
+        return await client.post(url, content=body, headers=headers)
