@@ -37,6 +37,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError, KafkaError
+from pymongo.errors import ConnectionFailure
 from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
@@ -106,10 +107,11 @@ OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "57"})
 
 
 def is_outage(exc: BaseException) -> bool:
-    """A lost connection (to the store or to Kafka), seen through wrapping exceptions."""
+    """A lost connection (to the store or to Kafka), seen through wrapping exceptions;
+    for Mongo, pymongo's ``ConnectionFailure`` (also its timeouts choosing a server)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, OSError | KafkaError) or (
+        if isinstance(seen, OSError | KafkaError | ConnectionFailure) or (
             isinstance(seen, DBAPIError)
             and (
                 seen.connection_invalidated

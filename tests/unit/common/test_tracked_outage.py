@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, RequestTimedOutError
+from pymongo.errors import AutoReconnect, DuplicateKeyError, ServerSelectionTimeoutError
 from sqlalchemy.exc import DBAPIError
 
 from common.kafka.tracked import is_outage
@@ -46,6 +47,8 @@ def _wrapped(cause: Exception) -> Exception:
         _db("the database system is starting up", "57P03"),
         _wrapped(_db("connection does not exist", "08003")),
         DBAPIError("SELECT 1", None, Exception("lost"), connection_invalidated=True),
+        AutoReconnect("mongo connection closed"),
+        ServerSelectionTimeoutError("no mongo server answered"),
     ],
 )
 def test_a_lost_connection_is_an_outage(error: Exception) -> None:
@@ -59,6 +62,7 @@ def test_a_lost_connection_is_an_outage(error: Exception) -> None:
         KeyError("amount"),
         _db("duplicate key value violates unique constraint", "23505"),
         _wrapped(_db("invalid input syntax for type uuid", "22P02")),
+        DuplicateKeyError("E11000 duplicate key"),
     ],
 )
 def test_a_failing_record_is_not_an_outage(error: Exception) -> None:
