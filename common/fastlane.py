@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.body import DEFAULT_BODY_LIMIT, JSON, read_body, read_json
+from common.body import DEFAULT_BODY_LIMIT, JSON, check_url, read_body, read_json
 from common.context import ServedRequest, scope_headers
 from common.errors import PROBLEM, Problem, problem_body
 
@@ -179,6 +179,7 @@ class FastLane:
         status = 500
         try:
             try:
+                check_url(scope)  # as BodyGuard does for every FastAPI route
                 response = await route.handler(request)
             except Problem as exc:
                 response = problem_of(exc, path)

@@ -99,3 +99,9 @@ def test_a_body_over_the_route_limit_is_413() -> None:
     r = make_client().post("/things", content=b"x" * 17)
     assert r.status_code == 413
     assert r.json()["code"] == "body_too_large"
+
+
+def test_nul_in_the_query_is_a_422_in_the_lane_too() -> None:
+    r = make_client().post("/things?note=a%00b", content=b"hello")
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    assert r.json()["errors"][0]["loc"] == ["query", "note"]
