@@ -102,8 +102,10 @@ class JwksVerifier:
                 raise Problem(503, "jwks_unavailable", "cannot fetch signing keys") from exc
         return self._keys.get(kid)
 
-    async def verify(self, token: str) -> Principal:
-        """The token's principal; raises a 401 ``Problem`` for any invalid token."""
+    async def verify(self, token: str, *, caller: bool = True) -> Principal:
+        """The token's principal; raises a 401 ``Problem`` for any invalid token.
+        ``caller``: the token is the request's own (its log lines then name the subject);
+        False for a token the request only asks about (introspection)."""
         now = time.time()
         hit = self._verified.get(token)
         if hit is not None and now < hit[1]:
@@ -117,7 +119,8 @@ class JwksVerifier:
             self._verified[token] = (principal, min(exp, now + self._cache_s))
         if principal.session_id in self._revoked:
             raise _unauthorized("the session has ended")
-        note_user(principal.subject)  # the request's log lines name the caller
+        if caller:
+            note_user(principal.subject)  # the request's log lines name the caller
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:

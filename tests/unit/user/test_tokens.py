@@ -211,3 +211,20 @@ async def test_a_verified_caller_is_named_in_the_request_log_context() -> None:
         current_request.reset(t)
     # then every log line of the request, its access line included, names the caller
     assert info.user_id == "u-7"
+
+
+async def test_a_token_only_asked_about_does_not_name_the_caller() -> None:
+    # given a service's request (its log context names the service) that introspects a
+    # user's token
+    info = RequestInfo("req-2", "req-2", "POST", "/service/verify")
+    info.user_id = "svc-1"
+    t = current_request.set(info)
+    try:
+        token, _ = MINTER.access_token(KEY, subject="u-8", role="user",
+                                       now=int(time.time()), ttl_s=600)  # fmt: skip
+        principal = await verifier(KEY).verify(token, caller=False)
+    finally:
+        current_request.reset(t)
+    # then the token is checked, and the request's lines still name the service
+    assert principal.subject == "u-8"
+    assert info.user_id == "svc-1"
