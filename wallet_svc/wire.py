@@ -11,14 +11,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
-from common.kafka.producer import make_producer, send_envelopes
-from common.topics import WALLET_COMMANDS
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
-from contracts.wallet import WalletCommand, WalletEvent, command_envelope
+from contracts.wallet import WalletEvent
 
 PRODUCER = "wallet_svc"
 
@@ -39,16 +36,3 @@ def event_envelopes(
         )
         for i, event in enumerate(events)
     ]
-
-
-async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], source: str) -> None:
-    """Append ``commands`` to ``wallet-commands`` with a one-off idempotent producer and
-    wait for every acknowledgement (operators' scripts and tests; services keep theirs)."""
-    producer = make_producer(bootstrap, source)
-    await producer.start()
-    try:
-        await send_envelopes(
-            producer, [(WALLET_COMMANDS, command_envelope(c, source)) for c in commands]
-        )
-    finally:
-        await producer.stop()

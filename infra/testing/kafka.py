@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from common.kafka.consumer import topic_partitions
-from common.kafka.producer import send_envelopes
+from common.kafka.producer import make_producer, send_envelopes
+from common.topics import WALLET_COMMANDS
 from contracts.envelope import Envelope
+from contracts.wallet import WalletCommand, command_envelope
 
 send_all = send_envelopes  # the name the tests use
+
+
+async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], source: str) -> None:
+    """Append ``commands`` to ``wallet-commands`` with a one-off idempotent producer and
+    wait for every acknowledgement (tests that drive the decider directly)."""
+    producer = make_producer(bootstrap, source)
+    await producer.start()
+    try:
+        await send_envelopes(
+            producer, [(WALLET_COMMANDS, command_envelope(c, source)) for c in commands]
+        )
+    finally:
+        await producer.stop()
 
 
 async def read_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:

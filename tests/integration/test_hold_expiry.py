@@ -17,9 +17,8 @@ from contracts.wallet import (
     PlaceHold,
     WalletCommand,
 )
-from infra.testing.kafka import read_topic, wait_for
+from infra.testing.kafka import read_topic, send_commands, wait_for
 from infra.testing.stack import StackUnderTest
-from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration
 

@@ -24,13 +24,12 @@ from contracts.wallet import (
     OpenWallet,
     WalletCommand,
 )
-from infra.testing.kafka import read_topic, wait_for
+from infra.testing.kafka import read_topic, send_commands, wait_for
 from infra.testing.stack import StackUnderTest
 from transaction_svc import store
 from transaction_svc.saga_worker import SagaWorker
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import Start, append, start
-from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration
 
