@@ -1,13 +1,14 @@
 """Public `user-events` (key `user_id`): accounts registered, verified and re-roled.
 
-`EmailVerificationRequested` carries the one-time token that the verification mail
-needs: the only event with a secret in it.
+No event carries a secret: `EmailVerificationRequested` and `PasswordResetRequested`
+name a `request_id`, for which the mailer asks user_svc for the one-time link at delivery
+(`POST /internal/email-links`, docs/identity.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from contracts.message import Message, from_payload
 
@@ -20,13 +21,36 @@ class UserRegistered(Message, frozen=True):
 
 
 class EmailVerificationRequested(Message, frozen=True):
-    """`token` verifies `email` within `expires_in` seconds."""
+    """A verification link for `email` is due; the link made for `request_id` works for
+    `expires_in` seconds from the request. Version 2: no `token`."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     user_id: str
     email: str
     full_name: str
-    token: str
+    request_id: str
     expires_in: int
+
+
+class PasswordResetRequested(Message, frozen=True):
+    """Someone asked to reset the password of `email` (a known account); the link made for
+    `request_id` works once within `expires_in` seconds."""
+
+    user_id: str
+    email: str
+    full_name: str
+    request_id: str
+    expires_in: int
+
+
+class PasswordChanged(Message, frozen=True):
+    """The password was changed (`how`: `reset` or `change`); every session ended."""
+
+    user_id: str
+    email: str
+    full_name: str
+    how: str
 
 
 class EmailVerified(Message, frozen=True):
@@ -43,7 +67,14 @@ class UserRoleChanged(Message, frozen=True):
     changed_by: str
 
 
-UserEvent: TypeAlias = UserRegistered | EmailVerificationRequested | EmailVerified | UserRoleChanged
+UserEvent: TypeAlias = (
+    UserRegistered
+    | EmailVerificationRequested
+    | EmailVerified
+    | UserRoleChanged
+    | PasswordResetRequested
+    | PasswordChanged
+)
 
 
 def decode_user_event(payload: Mapping[str, Any]) -> UserEvent:

@@ -50,6 +50,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/auth/login"),
         ("POST", "/auth/refresh"),
         ("POST", "/auth/verify-email"),
+        ("POST", "/auth/password/forgot"),
+        ("POST", "/auth/password/reset"),
         ("POST", "/service/token"),
         ("GET", "/.well-known/jwks.json"),
         ("HEAD", "/.well-known/jwks.json"),

@@ -1,4 +1,5 @@
-"""The identity use cases: accounts, sessions (token pairs) and email verification.
+"""The identity use cases: accounts, sessions (token pairs), email verification and
+passwords (forgot, reset, change).
 
 HTTP routes are thin wrappers around these methods; every change and the events it causes
 are committed together (outbox), and the relay publishes them afterwards.
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.errors import Problem
 from common.topics import USER_EVENTS
@@ -23,6 +24,8 @@ from contracts.ids import uuid7
 from contracts.user import (
     EmailVerificationRequested,
     EmailVerified,
+    PasswordChanged,
+    PasswordResetRequested,
     UserEvent,
     UserRegistered,
 )
@@ -36,6 +39,7 @@ from user_svc.tokens import TokenMinter, opaque_token, token_hash
 
 log = logging.getLogger("user_svc.identity")
 VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"
 
 
 def normalize_email(raw: str) -> str:
@@ -94,7 +98,6 @@ class Identity:
         self.check_password(password, email)
         password_hash = await self.passwords.hash(password)
         now = datetime.now(UTC)
-        verify_token = opaque_token()
         async with self.engine.begin() as conn:
             try:
                 user = await store.insert_user(
@@ -107,12 +110,11 @@ class Identity:
                                         role=role)  # fmt: skip
             await outbox.add(conn, USER_EVENTS, self._event(registered, trace), trace.traceparent)
             if not email_verified:
-                ttl = self.settings.email_token_ttl_s
-                await store.add_email_token(conn, token_hash(verify_token), user.id,
-                                            VERIFY_EMAIL, now, ttl)  # fmt: skip
+                ttl, request_id = self.settings.email_token_ttl_s, uuid7()
+                await store.add_email_token(conn, request_id, user.id, VERIFY_EMAIL, now, ttl)
                 requested = EmailVerificationRequested(
-                    user_id=str(user.id), email=email, full_name=full_name, token=verify_token,
-                    expires_in=ttl,
+                    user_id=str(user.id), email=email, full_name=full_name,
+                    request_id=str(request_id), expires_in=ttl,
                 )  # fmt: skip
                 await outbox.add(
                     conn, USER_EVENTS, self._event(requested, trace), trace.traceparent
@@ -137,6 +139,96 @@ class Identity:
             )
         self.relay.wake()
         return user
+
+    async def issue_link_token(self, request_id: str) -> tuple[str, store.IssuedToken]:
+        """The one-time token of an email request (for the mailer, at delivery); 404
+        ``email_request_not_found`` when the request is unknown, used or expired."""
+        gone = Problem(404, "email_request_not_found", "the request is unknown, used or expired")
+        try:
+            rid = uuid.UUID(request_id)
+        except ValueError:
+            raise gone from None
+        token = opaque_token()
+        async with self.engine.begin() as conn:
+            issued = await store.issue_email_token(conn, rid, token_hash(token), datetime.now(UTC))
+        if issued is None:
+            raise gone
+        return token, issued
+
+    async def forgot_password(self, email: str, trace: Trace) -> None:
+        """Request a reset link for ``email`` if an account has it (else nothing). Run after
+        the 202 is sent, so the answer takes the same time either way."""
+        try:
+            email = normalize_email(email)
+        except Problem:
+            return
+        try:
+            now, ttl, request_id = datetime.now(UTC), self.settings.password_reset_ttl_s, uuid7()
+            async with self.engine.begin() as conn:
+                user = await store.user_by_email(conn, email)
+                if user is None:
+                    return
+                await store.add_email_token(conn, request_id, user.id, RESET_PASSWORD, now, ttl)
+                requested = PasswordResetRequested(
+                    user_id=str(user.id), email=email, full_name=user.full_name,
+                    request_id=str(request_id), expires_in=ttl,
+                )  # fmt: skip
+                await outbox.add(
+                    conn, USER_EVENTS, self._event(requested, trace), trace.traceparent
+                )
+        except Exception:  # nobody waits for the answer: say so in the log
+            log.exception("password reset request failed")
+            return
+        self.relay.wake()
+        log.info("password reset requested", extra={"user_id": str(user.id)})
+
+    async def reset_password(self, token: str, new_password: str, trace: Trace) -> None:
+        """Set a new password with a reset token (once, unexpired) and end every session;
+        400 ``invalid_token`` or 422 ``weak_password`` change nothing."""
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            user_id = await store.consume_email_token(conn, token_hash(token), RESET_PASSWORD, now)
+            if user_id is None:
+                raise Problem(400, "invalid_token", "the token is unknown, used or expired")
+            user = await store.user_by_id(conn, user_id)
+            assert user is not None
+            await store.retire_email_tokens(conn, user_id, RESET_PASSWORD, now)
+            await self._set_password(conn, user, new_password, "reset", now, trace)
+        self.relay.wake()
+
+    async def change_password(
+        self, user_id: str, current: str, new_password: str, trace: Trace
+    ) -> None:
+        """Replace the password after checking the current one (counted like a login
+        attempt) and end every session, this one too; 403 ``wrong_password``."""
+        async with self.engine.connect() as conn:
+            user = await store.user_by_id(conn, uuid.UUID(user_id))
+        if user is None:
+            raise Problem(404, "user_not_found", "no such user")
+        await self.throttle.attempt(user.email)
+        if not await self.passwords.verify(user.password_hash, current):
+            raise Problem(403, "wrong_password", "the current password is wrong")
+        await self.throttle.succeeded(user.email)
+        async with self.engine.begin() as conn:
+            await self._set_password(conn, user, new_password, "change", datetime.now(UTC), trace)
+        self.relay.wake()
+
+    async def _set_password(
+        self, conn: AsyncConnection, user: store.User, password: str, how: str,
+        now: datetime, trace: Trace,
+    ) -> None:  # fmt: skip
+        """Store the new hash, record PasswordChanged, then end every session (last: if
+        Redis fails the transaction rolls back and the old password stays)."""
+        self.check_password(password, user.email)
+        await store.update_user(
+            conn, user.id, now, password_hash=await self.passwords.hash(password)
+        )
+        changed = PasswordChanged(user_id=str(user.id), email=user.email,
+                                  full_name=user.full_name, how=how)  # fmt: skip
+        await outbox.add(conn, USER_EVENTS, self._event(changed, trace), trace.traceparent)
+        ended = await self.refresh_tokens.revoke_user(str(user.id))
+        log.info("password changed", extra={"user_id": str(user.id), "how": how,
+                                            "sessions_ended": ended})  # fmt: skip
 
     async def _token_pair(self, user: store.User, refresh_token: str, session: str
                           ) -> dict[str, Any]:  # fmt: skip

@@ -6,7 +6,8 @@ and stores its successor in the same family, atomically (one Lua script). Presen
 token that was already used means it leaked: the whole family is revoked, so the thief's
 and the owner's newest tokens both stop working. A family is a session: its id is the
 ``sid`` of the access tokens minted with it, and revoking it also ends those
-(common/revocation.py).
+(common/revocation.py). ``uf:<user>`` is the set of a user's families, so that a
+password reset or change can end every session (`revoke_user`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class RedisRefreshTokens:
         self._access_ttl = access_ttl_s
         self._tok = f"{prefix}rt:"
         self._fam = f"{prefix}rtf:"
+        self._user = f"{prefix}uf:"
         self._rotate = redis.register_script(_ROTATE)
 
     async def issue(self, user_id: str) -> tuple[str, str]:
@@ -75,6 +77,8 @@ class RedisRefreshTokens:
             pipe.hset(self._tok + token_hash(token),
                       mapping={"family": family, "user": user_id, "used": "0"})  # fmt: skip
             pipe.expire(self._tok + token_hash(token), self._ttl)
+            pipe.sadd(self._user + user_id, family)
+            pipe.expire(self._user + user_id, self._ttl)  # outlives every family in it
             await pipe.execute()
         return token, family
 
@@ -100,3 +104,15 @@ class RedisRefreshTokens:
             # a minute more: a token being minted while this runs expires a little later
             revoke_session(pipe, family, self._access_ttl + 60, time.time())
             await pipe.execute()
+
+    async def revoke_user(self, user_id: str) -> int:
+        """End every live session of ``user_id``; how many were ended."""
+        families = [str(f) for f in await self._redis.smembers(self._user + user_id)]
+        ended = 0
+        for family in families:
+            if await self._redis.get(self._fam + family) == "active":
+                await self.revoke_family(family)
+                ended += 1
+        if families:
+            await self._redis.srem(self._user + user_id, *families)
+        return ended

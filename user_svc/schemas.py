@@ -57,6 +57,69 @@ class VerifyEmailIn(In):
     token: str = Secret
 
 
+class ForgotPasswordIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+
+    email: str = Field(max_length=320)
+
+
+class ResetPasswordIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"token": "pr_5tG-9wQ", "new_password": "Difference-Engine-1822"}]
+        }
+    )
+
+    token: str = Secret
+    new_password: str = Secret
+
+
+class ChangePasswordIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "Analytical-Engine-1843",
+                    "new_password": "Difference-Engine-1822",
+                }
+            ]
+        }
+    )
+
+    current_password: str = Secret
+    new_password: str = Secret
+
+
+class EmailLinkIn(In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"request_id": "0192f7a4-1c2b-7d3e-8f40-123456789abc"}]}
+    )
+
+    request_id: str = Field(min_length=1, max_length=64)
+
+
+class EmailLink(BaseModel):
+    """The one-time token of an email request, for the mail that carries it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "ev_8Hq-2kP",
+                    "purpose": "verify_email",
+                    "user_id": "0192f7a4-1c2b-7d3e-8f40-123456789abc",
+                    "expires_at": "2026-12-01T15:30:00Z",
+                }
+            ]
+        }
+    )
+
+    token: str
+    purpose: Literal["verify_email", "reset_password"]
+    user_id: str
+    expires_at: datetime
+
+
 class ProfilePatch(In):
     model_config = ConfigDict(json_schema_extra={"examples": [{"full_name": "Ada King"}]})
 

@@ -16,6 +16,9 @@ class UserSettings(Settings):
     refresh_token_ttl_s: int = Field(default=7 * 24 * 60 * 60, ge=60)
     service_token_ttl_s: int = Field(default=15 * 60, ge=30)
     email_token_ttl_s: int = Field(default=24 * 60 * 60, ge=60)
+    password_reset_ttl_s: int = Field(default=30 * 60, ge=60)
+    # The service clients that may fetch one-time email links (POST /internal/email-links).
+    email_link_clients: frozenset[str] = frozenset({"notification_worker"})
 
     # Private keys are stored PEM-encrypted with this passphrase when it is set.
     signing_key_passphrase: SecretStr | None = None

@@ -108,17 +108,44 @@ async def users_page(conn: AsyncConnection, after: uuid.UUID | None, limit: int)
 
 
 async def add_email_token(
-    conn: AsyncConnection, token_hash: str, user_id: uuid.UUID, purpose: str, now: datetime,
-    ttl_s: int,
+    conn: AsyncConnection, request_id: uuid.UUID, user_id: uuid.UUID, purpose: str,
+    now: datetime, ttl_s: int,
 ) -> None:  # fmt: skip
+    """A request for a one-time token; the token itself is made at delivery
+    (`issue_email_token`), so no secret exists before the mail is sent."""
     await conn.execute(
         text(
-            "INSERT INTO users.email_tokens (token_hash, user_id, purpose, expires_at)"
-            " VALUES (:h, :uid, :purpose, :exp)"
+            "INSERT INTO users.email_tokens (request_id, user_id, purpose, expires_at)"
+            " VALUES (:rid, :uid, :purpose, :exp)"
         ),
-        {"h": token_hash, "uid": user_id, "purpose": purpose,
+        {"rid": request_id, "uid": user_id, "purpose": purpose,
          "exp": now + timedelta(seconds=ttl_s)},
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    user_id: uuid.UUID
+    purpose: str
+    expires_at: datetime
+
+
+async def issue_email_token(
+    conn: AsyncConnection, request_id: uuid.UUID, token_hash: str, now: datetime
+) -> IssuedToken | None:
+    """Give an unused, unexpired request the token hashed as ``token_hash`` (replacing any
+    earlier one: only the latest link works); None when there is no such request."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE users.email_tokens SET token_hash = :h, issued_at = :now"
+                " WHERE request_id = :rid AND used_at IS NULL AND expires_at > :now"
+                " RETURNING user_id, purpose, expires_at"
+            ),
+            {"h": token_hash, "rid": request_id, "now": now},
+        )
+    ).one_or_none()
+    return IssuedToken(**row._mapping) if row is not None else None
 
 
 async def consume_email_token(
@@ -131,6 +158,19 @@ async def consume_email_token(
             " AND purpose = :purpose AND used_at IS NULL AND expires_at > :now RETURNING user_id"
         ),
         {"h": token_hash, "purpose": purpose, "now": now},
+    )
+
+
+async def retire_email_tokens(
+    conn: AsyncConnection, user_id: uuid.UUID, purpose: str, now: datetime
+) -> None:
+    """Mark every unused token of ``purpose`` of a user used (a reset ends the others)."""
+    await conn.execute(
+        text(
+            "UPDATE users.email_tokens SET used_at = :now"
+            " WHERE user_id = :uid AND purpose = :purpose AND used_at IS NULL"
+        ),
+        {"uid": user_id, "purpose": purpose, "now": now},
     )
 
 

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 
 # client id = the package whose processes call other services as themselves
-SERVICE_CLIENTS = ("transaction_svc",)
+SERVICE_CLIENTS = ("transaction_svc", "notification_worker")
 
 
 def client_secret(run_dir: Path, client_id: str) -> str:

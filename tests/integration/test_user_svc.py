@@ -13,10 +13,14 @@ import httpx
 import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.settings import Settings
 from common.topics import USER_EVENTS
 from contracts.envelope import Envelope
+from infra.local.config import LocalConfig
+from infra.local.credentials import client_secret
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
@@ -68,6 +72,26 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def _service_token(http: httpx.AsyncClient, client_id: str) -> str:
+    """A token of the run's seeded client ``client_id`` (as the launcher configured it)."""
+    secret = client_secret(LocalConfig.from_env().run_dir, client_id)
+    SECRETS.add(secret)
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    resp = await http.post("/service/token", data=form)
+    assert resp.status_code == 200, resp.text
+    return str(_remember(resp.json())["access_token"])
+
+
+async def _link_token(http: httpx.AsyncClient, request_id: str, purpose: str) -> str:
+    """The one-time token notification_worker would mail for ``request_id``."""
+    token = await _service_token(http, "notification_worker")
+    resp = await http.post("/internal/email-links", json={"request_id": request_id},
+                           headers=_bearer(token))  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["purpose"] == purpose
+    return str(_remember(resp.json())["token"])
+
+
 async def _events_of(user_id: str, wanted: set[str], timeout: float = 30) -> dict[str, Envelope]:
     """The first envelope of each wanted type keyed by ``user_id`` on user-events."""
     consumer = AIOKafkaConsumer(
@@ -108,9 +132,12 @@ async def test_register_verify_login_refresh_reuse_and_logout(http: httpx.AsyncC
     assert weak.status_code == 422 and weak.json()["code"] == "weak_password"
     assert weak.headers["content-type"] == "application/problem+json"
 
-    # when the verification email request is read from Kafka and its token confirmed
+    # when the verification email request is read from Kafka (it holds no token), the
+    # mailer's link fetched for it and its token confirmed
     events = await _events_of(user["id"], {"UserRegistered", "EmailVerificationRequested"})
-    token = _remember(events["EmailVerificationRequested"].payload)["token"]
+    requested = events["EmailVerificationRequested"].payload
+    assert "token" not in requested and requested["expires_in"] == 86400
+    token = await _link_token(http, requested["request_id"], "verify_email")
     verified = await http.post("/auth/verify-email", json={"token": token})
     assert verified.status_code == 200 and verified.json()["email_verified"] is True
     again = await http.post("/auth/verify-email", json={"token": token})
@@ -268,6 +295,170 @@ async def test_admin_lists_users_and_sets_roles(http: httpx.AsyncClient) -> None
     missing = await http.patch(f"/admin/users/{uuid.uuid4()}/role", json={"role": "user"},
                                headers=_bearer(admin["access_token"]))  # fmt: skip
     assert missing.status_code == 404
+
+
+async def _refused(http: httpx.AsyncClient, access_token: str) -> bool:
+    """Whether user_svc refuses the token within two seconds (revocation travels by Redis)."""
+    for _ in range(20):
+        if (await http.get("/users/me", headers=_bearer(access_token))).status_code == 401:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_email_links_are_made_for_the_mailer_only(http: httpx.AsyncClient) -> None:
+    # given a new account's verification request
+    user = await _register(http)
+    events = await _events_of(user["id"], {"EmailVerificationRequested"})
+    request_id = events["EmailVerificationRequested"].payload["request_id"]
+
+    # then another service client, and unknown or malformed requests, get nothing
+    other = await _service_token(http, "transaction_svc")
+    denied = await http.post(
+        "/internal/email-links", json={"request_id": request_id}, headers=_bearer(other)
+    )
+    assert (denied.status_code, denied.json()["code"]) == (403, "forbidden")
+    mailer = await _service_token(http, "notification_worker")
+    for unknown in (str(uuid.uuid4()), "not-a-uuid"):
+        resp = await http.post(
+            "/internal/email-links", json={"request_id": unknown}, headers=_bearer(mailer)
+        )
+        assert (resp.status_code, resp.json()["code"]) == (404, "email_request_not_found")
+    person = await _login(http, user["email"])
+    as_user = await http.post(
+        "/internal/email-links",
+        json={"request_id": request_id},
+        headers=_bearer(person["access_token"]),
+    )
+    assert as_user.status_code == 403
+
+    # when the link is made twice (a redelivery), only the latest token works
+    first = await _link_token(http, request_id, "verify_email")
+    latest = await _link_token(http, request_id, "verify_email")
+    stale = await http.post("/auth/verify-email", json={"token": first})
+    assert (stale.status_code, stale.json()["code"]) == (400, "invalid_token")
+    assert (await http.post("/auth/verify-email", json={"token": latest})).status_code == 200
+    # and a used request makes no more links
+    used = await http.post(
+        "/internal/email-links", json={"request_id": request_id}, headers=_bearer(mailer)
+    )
+    assert used.status_code == 404
+
+
+async def test_forgot_and_reset_end_every_session(http: httpx.AsyncClient) -> None:
+    # given an account signed in twice
+    user = await _register(http)
+    sessions = [await _login(http, user["email"]) for _ in range(2)]
+
+    # when a reset is asked for it, and for an email nobody has: both 202
+    for email in (user["email"], f"nobody-{uuid.uuid4().hex[:8]}@example.com", "not-an-email"):
+        resp = await http.post("/auth/password/forgot", json={"email": email})
+        assert resp.status_code == 202, resp.text
+    events = await _events_of(user["id"], {"PasswordResetRequested"})
+    requested = events["PasswordResetRequested"].payload
+    assert "token" not in requested and requested["expires_in"] == 30 * 60
+    token = await _link_token(http, requested["request_id"], "reset_password")
+
+    # then a weak new password is refused and changes nothing (the token still works)
+    weak = await http.post("/auth/password/reset", json={"token": token, "new_password": "abc"})
+    assert (weak.status_code, weak.json()["code"]) == (422, "weak_password")
+    assert not await _refused(http, sessions[0]["access_token"])
+
+    # when the token sets a new password
+    new_password = "Reset-Horse-" + uuid.uuid4().hex[:8]
+    SECRETS.add(new_password)
+    done = await http.post(
+        "/auth/password/reset", json={"token": token, "new_password": new_password}
+    )
+    assert done.status_code == 204, done.text
+
+    # then every session has ended: access tokens refused, refresh tokens dead
+    for session in sessions:
+        assert await _refused(http, session["access_token"])
+        dead = await http.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        assert dead.status_code == 401
+    # and only the new password logs in; the token cannot be used again
+    old = await http.post("/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert old.status_code == 401
+    await _login(http, user["email"], new_password)
+    again = await http.post(
+        "/auth/password/reset", json={"token": token, "new_password": "Other-" + new_password}
+    )
+    assert (again.status_code, again.json()["code"]) == (400, "invalid_token")
+    changed = await _events_of(user["id"], {"PasswordChanged"})
+    assert changed["PasswordChanged"].payload["how"] == "reset"
+
+
+async def test_an_expired_reset_token_changes_nothing(http: httpx.AsyncClient) -> None:
+    # given a reset link whose request has expired
+    user = await _register(http)
+    assert (await http.post("/auth/password/forgot", json={"email": user["email"]})).is_success
+    events = await _events_of(user["id"], {"PasswordResetRequested"})
+    request_id = events["PasswordResetRequested"].payload["request_id"]
+    token = await _link_token(http, request_id, "reset_password")
+    engine = create_async_engine(Settings().postgres_dsn)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE users.email_tokens SET expires_at = now() - interval '1 second'"
+                    " WHERE request_id = :r"
+                ),
+                {"r": uuid.UUID(request_id)},
+            )
+    finally:
+        await engine.dispose()
+    # when it is used, then 400 and the old password still logs in
+    resp = await http.post(
+        "/auth/password/reset",
+        json={"token": token, "new_password": "Late-Horse-" + uuid.uuid4().hex},
+    )
+    assert (resp.status_code, resp.json()["code"]) == (400, "invalid_token")
+    await _login(http, user["email"])
+
+
+async def test_change_password_checks_the_current_one_and_ends_sessions(
+    http: httpx.AsyncClient,
+) -> None:
+    # given an account signed in twice
+    user = await _register(http)
+    this, other = await _login(http, user["email"]), await _login(http, user["email"])
+    new_password = "Changed-Horse-" + uuid.uuid4().hex[:8]
+    SECRETS.add(new_password)
+
+    # then a wrong current password and a weak new one are refused, changing nothing
+    wrong = await http.post(
+        "/auth/password/change",
+        headers=_bearer(this["access_token"]),
+        json={"current_password": PASSWORD + "x", "new_password": new_password},
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "wrong_password")
+    weak = await http.post(
+        "/auth/password/change",
+        headers=_bearer(this["access_token"]),
+        json={"current_password": PASSWORD, "new_password": "abc"},
+    )
+    assert (weak.status_code, weak.json()["code"]) == (422, "weak_password")
+    assert not await _refused(http, other["access_token"])
+    anonymous = await http.post(
+        "/auth/password/change", json={"current_password": PASSWORD, "new_password": new_password}
+    )
+    assert anonymous.status_code == 401
+
+    # when the password is changed
+    done = await http.post(
+        "/auth/password/change",
+        headers=_bearer(this["access_token"]),
+        json={"current_password": PASSWORD, "new_password": new_password},
+    )
+    assert done.status_code == 204, done.text
+
+    # then both sessions, this one too, have ended and the new password logs in
+    assert await _refused(http, this["access_token"])
+    assert await _refused(http, other["access_token"])
+    await _login(http, user["email"], new_password)
+    changed = await _events_of(user["id"], {"PasswordChanged"})
+    assert changed["PasswordChanged"].payload["how"] == "change"
 
 
 async def test_the_log_holds_no_password_token_or_secret(stack: StackUnderTest) -> None:

@@ -29,9 +29,12 @@ def test_user_svc_seeds_the_client_whose_secret_transaction_processes_hold(
     for module in transaction:
         assert envs[module]["PAYSTREAM_SERVICE_CLIENT_ID"] == "transaction_svc"
         assert envs[module]["PAYSTREAM_SERVICE_CLIENT_SECRET"] == seeds["transaction_svc"]
-    # and no other process holds credentials
+    # and notification_worker holds its own seeded client; no other process holds one
+    mailer = envs["notification_worker"]
+    assert mailer["PAYSTREAM_SERVICE_CLIENT_ID"] == "notification_worker"
+    assert mailer["PAYSTREAM_SERVICE_CLIENT_SECRET"] == seeds["notification_worker"]
     holders = {m for m, env in envs.items() if "PAYSTREAM_SERVICE_CLIENT_SECRET" in env}
-    assert holders == transaction
+    assert holders == transaction | {"notification_worker"}
     # and every variable is a setting of user_svc (a subclass of the common Settings)
     names = {f"PAYSTREAM_{f.upper()}" for f in UserSettings.model_fields}
     assert {k for env in envs.values() for k in env} <= names

@@ -1,16 +1,20 @@
-"""``/auth/*``: registration, login, token refresh, logout, email verification."""
+"""``/auth/*``: registration, login, token refresh, logout, email verification, passwords."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 
 from common.auth import CurrentPrincipal
+from common.errors import Problem
 from common.openapi import errors
 from user_svc.api.deps import IdentityDep, TraceDep
 from user_svc.schemas import (
+    ChangePasswordIn,
+    ForgotPasswordIn,
     LoginIn,
     RefreshIn,
     RegisterIn,
+    ResetPasswordIn,
     TokenPair,
     UserPublic,
     VerifyEmailIn,
@@ -52,3 +56,48 @@ async def logout(body: RefreshIn, principal: CurrentPrincipal, identity: Identit
 async def verify_email(body: VerifyEmailIn, identity: IdentityDep, trace: TraceDep) -> object:
     user = await identity.verify_email(body.token, trace)
     return user.public()
+
+
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    responses={202: {"description": "accepted, whether or not an account has this email"}},
+)
+async def forgot_password(
+    body: ForgotPasswordIn, identity: IdentityDep, trace: TraceDep, tasks: BackgroundTasks
+) -> Response:
+    """Mail a reset link if an account has this email. The work runs after the answer is
+    sent, so known and unknown emails take the same time."""
+    tasks.add_task(identity.forgot_password, body.email, trace)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+    responses=errors(400, 422),
+)
+async def reset_password(body: ResetPasswordIn, identity: IdentityDep, trace: TraceDep) -> Response:
+    """Set a new password with the mailed token; every session of the account ends."""
+    await identity.reset_password(body.token, body.new_password, trace)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password/change",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+    responses=errors(403, 422, 429),
+)
+async def change_password(
+    body: ChangePasswordIn, principal: CurrentPrincipal, identity: IdentityDep, trace: TraceDep
+) -> Response:
+    """Replace the password; every session of the account ends, this one too."""
+    if principal.kind != "user":
+        raise Problem(403, "forbidden", "only a person has a password")
+    await identity.change_password(
+        principal.subject, body.current_password, body.new_password, trace
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

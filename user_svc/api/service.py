@@ -13,8 +13,8 @@ from common.auth import Principal, require_roles
 from common.errors import Problem
 from common.openapi import errors
 from common.responses import OrjsonResponse
-from user_svc.api.deps import ClientsDep, KeysDep
-from user_svc.schemas import Jwks, ServiceToken, TokenVerifyIn
+from user_svc.api.deps import ClientsDep, IdentityDep, KeysDep, SettingsDep
+from user_svc.schemas import EmailLink, EmailLinkIn, Jwks, ServiceToken, TokenVerifyIn
 
 router = APIRouter(tags=["service"])
 Service = Annotated[Principal, require_roles("service")]
@@ -89,3 +89,17 @@ async def verify_token(body: TokenVerifyIn, _: Service, clients: ClientsDep) -> 
 @router.get("/.well-known/jwks.json", response_model=Jwks)
 async def jwks(keys: KeysDep) -> OrjsonResponse:
     return OrjsonResponse(await keys.jwks())
+
+
+@router.post("/internal/email-links", response_model=EmailLink, responses=errors(403, 404))
+async def email_link(
+    body: EmailLinkIn, caller: Service, identity: IdentityDep, settings: SettingsDep
+) -> object:
+    """The one-time token of an email request (verification or reset), made now for the
+    mail that carries it; only the mailer's service client may ask. Each call replaces
+    the request's earlier token."""
+    if caller.subject not in settings.email_link_clients:
+        raise Problem(403, "forbidden", "this client may not fetch email links")
+    token, issued = await identity.issue_link_token(body.request_id)
+    return {"token": token, "purpose": issued.purpose, "user_id": str(issued.user_id),
+            "expires_at": issued.expires_at}  # fmt: skip
