@@ -25,7 +25,7 @@ def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes that are hashed: the record without its unhashed fields."""
     body = {k: v for k, v in record.items() if k not in UNHASHED}
     return orjson.dumps(
-        body, default=_instant, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+        body, default=instant_text, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
     )
 
 
@@ -101,7 +101,8 @@ def verify(
     return walk.verdict(to_seq)
 
 
-def _instant(value: Any) -> str:
+def instant_text(value: Any) -> str:
+    """A datetime as RFC 3339 UTC with milliseconds (orjson's ``default`` for datetimes)."""
     if isinstance(value, datetime):
         utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
         return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
