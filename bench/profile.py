@@ -30,6 +30,8 @@ SERVICES = (
     "wallet_svc.decider_worker",
     "wallet_svc.projector",
     "transaction_svc.saga_worker",
+    "transaction_svc.provider_worker",
+    "pgw_svc",
 )
 NOISE = ("runpy", "uvicorn/main", "Runner.run", "asyncio_run", "_run_once", "run_forever")
 TICKS = os.sysconf("SC_CLK_TCK")
