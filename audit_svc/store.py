@@ -76,7 +76,10 @@ class MongoAuditLog:
         self.logs: AsyncCollection[MongoDocument] = db[LOGS]
 
     async def ensure_indexes(self) -> None:
-        await self.logs.create_indexes(INDEXES)
+        # one index per command: FerretDB v1.24 panics (and drops the connection) when one
+        # createIndexes names several indexes that all exist already (every restart)
+        for index in INDEXES:
+            await self.logs.create_indexes([index])
 
     async def head(self) -> tuple[int, str]:
         """The last record's (seq, hash); (0, GENESIS) for an empty log."""

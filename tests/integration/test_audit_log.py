@@ -162,3 +162,12 @@ async def test_a_page_continues_below_the_last_seq(world: World) -> None:
     first: list[dict[str, Any]] = await world.log.page(Filters(), None, 2)
     rest = await world.log.page(Filters(), first[-1]["seq"], 10)
     assert [r["seq"] for r in first + rest] == [6, 5, 4, 3, 2, 1]
+
+
+async def test_a_restart_makes_the_indexes_again_without_harm(world: World) -> None:
+    # given the indexes made at the first start; when audit_svc starts again
+    await world.log.ensure_indexes()
+    # then every filter still has its index with seq
+    names = {ix["name"] async for ix in await world.db[LOGS].list_indexes()}
+    assert {"seq", "event_id", "occurred_at_seq", "actor.id_seq", "type_seq"} <= names
+    assert {"subjects.wallet_ids_seq", "subjects.user_ids_seq"} <= names
