@@ -136,9 +136,12 @@ def test_a_deposit_charges_once_and_credits_from_the_provider_settlement(replay:
         "transaction.DepositCompleted",
         "payment.DepositCompleted",
     ]
-    assert DepositCompleted(
-        transaction_id="d1", wallet_id="B", amount=500, currency="USD", provider="pgw"
-    ) in events
+    assert (
+        DepositCompleted(
+            transaction_id="d1", wallet_id="B", amount=500, currency="USD", provider="pgw"
+        )
+        in events
+    )
 
 
 def test_a_declined_charge_fails_with_the_providers_code_and_credits_nothing() -> None:
@@ -147,14 +150,17 @@ def test_a_declined_charge_fails_with_the_providers_code_and_credits_nothing() -
     assert state is not None and state.status == SagaStatus.FAILED
     assert state.failure_reason == "card_declined"
     assert bank.ledger("B") == 0 and provider.charges == {}
-    assert DepositFailed(
-        transaction_id="d1",
-        wallet_id="B",
-        amount=500,
-        currency="USD",
-        provider="pgw",
-        reason="card_declined",
-    ) in events
+    assert (
+        DepositFailed(
+            transaction_id="d1",
+            wallet_id="B",
+            amount=500,
+            currency="USD",
+            provider="pgw",
+            reason="card_declined",
+        )
+        in events
+    )
     assert names(events)[-1] == "payment.DepositFailed"
 
 
@@ -211,14 +217,17 @@ def test_a_failed_payout_releases_the_hold() -> None:
     assert state.failure_reason == "account_closed"
     wallet = bank.wallets["A"]
     assert (wallet.ledger, wallet.available, wallet.holds) == (100, 100, ())
-    assert WithdrawalFailed(
-        transaction_id="w1",
-        wallet_id="A",
-        amount=60,
-        currency="USD",
-        provider="pgw",
-        reason="account_closed",
-    ) in events
+    assert (
+        WithdrawalFailed(
+            transaction_id="w1",
+            wallet_id="A",
+            amount=60,
+            currency="USD",
+            provider="pgw",
+            reason="account_closed",
+        )
+        in events
+    )
 
 
 def test_more_than_the_available_balance_holds_nothing_and_pays_nothing() -> None:
@@ -237,8 +246,7 @@ def test_more_than_the_available_balance_holds_nothing_and_pays_nothing() -> Non
 def test_concurrent_withdrawals_never_hold_more_than_is_available() -> None:
     bank, provider = bank_with(a=100), Provider()
     starts = [
-        react(None, replace(withdrawal(amount=10), transaction_id=f"w{i}"), NOW)
-        for i in range(50)
+        react(None, replace(withdrawal(amount=10), transaction_id=f"w{i}"), NOW) for i in range(50)
     ]
     # every hold reaches the decider before any payout answers
     held = []
