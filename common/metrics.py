@@ -34,6 +34,11 @@ CONSUMER_LAG = Gauge(
     "End offset minus the stored next offset of a tracked consumer, per partition",
     ["service", "topic", "partition"],
 )
+NOTIFICATIONS = Counter(
+    "paystream_notifications_total",
+    "Notifications whose delivery ended (notification_worker), by channel and outcome",
+    ["channel", "kind", "outcome"],
+)
 
 
 _SERIES: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}

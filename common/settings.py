@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     mongo_db: str = "paystream"
     redis_url: str = "redis://127.0.0.1:16379/0"
     prometheus_url: str = "http://127.0.0.1:19090"
+    # The mail relay notification_worker sends through (locally infra.mailbox).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=11025, ge=1, le=65535)
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
@@ -23,14 +24,42 @@ from common.settings import Settings
 log = logging.getLogger("paystream.worker")
 
 
-class Worker(Protocol):
-    checks: dict[str, ReadyCheck]
+class Loop(Protocol):
+    """A loop that is started, run until cancelled, and stopped (a TrackedConsumer)."""
 
     async def start(self) -> None: ...
 
     async def run(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class Worker(Loop, Protocol):
+    checks: dict[str, ReadyCheck]
+
+
+def exit_if_crashed(task: asyncio.Task[None]) -> None:
+    """A done-callback for a process's background loop: if the loop died, exit non-zero
+    (a supervisor restarts the process, which resumes from its stored offsets)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("worker crashed", exc_info=task.exception(), extra={"task": task.get_name()})
+        os._exit(70)
+
+
+@asynccontextmanager
+async def running(worker: Loop, name: str) -> AsyncIterator[None]:
+    """Start ``worker`` and run its loop as a task of this process (beside an API) until
+    the block ends; then cancel the loop and stop it. A loop that dies ends the process
+    (``exit_if_crashed``)."""
+    await worker.start()
+    task = asyncio.create_task(worker.run(), name=name)
+    task.add_done_callback(exit_if_crashed)
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.stop()
 
 
 def worker_app(settings: Settings, factory: Callable[[Settings], Awaitable[Worker]]) -> FastAPI:
@@ -43,23 +72,8 @@ def worker_app(settings: Settings, factory: Callable[[Settings], Awaitable[Worke
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = await factory(settings)
-        await worker.start()
-        app.state.ready_checks.update(worker.checks)
-        task = asyncio.create_task(worker.run(), name=settings.service_name)
-
-        def crashed(t: asyncio.Task[None]) -> None:
-            if not t.cancelled() and t.exception() is not None:
-                log.error("worker crashed", exc_info=t.exception())
-                import os
-
-                os._exit(70)
-
-        task.add_done_callback(crashed)
-        try:
+        async with running(worker, settings.service_name):
+            app.state.ready_checks.update(worker.checks)
             yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await worker.stop()
 
     return build_app(settings.service_name, lifespan=lifespan)

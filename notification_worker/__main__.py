@@ -1,8 +1,8 @@
 """``python -m notification_worker``: run the service."""
 
 from common.app import serve
-from common.settings import Settings
 from notification_worker.main import create_app
+from notification_worker.settings import NotificationSettings
 
 if __name__ == "__main__":
-    serve(create_app, Settings(service_name="notification_worker"))
+    serve(create_app, NotificationSettings())

@@ -1,12 +1,90 @@
-"""Composition root of notification_worker."""
+"""Composition root of notification_worker: the notifications API and, in the same
+process, the notifier that consumes user, wallet, transaction and payment events and
+delivers notifications (``notification_worker.notifier``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from common.service import skeleton_app
+from common.app import build_app
+from common.auth import JwksVerifier
+from common.kafka.consumer import make_consumer
+from common.kafka.mongo_offsets import MongoOffsets
+from common.kafka.tracked import TrackedConsumer
+from common.resources import Resources
+from common.revocation import RevokedSessions
+from common.service_token import ServiceTokens
 from common.settings import Settings
+from common.state import install
+from common.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, USER_EVENTS, WALLET_EVENTS
+from common.worker import running
+from notification_worker import api, store
+from notification_worker.channels import Channel, SimulatedProvider, SmtpEmail
+from notification_worker.deps import NotificationApp
+from notification_worker.links import UserSvcLinks
+from notification_worker.notifier import Notifier
+from notification_worker.settings import NotificationSettings
+
+GROUP = "notification-worker"
+TOPICS = (USER_EVENTS, WALLET_EVENTS, TRANSACTION_EVENTS, PAYMENT_EVENTS)
+BATCH_MAX = 500
+
+
+def notification_settings(settings: Settings) -> NotificationSettings:
+    """``settings`` as :class:`NotificationSettings` (the env fills the worker's fields)."""
+    if isinstance(settings, NotificationSettings):
+        return settings
+    return NotificationSettings(**settings.model_dump())
+
+
+def channels(s: NotificationSettings) -> dict[str, Channel]:
+    return {
+        "email": SmtpEmail(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_timeout_s),
+        "sms": SimulatedProvider("sms", s.sms_failure_share),
+        "push": SimulatedProvider("push", s.push_failure_share),
+    }
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return skeleton_app(settings, kafka=True, mongo=True)
+    s = notification_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = Resources(s)
+        revoked = RevokedSessions()
+        verifier = JwksVerifier(s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked)
+        tokens = ServiceTokens.from_settings(s)
+        links = UserSvcLinks(s.user_svc_url, tokens, s.web_url)
+        try:
+            await resources.open(kafka=True, mongo=True, redis=True)
+            producer, mongo, redis = resources.producer, resources.mongo, resources.redis
+            assert producer is not None and mongo is not None and redis is not None
+            await revoked.start(redis)
+            app.state.ready_checks.update(resources.checks)
+            db = mongo[s.mongo_db]
+            await store.ensure_indexes(db)
+            consumer = make_consumer(
+                s.kafka_bootstrap, GROUP, client_id=s.service_name,
+                max_poll_records=BATCH_MAX, fetch=s.fetch_tuning(),
+            )  # fmt: skip
+            tracked = TrackedConsumer(
+                consumer, TOPICS, Notifier(s, channels(s), links, producer),
+                MongoOffsets(db[store.OFFSETS], GROUP), producer, s.service_name,
+                batch_max=BATCH_MAX,
+            )  # fmt: skip
+            install(app, NotificationApp(verifier=verifier, settings=s, db=db))
+            async with running(tracked, "notifier"):
+                yield
+        finally:
+            await revoked.stop()
+            await verifier.aclose()
+            await links.aclose()
+            await tokens.aclose()
+            await resources.close()
+
+    app = build_app(s.service_name, lifespan)
+    app.include_router(api.router)
+    return app

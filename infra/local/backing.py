@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from infra.local.config import PG_VERSION, REPO_ROOT, LocalConfig
 from infra.local.procs import port_open, read_pid, spawn, stop, wait_until
 
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
-BACKING = ("postgres", "redis", "mongo", "kafka", "prometheus")
+BACKING = ("postgres", "redis", "mongo", "kafka", "prometheus", "smtp")
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -278,19 +279,32 @@ def start_prometheus(cfg: LocalConfig) -> None:
     wait_until(lambda: port_open(cfg.prometheus_port), "prometheus")
 
 
+def start_smtp(cfg: LocalConfig) -> None:
+    """The local SMTP server: it keeps each message as a file in ``cfg.mail_dir``."""
+    spawn(
+        "smtp",
+        [sys.executable, "-m", "infra.mailbox", "--port", str(cfg.smtp_port),
+         "--folder", str(cfg.mail_dir)],
+        cfg.run_dir,
+        cwd=REPO_ROOT,
+    )  # fmt: skip
+    wait_until(lambda: port_open(cfg.smtp_port), "smtp")
+
+
 STARTERS = {
     "postgres": (start_postgres, "postgres_port"),
     "redis": (start_redis, "redis_port"),
     "mongo": (start_mongo, "mongo_port"),
     "kafka": (start_kafka, "kafka_port"),
     "prometheus": (start_prometheus, "prometheus_port"),
+    "smtp": (start_smtp, "smtp_port"),
 }
 
 
-def start_backing(cfg: LocalConfig) -> list[str]:
-    """Start every backing service that is not running; return the names started."""
+def start_backing(cfg: LocalConfig, only: tuple[str, ...] = BACKING) -> list[str]:
+    """Start every backing service (of ``only``) that is not running; the names started."""
     started = []
-    for name in BACKING:
+    for name in only:
         starter, port_attr = STARTERS[name]
         if read_pid(cfg.run_dir / "pids" / f"{name}.pid") is not None:
             continue

@@ -58,6 +58,7 @@ class LocalConfig:
     mongo_port: int
     redis_port: int
     prometheus_port: int
+    smtp_port: int
     service_ports: dict[str, int] = field(default_factory=dict)
     worker_ports: dict[str, int] = field(default_factory=dict)
 
@@ -75,6 +76,7 @@ class LocalConfig:
             mongo_port=_env_port("mongo", 27117),
             redis_port=_env_port("redis", 16379),
             prometheus_port=_env_port("prometheus", 19090),
+            smtp_port=_env_port("smtp", 11025),
             service_ports={n: _env_port(n, p) for n, p in SERVICE_PORTS.items()},
             worker_ports={n: _env_port(n, p) for n, (_, p) in WORKER_PORTS.items()},
         )
@@ -87,6 +89,11 @@ class LocalConfig:
     def ferretdb_bin(self) -> Path:
         return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
 
+    @property
+    def mail_dir(self) -> Path:
+        """Where the local SMTP server keeps what it receives (``infra.mailbox``)."""
+        return self.run_dir / "mail"
+
     def client_env(self) -> dict[str, str]:
         """The ``PAYSTREAM_*`` settings that point clients at this stack."""
         env = {
@@ -97,6 +104,8 @@ class LocalConfig:
             "PAYSTREAM_MONGO_URL": f"mongodb://127.0.0.1:{self.mongo_port}/",
             "PAYSTREAM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "PAYSTREAM_PROMETHEUS_URL": f"http://127.0.0.1:{self.prometheus_port}",
+            "PAYSTREAM_SMTP_HOST": "127.0.0.1",
+            "PAYSTREAM_SMTP_PORT": str(self.smtp_port),
         }
         for name, port in self.service_ports.items():
             env[f"PAYSTREAM_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"

@@ -111,6 +111,7 @@ def status(cfg: LocalConfig, docker: bool = False) -> int:
         "mongo": cfg.mongo_port,
         "kafka": cfg.kafka_port,
         "prometheus": cfg.prometheus_port,
+        "smtp": cfg.smtp_port,
     }
     ports.update({name: port for name, (_, port) in app_processes(cfg).items()})
     ok = True

@@ -58,6 +58,11 @@ class StackUnderTest:
         elif docker_engine_answers():
             self.mode = "testcontainers"
             os.environ.update(_from_testcontainers(self._exit))
+            if start_backing(self.cfg, only=("smtp",)):  # the mail relay is always local
+                self._exit.callback(stop, "smtp", self.cfg.run_dir)
+            os.environ.update(
+                {k: v for k, v in self.cfg.client_env().items() if k.startswith("PAYSTREAM_SMTP")}
+            )
         else:
             self.mode = "local"
             started = start_backing(self.cfg)

@@ -154,7 +154,12 @@ def test_user_svc_seeds_the_service_client_each_holder_uses() -> None:
         for name, svc in compose().items()
         if "PAYSTREAM_SERVICE_CLIENT_ID" in env_of(svc)
     }
-    assert set(holders) == {"transaction_svc", "transaction_saga", "transaction_provider"}
+    assert set(holders) == {
+        "transaction_svc",
+        "transaction_saga",
+        "transaction_provider",
+        "notification_worker",
+    }
     for env in holders.values():
         assert seeds[env["PAYSTREAM_SERVICE_CLIENT_ID"]] == env["PAYSTREAM_SERVICE_CLIENT_SECRET"]
 

@@ -1,0 +1,103 @@
+"""Which events make which notifications (pure): the one table of notification kinds.
+
+An event becomes zero or more ``Intent``s: a kind (its templates are
+``templates/<kind>/``), a category (preferences), a recipient (a user, or the owner of a
+wallet, looked up in the worker's projection) and what the templates show. Deposits,
+withdrawals and transfers are told from ``transaction-events``; ``payment-events`` is
+the hook for merchant payments (payment received, refund issued): add their kinds to
+``payment_intents`` when merchant payments exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts import transaction, user
+from contracts.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, USER_EVENTS
+from notification_worker.preferences import SECURITY
+
+Event = Any  # a decoded contract message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intent:
+    """A notification to make: ``user_id`` or the owner of ``wallet_id`` receives it."""
+
+    kind: str
+    category: str
+    user_id: str | None = None
+    wallet_id: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    # the email request whose one-time token the mail carries (user_svc makes it)
+    link_request: str | None = None
+
+
+def _money(event: Any) -> dict[str, Any]:
+    return {"amount": event.amount, "currency": event.currency,
+            "transaction_id": event.transaction_id}  # fmt: skip
+
+
+def user_intents(event: Event) -> list[Intent]:
+    match event:
+        case user.EmailVerificationRequested():
+            return [Intent(kind="verify_email", category=SECURITY, user_id=event.user_id,
+                           context={"expires_in": event.expires_in},
+                           link_request=event.request_id)]  # fmt: skip
+        case user.PasswordResetRequested():
+            return [Intent(kind="password_reset", category=SECURITY, user_id=event.user_id,
+                           context={"expires_in": event.expires_in},
+                           link_request=event.request_id)]  # fmt: skip
+        case user.PasswordChanged():
+            return [Intent(kind="password_changed", category=SECURITY, user_id=event.user_id,
+                           context={"how": event.how})]  # fmt: skip
+    return []
+
+
+def transaction_intents(event: Event) -> list[Intent]:
+    t = transaction
+    match event:
+        case t.TransferCompleted():
+            ctx = {**_money(event), "fee": event.fee}
+            return [
+                Intent(kind="transfer_sent", category="transfers",
+                       wallet_id=event.from_wallet_id, context=ctx),
+                Intent(kind="transfer_received", category="transfers",
+                       wallet_id=event.to_wallet_id, context=ctx),
+            ]  # fmt: skip
+        case t.DepositCompleted():
+            return [Intent(kind="deposit_completed", category="deposits",
+                           wallet_id=event.wallet_id, context=_money(event))]  # fmt: skip
+        case t.DepositFailed():
+            return [Intent(kind="deposit_failed", category="deposits", wallet_id=event.wallet_id,
+                           context={**_money(event), "reason": event.reason})]  # fmt: skip
+        case t.WithdrawalCompleted():
+            return [Intent(kind="withdrawal_paid_out", category="withdrawals",
+                           wallet_id=event.wallet_id, context=_money(event))]  # fmt: skip
+        case t.WithdrawalFailed():
+            return [Intent(kind="withdrawal_failed", category="withdrawals",
+                           wallet_id=event.wallet_id,
+                           context={**_money(event), "reason": event.reason})]  # fmt: skip
+    return []
+
+
+def payment_intents(event: Event) -> list[Intent]:
+    """The hook for merchant payments: ``payment_received`` (to the merchant) and
+    ``refund_issued`` (category ``merchant``) go here, with their templates, once
+    payment-events carries merchant payments. Deposits and withdrawals are told from
+    transaction-events, so nothing here yet."""
+    del event
+    return []
+
+
+BY_TOPIC = {
+    USER_EVENTS: user_intents,
+    TRANSACTION_EVENTS: transaction_intents,
+    PAYMENT_EVENTS: payment_intents,
+}
+
+
+def intents(topic: str, event: Event) -> list[Intent]:
+    """Every notification ``event`` (read from ``topic``) makes."""
+    make = BY_TOPIC.get(topic)
+    return make(event) if make is not None else []

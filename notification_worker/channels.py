@@ -1,0 +1,90 @@
+"""Delivery channels behind one interface: email over SMTP, SMS and push through
+provider adapters (a simulated provider for both until real ones are contracted).
+
+A channel raises ``ProviderRefused`` when the provider said no (worth retrying, then a
+failure) and lets connection errors (``OSError``) through: those are outages, which the
+consumer runtime waits out without failing anything.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+import aiosmtplib
+
+from notification_worker.render import Rendered
+
+
+class ProviderRefused(Exception):
+    """The provider refused the message (a simulated failure, an SMTP error answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: str
+    email: str
+    full_name: str
+
+
+class Channel(Protocol):
+    """Sends one rendered notification to one recipient."""
+
+    name: str
+
+    async def send(self, notification_id: str, to: Recipient, message: Rendered) -> None: ...
+
+
+class SmtpEmail:
+    """Email through an SMTP relay (aiosmtplib): a multipart/alternative message with the
+    plain text and the HTML body; its Message-ID is made from the notification id, so a
+    mail sent twice after a crash can be recognised by the receiver."""
+
+    name = "email"
+
+    def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
+        self.host, self.port, self.sender, self.timeout_s = host, port, sender, timeout_s
+
+    def message(self, notification_id: str, to: Recipient, rendered: Rendered) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = to.email
+        mail["Subject"] = rendered.subject
+        mail["Message-ID"] = make_msgid(idstring=notification_id, domain="paystream.local")
+        mail.set_content(rendered.text)
+        if rendered.html is not None:
+            mail.add_alternative(rendered.html, subtype="html")
+        return mail
+
+    async def send(self, notification_id: str, to: Recipient, message: Rendered) -> None:
+        mail = self.message(notification_id, to, message)
+        try:
+            await aiosmtplib.send(mail, hostname=self.host, port=self.port, timeout=self.timeout_s)
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPTimeoutError,
+            aiosmtplib.SMTPServerDisconnected,
+        ) as exc:
+            raise ConnectionError(f"smtp: {exc}") from exc  # an outage, not a refusal
+        except aiosmtplib.SMTPException as exc:
+            raise ProviderRefused(f"smtp: {exc}") from exc
+
+
+class SimulatedProvider:
+    """An SMS or push provider stand-in that refuses ``failure_share`` of messages at
+    random and otherwise accepts them (addressed by user id: no phone numbers or device
+    tokens are collected yet)."""
+
+    def __init__(self, name: str, failure_share: float, rng: random.Random | None = None) -> None:
+        self.name = name
+        self.failure_share = failure_share
+        self.rng = rng or random.Random()
+        self.accepted = 0
+
+    async def send(self, notification_id: str, to: Recipient, message: Rendered) -> None:
+        if self.rng.random() < self.failure_share:
+            raise ProviderRefused(f"{self.name}: simulated provider failure")
+        self.accepted += 1

@@ -1,0 +1,207 @@
+"""The notifier: the tracked consumer's batch handler that turns events into
+notifications and delivers them.
+
+Per batch: projections first (``UserRegistered`` -> who a user is, ``WalletOpened`` ->
+who owns a wallet), then each event's intents (``catalogue``), each on the channels the
+recipient's preferences allow. A delivery is claimed under the unique index on (event,
+kind, channel, user), tried up to ``delivery_attempts`` times with exponential backoff,
+and settled as sent or failed; then its outcome is published on ``notification-events``
+(once: a ``published`` flag, and an event id derived from the notification). A redelivered
+event finds its notifications settled and sends nothing again.
+
+A delivery the provider kept refusing fails the batch after everything else in it was
+done: the runtime retries (settled deliveries are skipped), splits the batch, and
+dead-letters the event whose delivery failed. A lost connection (SMTP, user_svc, Mongo,
+Kafka) is an outage: the runtime retries until it passes, and the delivery stays pending.
+Only the very moment between a provider's acceptance and the settle can send twice
+(after a crash); the mail's Message-ID is the same both times.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from common.kafka.headers import message_type, traceparent_of
+from common.kafka.mongo_offsets import MongoDocument
+from common.kafka.producer import send_envelope
+from common.kafka.tracked import AfterCommit, Tracked
+from common.metrics import NOTIFICATIONS
+from common.topics import NOTIFICATION_EVENTS, TRANSACTION_EVENTS, USER_EVENTS, WALLET_EVENTS
+from contracts.envelope import Envelope
+from contracts.notification import NotificationFailed, NotificationSent
+from contracts.transaction import decode_transaction_event
+from contracts.user import UserRegistered, decode_user_event
+from contracts.wallet.events import WalletOpened, decode_event
+from notification_worker import store
+from notification_worker.catalogue import Intent, intents
+from notification_worker.channels import Channel, ProviderRefused, Recipient
+from notification_worker.links import LinkUnavailable, UserSvcLinks
+from notification_worker.preferences import channels_for
+from notification_worker.render import channels_of, render
+from notification_worker.settings import NotificationSettings
+
+log = logging.getLogger("paystream.notifier")
+
+# the message types the worker reads (others are skipped by their header, unparsed)
+WANTED: dict[str, frozenset[str]] = {
+    USER_EVENTS: frozenset(
+        {"UserRegistered", "EmailVerificationRequested", "PasswordResetRequested",
+         "PasswordChanged"}
+    ),
+    WALLET_EVENTS: frozenset({"WalletOpened"}),
+    TRANSACTION_EVENTS: frozenset(
+        {"TransferCompleted", "DepositCompleted", "DepositFailed", "WithdrawalCompleted",
+         "WithdrawalFailed"}
+    ),
+}  # fmt: skip
+DECODERS = {
+    USER_EVENTS: decode_user_event,
+    WALLET_EVENTS: decode_event,
+    TRANSACTION_EVENTS: decode_transaction_event,
+}
+# versions that are read and let pass: a v1 verification request carried its token on
+# Kafka (the design this replaced); its link is not mailed
+PASSED_OVER = frozenset({("EmailVerificationRequested", 1)})
+OUTCOME_IDS = uuid.UUID("6f1d2a4e-0c57-4a8e-9a43-5b0e7c2d9f10")  # namespace of event ids
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    envelope: Envelope
+    event: Any
+    traceparent: str | None
+
+
+class DeliveryFailed(Exception):
+    """A provider kept refusing a delivery: the event goes to the DLQ."""
+
+
+class Notifier:
+    """``common.kafka.tracked.BatchHandler`` of notification_worker (unit: the Mongo db)."""
+
+    def __init__(
+        self,
+        settings: NotificationSettings,
+        channels: Mapping[str, Channel],
+        links: UserSvcLinks,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.channels = channels
+        self.links = links
+        self.producer = producer
+
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> Incoming | None:
+        if message_type(record.headers) not in WANTED.get(record.topic, frozenset()):
+            return None
+        envelope = Envelope.from_bytes(record.value or b"")
+        if (envelope.type, envelope.schema_version) in PASSED_OVER:
+            return None
+        event = DECODERS[record.topic](envelope.payload)
+        return Incoming(record.topic, envelope, event, traceparent_of(record.headers))
+
+    async def apply(
+        self, batch: Sequence[Tracked[Incoming | None]], unit: store.Db
+    ) -> AfterCommit | None:
+        incoming = [t.value for t in batch if t.value is not None]
+        for item in incoming:
+            await self._project(unit, item.event)
+        failed = []
+        for item in incoming:
+            for intent in intents(item.topic, item.event):
+                failed += await self._notify(unit, item, intent)
+        if failed:
+            raise DeliveryFailed("; ".join(failed))
+        return None
+
+    async def _project(self, db: store.Db, event: Any) -> None:
+        if isinstance(event, UserRegistered):
+            await store.remember_user(db, event.user_id, event.email, event.full_name)
+        elif isinstance(event, WalletOpened):
+            await store.remember_wallet(db, event.wallet_id, event.owner_id)
+
+    async def _notify(self, db: store.Db, item: Incoming, intent: Intent) -> list[str]:
+        """Deliver ``intent`` on each allowed channel; the failures that dead-letter it."""
+        user_id = intent.user_id
+        if user_id is None and intent.wallet_id is not None:
+            user_id = await store.wallet_owner(db, intent.wallet_id)
+        person = await store.user(db, user_id) if user_id else None
+        if user_id is None or person is None:
+            extra = {"kind": intent.kind, "event_id": item.envelope.event_id}
+            log.warning("recipient unknown; notification skipped", extra=extra)
+            return []
+        to = Recipient(user_id, str(person["email"]), str(person["full_name"]))
+        wanted = channels_for(intent.category, await store.stored_preferences(db, user_id))
+        failures = []
+        for channel in [c for c in wanted if c in channels_of(intent.kind)]:
+            context = {**intent.context, "full_name": to.full_name, "email": to.email,
+                       "category": intent.category}  # fmt: skip
+            key = {"event_id": item.envelope.event_id, "kind": intent.kind,
+                   "channel": channel, "user_id": user_id}  # fmt: skip
+            title = render(intent.kind, channel, {**context, "link": ""}).subject
+            doc = await store.claim(db, key, {"category": intent.category, "title": title})
+            if doc["status"] == store.PENDING:
+                doc = await self._deliver(db, doc, intent, channel, to, context)
+            if not doc["published"]:
+                await self._publish(doc, item)
+                await store.mark_published(db, doc["_id"])
+            if doc["status"] == store.FAILED and doc.get("dead_letter"):
+                failures.append(f"{intent.kind} by {channel}: {doc.get('error')}")
+        return failures
+
+    async def _deliver(
+        self, db: store.Db, doc: MongoDocument, intent: Intent, channel: str, to: Recipient,
+        context: dict[str, Any],
+    ) -> MongoDocument:  # fmt: skip
+        if intent.link_request is not None:
+            try:
+                context = {**context, "link": await self.links.link(intent.link_request)}
+            except LinkUnavailable:
+                NOTIFICATIONS.labels(channel, intent.kind, "link_unavailable").inc()
+                return await store.settle(db, doc["_id"], store.FAILED, 0, "link_unavailable")
+        message = render(intent.kind, channel, context)
+        tries = 0
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(ProviderRefused),
+                stop=stop_after_attempt(self.settings.delivery_attempts),
+                wait=wait_exponential(multiplier=self.settings.delivery_backoff_s, max=5),
+                reraise=True,
+            ):
+                with attempt:
+                    tries += 1
+                    await self.channels[channel].send(doc["_id"], to, message)
+        except ProviderRefused as exc:
+            log.warning("delivery failed", extra={"notification_id": doc["_id"],
+                        "channel": channel, "attempts": tries, "error": str(exc)})  # fmt: skip
+            NOTIFICATIONS.labels(channel, intent.kind, "failed").inc()
+            return await store.settle(
+                db, doc["_id"], store.FAILED, tries, str(exc), dead_letter=True
+            )
+        NOTIFICATIONS.labels(channel, intent.kind, "sent").inc()
+        return await store.settle(db, doc["_id"], store.SENT, tries)
+
+    async def _publish(self, doc: MongoDocument, item: Incoming) -> None:
+        common = {"notification_id": doc["_id"], "user_id": doc["user_id"], "kind": doc["kind"],
+                  "category": doc["category"], "channel": doc["channel"],
+                  "cause_event_id": doc["event_id"]}  # fmt: skip
+        message = (
+            NotificationSent(**common)
+            if doc["status"] == store.SENT
+            else NotificationFailed(**common, reason=str(doc.get("error")))
+        )
+        envelope = Envelope.of(
+            message, key=doc["user_id"], producer=self.settings.service_name,
+            event_id=str(uuid.uuid5(OUTCOME_IDS, f"{doc['_id']}:{doc['status']}")),
+            correlation_id=item.envelope.correlation_id or item.envelope.event_id,
+            causation_id=item.envelope.event_id,
+        )  # fmt: skip
+        await send_envelope(self.producer, NOTIFICATION_EVENTS, envelope, item.traceparent)

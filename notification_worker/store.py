@@ -1,0 +1,129 @@
+"""notification_worker's MongoDB collections: the notification history, the users and
+wallets it needs to address people (projected from user-events and wallet-events, never
+read from another service's tables), and each user's preferences.
+
+Every write the consumer makes is idempotent (FerretDB has no transactions): a
+notification is claimed by an insert under the unique index on (event, kind, channel,
+user); projections are upserts keyed by their id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from common.kafka.mongo_offsets import MongoDocument
+from contracts.ids import uuid7
+
+NOTIFICATIONS = "notifications"
+USERS = "notification_users"
+WALLETS = "notification_wallets"
+PREFERENCES = "notification_preferences"
+OFFSETS = "notification_offsets"
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+Db = AsyncDatabase[MongoDocument]
+
+
+async def ensure_indexes(db: Db) -> None:
+    """The unique claim of each notification and the index of each user's history."""
+    await db[NOTIFICATIONS].create_index(
+        [("event_id", ASCENDING), ("kind", ASCENDING), ("channel", ASCENDING),
+         ("user_id", ASCENDING)],
+        unique=True, name="one_per_event_kind_channel_user",
+    )  # fmt: skip
+    await db[NOTIFICATIONS].create_index(
+        [("user_id", ASCENDING), ("_id", DESCENDING)], name="history"
+    )
+
+
+async def remember_user(db: Db, user_id: str, email: str, full_name: str) -> None:
+    await db[USERS].update_one(
+        {"_id": user_id}, {"$set": {"email": email, "full_name": full_name}}, upsert=True
+    )
+
+
+async def remember_wallet(db: Db, wallet_id: str, owner_id: str) -> None:
+    await db[WALLETS].update_one({"_id": wallet_id}, {"$set": {"owner_id": owner_id}}, upsert=True)
+
+
+async def user(db: Db, user_id: str) -> MongoDocument | None:
+    return await db[USERS].find_one({"_id": user_id})
+
+
+async def wallet_owner(db: Db, wallet_id: str) -> str | None:
+    doc = await db[WALLETS].find_one({"_id": wallet_id})
+    return str(doc["owner_id"]) if doc else None
+
+
+async def stored_preferences(db: Db, user_id: str) -> dict[str, dict[str, bool]]:
+    doc = await db[PREFERENCES].find_one({"_id": user_id})
+    return dict(doc["switches"]) if doc else {}
+
+
+async def save_preferences(db: Db, user_id: str, switches: dict[str, dict[str, bool]]) -> None:
+    await db[PREFERENCES].update_one(
+        {"_id": user_id}, {"$set": {"switches": switches}}, upsert=True
+    )
+
+
+async def claim(db: Db, key: dict[str, str], fields: dict[str, Any]) -> MongoDocument:
+    """The notification of ``key`` (event_id, kind, channel, user_id): the stored one, or a
+    new pending one (an insert under the unique index: a redelivery finds the first)."""
+    found = await db[NOTIFICATIONS].find_one(key)
+    if found is not None:
+        return found
+    doc = {"_id": str(uuid7()), **key, **fields, "status": PENDING, "attempts": 0,
+           "published": False, "read_at": None, "created_at": datetime.now(UTC)}  # fmt: skip
+    try:
+        await db[NOTIFICATIONS].insert_one(doc)
+    except DuplicateKeyError:
+        again = await db[NOTIFICATIONS].find_one(key)
+        assert again is not None
+        return again
+    return doc
+
+
+async def settle(db: Db, notification_id: str, status: str, attempts: int,
+                 error: str | None = None, dead_letter: bool = False) -> MongoDocument:  # fmt: skip
+    """Record how a delivery ended (sent or failed; ``dead_letter``: its event goes to
+    the DLQ, on every replay too)."""
+    doc = await db[NOTIFICATIONS].find_one_and_update(
+        {"_id": notification_id},
+        {"$set": {"status": status, "attempts": attempts, "error": error,
+                  "dead_letter": dead_letter, "settled_at": datetime.now(UTC)}},
+        return_document=ReturnDocument.AFTER,
+    )  # fmt: skip
+    assert doc is not None
+    return doc
+
+
+async def mark_published(db: Db, notification_id: str) -> None:
+    await db[NOTIFICATIONS].update_one({"_id": notification_id}, {"$set": {"published": True}})
+
+
+async def history(db: Db, user_id: str, before: str | None, limit: int) -> list[MongoDocument]:
+    """A user's notifications, newest first (ids are UUIDv7), after the cursor's id."""
+    query: dict[str, Any] = {"user_id": user_id}
+    if before is not None:
+        query["_id"] = {"$lt": before}
+    cursor = db[NOTIFICATIONS].find(query).sort("_id", DESCENDING).limit(limit)
+    return [doc async for doc in cursor]
+
+
+async def mark_read(db: Db, user_id: str, notification_id: str) -> MongoDocument | None:
+    """Mark the user's own notification read (first read time kept); None if not theirs."""
+    doc = await db[NOTIFICATIONS].find_one({"_id": notification_id, "user_id": user_id})
+    if doc is None:
+        return None
+    if doc.get("read_at") is None:
+        doc = await db[NOTIFICATIONS].find_one_and_update(
+            {"_id": notification_id, "user_id": user_id},
+            {"$set": {"read_at": datetime.now(UTC)}},
+            return_document=ReturnDocument.AFTER,
+        )
+    return doc

@@ -1,0 +1,289 @@
+"""notification_worker as a real process on Kafka, FerretDB, the local SMTP server and
+user_svc: mails with their links, exactly one notification per event on redelivery,
+preferences, failing providers ending in the DLQ, and each person's own history."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from common.kafka.producer import make_producer, send_envelopes
+from common.settings import Settings
+from common.topics import NOTIFICATION_EVENTS, TRANSACTION_EVENTS, WALLET_EVENTS, dlq
+from contracts.envelope import Envelope
+from contracts.transaction import TransferCompleted
+from contracts.wallet.events import WalletOpened
+from infra.testing.api import User, register
+from infra.testing.kafka import read_records, read_topic, wait_for
+from infra.testing.mailbox import Mail, read_mail, wait_for_mail
+from infra.testing.stack import StackUnderTest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def started(stack: StackUnderTest) -> StackUnderTest:
+    # given user_svc and notification_worker as the local stack launches them
+    stack.start_apps(["user_svc", "notification_worker"])
+    return stack
+
+
+@pytest.fixture
+async def users(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=Settings().user_svc_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def notifications(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
+    url = Settings().notification_worker_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def mongo(started: StackUnderTest) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(Settings().mongo_url)
+    yield client[Settings().mongo_db]
+    await client.close()
+
+
+async def _person(users: httpx.AsyncClient, name: str) -> tuple[User, str]:
+    person = await register(users, name)
+    me = await users.get("/users/me", headers=person.auth)
+    return person, str(me.json()["id"])
+
+
+async def _publish(messages: list[tuple[str, Envelope]]) -> None:
+    producer = make_producer(Settings().kafka_bootstrap, "notification-tests")
+    await producer.start()
+    try:
+        await send_envelopes(producer, messages)
+    finally:
+        await producer.stop()
+
+
+def _wallet_opened(wallet_id: str, owner_id: str) -> tuple[str, Envelope]:
+    opened = WalletOpened(
+        command_id=str(uuid.uuid4()), wallet_id=wallet_id, owner_id=owner_id, currency="EUR"
+    )
+    return WALLET_EVENTS, Envelope.of(opened, key=wallet_id, producer="tests")
+
+
+def _transfer(source: str, target: str, amount: int) -> Envelope:
+    done = TransferCompleted(
+        transaction_id=str(uuid.uuid4()),
+        from_wallet_id=source,
+        to_wallet_id=target,
+        amount=amount,
+        currency="EUR",
+    )
+    return Envelope.of(done, key=done.transaction_id, producer="tests")
+
+
+def _to(address: str) -> Callable[[Mail], bool]:
+    return lambda m: address in m.to
+
+
+async def test_verification_mail_carries_a_working_link(
+    started: StackUnderTest, users: httpx.AsyncClient
+) -> None:
+    # given a new account
+    person, _ = await _person(users, "verity")
+    # when the worker mails its verification request
+    [mail] = await wait_for_mail(started.cfg.mail_dir, _to(person.email))
+    # then the mail has both bodies with the same link, whose token verifies the email
+    assert mail.subject == "Confirm your email address"
+    token = re.search(r"token=([\w-]+)", mail.body("plain"))
+    assert token and token.group(0) in mail.body("html")
+    verified = await users.post("/auth/verify-email", json={"token": token.group(1)})
+    assert verified.status_code == 200 and verified.json()["email_verified"] is True
+
+
+async def test_a_transfer_mails_both_sides_once_even_when_redelivered(
+    started: StackUnderTest,
+    users: httpx.AsyncClient,
+    mongo: Any,
+) -> None:
+    # given two people with a wallet each
+    (payer, payer_id), (payee, payee_id) = [await _person(users, n) for n in ("payer", "payee")]
+    source, target = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(source, payer_id), _wallet_opened(target, payee_id)])
+    # when a transfer completes, and its event is delivered three times
+    transfer = _transfer(source, target, 1250)
+    await _publish([(TRANSACTION_EVENTS, transfer)] * 3)
+
+    # then each side gets one mail saying what happened
+    [sent] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: payer.email in m.to and "sent" in m.subject
+    )
+    [got] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: payee.email in m.to and "received" in m.subject
+    )
+    assert sent.subject == "You sent 12.50 EUR" and got.subject == "You received 12.50 EUR"
+    assert "12.50 EUR" in sent.body("plain") and "12.50 EUR" in got.body("html")
+
+    # and one notification per (event, kind, channel, person): email and push by default
+    def stored() -> Any:
+        return mongo["notifications"].find({"event_id": transfer.event_id}).to_list()
+
+    await wait_for(lambda: _count(stored, 4), timeout=30)
+    docs = await stored()
+    assert sorted((d["kind"], d["channel"], d["status"]) for d in docs) == [
+        ("transfer_received", "email", "sent"),
+        ("transfer_received", "push", "sent"),
+        ("transfer_sent", "email", "sent"),
+        ("transfer_sent", "push", "sent"),
+    ]
+    # and each outcome is published once on notification-events
+    outcomes = await read_topic(
+        Settings().kafka_bootstrap,
+        NOTIFICATION_EVENTS,
+        lambda e: e.payload["cause_event_id"] == transfer.event_id,
+    )
+    assert sorted(e.type for e in outcomes) == ["NotificationSent"] * 4
+    assert {e.key for e in outcomes} == {payer_id, payee_id}
+    # and no mail was sent twice
+    mails = [m for m in read_mail(started.cfg.mail_dir) if set(m.to) & {payer.email, payee.email}]
+    assert sorted(m.subject for m in mails if "12.50" in m.subject) == [
+        "You received 12.50 EUR",
+        "You sent 12.50 EUR",
+    ]
+
+
+async def _count(fetch: Any, n: int) -> bool:
+    return len(await fetch()) >= n
+
+
+async def test_preferences_failing_sms_and_the_dlq(
+    started: StackUnderTest,
+    users: httpx.AsyncClient,
+    notifications: httpx.AsyncClient,
+    mongo: Any,
+) -> None:
+    # given an SMS provider that refuses everything, and a person who wants SMS, no push
+    started.restart_app(
+        "notification_worker",
+        env={
+            "PAYSTREAM_SMS_FAILURE_SHARE": "1",
+            "PAYSTREAM_DELIVERY_ATTEMPTS": "3",
+            "PAYSTREAM_DELIVERY_BACKOFF_S": "0.01",
+        },
+    )
+    (payee, payee_id), (_, payer_id) = [await _person(users, n) for n in ("sms", "other")]
+    put = await notifications.put(
+        "/notifications/preferences",
+        headers=payee.auth,
+        json={"transfers": {"sms": True, "push": False}},
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["transfers"] == {"email": True, "sms": True, "push": False}
+    source, target = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(source, payer_id), _wallet_opened(target, payee_id)])
+
+    # when a transfer reaches them
+    transfer = _transfer(source, target, 99)
+    await _publish([(TRANSACTION_EVENTS, transfer)])
+
+    # then the mail goes out, the SMS fails after 3 tries, and the event is dead-lettered
+    await wait_for_mail(started.cfg.mail_dir, lambda m: payee.email in m.to)
+
+    async def sms() -> Any:
+        return await mongo["notifications"].find_one(
+            {"event_id": transfer.event_id, "channel": "sms", "status": "failed"}
+        )
+
+    await wait_for(sms, timeout=30)
+    failed = await sms()
+    assert failed["attempts"] == 3 and "simulated" in failed["error"]
+    assert not await mongo["notifications"].find_one(
+        {"event_id": transfer.event_id, "user_id": payee_id, "channel": "push"}
+    )
+
+    async def dead() -> bool:
+        records = await read_records(Settings().kafka_bootstrap, dlq(TRANSACTION_EVENTS))
+        return any(Envelope.from_bytes(r.value).event_id == transfer.event_id for r in records)
+
+    await wait_for(dead, timeout=30)
+    outcomes = await read_topic(
+        Settings().kafka_bootstrap,
+        NOTIFICATION_EVENTS,
+        lambda e: e.payload["cause_event_id"] == transfer.event_id,
+    )
+    assert sorted(e.type for e in outcomes).count("NotificationFailed") == 1
+    started.restart_app("notification_worker")
+
+
+async def test_bad_preferences_change_nothing(
+    users: httpx.AsyncClient, notifications: httpx.AsyncClient
+) -> None:
+    person, _ = await _person(users, "picky")
+    before = (await notifications.get("/notifications/preferences", headers=person.auth)).json()
+    for body in (
+        {"transfers": {"fax": True}},
+        {"security": {"email": False}},
+        {"loyalty": {"email": True}},
+        {"transfers": {"sms": True}, "x": 1},
+    ):
+        r = await notifications.put("/notifications/preferences", json=body, headers=person.auth)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    after = (await notifications.get("/notifications/preferences", headers=person.auth)).json()
+    assert after == before and after["security"] == {"email": True}
+
+
+async def test_history_is_each_persons_own_newest_first(
+    started: StackUnderTest,
+    users: httpx.AsyncClient,
+    notifications: httpx.AsyncClient,
+) -> None:
+    # given two people, one of whom received three transfers
+    (payee, payee_id), (other, other_id) = [await _person(users, n) for n in ("reader", "nosy")]
+    source, target = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(source, other_id), _wallet_opened(target, payee_id)])
+
+    async def mine(who: User, **params: Any) -> dict[str, Any]:
+        r = await notifications.get("/notifications", headers=who.auth, params=params)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def received(n: int) -> bool:
+        items = (await mine(payee, limit=50))["items"]
+        return sum(i["kind"] == "transfer_received" for i in items) == 2 * n  # email + push
+
+    # (one at a time: transfers on different partitions are not told in any order)
+    for n, amount in enumerate((101, 102, 103), start=1):
+        await _publish([(TRANSACTION_EVENTS, _transfer(source, target, amount))])
+        await wait_for(lambda n=n: received(n), timeout=30)
+    # when the payee pages through their history, two at a time
+    seen, cursor = [], None
+    while True:
+        page = await mine(payee, limit=2, **({"cursor": cursor} if cursor else {}))
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # then newest first, every item theirs, none twice
+    ids = [i["id"] for i in seen]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+    titles = [
+        i["title"] for i in seen if i["kind"] == "transfer_received" and i["channel"] == "email"
+    ]
+    assert titles == ["You received 1.03 EUR", "You received 1.02 EUR", "You received 1.01 EUR"]
+    # and the other person cannot read or mark the payee's
+    theirs = (await mine(other, limit=50))["items"]
+    assert not set(ids) & {i["id"] for i in theirs}
+    r = await notifications.post(f"/notifications/{ids[0]}/read", headers=other.auth)
+    assert (r.status_code, r.json()["code"]) == (404, "notification_not_found")
+    # when the payee marks one read, then it shows read; a tampered cursor is a 400
+    r = await notifications.post(f"/notifications/{ids[0]}/read", headers=payee.auth)
+    assert r.status_code == 200 and r.json()["read_at"] is not None
+    r = await notifications.get("/notifications", headers=payee.auth, params={"cursor": "!!"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")
+    assert (await notifications.get("/notifications")).status_code == 401
