@@ -7,6 +7,11 @@ charge: ChargeFailed -> DepositFailed; a charge whose credit is refused is refun
 ChargeSucceeded -> ChargeRefunded -> DepositFailed. Withdrawal: WithdrawalInitiated ->
 WithdrawalFundsHeld -> PayoutSucceeded -> WithdrawalCompleted; a failed payout: PayoutFailed
 -> WithdrawalFailed (the hold released); funds that cannot be held: WithdrawalFailed.
+Merchant payments (`payment_id` = the payment's transaction id, `merchant_id` the paid
+user): PaymentInitiated -> PaymentCompleted, or PaymentFailed (the payer's wallet refused
+the debit, or the merchant's wallet the credit and the payer was paid back). A refund is
+a transaction of its own (`refund_id`) keyed by the payment it refunds, so a payment's
+refunds follow it in its partition: RefundInitiated -> RefundCompleted or RefundFailed.
 No card number, CVC or IBAN is ever in a payment event: methods are named by their id.
 Amounts are int minor units.
 """
@@ -95,6 +100,60 @@ class WithdrawalFailed(_Payment, frozen=True):
     failure_reason: str
 
 
+class _Merchant(_Payment, frozen=True):
+    """A payment to a merchant: `wallet_id` is the payer's wallet, `merchant_wallet_id`
+    the merchant's wallet in the payment's currency."""
+
+    merchant_id: str
+    merchant_wallet_id: str
+    order_id: str
+
+
+class PaymentInitiated(_Merchant, frozen=True):
+    provider: str  # "wallet" (from the payer's wallet) or "card"
+
+
+class PaymentCompleted(_Merchant, frozen=True):
+    """The merchant's wallet was credited."""
+
+
+class PaymentFailed(_Merchant, frozen=True):
+    """Nothing stays moved: the payer's wallet was not debited, or was paid back."""
+
+    failure_reason: str
+
+
+class _Refund(_Merchant, frozen=True):
+    """A refund of the payment `payment_id`: `refund_id` is the refund's transaction id and
+    `amount` what it gives back."""
+
+    refund_id: str
+
+
+class RefundInitiated(_Refund, frozen=True):
+    pass
+
+
+class RefundCompleted(_Refund, frozen=True):
+    """The merchant's wallet was debited and the payer's credited."""
+
+
+class RefundFailed(_Refund, frozen=True):
+    """Nothing stays moved (e.g. the merchant's wallet could not cover it)."""
+
+    failure_reason: str
+
+
+MerchantEvent: TypeAlias = (
+    PaymentInitiated
+    | PaymentCompleted
+    | PaymentFailed
+    | RefundInitiated
+    | RefundCompleted
+    | RefundFailed
+)
+RefundEvent: TypeAlias = RefundInitiated | RefundCompleted | RefundFailed
+
 PaymentEvent: TypeAlias = (
     DepositInitiated
     | ChargePending
@@ -109,6 +168,12 @@ PaymentEvent: TypeAlias = (
     | PayoutFailed
     | WithdrawalCompleted
     | WithdrawalFailed
+    | PaymentInitiated
+    | PaymentCompleted
+    | PaymentFailed
+    | RefundInitiated
+    | RefundCompleted
+    | RefundFailed
 )
 
 # What the provider answered: the saga reacts to these.

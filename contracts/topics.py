@@ -52,13 +52,15 @@ PUBLIC: tuple[PublicTopic, ...] = (
         PAYMENT_EVENTS,
         "payment id",
         "Each step of a deposit's or withdrawal's life with the payment provider: "
-        "initiated, the provider's answer (charge, refund, payout), completed or failed.",
+        "initiated, the provider's answer (charge, refund, payout), completed or failed; "
+        "each step of a payment to a merchant and of its refunds (keyed by the payment).",
         PaymentEvent.__args__,
     ),
     PublicTopic(
         TRANSACTION_EVENTS,
         "transaction_id",
-        "What happened to each transfer, deposit and withdrawal, from request to terminal state.",
+        "What happened to each transfer, deposit, withdrawal, payment to a merchant and "
+        "refund, from request to terminal state.",
         TransactionEvent.__args__,
     ),
     PublicTopic(

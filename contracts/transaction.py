@@ -1,6 +1,7 @@
 """Public `transaction-events` (key `transaction_id`): what happened to a transfer, a
-deposit or a withdrawal, from request to terminal state (the provider's part of a deposit's
-or withdrawal's life is on `payment-events`, contracts.payment).
+deposit, a withdrawal, a payment to a merchant or a refund, from request to terminal state
+(the provider's part of a deposit's or withdrawal's life, and each step of a payment and
+its refunds, is on `payment-events`, contracts.payment).
 Amounts are int minor units; `deadline` is epoch ms.
 """
 
@@ -142,6 +143,73 @@ class WithdrawalFailed(Message, frozen=True):
     reason: str
 
 
+class PaymentRequested(Message, frozen=True):
+    """A payment to merchant `merchant_id` for its order `order_id`: from the payer's wallet
+    `from_wallet_id` into the merchant's wallet `to_wallet_id` (provider `wallet`)."""
+
+    transaction_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    merchant_id: str
+    order_id: str
+    provider: str
+    deadline: int
+
+
+class PaymentCompleted(Message, frozen=True):
+    transaction_id: str
+    merchant_id: str
+    order_id: str
+    amount: int
+    currency: str
+
+
+class PaymentFailed(Message, frozen=True):
+    """Nothing stays moved: the debit was refused, or the credit and the payer paid back."""
+
+    transaction_id: str
+    merchant_id: str
+    order_id: str
+    amount: int
+    currency: str
+    reason: str
+
+
+class RefundRequested(Message, frozen=True):
+    """Give `amount` of payment `payment_id` back: from the merchant's wallet
+    `from_wallet_id` to the payer's wallet `to_wallet_id`."""
+
+    transaction_id: str
+    payment_id: str
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    merchant_id: str
+    order_id: str
+    deadline: int
+
+
+class RefundCompleted(Message, frozen=True):
+    transaction_id: str
+    payment_id: str
+    amount: int
+    currency: str
+
+
+class RefundFailed(Message, frozen=True):
+    """Nothing stays moved (the merchant's wallet could not cover it, or the payer's
+    wallet refused the credit and the merchant was paid back)."""
+
+    transaction_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+
+
 TransactionEvent: TypeAlias = (
     TransferRequested
     | TransferDebited
@@ -155,6 +223,12 @@ TransactionEvent: TypeAlias = (
     | WithdrawalRequested
     | WithdrawalCompleted
     | WithdrawalFailed
+    | PaymentRequested
+    | PaymentCompleted
+    | PaymentFailed
+    | RefundRequested
+    | RefundCompleted
+    | RefundFailed
 )
 
 

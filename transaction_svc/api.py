@@ -1,4 +1,5 @@
-"""The money command API: transfers, deposits and withdrawals, and transaction status.
+"""The money command API: transfers, deposits and withdrawals, and transaction status
+(payments to merchants and refunds: ``payments_api.py``, on the same ``submit``).
 
 A money POST is validated (shape, auth, ownership, currency), given a deterministic id
 from the caller's ``Idempotency-Key``, recorded (idempotency record + pending
@@ -19,6 +20,7 @@ import httpx
 import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import CurrentPrincipal, Principal, token_of
 from common.bounds import Instant
@@ -43,7 +45,7 @@ from transaction_svc.schemas import (
     WithdrawalCreate,
 )
 from transaction_svc.start import append, start
-from transaction_svc.status import PENDING, TERMINAL
+from transaction_svc.status import PENDING, TERMINAL, payment_status
 from transaction_svc.wallets import WalletEntry
 
 router = APIRouter()
@@ -74,7 +76,24 @@ def represent(row: Any) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
         "links": {"self": f"/api/v1/transactions/{row.id}"},
-    }
+    } | _merchant_part(row)
+
+
+def _merchant_part(row: Any) -> dict[str, Any]:
+    """A payment's summary of its payment, a refund's payment."""
+    if row.kind == "payment":
+        summary = {
+            "merchant_id": row.merchant_id,
+            "order_id": row.order_id,
+            "provider": row.payment_provider,
+            "status": payment_status(row.status, row.amount, row.refunded),
+            "refunded_amount": row.refunded,
+            "provider_payment_id": row.provider_payment_id,
+        }
+        return {"payment": summary}
+    if row.kind == "refund":
+        return {"refund": {"payment_id": row.refund_of}}
+    return {}
 
 
 @dataclass(slots=True)
@@ -96,8 +115,10 @@ class Caller:
     authorization: str | None  # passed on when wallet_svc is asked about a wallet
 
 
+Record = Callable[[AsyncConnection], Awaitable[None]]  # store.ClaimRequest.record
 Build = Callable[
-    [TransactionApp, Caller, Any, str, datetime], Awaitable[tuple[dict[str, Any], Any]]
+    [TransactionApp, Caller, Any, str, datetime],
+    Awaitable[tuple[dict[str, Any], Any, Record | None]],
 ]
 
 
@@ -115,7 +136,7 @@ async def submit(
     kind = type(body).__name__.removesuffix("Create").lower()
     tx_id = deterministic_id(kind, principal.subject, key)
     now = datetime.now(UTC)
-    row, event = await build(state, caller, body, tx_id, now)
+    row, event, record = await build(state, caller, body, tx_id, now)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
     row |= begun.columns()
     first = represent(
@@ -130,7 +151,8 @@ async def submit(
             }
         )
     )
-    claimed = await state.claims.claim(store.ClaimRequest(key, request_hash(body), 202, first, row))
+    claim = store.ClaimRequest(key, request_hash(body), 202, first, row, record)
+    claimed = await state.claims.claim(claim)
     if not claimed.same_body:
         raise key_reused()
 
@@ -145,7 +167,7 @@ async def submit(
         needs_append = current is not None and current.status not in TERMINAL
         if current is not None:  # append exactly what the first request would have
             first_at = current.created_at
-            event = msgspec.structs.replace(event, deadline=_deadline(state.settings, first_at))
+            event = msgspec.structs.replace(event, deadline=deadline_of(state.settings, first_at))
             begun = start(event, first_at, caller.correlation_id)
         if not wait_s or not needs_append:
             if needs_append:
@@ -180,7 +202,7 @@ class _Row:
         self.__dict__.update(data)
 
 
-def _deadline(settings: Any, now: datetime) -> int:
+def deadline_of(settings: Any, now: datetime) -> int:
     """When the saga must be terminal (epoch ms): the request time plus the timeout."""
     return int(now.timestamp() * 1000) + settings.transfer_timeout_s * 1000
 
@@ -195,7 +217,7 @@ def _may_move_money(principal: Principal) -> None:
         raise Problem(403, "forbidden", f"the role {principal.role} moves no money")
 
 
-def _owned_wallet(
+def owned_wallet(
     wallets: dict[str, WalletEntry], principal: Principal, wallet_id: str, currency: str
 ) -> None:
     """The caller's own wallet in ``currency``: someone else's is unknown to whoever may
@@ -211,11 +233,11 @@ def _owned_wallet(
 
 async def build_transfer(
     state: TransactionApp, caller: Caller, body: TransferCreate, tx_id: str, now: datetime
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], Any, Record | None]:
     principal = caller.principal
     src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
     wallets = await state.directory.get(state.engine, [src, dst], caller.authorization)
-    _owned_wallet(wallets, principal, src, body.currency)
+    owned_wallet(wallets, principal, src, body.currency)
     dest = wallets.get(dst)
     if dest is None:
         raise _not_found(dst)
@@ -243,9 +265,9 @@ async def build_transfer(
         to_wallet_id=dst,
         amount=body.amount,
         currency=body.currency,
-        deadline=_deadline(state.settings, now),
+        deadline=deadline_of(state.settings, now),
     )
-    return row, event
+    return row, event, None
 
 
 async def _usable_method(
@@ -292,7 +314,7 @@ async def _provider_payment(
     principal = caller.principal
     wallet_id = str(body.wallet_id)
     wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
-    _owned_wallet(wallets, principal, wallet_id, body.currency)
+    owned_wallet(wallets, principal, wallet_id, body.currency)
     method_kind = "card" if incoming else "bank_account"
     await _usable_method(
         state, principal.subject, method_id, method_kind, body.amount, body.currency
@@ -313,7 +335,7 @@ async def _provider_payment(
 
 async def build_deposit(
     state: TransactionApp, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], Any, Record | None]:
     method_id = str(body.payment_method_id)
     row = await _provider_payment(state, caller, body, tx_id, now, method_id)
     event = DepositRequested(
@@ -322,16 +344,16 @@ async def build_deposit(
         amount=body.amount,
         currency=body.currency,
         provider=PROVIDER,
-        deadline=_deadline(state.settings, now),
+        deadline=deadline_of(state.settings, now),
         payment_method_id=method_id,
         owner_id=caller.principal.subject,
     )
-    return row, event
+    return row, event, None
 
 
 async def build_withdrawal(
     state: TransactionApp, caller: Caller, body: WithdrawalCreate, tx_id: str, now: datetime
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], Any, Record | None]:
     method_id = str(body.payout_method_id)
     row = await _provider_payment(state, caller, body, tx_id, now, method_id)
     event = WithdrawalRequested(
@@ -342,9 +364,9 @@ async def build_withdrawal(
         provider=PROVIDER,
         payout_method_id=method_id,
         owner_id=caller.principal.subject,
-        deadline=_deadline(state.settings, now),
+        deadline=deadline_of(state.settings, now),
     )
-    return row, event
+    return row, event, None
 
 
 def _check_transfer(body: TransferCreate) -> None:
@@ -352,7 +374,7 @@ def _check_transfer(body: TransferCreate) -> None:
         raise Problem(422, "same_wallet", "a transfer needs two different wallets")
 
 
-def _no_check(body: BaseModel) -> None:
+def no_check(body: BaseModel) -> None:
     return None
 
 
@@ -398,14 +420,14 @@ def _invalid(errors: list[dict[str, Any]]) -> Problem:
 
 
 TRANSFERS = MoneyPost("/transfers", TransferCreate, _check_transfer, build_transfer)
-DEPOSITS = MoneyPost("/deposits", DepositCreate, _no_check, build_deposit)
-WITHDRAWALS = MoneyPost("/withdrawals", WithdrawalCreate, _no_check, build_withdrawal)
+DEPOSITS = MoneyPost("/deposits", DepositCreate, no_check, build_deposit)
+WITHDRAWALS = MoneyPost("/withdrawals", WithdrawalCreate, no_check, build_withdrawal)
 FAST_ROUTES = [
     FastRoute("POST", p.path, p.path, p.fast) for p in (TRANSFERS, DEPOSITS, WITHDRAWALS)
 ]
 
 
-async def _slow(
+async def answer_slow(
     post: MoneyPost,
     app: TransactionApp,
     request: Request,
@@ -435,7 +457,7 @@ async def create_transfer(
     principal: CurrentPrincipal,
     headers: Annotated[MoneyHeaders, Header()],
 ) -> dict[str, Any]:
-    return await _slow(TRANSFERS, app, request, response, principal, body, headers)
+    return await answer_slow(TRANSFERS, app, request, response, principal, body, headers)
 
 
 @router.post(
@@ -451,7 +473,7 @@ async def create_deposit(
 ) -> dict[str, Any]:
     """Charge the caller's card (``payment_method_id``) and credit the wallet with what
     the provider took; a declined charge ends ``failed`` with the provider's code."""
-    return await _slow(DEPOSITS, app, request, response, principal, body, headers)
+    return await answer_slow(DEPOSITS, app, request, response, principal, body, headers)
 
 
 @router.post(
@@ -470,7 +492,7 @@ async def create_withdrawal(
 ) -> dict[str, Any]:
     """Hold the amount at once, pay it out to the caller's bank account
     (``payout_method_id``), then take it from the wallet; a failed payout releases it."""
-    return await _slow(WITHDRAWALS, app, request, response, principal, body, headers)
+    return await answer_slow(WITHDRAWALS, app, request, response, principal, body, headers)
 
 
 def _visible(principal: Principal, row: Any) -> bool:
@@ -493,7 +515,9 @@ async def get_transaction(
 async def list_transactions(
     app: App,
     principal: CurrentPrincipal,
-    type: Annotated[str | None, Query(pattern="^(transfer|deposit|withdrawal)$")] = None,
+    type: Annotated[
+        str | None, Query(pattern="^(transfer|deposit|withdrawal|payment|refund)$")
+    ] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     wallet_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Instant | None = None,

@@ -14,7 +14,7 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.service_token import ServiceTokens
 from common.state import install
-from transaction_svc import callbacks
+from transaction_svc import callbacks, payments_api
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.deps import TransactionApp
 from transaction_svc.provider import ProviderClient
@@ -61,6 +61,8 @@ def create_app(settings: TransactionSettings) -> FastAPI:
 
     app = build_app(settings.service_name, lifespan=lifespan)
     app.include_router(router)
+    app.include_router(payments_api.router)
     app.include_router(callbacks.router)
-    app.state.fast_routes.extend(FAST_ROUTES)  # the money POSTs: see common/fastlane.py
+    # the money POSTs: see common/fastlane.py
+    app.state.fast_routes.extend(FAST_ROUTES + payments_api.FAST_ROUTES)
     return app

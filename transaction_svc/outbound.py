@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
-from contracts.payment import PaymentEvent
+from contracts.payment import PaymentEvent, RefundEvent
 from contracts.provider import ProviderCommand
 from contracts.topics import (
     PAYMENT_EVENTS,
@@ -57,10 +57,14 @@ def payment_envelope(
     event: PaymentEvent, correlation_id: str | None, causation_id: str | None
 ) -> Envelope:
     """A payment event, keyed by its payment; its id derived from the payment and type
-    (each type happens once in a payment's life)."""
+    (each type happens once in a payment's life), and a refund's from its refund too (a
+    payment may have several)."""
+    parts = [event.payment_id, type(event).__name__]
+    if isinstance(event, RefundEvent):
+        parts.append(event.refund_id)
     return Envelope.of(
         event,
-        event_id=deterministic_id("payment-event", event.payment_id, type(event).__name__),
+        event_id=deterministic_id("payment-event", *parts),
         producer=PRODUCER,
         key=event.payment_id,
         correlation_id=correlation_id,

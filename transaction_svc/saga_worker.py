@@ -23,6 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -43,10 +44,11 @@ from common.kafka.producer import make_producer, queue_envelope
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
-from common.topics import PAYMENT_EVENTS, WALLET_EVENTS
+from common.topics import PAYMENT_EVENTS, USER_EVENTS, WALLET_EVENTS
 from common.worker import worker_app
 from contracts.envelope import Envelope
 from contracts.payment import ProviderOutcome, decode_payment_event
+from contracts.user import UserRegistered, UserRoleChanged, decode_user_event
 from contracts.wallet import (
     CreditRejected,
     DebitRejected,
@@ -60,8 +62,9 @@ from contracts.wallet import (
     decode_event,
 )
 from transaction_svc.domain.saga import react, transaction_of
-from transaction_svc.domain.state import SagaState, saga_from_dict, saga_to_dict
+from transaction_svc.domain.state import SagaState, SagaStatus, saga_from_dict, saga_to_dict
 from transaction_svc.outbound import outbound
+from transaction_svc.payments import project_roles, settle_refunds
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import Start, append, request_of, start
 from transaction_svc.status import public_status
@@ -81,6 +84,7 @@ WalletAnswer = (
     | HoldReleased
 )
 ANSWERS = {t.__name__ for t in WalletAnswer.__args__}
+ROLES = {"UserRegistered", "UserRoleChanged"}  # who is a merchant (payments_api)
 OUTCOMES = {t.__name__ for t in ProviderOutcome.__args__}
 BATCH_MAX = 2000
 SAVE_WATERMARK = text(
@@ -106,12 +110,29 @@ Answer = tuple[Envelope, Any, str | None]
 Opened = dict[str, str]  # a wallet-directory row (wallet id, owner, currency)
 
 
-def read_answer(record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | None:
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A user's role as of an event: the merchants row (``payments.project_roles``)."""
+
+    user_id: str
+    role: str
+
+
+def read_answer(record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | Role | None:
     """An answer that moves a saga (a wallet's or the provider's), a wallet opened (for
-    the directory), or None for what the saga ignores (other events, a chained debit: its
-    credit's answer moves the saga); raises for a record that cannot be read
-    (dead-lettered)."""
+    the directory), a user's role (for the merchants), or None for what the saga ignores
+    (other events, a chained debit: its credit's answer moves the saga); raises for a
+    record that cannot be read (dead-lettered)."""
     kind = message_type(record.headers)
+    if record.topic == USER_EVENTS:
+        if kind not in ROLES:
+            return None
+        user_event = decode_user_event(Envelope.from_bytes(record.value).payload)
+        if isinstance(user_event, UserRegistered):
+            return Role(user_event.user_id, user_event.role)
+        if isinstance(user_event, UserRoleChanged):
+            return Role(user_event.user_id, user_event.new_role)
+        return None
     if record.topic == PAYMENT_EVENTS:
         if kind not in OUTCOMES:
             return None
@@ -147,7 +168,7 @@ class SagaWorker:
         )
         self.tracked = TrackedConsumer(
             consumer,
-            [WALLET_EVENTS, PAYMENT_EVENTS],
+            [WALLET_EVENTS, PAYMENT_EVENTS, USER_EVENTS],
             self,
             PgOffsets(self.engine, "transactions.offsets", CONSUMER),
             self.producer,
@@ -227,16 +248,19 @@ class SagaWorker:
                 log.exception("sweep of pending requests failed")
             await asyncio.sleep(self.settings.saga_sweep_interval_s)
 
-    def decode(self, record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | None:
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | Role | None:
         return read_answer(record)
 
     async def apply(
-        self, batch: Sequence[Tracked[Answer | Opened | None]], unit: AsyncConnection
+        self, batch: Sequence[Tracked[Answer | Opened | Role | None]], unit: AsyncConnection
     ) -> AfterCommit | None:
         """React to one batch inside the tracked consumer's transaction; the completion
         notices are published once it has committed."""
         messages = [t.value for t in batch if isinstance(t.value, tuple)]
+        roles = [t.value for t in batch if isinstance(t.value, Role)]
         directory = [t.value for t in batch if isinstance(t.value, dict)]
+        if roles:
+            await project_roles(unit, [(r.user_id, r.role) for r in roles])
         notices = await self._advance(unit, messages)
         if directory:
             await unit.execute(
@@ -300,6 +324,13 @@ class SagaWorker:
                     "reasons": [s.failure_reason for s in changed.values()],
                 },
             )
+        refunds = [
+            (s.payment_id, s.amount, s.status is SagaStatus.COMPLETED)
+            for s in changed.values()
+            if s.kind == "refund" and s.is_terminal()
+        ]
+        if refunds:  # in this transaction: each refund settles once, with its saga
+            await settle_refunds(conn, refunds)
         notices = []
         for tx, s in changed.items():
             if s.is_terminal():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.money import Currency, MinorUnits
 
@@ -78,6 +78,61 @@ class WithdrawalCreate(_Money):
     payout_method_id: UUID = Field(description="a bank account of the caller's")
 
 
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+
+
+class PaymentCreate(_Money):
+    """A payment to a merchant for one of its orders, from the payer's wallet in the
+    payment's currency (one payment per ``(merchant_id, order_id)``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchant_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c72",
+                    "order_id": "order-1042",
+                    "amount": 4999,
+                    "currency": "USD",
+                    "from_wallet_id": "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                    "description": "2 tickets",
+                    "customer_email": "ada@example.com",
+                    "metadata": {"cart": "c-77"},
+                }
+            ]
+        }
+    )
+
+    merchant_id: UUID = Field(description="the user id of the merchant paid")
+    order_id: str = Field(min_length=1, max_length=128, description="the merchant's order")
+    from_wallet_id: UUID = Field(description="the payer's wallet, in the payment's currency")
+    description: str | None = Field(default=None, max_length=280)
+    customer_email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    customer_name: str | None = Field(default=None, min_length=1, max_length=200)
+    metadata: dict[MetadataKey, MetadataValue] | None = Field(default=None, max_length=20)
+
+
+class RefundCreate(BaseModel):
+    """All that is left of the payment (no ``amount``), or part of it."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": 1000, "reason": "one returned"}]}
+    )
+
+    # absent: all that is left. Not ``MinorUnits | None``: pydantic writes a union
+    # member's bounds as "gt"/"le", no JSON Schema keywords (a null is refused instead)
+    amount: MinorUnits = Field(  # type: ignore[assignment]
+        default=None, gt=0, le=MAX_AMOUNT, description="absent: all that is left to refund"
+    )
+    reason: str | None = Field(default=None, max_length=280)
+
+
+class Refund(RefundCreate):
+    """A refund request with the payment it refunds (from the path)."""
+
+    payment_id: str
+
+
 class SagaStep(BaseModel):
     step: str
     status: str
@@ -88,11 +143,26 @@ class TransactionLinks(BaseModel):
     self: str
 
 
+class PaymentSummary(BaseModel):
+    """What a payment's transaction says of the payment (``GET /payments/{id}``: all)."""
+
+    merchant_id: str
+    order_id: str
+    provider: Literal["wallet", "card"]
+    status: str
+    refunded_amount: int
+    provider_payment_id: str | None = None
+
+
+class RefundSummary(BaseModel):
+    payment_id: str
+
+
 class TransactionPublic(BaseModel):
-    """A transfer, deposit or withdrawal and where its saga is."""
+    """A transfer, deposit, withdrawal, payment or refund and where its saga is."""
 
     id: str
-    type: Literal["transfer", "deposit", "withdrawal"]
+    type: Literal["transfer", "deposit", "withdrawal", "payment", "refund"]
     status: str
     amount: int
     currency: str
@@ -105,6 +175,53 @@ class TransactionPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     links: TransactionLinks
+    payment: PaymentSummary | None = None  # a payment's
+    refund: RefundSummary | None = None  # a refund's
+
+
+class RefundPublic(BaseModel):
+    id: str
+    amount: int
+    status: str
+    reason: str | None
+    failure_reason: str | None
+    created_at: datetime
+
+
+class PaymentLinks(BaseModel):
+    self: str
+    transaction: str
+
+
+class PaymentPublic(BaseModel):
+    """A payment to a merchant: ``status`` is pending, processing, completed, failed,
+    partially_refunded or refunded."""
+
+    id: str
+    merchant_id: str
+    order_id: str
+    payer_id: str
+    amount: int
+    currency: str
+    provider: Literal["wallet", "card"]
+    status: str
+    refunded_amount: int
+    from_wallet_id: str | None
+    description: str | None
+    customer_email: str | None
+    customer_name: str | None
+    metadata: dict[str, str] | None
+    provider_payment_id: str | None
+    failure_reason: str | None
+    refunds: list[RefundPublic]
+    created_at: datetime
+    updated_at: datetime
+    links: PaymentLinks
+
+
+class PaymentsPage(BaseModel):
+    items: list[PaymentPublic]
+    next_cursor: str | None
 
 
 class TransactionsPage(BaseModel):

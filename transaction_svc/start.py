@@ -2,10 +2,11 @@
 
 The saga's first step needs nothing but the request, so the command API takes it
 itself: the pending transaction is stored with the saga's first state, and the request
-(``TransferRequested``/``DepositRequested``/``WithdrawalRequested`` on
-``transaction-events``, for subscribers), the saga's first command (a transfer's debit on
+(``TransferRequested``, ``DepositRequested``, ... on ``transaction-events``, for
+subscribers), the saga's first command (a transfer's, payment's or refund's debit on
 ``wallet-commands``, a deposit's charge on ``provider-commands``, a withdrawal's hold) and
-its first payment event (a deposit or withdrawal initiated, on ``payment-events``) are
+its first payment event (a deposit, withdrawal, payment or refund initiated, on
+``payment-events``) are
 appended together. The saga worker then only reacts to the decider's answers: one
 Kafka hop and one saga database transaction fewer per transfer than a worker that
 started sagas from ``transaction-events``.
@@ -28,7 +29,8 @@ from common.topics import TRANSACTION_EVENTS
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
 from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
-from transaction_svc.domain.saga import Request, react
+from transaction_svc.domain.merchant import merchant_request
+from transaction_svc.domain.saga import MERCHANT, Request, react
 from transaction_svc.domain.state import SagaState, saga_to_dict
 from transaction_svc.outbound import PRODUCER, outbound
 from transaction_svc.status import PENDING
@@ -51,6 +53,8 @@ class Start:
 def request_of(state: SagaState) -> Request:
     """The request a saga's first state was started from (to append it again). Every
     saga the command API starts has a deadline; one without is treated as expired."""
+    if state.kind in MERCHANT:
+        return merchant_request(state)
     common: dict[str, Any] = {
         "transaction_id": state.transaction_id,
         "amount": state.amount,

@@ -32,3 +32,23 @@ def public_status(state: SagaState | None) -> str:
     the saga does not react to a debit whose credit rode with it. ``processing`` shows
     only after a debit answered without a continuation (appended before they existed)."""
     return PENDING if state is None else _PUBLIC[state.status]
+
+
+# A payment's own status, from its transaction's: a payment that did not end completed
+# moved nothing (or gave it back), so it failed.
+_PAYMENT = {
+    "pending": "pending",
+    "processing": "processing",
+    "reversing": "processing",  # the payer is being paid back: not ended yet
+    "completed": "completed",
+}
+
+
+def payment_status(transaction_status: str, amount: int, refunded: int) -> str:
+    """pending -> processing -> completed | failed, then partially_refunded and refunded
+    as completed refunds add up (``refunded`` of ``amount``)."""
+    if refunded and refunded >= amount:
+        return "refunded"
+    if refunded:
+        return "partially_refunded"
+    return _PAYMENT.get(transaction_status, "failed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from common.batching import GroupCall
 
 COLUMNS = (
-    "id, kind, status, owner_id, from_wallet_id, to_wallet_id, amount, currency, fee, "
-    "description, failure_reason, saga, created_at, updated_at"
+    "t.id, t.kind, t.status, t.owner_id, t.from_wallet_id, t.to_wallet_id, t.amount, "
+    "t.currency, t.fee, t.description, t.failure_reason, t.saga, t.created_at, t.updated_at, "
+    # a payment's own record, or the payment a refund gives back from (else NULLs)
+    "p.merchant_id, p.order_id, p.provider AS payment_provider, p.provider_payment_id, "
+    "p.refunded, r.payment_id AS refund_of"
+)
+# every row read with its payment's or refund's record
+FROM = (
+    "transactions.transactions t LEFT JOIN transactions.payments p ON p.id = t.id "
+    "LEFT JOIN transactions.refunds r ON r.id = t.id"
 )
 
 
@@ -96,6 +104,10 @@ class ClaimRequest:
     status_code: int
     response: dict[str, Any]
     row: dict[str, Any]
+    # more rows to write in the claim's own database transaction (a payment's order, a
+    # refund's share of its payment); raises to refuse the request, and then neither the
+    # key nor anything else stays claimed
+    record: Callable[[AsyncConnection], Awaitable[None]] | None = None
 
     def values(self) -> tuple[Any, ...]:
         """The claim statement's parameters for this request, in ``CLAIM_PARAMS`` order."""
@@ -138,9 +150,11 @@ class Claims:
         outcomes: list[Claimed | BaseException | None] = [None] * len(batch)
         first: dict[tuple[str, str], int] = {}  # (owner, key) -> its first index
         for i, request in enumerate(batch):
-            first.setdefault((request.row["owner_id"], request.key), i)
+            if request.record is None:  # a claim that records more goes on its own
+                first.setdefault((request.row["owner_id"], request.key), i)
         try:
-            taken = await insert_on_driver(self.engine, [batch[i] for i in first.values()])
+            together = [batch[i] for i in first.values()]
+            taken = await insert_on_driver(self.engine, together) if together else set()
         except Exception:
             taken = set()  # one by one below: each gets its own outcome
         for i in first.values():
@@ -205,16 +219,28 @@ def fresh(request: ClaimRequest) -> Claimed:
 
 async def claim(engine: AsyncEngine, request: ClaimRequest) -> Claimed:
     """Claim the idempotency key and record the pending transaction, in ONE statement
-    (its own transaction: both rows or neither); or return what the request that claimed
+    (its own transaction: both rows or neither), with what ``request.record`` writes if
+    anything (then in one database transaction); or return what the request that claimed
     the key first stored."""
+    if request.record is not None:
+        async with engine.begin() as conn:
+            if request.row["id"] in await insert_claims(conn, [request]):
+                await request.record(conn)  # raises: nothing of this request stays
+                return fresh(request)
+            return await _previous(conn, request)
     async with autocommit(engine) as conn:
         if request.row["id"] in await insert_claims(conn, [request]):
             return fresh(request)
-        # Taken: by a committed request, or by one that was still running when this
-        # statement started (its row is visible to a new statement once it committed).
-        prev = (
-            await conn.execute(_PREVIOUS, {"owner_id": request.row["owner_id"], "key": request.key})
-        ).one()
+        return await _previous(conn, request)
+
+
+async def _previous(conn: AsyncConnection, request: ClaimRequest) -> Claimed:
+    """What the request that claimed the key first stored. It is taken by a committed
+    request, or by one that was still running when the claim statement started (its row
+    is visible to a new statement once it committed)."""
+    prev = (
+        await conn.execute(_PREVIOUS, {"owner_id": request.row["owner_id"], "key": request.key})
+    ).one()
     return Claimed(
         prev.transaction_id,
         False,
@@ -241,7 +267,7 @@ async def get(engine: AsyncEngine, transaction_id: str) -> Row[Any] | None:
     async with engine.connect() as conn:
         return (
             await conn.execute(
-                text(f"SELECT {COLUMNS} FROM transactions.transactions WHERE id = :id"),
+                text(f"SELECT {COLUMNS} FROM {FROM} WHERE t.id = :id"),
                 {"id": transaction_id},
             )
         ).first()
@@ -260,26 +286,37 @@ async def search(
     limit: int,
 ) -> list[Row[Any]]:
     """Newest first; ``owner`` None means every owner (admins, auditors)."""
+    filters: list[tuple[Any, str, str]] = [
+        (owner, "t.owner_id = :owner", "owner"),
+        (kind, "t.kind = :kind", "kind"),
+        (status, "t.status = :status", "status"),
+        (wallet_id, "(t.from_wallet_id = :wallet OR t.to_wallet_id = :wallet)", "wallet"),
+        (since, "t.created_at >= :since", "since"),
+        (until, "t.created_at < :until", "until"),
+    ]
+    sql, params = newest_first(f"SELECT {COLUMNS} FROM {FROM}", "t", filters, cursor, limit)
+    async with engine.connect() as conn:
+        return list(await conn.execute(text(sql), params))
+
+
+def newest_first(
+    select: str,
+    alias: str,
+    filters: list[tuple[Any, str, str]],
+    cursor: tuple[datetime, str] | None,
+    limit: int,
+) -> tuple[str, dict[str, Any]]:
+    """A page of ``select`` (its table named ``alias``), newest first: each filter
+    ``(value, clause, parameter)`` whose value is not None, and the rows after ``cursor``
+    (the last row's created_at and id)."""
     where: list[str] = ["TRUE"]
     params: dict[str, Any] = {"limit": limit}
-    filters: list[tuple[Any, str, str]] = [
-        (owner, "owner_id = :owner", "owner"),
-        (kind, "kind = :kind", "kind"),
-        (status, "status = :status", "status"),
-        (wallet_id, "(from_wallet_id = :wallet OR to_wallet_id = :wallet)", "wallet"),
-        (since, "created_at >= :since", "since"),
-        (until, "created_at < :until", "until"),
-    ]
     for value, clause, name in filters:
         if value is not None:
             where.append(clause)
             params[name] = value
     if cursor is not None:
-        where.append("(created_at, id) < (:c_at, :c_id)")
+        where.append(f"({alias}.created_at, {alias}.id) < (:c_at, :c_id)")
         params.update(c_at=cursor[0], c_id=cursor[1])
-    sql = (
-        f"SELECT {COLUMNS} FROM transactions.transactions WHERE {' AND '.join(where)} "
-        "ORDER BY created_at DESC, id DESC LIMIT :limit"
-    )
-    async with engine.connect() as conn:
-        return list(await conn.execute(text(sql), params))
+    order = f"ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT :limit"
+    return f"{select} WHERE {' AND '.join(where)} {order}", params

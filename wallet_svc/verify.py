@@ -10,11 +10,12 @@ and checks:
    the balances an event carries equal the replayed ones;
 3. one effect per command: no two effect events share a ``command_id``, no event id is
    repeated, no hold is settled (captured/released/expired) twice;
-4. every ``TransferRequested``/``DepositRequested``/``WithdrawalRequested`` has exactly one
-   terminal event;
+4. every ``TransferRequested``/``DepositRequested``/``WithdrawalRequested`` (and merchant
+   ``PaymentRequested``/``RefundRequested``) has exactly one terminal event;
 5. every deposit and withdrawal through the provider: its payment events in one partition
    in its saga's order, the money charged, credited, held, paid out and captured agreeing
-   with how it ended, nothing held for a terminal withdrawal (``wallet_svc.verify_payments``);
+   with how it ended, nothing held for a terminal withdrawal; a completed payment to a
+   merchant credited once, its completed refunds never above it (``wallet_svc.verify_payments``);
 6. the read model equals the replay, at the cut given by the projector's stored offsets
    (read in the same snapshot): a SHA-256 over the sorted ``wallet_id:ledger:available:status``
    lines, system-account balances per (account, currency), and the number of entries.
@@ -54,7 +55,15 @@ from wallet_svc.store import CONSUMER
 from wallet_svc.verify_payments import check_payments
 
 EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
-SAGA_STARTS = frozenset({"TransferRequested", "DepositRequested", "WithdrawalRequested"})
+SAGA_STARTS = frozenset(
+    {
+        "TransferRequested",
+        "DepositRequested",
+        "WithdrawalRequested",
+        "PaymentRequested",
+        "RefundRequested",
+    }
+)
 SAGA_ENDS = frozenset(
     {
         "TransferCompleted",
@@ -65,6 +74,10 @@ SAGA_ENDS = frozenset(
         "DepositFailed",
         "WithdrawalCompleted",
         "WithdrawalFailed",
+        "PaymentCompleted",
+        "PaymentFailed",
+        "RefundCompleted",
+        "RefundFailed",
     }
 )
 MAX_LISTED = 50

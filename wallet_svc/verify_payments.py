@@ -14,7 +14,11 @@ the three logs together and checks, for every payment:
 - a completed withdrawal was paid out (``PayoutSucceeded``) and its hold captured once,
   exactly its amount; a failed one paid nothing out and captured nothing;
 - nothing stays held for a terminal withdrawal: every hold it placed was captured,
-  released or expired (a hold settled twice is ``check_log``'s).
+  released or expired (a hold settled twice is ``check_log``'s);
+- a completed payment to a merchant credited the merchant once, exactly its amount; its
+  refunds (their events keyed by the payment, each with its ``refund_id``) each began
+  with ``RefundInitiated`` and ended once, and those completed add up to at most the
+  payment.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from contracts.transaction import (
     DepositCompleted,
     DepositFailed,
     DepositRequested,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentRequested,
     WithdrawalCompleted,
     WithdrawalFailed,
     WithdrawalRequested,
@@ -39,7 +46,8 @@ if TYPE_CHECKING:
 
 # What may follow each payment event type in one payment's life (None: the first event).
 NEXT: dict[str | None, frozenset[str]] = {
-    None: frozenset({"DepositInitiated", "WithdrawalInitiated"}),
+    None: frozenset({"DepositInitiated", "WithdrawalInitiated", "PaymentInitiated"}),
+    "PaymentInitiated": frozenset({"PaymentCompleted", "PaymentFailed"}),
     "DepositInitiated": frozenset({"ChargePending", "ChargeSucceeded", "ChargeFailed"}),
     "ChargePending": frozenset({"ChargeSucceeded", "ChargeFailed"}),
     "ChargeSucceeded": frozenset({"DepositCompleted", "ChargeRefunded"}),
@@ -50,7 +58,14 @@ NEXT: dict[str | None, frozenset[str]] = {
     "PayoutSucceeded": frozenset({"WithdrawalCompleted"}),
     "PayoutFailed": frozenset({"WithdrawalFailed"}),
 }
-Terminal = DepositCompleted | DepositFailed | WithdrawalCompleted | WithdrawalFailed
+Terminal = (
+    DepositCompleted
+    | DepositFailed
+    | WithdrawalCompleted
+    | WithdrawalFailed
+    | PaymentCompleted
+    | PaymentFailed
+)
 Settled = HoldCaptured | HoldReleased | HoldExpired
 
 
@@ -58,7 +73,7 @@ Settled = HoldCaptured | HoldReleased | HoldExpired
 class Payment:
     """What the three logs say about one deposit or withdrawal."""
 
-    kind: str = ""  # "deposit" or "withdrawal"; "" if its request was not seen
+    kind: str = ""  # "deposit", "withdrawal" or "payment"; "" if its request was not seen
     amount: int = 0
     terminal: str = ""  # the type of its terminal transaction event
     steps: list[pay.PaymentEvent] = field(default_factory=list)  # payment events, in order
@@ -68,6 +83,7 @@ class Payment:
     held: dict[tuple[str, str], int] = field(default_factory=dict)  # (wallet, hold) -> amount
     captured: list[int] = field(default_factory=list)  # HoldCaptured amounts
     settled: set[tuple[str, str]] = field(default_factory=set)
+    refunds: dict[str, list[pay.RefundEvent]] = field(default_factory=dict)  # by refund id
 
     def step(self, kind: type[pay.PaymentEvent]) -> pay.PaymentEvent | None:
         return next((e for e in self.steps if isinstance(e, kind)), None)
@@ -80,9 +96,13 @@ def collect(
     payments: dict[str, Payment] = defaultdict(Payment)
     for m in tx_msgs:
         event = m.message
-        if isinstance(event, DepositRequested | WithdrawalRequested):
+        if isinstance(event, DepositRequested | WithdrawalRequested | PaymentRequested):
             p = payments[event.transaction_id]
-            p.kind = "deposit" if isinstance(event, DepositRequested) else "withdrawal"
+            p.kind = {
+                DepositRequested: "deposit",
+                WithdrawalRequested: "withdrawal",
+                PaymentRequested: "payment",
+            }[type(event)]
             p.amount = event.amount
         elif isinstance(event, Terminal):
             payments[event.transaction_id].terminal = type(event).__name__
@@ -94,7 +114,10 @@ def collect(
             continue  # the same event published again (a replayed step): one event
         seen.add(m.envelope.event_id)
         p = payments[m.message.payment_id]
-        p.steps.append(m.message)
+        if isinstance(m.message, pay.RefundEvent):
+            p.refunds.setdefault(m.message.refund_id, []).append(m.message)
+        else:
+            p.steps.append(m.message)
         p.partitions.add(m.partition)
         p.miskeyed += m.envelope.key != m.message.payment_id
     seen.clear()
@@ -174,16 +197,45 @@ def check_withdrawal(tid: str, p: Payment, problems: list[str]) -> None:
             problems.append(f"withdrawal {tid}: hold {hold} of wallet {wallet} still held")
 
 
+# a refund's payment events: begun (a refund still running has no end yet), then ended
+REFUND_LIVES = (
+    ["RefundInitiated"],
+    ["RefundInitiated", "RefundCompleted"],
+    ["RefundInitiated", "RefundFailed"],
+)
+
+
+def check_merchant_payment(tid: str, p: Payment, problems: list[str]) -> None:
+    """A payment to a merchant: credited once if completed; its refunds whole and within it."""
+    if p.terminal == "PaymentCompleted" and p.credited != [p.amount]:
+        problems.append(f"payment {tid}: completed for {p.amount}, credited {p.credited}")
+    refunded = 0
+    for refund_id, events in sorted(p.refunds.items()):
+        kinds = [type(e).__name__ for e in events]
+        if kinds not in REFUND_LIVES:
+            problems.append(f"payment {tid}: refund {refund_id} published {kinds}")
+        refunded += sum(e.amount for e in events if isinstance(e, pay.RefundCompleted))
+    if refunded and p.terminal != "PaymentCompleted":
+        problems.append(f"payment {tid}: refunded {refunded} of a payment that did not complete")
+    if refunded > p.amount:
+        problems.append(f"payment {tid}: refunded {refunded}, more than its {p.amount}")
+
+
+CHECKS = {"deposit": check_deposit, "withdrawal": check_withdrawal}
+CHECKS["payment"] = check_merchant_payment
+
+
 def check_payments(
     tx_msgs: list[Msg], payment_msgs: list[Msg], wallet_msgs: list[Msg], problems: list[str]
 ) -> dict[str, int]:
-    """The checks of the module doc; returns the number of deposits and withdrawals."""
-    counts = {"deposits": 0, "withdrawals": 0}
+    """The checks of the module doc; returns the number of deposits, withdrawals and
+    payments to merchants."""
+    counts = {"deposits": 0, "withdrawals": 0, "payments": 0}
     for tid, p in sorted(collect(tx_msgs, payment_msgs, wallet_msgs).items()):
         if not p.kind:
             problems.append(f"payment {tid}: payment events but no request on transaction-events")
             continue
         counts[f"{p.kind}s"] += 1
         check_order(tid, p, problems)
-        (check_deposit if p.kind == "deposit" else check_withdrawal)(tid, p, problems)
+        CHECKS[p.kind](tid, p, problems)
     return counts

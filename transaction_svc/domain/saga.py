@@ -9,6 +9,8 @@ rejection); a debit answered without continuation still gets its credit from her
 A rejected debit ends in TransferFailed; a rejected credit triggers the compensating
 CreditWallet `{tx}:reverse` (amount + fee back to the source, never rejected for status
 or expiry) and ends in TransferReversed.
+Payment to a merchant from a wallet, and its refund (`merchant.py`): the same steps as a
+transfer (payer -> merchant, or merchant -> payer), their own events.
 Deposit (`deposit.py`): charge the card at the provider, then credit the wallet.
 Withdrawal (`withdrawal.py`): hold, pay out, capture (or release).
 
@@ -28,6 +30,8 @@ from msgspec.structs import replace
 from contracts.time import epoch_ms
 from contracts.transaction import (
     DepositRequested,
+    PaymentRequested,
+    RefundRequested,
     TransferCompleted,
     TransferDebited,
     TransferFailed,
@@ -45,11 +49,13 @@ from contracts.wallet import (
     WalletDebited,
 )
 from transaction_svc.domain.deposit import react_deposit, start_deposit
+from transaction_svc.domain.merchant import ended, initiated, merchant_saga
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
 from transaction_svc.domain.steps import (
     FEES,
     IN_TRANSIT,
     Reaction,
+    SagaEvent,
     command_id,
     finish,
     step,
@@ -57,7 +63,10 @@ from transaction_svc.domain.steps import (
 )
 from transaction_svc.domain.withdrawal import react_withdrawal, start_withdrawal
 
-Request = TransferRequested | DepositRequested | WithdrawalRequested
+Request = (
+    TransferRequested | DepositRequested | WithdrawalRequested | PaymentRequested | RefundRequested
+)
+MERCHANT = ("payment", "refund")  # a transfer's steps, the events of merchant.py
 
 
 def debit_command_id(transaction_id: str) -> str:
@@ -114,10 +123,12 @@ def react(state: SagaState | None, message: Any, now: int | datetime) -> Reactio
         case (SagaStatus.DEBITING, WalletDebited()):
             # a debit without a continuation (appended before continuations existed)
             s = _credited_next(state, at)
+            if s.kind in MERCHANT:
+                return s, [_credit(s)], []
             return s, [_credit(s)], [TransferDebited(**_base(s), debited=s.amount + s.fee)]
         case (SagaStatus.DEBITING, DebitRejected()):
             s = finish(state, at, SagaStatus.FAILED, ("debit", "rejected"), message.reason)
-            return s, [], [TransferFailed(**_base(s), reason=message.reason)]
+            return s, [], _ended(s, TransferFailed, message.reason)
         case (SagaStatus.CREDITING, WalletCredited()):
             return _complete(state, at)
         case (SagaStatus.CREDITING, CreditRejected()):
@@ -125,12 +136,12 @@ def react(state: SagaState | None, message: Any, now: int | datetime) -> Reactio
         case (SagaStatus.REVERSING, WalletCredited()):
             reason = state.failure_reason or ""
             s = finish(state, at, SagaStatus.REVERSED, ("reverse", "done"), reason)
-            return s, [], [TransferReversed(**_base(s), reason=reason)]
+            return s, [], _ended(s, TransferReversed, reason)
         case (SagaStatus.REVERSING, CreditRejected()):
             # Cannot happen with the wallet decider's rules; end loudly rather than hang.
             reason = f"{state.failure_reason}; reversal {message.reason}"
             s = finish(state, at, SagaStatus.REVERSAL_FAILED, ("reverse", "rejected"), reason)
-            return s, [], [TransferReversalFailed(**_base(s), reason=message.reason)]
+            return s, [], _ended(s, TransferReversalFailed, message.reason)
     return state, [], []
 
 
@@ -139,6 +150,9 @@ def _start(message: Request, at: int) -> Reaction:
         return start_deposit(message, at)
     if isinstance(message, WithdrawalRequested):
         return start_withdrawal(message, at)
+    if isinstance(message, PaymentRequested | RefundRequested):
+        s = step(merchant_saga(message, at), at, ("debit", "requested"))
+        return s, [_debit(s)], initiated(s)
     s = SagaState(
         transaction_id=message.transaction_id,
         kind="transfer",
@@ -152,7 +166,12 @@ def _start(message: Request, at: int) -> Reaction:
         steps=(Step(step="requested", status="done", at=at),),
     )
     s = step(s, at, ("debit", "requested"))
-    debit = DebitWallet(
+    return s, [_debit(s)], []
+
+
+def _debit(s: SagaState) -> DebitWallet:
+    """The first leg (source -> in transit), carrying the second as its continuation."""
+    return DebitWallet(
         command_id=debit_command_id(s.transaction_id),
         wallet_id=s.from_wallet_id,
         transaction_id=s.transaction_id,
@@ -162,7 +181,14 @@ def _start(message: Request, at: int) -> Reaction:
         expires_at=s.deadline,
         then=_credit(s),
     )
-    return s, [debit], []
+
+
+def _ended(s: SagaState, transfer_event: Any, reason: str) -> list[SagaEvent]:
+    """A transfer's ``transfer_event`` (failed, reversed, reversal failed) with
+    ``reason``, or a payment's or refund's failure events."""
+    if s.kind in MERCHANT:
+        return ended(s, reason)
+    return [transfer_event(**_base(s), reason=reason)]
 
 
 def _credited_next(state: SagaState, at: int) -> SagaState:
@@ -186,6 +212,8 @@ def _credit(s: SagaState) -> CreditWallet:
 
 def _complete(state: SagaState, at: int) -> Reaction:
     s = finish(state, at, SagaStatus.COMPLETED, ("credit", "done"), None)
+    if s.kind in MERCHANT:
+        return s, [], ended(s, None)
     return s, [], [TransferCompleted(**_base(s), fee=s.fee)]
 
 

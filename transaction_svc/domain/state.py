@@ -43,9 +43,12 @@ class Step(msgspec.Struct, frozen=True, array_like=True):
 
 
 class SagaState(msgspec.Struct, frozen=True, kw_only=True):
-    """State of one transaction's saga; `kind` is "transfer", "deposit" or "withdrawal".
+    """State of one transaction's saga; `kind` is "transfer", "deposit", "withdrawal",
+    "payment" (to a merchant) or "refund" (of a payment).
     `method_id` is a deposit's card or a withdrawal's bank account at the provider,
-    `owner_id` whose it is, `charge_id` a deposit's charge once the provider made it."""
+    `owner_id` whose it is, `charge_id` a deposit's charge once the provider made it;
+    `merchant_id` and `order_id` a payment's (or a refunded payment's), `payment_id` the
+    payment a refund gives money back from."""
 
     transaction_id: str
     kind: str
@@ -60,6 +63,9 @@ class SagaState(msgspec.Struct, frozen=True, kw_only=True):
     owner_id: str = ""
     method_id: str = ""
     charge_id: str = ""
+    merchant_id: str = ""
+    order_id: str = ""
+    payment_id: str = ""
     steps: tuple[Step, ...] = ()
     failure_reason: str | None = None
 

@@ -1,5 +1,6 @@
-"""What the saga worker takes from a wallet-events record: answers, opened wallets,
-nothing, or an error that makes the tracked consumer dead-letter the record."""
+"""What the saga worker takes from a wallet-events record (answers, opened wallets) or a
+user-events record (roles, for the merchants): that, nothing, or an error that makes the
+tracked consumer dead-letter the record."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from aiokafka import ConsumerRecord
 
 from common.kafka.headers import message_headers
 from contracts.envelope import Envelope
+from contracts.user import EmailVerified, UserRegistered, UserRoleChanged
 from contracts.wallet import CreditWallet, OpenWallet, WalletCommand, command_envelope
-from transaction_svc.saga_worker import read_answer
+from transaction_svc.saga_worker import Role, read_answer
 from wallet_svc.domain import WalletState, decide, evolve
 from wallet_svc.wire import event_envelopes
 
@@ -69,3 +71,19 @@ def test_an_unreadable_answer_raises_so_it_is_dead_lettered() -> None:
     assert wrong != CREDITED.to_bytes()
     with pytest.raises(ValueError):
         read_answer(_record(wrong, message_headers(CREDITED)))
+
+
+def _user_record(envelope: Envelope) -> ConsumerRecord[bytes, bytes]:
+    value, headers = envelope.to_bytes(), message_headers(envelope)
+    return ConsumerRecord("user-events", 0, 3, 0, 0, b"k", value, None, 1, len(value), headers)
+
+
+def test_a_registration_and_a_role_change_are_roles_and_other_user_events_nothing() -> None:
+    registered = UserRegistered(user_id="u1", email="a@example.com", full_name="A", role="merchant")
+    changed = UserRoleChanged(user_id="u1", old_role="merchant", new_role="user", changed_by="a")
+    verified = EmailVerified(user_id="u1", email="a@example.com")
+    read = [
+        read_answer(_user_record(Envelope.of(m, key="u1", producer="user_svc")))
+        for m in (registered, changed, verified)
+    ]
+    assert read == [Role("u1", "merchant"), Role("u1", "user"), None]

@@ -147,7 +147,7 @@ def test_payments_as_their_sagas_make_them_verify_and_a_replayed_event_counts_on
     log.payment(pay.ChargeSucceeded(**_money(DEP, 500), charge_id="ch"))
     log.payments.insert(2, log.payments.pop())
     # when checked, then all is well
-    assert log.check() == ([], {"deposits": 1, "withdrawals": 2})
+    assert log.check() == ([], {"deposits": 1, "withdrawals": 2, "payments": 0})
 
 
 def test_a_deposit_must_credit_once_exactly_what_was_charged() -> None:
@@ -238,7 +238,7 @@ def test_a_payments_events_stay_in_one_partition_in_order_for_its_amount() -> No
         "payment tx-b: an event's amount is not the requested 10",
         "payment tx-c: payment events but no request on transaction-events",
     ]
-    assert counts == {"deposits": 2, "withdrawals": 0}
+    assert counts == {"deposits": 2, "withdrawals": 0, "payments": 0}
 
 
 def test_every_withdrawal_needs_exactly_one_terminal_event() -> None:

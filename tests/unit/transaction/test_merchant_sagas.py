@@ -1,0 +1,185 @@
+"""Payments to a merchant from a wallet and their refunds, against the real wallet decider:
+where the money ends on every path, the events each publishes, replays, and the state
+the command API stores being enough to append the request again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+from test_saga import NOW, Bank
+
+from contracts import payment as pay
+from contracts import transaction as tx
+from contracts.wallet import FreezeWallet
+from transaction_svc.domain import SagaState, SagaStatus, react, saga_from_dict, saga_to_dict
+from transaction_svc.outbound import outbound
+from transaction_svc.start import request_of
+
+DEADLINE = NOW + 30_000
+PAYER, MERCHANT = "P", "M"
+
+
+def payment(amount: int = 100, tx_id: str = "pay1") -> tx.PaymentRequested:
+    return tx.PaymentRequested(
+        transaction_id=tx_id,
+        from_wallet_id=PAYER,
+        to_wallet_id=MERCHANT,
+        amount=amount,
+        currency="USD",
+        merchant_id="merchant-1",
+        order_id="order-7",
+        provider="wallet",
+        deadline=DEADLINE,
+    )
+
+
+def refund(amount: int, tx_id: str = "ref1") -> tx.RefundRequested:
+    return tx.RefundRequested(
+        transaction_id=tx_id,
+        payment_id="pay1",
+        from_wallet_id=MERCHANT,
+        to_wallet_id=PAYER,
+        amount=amount,
+        currency="USD",
+        merchant_id="merchant-1",
+        order_id="order-7",
+        deadline=DEADLINE,
+    )
+
+
+def run(bank: Bank, request: Any, replay: bool = False) -> tuple[SagaState | None, list[Any]]:
+    """Drive one saga to quiescence; with ``replay`` every answer is reacted to twice and
+    the state goes through its stored form (what a crash before a commit replays)."""
+    state, commands, events = react(None, request, NOW)
+    public = list(events)
+    while commands:
+        answers, chained = bank.worker(commands.pop(0), NOW)
+        commands += chained
+        for answer in answers * (2 if replay else 1):
+            state, more, events = react(state, answer, NOW)
+            state = saga_from_dict(saga_to_dict(state)) if state else state
+            commands += more
+            public += events
+    return state, public
+
+
+def names(events: list[Any]) -> list[str]:
+    return [f"{type(e).__module__.rsplit('.', 1)[1]}.{type(e).__name__}" for e in events]
+
+
+def bank_with(payer: int = 500, merchant: int = 0) -> Bank:
+    bank = Bank()
+    bank.open(PAYER, payer)
+    bank.open(MERCHANT, merchant)
+    return bank
+
+
+@given(replay=st.booleans())
+def test_a_wallet_payment_moves_the_amount_from_payer_to_merchant_once(replay: bool) -> None:
+    # given a payer with 500 and a merchant with nothing
+    bank = bank_with(payer=500)
+    # when the payer pays 100 for an order
+    state, events = run(bank, payment(100), replay)
+    # then the merchant has 100, the payer 400, nothing is in transit
+    assert state is not None and state.status is SagaStatus.COMPLETED
+    assert (bank.ledger(PAYER), bank.ledger(MERCHANT)) == (400, 100)
+    assert bank.balances["system:in_transit"] == 0
+    assert names(events) == [
+        "payment.PaymentInitiated",
+        "transaction.PaymentCompleted",
+        "payment.PaymentCompleted",
+    ]
+    done = events[-1]
+    assert (done.payment_id, done.merchant_id, done.order_id) == ("pay1", "merchant-1", "order-7")
+    assert (done.wallet_id, done.merchant_wallet_id, done.amount) == (PAYER, MERCHANT, 100)
+
+
+def test_a_payment_the_payer_cannot_cover_fails_and_moves_nothing() -> None:
+    bank = bank_with(payer=50)
+    state, events = run(bank, payment(100))
+    assert state is not None and state.status is SagaStatus.FAILED
+    assert state.failure_reason == "insufficient_funds"
+    assert (bank.ledger(PAYER), bank.ledger(MERCHANT)) == (50, 0)
+    assert names(events) == [
+        "payment.PaymentInitiated",
+        "transaction.PaymentFailed",
+        "payment.PaymentFailed",
+    ]
+    assert events[-1].failure_reason == "insufficient_funds"
+
+
+def test_a_frozen_merchant_wallet_gives_the_payer_the_money_back_and_the_payment_fails() -> None:
+    bank = bank_with(payer=500)
+    bank.handle(FreezeWallet(command_id="fz", wallet_id=MERCHANT))
+    state, events = run(bank, payment(100))
+    assert state is not None and state.status is SagaStatus.REVERSED
+    assert (bank.ledger(PAYER), bank.ledger(MERCHANT)) == (500, 0)
+    assert bank.balances["system:in_transit"] == 0
+    assert names(events)[-2:] == ["transaction.PaymentFailed", "payment.PaymentFailed"]
+    assert events[-1].failure_reason == "wallet_frozen"
+
+
+@given(replay=st.booleans())
+def test_a_refund_gives_the_payer_back_part_of_the_payment(replay: bool) -> None:
+    # given a completed payment of 100
+    bank = bank_with(payer=500)
+    run(bank, payment(100))
+    # when the merchant refunds 30
+    state, events = run(bank, refund(30), replay)
+    # then 30 went back: the merchant has 70, the payer 430
+    assert state is not None and state.status is SagaStatus.COMPLETED
+    assert (bank.ledger(PAYER), bank.ledger(MERCHANT)) == (430, 70)
+    assert names(events) == [
+        "payment.RefundInitiated",
+        "transaction.RefundCompleted",
+        "payment.RefundCompleted",
+    ]
+    assert all(e.payment_id == "pay1" for e in events)
+    assert (events[-1].refund_id, events[-1].amount) == ("ref1", 30)
+    assert (events[-1].wallet_id, events[-1].merchant_wallet_id) == (PAYER, MERCHANT)
+
+
+def test_a_refund_the_merchant_wallet_cannot_cover_fails_and_moves_nothing() -> None:
+    # given a paid merchant who has since spent the money (only 20 left)
+    bank = bank_with(payer=500)
+    run(bank, payment(100))
+    run(bank, refund(80, "ref0"))
+    # when a refund of 30 is asked for
+    state, events = run(bank, refund(30))
+    # then it fails insufficient_funds and nothing moved
+    assert state is not None and state.status is SagaStatus.FAILED
+    assert state.failure_reason == "insufficient_funds"
+    assert (bank.ledger(PAYER), bank.ledger(MERCHANT)) == (480, 20)
+    assert names(events)[-2:] == ["transaction.RefundFailed", "payment.RefundFailed"]
+
+
+def test_a_refund_to_a_frozen_payer_wallet_goes_back_to_the_merchant() -> None:
+    bank = bank_with(payer=500)
+    run(bank, payment(100))
+    bank.handle(FreezeWallet(command_id="fz", wallet_id=PAYER))
+    state, events = run(bank, refund(100))
+    assert state is not None and state.status is SagaStatus.REVERSED
+    assert (bank.ledger(PAYER), bank.ledger(MERCHANT)) == (400, 100)
+    assert events[-1].failure_reason == "wallet_frozen"
+
+
+def test_the_stored_first_state_appends_the_same_request_again() -> None:
+    for request in (payment(100), refund(30)):
+        state, _, _ = react(None, request, NOW)
+        assert state is not None
+        assert request_of(saga_from_dict(saga_to_dict(state))) == request
+
+
+def test_refund_events_of_one_payment_have_distinct_ids_and_the_payments_key() -> None:
+    # two refunds of one payment publish the same types: their ids must differ
+    bank = bank_with(payer=500)
+    run(bank, payment(100))
+    _, first = run(bank, refund(10, "ref-a"))
+    _, second = run(bank, refund(10, "ref-b"))
+    envelopes = [
+        outbound(e, None, None)[1] for e in [*first, *second] if isinstance(e, pay.PaymentEvent)
+    ]
+    assert len({e.event_id for e in envelopes}) == len(envelopes) == 4
+    assert {e.key for e in envelopes} == {"pay1"}

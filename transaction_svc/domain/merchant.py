@@ -1,0 +1,110 @@
+"""Payments to a merchant from a wallet, and their refunds: two-leg movements like a
+transfer (`saga.py` drives them with the transfer's steps), with their own events.
+
+A payment debits the payer's wallet into system:in_transit with the credit of the
+merchant's wallet as the debit's continuation; a refund debits the merchant's wallet with
+the credit of the payer's wallet as continuation. A refused debit moves nothing; a refused
+credit is compensated back to the debited wallet. Each ends with its transaction event
+(`contracts.transaction`) and its payment event (`contracts.payment`, keyed by the payment:
+a refund's events carry `refund_id`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import payment as pay
+from contracts import transaction as tx
+from transaction_svc.domain.state import SagaState, SagaStatus, Step
+from transaction_svc.domain.steps import SagaEvent
+
+MerchantRequest = tx.PaymentRequested | tx.RefundRequested
+WALLET = "wallet"  # a payment's provider when it comes out of the payer's wallet
+
+
+def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
+    """The first state of a payment or a refund: debiting, like a transfer."""
+    if isinstance(message, tx.RefundRequested):
+        refund, provider, payment_id = True, WALLET, message.payment_id
+    else:
+        refund, provider, payment_id = False, message.provider, message.transaction_id
+    return SagaState(
+        transaction_id=message.transaction_id,
+        kind="refund" if refund else "payment",
+        status=SagaStatus.DEBITING,
+        from_wallet_id=message.from_wallet_id,
+        to_wallet_id=message.to_wallet_id,
+        amount=message.amount,
+        currency=message.currency,
+        deadline=message.deadline,
+        provider=provider,
+        merchant_id=message.merchant_id,
+        order_id=message.order_id,
+        payment_id=payment_id,
+        steps=(Step(step="requested", status="done", at=at),),
+    )
+
+
+def merchant_request(s: SagaState) -> MerchantRequest:
+    """The request a payment's or refund's first state was started from."""
+    common: dict[str, Any] = {
+        "transaction_id": s.transaction_id,
+        "from_wallet_id": s.from_wallet_id,
+        "to_wallet_id": s.to_wallet_id,
+        "amount": s.amount,
+        "currency": s.currency,
+        "merchant_id": s.merchant_id,
+        "order_id": s.order_id,
+        "deadline": s.deadline or 0,
+    }
+    if s.kind == "refund":
+        return tx.RefundRequested(**common, payment_id=s.payment_id)
+    return tx.PaymentRequested(**common, provider=s.provider)
+
+
+def _payment_fields(s: SagaState) -> dict[str, Any]:
+    """A payment event's fields: the payer's wallet is `wallet_id` (a refund's payer is
+    the credited wallet, the merchant's the debited one)."""
+    refund = s.kind == "refund"
+    fields = {
+        "payment_id": s.payment_id,
+        "wallet_id": s.to_wallet_id if refund else s.from_wallet_id,
+        "merchant_wallet_id": s.from_wallet_id if refund else s.to_wallet_id,
+        "amount": s.amount,
+        "currency": s.currency,
+        "merchant_id": s.merchant_id,
+        "order_id": s.order_id,
+    }
+    return fields | {"refund_id": s.transaction_id} if refund else fields
+
+
+def initiated(s: SagaState) -> list[SagaEvent]:
+    if s.kind == "refund":
+        return [pay.RefundInitiated(**_payment_fields(s))]
+    return [pay.PaymentInitiated(**_payment_fields(s), provider=s.provider)]
+
+
+def ended(s: SagaState, reason: str | None) -> list[SagaEvent]:
+    """The events of a payment or refund that ended in ``s`` (completed, or anything else
+    with ``reason``: nothing stays moved, or, reversal_failed, an operator must look)."""
+    money: dict[str, Any] = {"amount": s.amount, "currency": s.currency}
+    fields = _payment_fields(s)
+    if s.kind == "refund":
+        refund: dict[str, Any] = {
+            "transaction_id": s.transaction_id,
+            "payment_id": s.payment_id,
+            **money,
+        }
+        if s.status is SagaStatus.COMPLETED:
+            return [tx.RefundCompleted(**refund), pay.RefundCompleted(**fields)]
+        why = reason or "refund_failed"
+        return [
+            tx.RefundFailed(**refund, reason=why),
+            pay.RefundFailed(**fields, failure_reason=why),
+        ]
+    order: dict[str, Any] = {"transaction_id": s.transaction_id, "merchant_id": s.merchant_id}
+    order |= {"order_id": s.order_id, **money}
+    if s.status is SagaStatus.COMPLETED:
+        return [tx.PaymentCompleted(**order), pay.PaymentCompleted(**fields)]
+    why = reason or "payment_failed"
+    return [tx.PaymentFailed(**order, reason=why), pay.PaymentFailed(**fields, failure_reason=why)]
