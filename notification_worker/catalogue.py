@@ -3,9 +3,8 @@
 An event becomes zero or more ``Intent``s: a kind (its templates are
 ``templates/<kind>/``), a category (preferences), a recipient (a user, or the owner of a
 wallet, looked up in the worker's projection) and what the templates show. Deposits,
-withdrawals and transfers are told from ``transaction-events``; ``payment-events`` is
-the hook for merchant payments (payment received, refund issued): add their kinds to
-``payment_intents`` when merchant payments exist.
+withdrawals and transfers are told from ``transaction-events``; payments to merchants and
+their refunds from ``payment-events``, whose events name the payer's wallet.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts import transaction, user
+from contracts import payment, transaction, user
 from contracts.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, USER_EVENTS
 from notification_worker.preferences import SECURITY
 
@@ -82,11 +81,21 @@ def transaction_intents(event: Event) -> list[Intent]:
 
 
 def payment_intents(event: Event) -> list[Intent]:
-    """The hook for merchant payments: ``payment_received`` (to the merchant) and
-    ``refund_issued`` (category ``merchant``) go here, with their templates, once
-    payment-events carries merchant payments. Deposits and withdrawals are told from
-    transaction-events, so nothing here yet."""
-    del event
+    """Merchant payments: the merchant hears of each payment received, the payer of each
+    refund issued to their wallet (a card payment's refund has no wallet to tell by)."""
+    p = payment
+    match event:
+        case p.PaymentCompleted():
+            return [Intent(kind="payment_received", category="merchant",
+                           user_id=event.merchant_id,
+                           context={"amount": event.amount, "currency": event.currency,
+                                    "transaction_id": event.payment_id,
+                                    "order_id": event.order_id})]  # fmt: skip
+        case p.RefundCompleted() if event.wallet_id:
+            return [Intent(kind="refund_issued", category="merchant", wallet_id=event.wallet_id,
+                           context={"amount": event.amount, "currency": event.currency,
+                                    "transaction_id": event.refund_id,
+                                    "order_id": event.order_id})]  # fmt: skip
     return []
 
 

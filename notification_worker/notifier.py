@@ -33,9 +33,16 @@ from common.kafka.mongo_offsets import MongoDocument
 from common.kafka.producer import send_envelope
 from common.kafka.tracked import AfterCommit, Tracked
 from common.metrics import NOTIFICATIONS
-from common.topics import NOTIFICATION_EVENTS, TRANSACTION_EVENTS, USER_EVENTS, WALLET_EVENTS
+from common.topics import (
+    NOTIFICATION_EVENTS,
+    PAYMENT_EVENTS,
+    TRANSACTION_EVENTS,
+    USER_EVENTS,
+    WALLET_EVENTS,
+)
 from contracts.envelope import Envelope
 from contracts.notification import NotificationFailed, NotificationSent
+from contracts.payment import decode_payment_event
 from contracts.transaction import decode_transaction_event
 from contracts.user import UserRegistered, decode_user_event
 from contracts.wallet.events import WalletOpened, decode_event
@@ -60,11 +67,13 @@ WANTED: dict[str, frozenset[str]] = {
         {"TransferCompleted", "DepositCompleted", "DepositFailed", "WithdrawalCompleted",
          "WithdrawalFailed"}
     ),
+    PAYMENT_EVENTS: frozenset({"PaymentCompleted", "RefundCompleted"}),
 }  # fmt: skip
 DECODERS = {
     USER_EVENTS: decode_user_event,
     WALLET_EVENTS: decode_event,
     TRANSACTION_EVENTS: decode_transaction_event,
+    PAYMENT_EVENTS: decode_payment_event,
 }
 # versions that are read and let pass: a v1 verification request carried its token on
 # Kafka (the design this replaced); its link is not mailed

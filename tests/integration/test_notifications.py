@@ -15,8 +15,15 @@ from pymongo import AsyncMongoClient
 
 from common.kafka.producer import make_producer, send_envelopes
 from common.settings import Settings
-from common.topics import NOTIFICATION_EVENTS, TRANSACTION_EVENTS, WALLET_EVENTS, dlq
+from common.topics import (
+    NOTIFICATION_EVENTS,
+    PAYMENT_EVENTS,
+    TRANSACTION_EVENTS,
+    WALLET_EVENTS,
+    dlq,
+)
 from contracts.envelope import Envelope
+from contracts.payment import PaymentCompleted, RefundCompleted
 from contracts.transaction import TransferCompleted
 from contracts.wallet.events import WalletOpened
 from infra.testing.api import User, register
@@ -287,3 +294,30 @@ async def test_history_is_each_persons_own_newest_first(
     r = await notifications.get("/notifications", headers=payee.auth, params={"cursor": "!!"})
     assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")
     assert (await notifications.get("/notifications")).status_code == 401
+
+
+async def test_a_merchant_hears_of_a_payment_and_the_payer_of_its_refund(
+    started: StackUnderTest, users: httpx.AsyncClient
+) -> None:
+    # given a merchant and a payer with a wallet
+    (shop, shop_id), (payer, payer_id) = [await _person(users, n) for n in ("shop", "buyer")]
+    wallet, payment_id = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(wallet, payer_id)])
+    fields = {"payment_id": payment_id, "wallet_id": wallet, "amount": 4999,
+              "currency": "EUR", "merchant_id": shop_id, "merchant_wallet_id": "mw",
+              "order_id": "order-42"}  # fmt: skip
+    # when the payment completes and then a refund of it
+    paid = Envelope.of(PaymentCompleted(**fields), key=payment_id, producer="tests")
+    refund = RefundCompleted(refund_id=str(uuid.uuid4()), **{**fields, "amount": 1000})
+    refunded = Envelope.of(refund, key=payment_id, producer="tests")
+    await _publish([(PAYMENT_EVENTS, paid), (PAYMENT_EVENTS, refunded)])
+    # then the merchant is mailed the payment, the payer the refund
+    [mail] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: shop.email in m.to and "payment" in m.subject
+    )
+    assert mail.subject == "You received a payment of 49.99 EUR"
+    assert "order-42" in mail.body("plain")
+    [back] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: payer.email in m.to and "refunded" in m.subject
+    )
+    assert back.subject == "You were refunded 10.00 EUR"

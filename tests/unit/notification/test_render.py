@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import transaction, user
-from notification_worker.catalogue import Intent, transaction_intents, user_intents
+from contracts import payment, transaction, user
+from notification_worker.catalogue import Intent, payment_intents, transaction_intents, user_intents
 from notification_worker.render import channels_of, duration, money, render
 
 SECURITY_KINDS = ("verify_email", "password_reset", "password_changed")
-MONEY_KINDS = ("transfer_sent", "transfer_received", "deposit_completed", "deposit_failed",
-               "withdrawal_paid_out", "withdrawal_failed")  # fmt: skip
-CONTEXT = {"full_name": "Ada <Lovelace>", "email": "ada@example.com", "category": "transfers",
-           "amount": 123456, "currency": "EUR", "fee": 5, "transaction_id": "t-1",
-           "reason": "card_declined", "expires_in": 1800, "how": "reset",
-           "link": "https://pay.example.com/reset-password?token=abc"}  # fmt: skip
+MONEY_KINDS = (
+    "transfer_sent", "transfer_received", "deposit_completed", "deposit_failed",
+    "withdrawal_paid_out", "withdrawal_failed", "payment_received", "refund_issued",
+)  # fmt: skip
+CONTEXT = {
+    "full_name": "Ada <Lovelace>", "email": "ada@example.com", "category": "transfers",
+    "amount": 123456, "currency": "EUR", "fee": 5, "transaction_id": "t-1",
+    "reason": "card_declined", "order_id": "order-7", "expires_in": 1800, "how": "reset",
+    "link": "https://pay.example.com/reset-password?token=abc",
+}  # fmt: skip
 
 
 def test_money_uses_the_currency_exponent() -> None:
@@ -77,6 +81,23 @@ def test_the_catalogue_names_kinds_that_have_templates() -> None:
             user_id="u", email="e@example.com", full_name="n", request_id="r", expires_in=60
         )
     )
+    merchant = {
+        "payment_id": "p",
+        "wallet_id": "a",
+        "amount": 1,
+        "currency": "EUR",
+        "merchant_id": "m",
+        "merchant_wallet_id": "mw",
+        "order_id": "o",
+    }
+    received = payment_intents(payment.PaymentCompleted(**merchant))
+    refunded = payment_intents(payment.RefundCompleted(refund_id="r", **merchant))
+    by_card = payment_intents(
+        payment.RefundCompleted(refund_id="r", **{**merchant, "wallet_id": ""})
+    )
+    assert [(i.user_id, i.wallet_id) for i in received + refunded] == [("m", None), (None, "a")]
+    assert by_card == []  # a card payment's refund has no wallet to tell by
+    made += received + refunded
     made += user_intents(user.PasswordChanged(
         user_id="u", email="e@example.com", full_name="n", how="change"))  # fmt: skip
     assert {i.kind for i in made} == set(SECURITY_KINDS) | set(MONEY_KINDS)
