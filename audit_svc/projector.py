@@ -39,7 +39,11 @@ BATCH_MAX = 2000
 
 
 class AuditProjector:
-    """The batch handler (``common.kafka.tracked.BatchHandler``) of the audit log."""
+    """The batch handler (``common.kafka.tracked.BatchHandler``) of the audit log (in the
+    database of the units: ``MongoOffsets`` and the log share it)."""
+
+    def __init__(self, log: MongoAuditLog) -> None:
+        self.log = log  # one instance: it keeps the head between batches
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
         return record_of(record.topic, Envelope.from_bytes(record.value or b""))
@@ -47,7 +51,7 @@ class AuditProjector:
     async def apply(
         self, batch: Sequence[Tracked[dict[str, Any]]], unit: AsyncDatabase[MongoDocument]
     ) -> AfterCommit | None:
-        await MongoAuditLog(unit).append([item.value for item in batch])
+        await self.log.append([item.value for item in batch])
         return None
 
 
@@ -69,7 +73,7 @@ def audit_consumer(
     return TrackedConsumer(
         consumer,
         topics,
-        AuditProjector(),
+        AuditProjector(MongoAuditLog(db)),
         MongoOffsets(db[OFFSETS], group),
         dead_letters,
         settings.service_name,

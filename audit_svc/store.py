@@ -1,12 +1,18 @@
 """The audit log in MongoDB (FerretDB v1 locally, MongoDB 7 under Docker): appended by the
 one projector, read by the API.
 
-Exactly once without transactions: ``event_id`` has a unique index, and ``append`` first
-leaves out the events already stored, then numbers the rest after the stored head and
-inserts them in order. A crash part-way leaves a prefix stored; the replayed batch
-finds it and appends the rest, so ``seq`` stays gap-free and no event is stored twice.
-``seq`` has a unique index too: a second writer racing the head fails its insert and its
-batch is retried from the new head.
+Exactly once without transactions: ``event_id`` and ``seq`` have unique indexes, and
+``append`` numbers a batch after the head and inserts it in order. When an event is
+already stored (a replay after a crash, a producer's resend), the ordered insert stops
+there with the records before it stored; the events of the rest that are stored are
+then looked up once, left out, and the rest numbered again after what was just stored.
+So ``seq`` stays gap-free and no event is stored twice.
+
+The head (last seq and hash) is kept in memory between batches: on FerretDB v1 a
+sorted ``find_one`` or an ``$in`` look-up scans the whole collection (``bench/
+audit_ingest.py``), so the steady path makes one ``insert_many`` per batch and nothing
+else. The head is read again after any failure; a second writer racing it fails on the
+unique ``seq`` and its batch is retried from the new head.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from audit_svc.chain import GENESIS, Verdict, Walk, chained
 from common.kafka.mongo_offsets import MongoDocument
@@ -74,6 +81,7 @@ class MongoAuditLog:
 
     def __init__(self, db: AsyncDatabase[MongoDocument]) -> None:
         self.logs: AsyncCollection[MongoDocument] = db[LOGS]
+        self._head: tuple[int, str] | None = None  # kept by append (see module doc)
 
     async def ensure_indexes(self) -> None:
         # one index per command: FerretDB v1.24 panics (and drops the connection) when one
@@ -89,18 +97,38 @@ class MongoAuditLog:
     async def append(self, records: Sequence[dict[str, Any]]) -> int:
         """Append the records whose event is not stored yet, chained after the head;
         returns how many were added."""
+        fresh = list({r["event_id"]: r for r in records}.values())  # once per event
+        added = 0
+        try:
+            while fresh:
+                if self._head is None:
+                    self._head = await self.head()
+                seq, prev_hash = self._head
+                docs = chained(prev_hash, [{"seq": seq + i, **r} for i, r in enumerate(fresh, 1)])
+                try:
+                    await self.logs.insert_many(docs, ordered=True)
+                except BulkWriteError as exc:
+                    stored = int(exc.details.get("nInserted", 0))
+                    if stored:
+                        self._head = (docs[stored - 1]["seq"], docs[stored - 1]["hash"])
+                    added += stored
+                    fresh = await self._not_stored(fresh[stored:])
+                    continue
+                self._head = (docs[-1]["seq"], docs[-1]["hash"])
+                return added + len(docs)
+            return added
+        except BaseException:
+            self._head = None  # read it again: what was stored is unknown
+            raise
+
+    async def _not_stored(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``records`` without the events already stored; raises when the first one is
+        not stored (its insert failed on ``seq``: another writer moved the head)."""
         ids = [r["event_id"] for r in records]
         stored = {d["event_id"] async for d in self.logs.find({"event_id": {"$in": ids}})}
-        fresh: dict[str, dict[str, Any]] = {}
-        for r in records:
-            if r["event_id"] not in stored:
-                fresh.setdefault(r["event_id"], r)
-        if not fresh:
-            return 0
-        seq, prev_hash = await self.head()
-        numbered = [{"seq": seq + i, **r} for i, r in enumerate(fresh.values(), start=1)]
-        await self.logs.insert_many(chained(prev_hash, numbered), ordered=True)
-        return len(numbered)
+        if ids[0] not in stored:
+            raise RuntimeError("the audit log's head moved: another writer appended")
+        return [r for r in records if r["event_id"] not in stored]
 
     async def page(self, filters: Filters, before_seq: int | None, n: int) -> list[MongoDocument]:
         """Up to ``n`` matching records, newest first, below ``before_seq`` when given."""

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from audit_svc.projector import audit_consumer
+from audit_svc.records import record_of
 from audit_svc.store import LOGS, OFFSETS, Filters, MongoAuditLog
 from common.kafka.mongo_offsets import MongoDocument
 from common.kafka.producer import make_producer, send_envelope
@@ -171,3 +172,20 @@ async def test_a_restart_makes_the_indexes_again_without_harm(world: World) -> N
     names = {ix["name"] async for ix in await world.db[LOGS].list_indexes()}
     assert {"seq", "event_id", "occurred_at_seq", "actor.id_seq", "type_seq"} <= names
     assert {"subjects.wallet_ids_seq", "subjects.user_ids_seq"} <= names
+
+
+async def test_an_old_event_sent_again_among_new_ones_adds_only_the_new(world: World) -> None:
+    # given a log of four records
+    sent = await _publish(world, users=1, transfers=3)
+    await world.project(until_records=4)
+    old = await world.log.page(Filters(), None, 10)
+    # when a batch holds a new event, an old one resent by its producer, and another new
+    # one (by a fresh writer, whose head is read from the store)
+    new = await _publish(world, users=0, transfers=5)
+    records = [record_of(world.topics[1], e) for e in (new[3], sent[1], new[4])]
+    added = await MongoAuditLog(world.db).append(records)
+    # then the two new events follow the old head, the chain holds, nothing is twice
+    assert added == 2 and await world.seqs() == [1, 2, 3, 4, 5, 6]
+    assert (await world.log.verify(1, 6)).ok
+    assert await world.db[LOGS].count_documents({"event_id": sent[1].event_id}) == 1
+    assert await world.log.page(Filters(), 5, 10) == old  # the first four untouched
