@@ -9,7 +9,11 @@ WithdrawalFundsHeld -> PayoutSucceeded -> WithdrawalCompleted; a failed payout: 
 -> WithdrawalFailed (the hold released); funds that cannot be held: WithdrawalFailed.
 Merchant payments (`payment_id` = the payment's transaction id, `merchant_id` the paid
 user): PaymentInitiated -> PaymentCompleted, or PaymentFailed (the payer's wallet refused
-the debit, or the merchant's wallet the credit and the payer was paid back). A refund is
+the debit, or the merchant's wallet the credit and the payer was paid back); by card,
+the provider's answers come between, as for a deposit: PaymentInitiated ->
+ChargeSucceeded (or ChargePending first) -> PaymentCompleted; ChargeFailed ->
+PaymentFailed; ChargeSucceeded -> ChargeRefunded -> PaymentFailed (the merchant's wallet
+refused the credit). A refund is
 a transaction of its own (`refund_id`) keyed by the payment it refunds, so a payment's
 refunds follow it in its partition: RefundInitiated -> RefundCompleted or RefundFailed.
 No card number, CVC or IBAN is ever in a payment event: methods are named by their id.
@@ -101,8 +105,8 @@ class WithdrawalFailed(_Payment, frozen=True):
 
 
 class _Merchant(_Payment, frozen=True):
-    """A payment to a merchant: `wallet_id` is the payer's wallet, `merchant_wallet_id`
-    the merchant's wallet in the payment's currency."""
+    """A payment to a merchant: `wallet_id` is the payer's wallet (empty for a card
+    payment), `merchant_wallet_id` the merchant's wallet in the payment's currency."""
 
     merchant_id: str
     merchant_wallet_id: str

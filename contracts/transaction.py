@@ -144,8 +144,10 @@ class WithdrawalFailed(Message, frozen=True):
 
 
 class PaymentRequested(Message, frozen=True):
-    """A payment to merchant `merchant_id` for its order `order_id`: from the payer's wallet
-    `from_wallet_id` into the merchant's wallet `to_wallet_id` (provider `wallet`)."""
+    """A payment to merchant `merchant_id` for its order `order_id` into the merchant's
+    wallet `to_wallet_id`: from the payer's wallet `from_wallet_id` (provider `wallet`), or
+    charged to the card `payment_method_id` of `owner_id` (provider `card`,
+    `from_wallet_id` empty)."""
 
     transaction_id: str
     from_wallet_id: str
@@ -156,6 +158,8 @@ class PaymentRequested(Message, frozen=True):
     order_id: str
     provider: str
     deadline: int
+    payment_method_id: str = ""
+    owner_id: str = ""
 
 
 class PaymentCompleted(Message, frozen=True):

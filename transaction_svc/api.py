@@ -270,7 +270,7 @@ async def build_transfer(
     return row, event, None
 
 
-async def _usable_method(
+async def usable_method(
     state: TransactionApp, owner: str, method_id: str, kind: str, amount: int, currency: str
 ) -> None:
     """The caller's own method of ``kind`` (card or bank_account) that pays ``amount`` in
@@ -316,7 +316,7 @@ async def _provider_payment(
     wallets = await state.directory.get(state.engine, [wallet_id], caller.authorization)
     owned_wallet(wallets, principal, wallet_id, body.currency)
     method_kind = "card" if incoming else "bank_account"
-    await _usable_method(
+    await usable_method(
         state, principal.subject, method_id, method_kind, body.amount, body.currency
     )
     return {

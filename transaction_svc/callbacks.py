@@ -36,6 +36,7 @@ from transaction_svc.outbound import payment_envelope
 log = logging.getLogger("paystream.provider_callbacks")
 router = APIRouter(include_in_schema=False)
 CHARGE_KEY_SUFFIX = ":charge"  # a deposit's charge key is "{transaction id}:charge"
+CHARGED = ("deposit", "payment")  # what charges a card: deposits, card payments (merchants.md)
 
 
 @router.post("/internal/provider/callbacks", status_code=204)
@@ -77,8 +78,8 @@ async def _charge_decided(
     decided the same way."""
     tx = callback.idempotency_key.removesuffix(CHARGE_KEY_SUFFIX)
     row = await store.get(app.engine, tx) if tx != callback.idempotency_key else None
-    if row is None or row.kind != "deposit" or not row.saga:
-        raise Problem(404, "transaction_not_found", "no deposit is charged with that key")
+    if row is None or row.kind not in CHARGED or not row.saga:
+        raise Problem(404, "transaction_not_found", "no deposit or payment is charged so")
     if (callback.amount, callback.currency) != (row.amount, row.currency):
         raise Problem(422, "amount_mismatch", "the callback's amount is not the deposit's")
     saga = saga_from_dict(row.saga)

@@ -24,7 +24,9 @@ from transaction_svc.store import newest_first
 MERCHANT = "merchant"
 PAYMENT_COLUMNS = (
     "p.id, p.merchant_id, p.order_id, p.payer_id, p.provider, p.amount, p.currency, "
-    "p.customer_email, p.customer_name, p.metadata, p.provider_payment_id, p.reserved, "
+    "p.customer_email, p.customer_name, p.metadata, p.reserved, "
+    # a card payment's charge at the provider, kept by its saga
+    "NULLIF(t.saga->>'charge_id', '') AS provider_payment_id, "
     "p.refunded, p.created_at, GREATEST(p.updated_at, t.updated_at) AS updated_at, "
     "t.status AS transaction_status, t.failure_reason, t.description, t.from_wallet_id, "
     "t.to_wallet_id"

@@ -38,9 +38,10 @@ from transaction_svc.api import (
     deadline_of,
     no_check,
     owned_wallet,
+    usable_method,
 )
 from transaction_svc.deps import App, TransactionApp
-from transaction_svc.domain.merchant import WALLET
+from transaction_svc.domain.merchant import CARD, WALLET
 from transaction_svc.schemas import (
     PaymentCreate,
     PaymentPublic,
@@ -63,16 +64,17 @@ def _check_payment(body: PaymentCreate) -> None:
 async def build_payment(
     state: TransactionApp, caller: Caller, body: PaymentCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any, Record]:
-    """The payer's wallet, then the merchant and its wallet in the currency."""
-    payer, merchant_id, src = (
-        caller.principal.subject,
-        str(body.merchant_id),
-        str(body.from_wallet_id),
-    )
+    """The payer's wallet or card, then the merchant and its wallet in the currency."""
+    payer, merchant_id = caller.principal.subject, str(body.merchant_id)
     if merchant_id == payer:
         raise Problem(422, "cannot_pay_yourself", "a merchant cannot pay its own order")
-    wallets = await state.directory.get(state.engine, [src], caller.authorization)
-    owned_wallet(wallets, caller.principal, src, body.currency)
+    src, method, provider = "", "", WALLET
+    if body.from_wallet_id is not None:
+        src = str(body.from_wallet_id)
+        wallets = await state.directory.get(state.engine, [src], caller.authorization)
+        owned_wallet(wallets, caller.principal, src, body.currency)
+    else:
+        method, provider = str(body.payment_method_id), CARD
     payee = await payments.merchant(state.engine, merchant_id, body.currency)
     if not payee.is_merchant:
         raise Problem(404, "merchant_not_found", f"no merchant {merchant_id}")
@@ -82,11 +84,13 @@ async def build_payment(
             "merchant_currency_unsupported",
             f"merchant {merchant_id} takes no payments in {body.currency}",
         )
+    if method:  # asked of the provider last: the checks above cost it nothing
+        await usable_method(state, payer, method, "card", body.amount, body.currency)
     row = {
         "id": tx_id,
         "kind": "payment",
         "owner_id": payer,
-        "from_wallet_id": src,
+        "from_wallet_id": src or None,
         "to_wallet_id": payee.wallet_id,
         "amount": body.amount,
         "currency": body.currency,
@@ -96,7 +100,7 @@ async def build_payment(
         # what the first answer shows of the payment (store.COLUMNS)
         "merchant_id": merchant_id,
         "order_id": body.order_id,
-        "payment_provider": WALLET,
+        "payment_provider": provider,
         "provider_payment_id": None,
         "refunded": 0,
         "refund_of": None,
@@ -109,15 +113,17 @@ async def build_payment(
         currency=body.currency,
         merchant_id=merchant_id,
         order_id=body.order_id,
-        provider=WALLET,
+        provider=provider,
         deadline=deadline_of(state.settings, now),
+        payment_method_id=method,
+        owner_id=payer,
     )
     order = {
         "id": tx_id,
         "merchant_id": merchant_id,
         "order_id": body.order_id,
         "payer_id": payer,
-        "provider": WALLET,
+        "provider": provider,
         "amount": body.amount,
         "currency": body.currency,
         "customer_email": body.customer_email,
@@ -144,6 +150,8 @@ async def build_refund(
         raise Problem(404, "payment_not_found", f"no payment {body.payment_id}")
     if principal.subject != payment.merchant_id and not principal.has_role("admin"):
         raise Problem(403, "not_payment_merchant", "only the merchant paid or an admin refunds")
+    if payment.provider == CARD:
+        raise Problem(422, "card_refunds_unsupported", "a card payment cannot be refunded here yet")
     if payment.transaction_status != "completed":
         status = payment_status(payment.transaction_status, payment.amount, payment.refunded)
         raise Problem(

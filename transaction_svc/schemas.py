@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from common.money import Currency, MinorUnits
 
@@ -84,7 +84,8 @@ MetadataValue = Annotated[str, StringConstraints(max_length=500)]
 
 class PaymentCreate(_Money):
     """A payment to a merchant for one of its orders, from the payer's wallet in the
-    payment's currency (one payment per ``(merchant_id, order_id)``)."""
+    payment's currency or charged to the payer's card: exactly one of ``from_wallet_id``
+    and ``payment_method_id`` (one payment per ``(merchant_id, order_id)``)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -105,11 +106,22 @@ class PaymentCreate(_Money):
 
     merchant_id: UUID = Field(description="the user id of the merchant paid")
     order_id: str = Field(min_length=1, max_length=128, description="the merchant's order")
-    from_wallet_id: UUID = Field(description="the payer's wallet, in the payment's currency")
+    from_wallet_id: UUID | None = Field(
+        default=None, description="the payer's wallet, in the payment's currency"
+    )
+    payment_method_id: UUID | None = Field(
+        default=None, description="a card of the payer's (POST /payment-methods)"
+    )
     description: str | None = Field(default=None, max_length=280)
     customer_email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     customer_name: str | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[MetadataKey, MetadataValue] | None = Field(default=None, max_length=20)
+
+    @model_validator(mode="after")
+    def one_source(self) -> PaymentCreate:
+        if (self.from_wallet_id is None) == (self.payment_method_id is None):
+            raise ValueError("give exactly one of from_wallet_id and payment_method_id")
+        return self
 
 
 class RefundCreate(BaseModel):

@@ -21,7 +21,8 @@ COLUMNS = (
     "t.id, t.kind, t.status, t.owner_id, t.from_wallet_id, t.to_wallet_id, t.amount, "
     "t.currency, t.fee, t.description, t.failure_reason, t.saga, t.created_at, t.updated_at, "
     # a payment's own record, or the payment a refund gives back from (else NULLs)
-    "p.merchant_id, p.order_id, p.provider AS payment_provider, p.provider_payment_id, "
+    "p.merchant_id, p.order_id, p.provider AS payment_provider, "
+    "NULLIF(t.saga->>'charge_id', '') AS provider_payment_id, "
     "p.refunded, r.payment_id AS refund_of"
 )
 # every row read with its payment's or refund's record

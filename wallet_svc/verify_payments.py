@@ -15,7 +15,8 @@ the three logs together and checks, for every payment:
   exactly its amount; a failed one paid nothing out and captured nothing;
 - nothing stays held for a terminal withdrawal: every hold it placed was captured,
   released or expired (a hold settled twice is ``check_log``'s);
-- a completed payment to a merchant credited the merchant once, exactly its amount; its
+- a completed payment to a merchant credited the merchant once, exactly its amount (a
+  failed card payment whose card was charged was refunded); its
   refunds (their events keyed by the payment, each with its ``refund_id``) each began
   with ``RefundInitiated`` and ended once, and those completed add up to at most the
   payment.
@@ -47,12 +48,15 @@ if TYPE_CHECKING:
 # What may follow each payment event type in one payment's life (None: the first event).
 NEXT: dict[str | None, frozenset[str]] = {
     None: frozenset({"DepositInitiated", "WithdrawalInitiated", "PaymentInitiated"}),
-    "PaymentInitiated": frozenset({"PaymentCompleted", "PaymentFailed"}),
+    # a card payment's charge comes between, as a deposit's
+    "PaymentInitiated": frozenset(
+        {"PaymentCompleted", "PaymentFailed", "ChargePending", "ChargeSucceeded", "ChargeFailed"}
+    ),
     "DepositInitiated": frozenset({"ChargePending", "ChargeSucceeded", "ChargeFailed"}),
     "ChargePending": frozenset({"ChargeSucceeded", "ChargeFailed"}),
-    "ChargeSucceeded": frozenset({"DepositCompleted", "ChargeRefunded"}),
-    "ChargeFailed": frozenset({"DepositFailed"}),
-    "ChargeRefunded": frozenset({"DepositFailed"}),
+    "ChargeSucceeded": frozenset({"DepositCompleted", "ChargeRefunded", "PaymentCompleted"}),
+    "ChargeFailed": frozenset({"DepositFailed", "PaymentFailed"}),
+    "ChargeRefunded": frozenset({"DepositFailed", "PaymentFailed"}),
     "WithdrawalInitiated": frozenset({"WithdrawalFundsHeld", "WithdrawalFailed"}),
     "WithdrawalFundsHeld": frozenset({"PayoutSucceeded", "PayoutFailed"}),
     "PayoutSucceeded": frozenset({"WithdrawalCompleted"}),
@@ -209,6 +213,9 @@ def check_merchant_payment(tid: str, p: Payment, problems: list[str]) -> None:
     """A payment to a merchant: credited once if completed; its refunds whole and within it."""
     if p.terminal == "PaymentCompleted" and p.credited != [p.amount]:
         problems.append(f"payment {tid}: completed for {p.amount}, credited {p.credited}")
+    charge, back = p.step(pay.ChargeSucceeded), p.step(pay.ChargeRefunded)
+    if p.terminal == "PaymentFailed" and charge is not None and back is None:
+        problems.append(f"payment {tid}: failed, its card charged {charge.amount}, not refunded")
     refunded = 0
     for refund_id, events in sorted(p.refunds.items()):
         kinds = [type(e).__name__ for e in events]

@@ -1,4 +1,4 @@
-"""Payments to merchants from a wallet and their refunds, as payers, merchants, admins and
+"""Payments to merchants from a wallet or a card and their refunds, as payers, merchants, admins and
 an outside subscriber see them through the gateway: one payment per order however many
 race for it, refunds never above what was paid however many race, the 4xx answers that
 move nothing, and the payment-events each publishes."""
@@ -17,7 +17,9 @@ import pytest
 from common.settings import Settings
 from common.topics import PAYMENT_EVENTS
 from infra.testing.api import (
+    DECLINED_CARD,
     User,
+    add_card,
     deposit,
     money_post,
     open_wallet,
@@ -330,3 +332,43 @@ async def test_a_merchant_demoted_to_user_is_paid_no_more(
         return answer.status_code == 404 and answer.json()["code"] == "merchant_not_found"
 
     await wait_for(refused, timeout=30)
+
+
+async def test_a_card_payment_is_charged_once_and_credited_to_the_merchant(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    # given a merchant and a payer with a card and no wallet at all
+    merchant, payer = await _merchant(api), await _payer(api, 0)
+    card = await add_card(api, payer.user)
+    body = {**_order(merchant, payer, 1_234), "from_wallet_id": None, "payment_method_id": card}
+    body = {k: v for k, v in body.items() if v is not None}
+    # when the payer pays by card
+    r = await _pay(api, payer, body)
+    # then the card was charged and the merchant credited from the provider's settlement
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    summary = r.json()["payment"]
+    assert (summary["provider"], summary["status"]) == ("card", "completed")
+    assert summary["provider_payment_id"]
+    settled = await settled_balance(api, merchant.user, merchant.wallet, 1_234)
+    assert settled["ledger"] == 1_234
+    keyed = await read_topic(
+        settings.kafka_bootstrap, PAYMENT_EVENTS, lambda e: e.key == r.json()["id"]
+    )
+    assert [e.type for e in keyed] == ["PaymentInitiated", "ChargeSucceeded", "PaymentCompleted"]
+    # and a declined card pays nothing
+    declined = {**body, "order_id": "declined-1", "payment_method_id": await add_card(
+        api, payer.user, DECLINED_CARD
+    )}  # fmt: skip
+    failed = await _pay(api, payer, declined)
+    assert (failed.json()["status"], failed.json()["failure_reason"]) == (
+        "failed",
+        "card_declined",
+    )
+    # and a card payment is not refunded through the API yet; nothing moved
+    refund = await _refund(api, merchant.user, r.json()["id"], {"amount": 1})
+    assert (refund.status_code, refund.json()["code"]) == (422, "card_refunds_unsupported")
+    assert (await settled_balance(api, merchant.user, merchant.wallet, 1_234))["ledger"] == 1_234
+    # and a payment from both a wallet and a card is not a payment
+    both = {**body, "order_id": "both", "from_wallet_id": await open_wallet(api, payer.user)}
+    r = await money_post(api, payer.user, "/payments", both)
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")

@@ -1,4 +1,6 @@
 """The deposit saga: charge the caller's card at the provider, then credit the wallet.
+A card payment to a merchant is the same saga into the merchant's wallet, with the
+payment's own terminal events (`merchant.ended`).
 
 CHARGING: `ChargeCard` (`{tx}:charge`, also the provider's idempotency key) goes to the
 provider; `ChargePending` only records a step (the provider's signed callback decides
@@ -21,6 +23,7 @@ from contracts import payment as pay
 from contracts.provider import ChargeCard, RefundCharge
 from contracts.transaction import DepositCompleted, DepositFailed, DepositRequested
 from contracts.wallet import CreditRejected, CreditWallet, WalletCredited
+from transaction_svc.domain.merchant import ended
 from transaction_svc.domain.state import SagaState, SagaStatus
 from transaction_svc.domain.steps import (
     Reaction,
@@ -40,7 +43,16 @@ def start_deposit(message: DepositRequested, at: int) -> Reaction:
     s = provider_saga(
         message, at, "deposit", SagaStatus.CHARGING, message.payment_method_id, "charge"
     )
-    charge = ChargeCard(
+    initiated = pay.DepositInitiated(
+        **money(s, s.to_wallet_id), payment_method_id=s.method_id, provider=s.provider
+    )
+    return s, [charge(s)], [initiated]
+
+
+def charge(s: SagaState) -> ChargeCard:
+    """Charge the card ``s.method_id`` of ``s.owner_id`` for the wallet ``s.to_wallet_id``
+    (a deposit's, or the merchant's of a card payment)."""
+    return ChargeCard(
         command_id=command_id(s.transaction_id, "charge"),
         transaction_id=s.transaction_id,
         wallet_id=s.to_wallet_id,
@@ -50,10 +62,6 @@ def start_deposit(message: DepositRequested, at: int) -> Reaction:
         currency=s.currency,
         idempotency_key=command_id(s.transaction_id, "charge"),
     )
-    initiated = pay.DepositInitiated(
-        **money(s, s.to_wallet_id), payment_method_id=s.method_id, provider=s.provider
-    )
-    return s, [charge], [initiated]
 
 
 def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
@@ -81,6 +89,8 @@ def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
             tx, "credit"
         ):
             s = finish(s, at, SagaStatus.COMPLETED, ("credit", "done"), None)
+            if s.kind == "payment":
+                return s, [], ended(s, None)
             return (
                 s,
                 [],
@@ -113,6 +123,8 @@ def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
 
 def _failed(s: SagaState, at: int, done: tuple[str, str], reason: str) -> Reaction:
     s = finish(s, at, SagaStatus.FAILED, done, reason)
+    if s.kind == "payment":
+        return s, [], ended(s, reason)
     return (
         s,
         [],

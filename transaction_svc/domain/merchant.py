@@ -13,25 +13,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec.structs import replace
+
 from contracts import payment as pay
 from contracts import transaction as tx
+from contracts.payment import PROVIDER
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
 from transaction_svc.domain.steps import SagaEvent
 
 MerchantRequest = tx.PaymentRequested | tx.RefundRequested
 WALLET = "wallet"  # a payment's provider when it comes out of the payer's wallet
+CARD = "card"  # a payment charged to the payer's card and credited from the provider's
+# settlement account: its saga's `provider` is the one that charges (pgw), like a deposit's
 
 
 def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
-    """The first state of a payment or a refund: debiting, like a transfer."""
+    """The first state of a payment or a refund: debiting, like a transfer; a card
+    payment charging, like a deposit (its `charge` step requested)."""
+    method_id = owner_id = ""
     if isinstance(message, tx.RefundRequested):
         refund, provider, payment_id = True, WALLET, message.payment_id
     else:
         refund, provider, payment_id = False, message.provider, message.transaction_id
-    return SagaState(
+        method_id, owner_id = message.payment_method_id, message.owner_id
+    card = provider == CARD
+    provider = PROVIDER if card else provider
+    s = SagaState(
         transaction_id=message.transaction_id,
         kind="refund" if refund else "payment",
-        status=SagaStatus.DEBITING,
+        status=SagaStatus.CHARGING if card else SagaStatus.DEBITING,
         from_wallet_id=message.from_wallet_id,
         to_wallet_id=message.to_wallet_id,
         amount=message.amount,
@@ -42,7 +52,11 @@ def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
         order_id=message.order_id,
         payment_id=payment_id,
         steps=(Step(step="requested", status="done", at=at),),
+        method_id=method_id,
+        owner_id=owner_id,
     )
+    first = "charge" if card else "debit"
+    return replace(s, steps=(*s.steps, Step(step=first, status="requested", at=at)))
 
 
 def merchant_request(s: SagaState) -> MerchantRequest:
@@ -59,7 +73,9 @@ def merchant_request(s: SagaState) -> MerchantRequest:
     }
     if s.kind == "refund":
         return tx.RefundRequested(**common, payment_id=s.payment_id)
-    return tx.PaymentRequested(**common, provider=s.provider)
+    return tx.PaymentRequested(
+        **common, provider=paid_by(s), payment_method_id=s.method_id, owner_id=s.owner_id
+    )
 
 
 def _payment_fields(s: SagaState) -> dict[str, Any]:
@@ -81,7 +97,16 @@ def _payment_fields(s: SagaState) -> dict[str, Any]:
 def initiated(s: SagaState) -> list[SagaEvent]:
     if s.kind == "refund":
         return [pay.RefundInitiated(**_payment_fields(s))]
-    return [pay.PaymentInitiated(**_payment_fields(s), provider=s.provider)]
+    return [pay.PaymentInitiated(**_payment_fields(s), provider=paid_by(s))]
+
+
+def is_card_payment(s: SagaState) -> bool:
+    return s.kind == "payment" and bool(s.method_id)
+
+
+def paid_by(s: SagaState) -> str:
+    """A payment's provider as its API and events name it: ``wallet`` or ``card``."""
+    return CARD if is_card_payment(s) else WALLET
 
 
 def ended(s: SagaState, reason: str | None) -> list[SagaEvent]:

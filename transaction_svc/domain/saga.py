@@ -10,7 +10,8 @@ A rejected debit ends in TransferFailed; a rejected credit triggers the compensa
 CreditWallet `{tx}:reverse` (amount + fee back to the source, never rejected for status
 or expiry) and ends in TransferReversed.
 Payment to a merchant from a wallet, and its refund (`merchant.py`): the same steps as a
-transfer (payer -> merchant, or merchant -> payer), their own events.
+transfer (payer -> merchant, or merchant -> payer), their own events; a card payment the
+deposit's steps into the merchant's wallet.
 Deposit (`deposit.py`): charge the card at the provider, then credit the wallet.
 Withdrawal (`withdrawal.py`): hold, pay out, capture (or release).
 
@@ -48,8 +49,8 @@ from contracts.wallet import (
     WalletCredited,
     WalletDebited,
 )
-from transaction_svc.domain.deposit import react_deposit, start_deposit
-from transaction_svc.domain.merchant import ended, initiated, merchant_saga
+from transaction_svc.domain.deposit import charge, react_deposit, start_deposit
+from transaction_svc.domain.merchant import ended, initiated, is_card_payment, merchant_saga
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
 from transaction_svc.domain.steps import (
     FEES,
@@ -101,7 +102,7 @@ def react(state: SagaState | None, message: Any, now: int | datetime) -> Reactio
         return unchanged(state)
     if transaction_of(message) != state.transaction_id:
         return unchanged(state)
-    if state.kind == "deposit":
+    if state.kind == "deposit" or is_card_payment(state):
         return react_deposit(state, message, at)
     if state.kind == "withdrawal":
         return react_withdrawal(state, message, at)
@@ -151,8 +152,9 @@ def _start(message: Request, at: int) -> Reaction:
     if isinstance(message, WithdrawalRequested):
         return start_withdrawal(message, at)
     if isinstance(message, PaymentRequested | RefundRequested):
-        s = step(merchant_saga(message, at), at, ("debit", "requested"))
-        return s, [_debit(s)], initiated(s)
+        s = merchant_saga(message, at)
+        first = charge(s) if s.status is SagaStatus.CHARGING else _debit(s)
+        return s, [first], initiated(s)
     s = SagaState(
         transaction_id=message.transaction_id,
         kind="transfer",

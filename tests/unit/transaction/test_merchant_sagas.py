@@ -1,5 +1,5 @@
-"""Payments to a merchant from a wallet and their refunds, against the real wallet decider:
-where the money ends on every path, the events each publishes, replays, and the state
+"""Payments to a merchant from a wallet or a card and their refunds, against the real
+wallet decider (and a provider that answers as pgw does): where the money ends on every path, the events each publishes, replays, and the state
 the command API stores being enough to append the request again."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from test_provider_sagas import Provider
+from test_provider_sagas import run as run_with_provider
 from test_saga import NOW, Bank
 
 from contracts import payment as pay
@@ -183,3 +185,63 @@ def test_refund_events_of_one_payment_have_distinct_ids_and_the_payments_key() -
     ]
     assert len({e.event_id for e in envelopes}) == len(envelopes) == 4
     assert {e.key for e in envelopes} == {"pay1"}
+
+
+def card_payment(method: str = "card", amount: int = 100) -> tx.PaymentRequested:
+    return tx.PaymentRequested(
+        transaction_id="pay1",
+        from_wallet_id="",
+        to_wallet_id=MERCHANT,
+        amount=amount,
+        currency="USD",
+        merchant_id="merchant-1",
+        order_id="order-7",
+        provider="card",
+        deadline=DEADLINE,
+        payment_method_id=method,
+        owner_id="payer",
+    )
+
+
+@given(replay=st.booleans())
+def test_a_card_payment_charges_once_and_credits_the_merchant_from_settlement(
+    replay: bool,
+) -> None:
+    bank, provider = bank_with(payer=0), Provider()
+    state, events = run_with_provider(bank, provider, card_payment(), replay)
+    assert state is not None and state.status is SagaStatus.COMPLETED
+    assert provider.charges == {"pay1:charge": 100}
+    assert bank.ledger(MERCHANT) == 100 and bank.balances["system:settlement:pgw"] == -100
+    assert state.charge_id == "pay1:charge"
+    # (the provider's answers are the provider worker's to publish)
+    assert names(events) == [
+        "payment.PaymentInitiated",
+        "transaction.PaymentCompleted",
+        "payment.PaymentCompleted",
+    ]
+    assert events[0].provider == "card"
+
+
+def test_a_declined_card_payment_fails_and_credits_nothing() -> None:
+    bank, provider = bank_with(payer=0), Provider()
+    state, events = run_with_provider(bank, provider, card_payment("declined"))
+    assert state is not None and state.status is SagaStatus.FAILED
+    assert state.failure_reason == "card_declined" and bank.ledger(MERCHANT) == 0
+    assert names(events)[-2:] == ["transaction.PaymentFailed", "payment.PaymentFailed"]
+
+
+def test_a_card_payment_to_a_frozen_merchant_wallet_is_refunded_to_the_card() -> None:
+    bank, provider = bank_with(payer=0), Provider()
+    bank.handle(FreezeWallet(command_id="fz", wallet_id=MERCHANT))
+    state, events = run_with_provider(bank, provider, card_payment())
+    assert state is not None and state.status is SagaStatus.FAILED
+    assert provider.refunds == {"pay1:charge": 100}  # the whole charge back
+    assert bank.ledger(MERCHANT) == 0
+    assert events[-1].failure_reason == "wallet_frozen"
+
+
+def test_a_card_payments_stored_first_state_appends_the_same_request_again() -> None:
+    state, commands, _ = react(None, card_payment(), NOW)
+    assert state is not None and state.status is SagaStatus.CHARGING
+    assert [type(c).__name__ for c in commands] == ["ChargeCard"]
+    assert request_of(saga_from_dict(saga_to_dict(state))) == card_payment()

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec.structs import replace
+
 from contracts import payment as pay
 from contracts.envelope import Envelope
 from contracts.payment import decode_payment_event
-from contracts.transaction import PaymentRequested, RefundRequested, decode_transaction_event
+from contracts.transaction import (
+    PaymentFailed,
+    PaymentRequested,
+    RefundRequested,
+    decode_transaction_event,
+)
 from contracts.wallet import CreditWallet, OpenWallet, decode_event
 from transaction_svc.domain import react
 from transaction_svc.outbound import outbound
@@ -122,3 +129,26 @@ def test_refunds_that_add_up_to_more_than_the_payment_are_a_problem() -> None:
     ]  # fmt: skip
     logs.publish(list(forged))
     assert logs.check() == ["payment pay-1: refunded 120, more than its 100"]
+
+
+def test_a_failed_card_payment_whose_charge_was_not_refunded_is_a_problem() -> None:
+    logs = Logs()
+    request = replace(payment(100), from_wallet_id="", provider="card", payment_method_id="pm")
+    fields = {"payment_id": "pay-1", "wallet_id": SHOP, "amount": 100, "currency": "USD"}
+    order = {"merchant_id": "shop", "merchant_wallet_id": SHOP, "order_id": "o-1"}
+    logs.publish(
+        [
+            pay.PaymentInitiated(**fields | {"wallet_id": ""}, **order, provider="card"),
+            pay.ChargeSucceeded(**fields, charge_id="ch-1"),
+            pay.PaymentFailed(**fields | {"wallet_id": ""}, **order, failure_reason="x"),
+            PaymentFailed(
+                transaction_id="pay-1", merchant_id="shop", order_id="o-1", amount=100,
+                currency="USD", reason="x",
+            ),
+        ],
+        request,
+    )  # fmt: skip
+    assert logs.check() == [
+        "payment pay-1: PaymentFailed after ChargeSucceeded",
+        "payment pay-1: failed, its card charged 100, not refunded",
+    ]

@@ -41,7 +41,6 @@ def upgrade() -> None:
         sa.Column("customer_email", sa.Text),
         sa.Column("customer_name", sa.Text),
         sa.Column("metadata", JSONB),
-        sa.Column("provider_payment_id", sa.Text),
         sa.Column("reserved", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("refunded", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
