@@ -1,6 +1,7 @@
 """Payments to a merchant from a wallet or a card and their refunds, against the real
-wallet decider (and a provider that answers as pgw does): where the money ends on every path, the events each publishes, replays, and the state
-the command API stores being enough to append the request again."""
+wallet decider (and a provider that answers as pgw does): where the money ends on every
+path, the events each publishes, replays, and the state the command API stores being
+enough to append the request again."""
 
 from __future__ import annotations
 
