@@ -25,7 +25,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from common.kafka.producer import send_envelopes
-from common.topics import TRANSACTION_EVENTS
+from common.topics import PROVIDER_COMMANDS, TRANSACTION_EVENTS, WALLET_COMMANDS
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
 from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
@@ -34,6 +34,8 @@ from transaction_svc.domain.saga import MERCHANT, Request, react
 from transaction_svc.domain.state import SagaState, saga_to_dict
 from transaction_svc.outbound import PRODUCER, outbound
 from transaction_svc.status import PENDING
+
+COMMAND_TOPICS = frozenset({WALLET_COMMANDS, PROVIDER_COMMANDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,5 +104,11 @@ def start(request: Request, now: datetime, correlation_id: str | None) -> Start:
 
 
 async def append(producer: AIOKafkaProducer, start: Start, traceparent: str | None) -> None:
-    """Send the request and the first command; return once both are acknowledged."""
-    await send_envelopes(producer, start.messages, traceparent)
+    """Send the request and the first events, then, once they are acknowledged, the first
+    command; return once it is acknowledged too. Events first: whatever the command
+    causes (the saga's next events on the same public topics and keys) comes after them
+    in their partitions, even when a send is retried."""
+    events = [(t, e) for t, e in start.messages if t not in COMMAND_TOPICS]
+    commands = [(t, e) for t, e in start.messages if t in COMMAND_TOPICS]
+    await send_envelopes(producer, events, traceparent)
+    await send_envelopes(producer, commands, traceparent)
