@@ -17,9 +17,8 @@ from contracts.wallet import (
 )
 from infra.local.procs import kill9
 from infra.local.stack import start_app
-from infra.testing.kafka import read_topic, wait_for
+from infra.testing.kafka import read_topic, send_commands, wait_for
 from infra.testing.stack import StackUnderTest
-from wallet_svc.wire import send_commands
 
 pytestmark = pytest.mark.integration
 SETTLEMENT = "system:settlement:test"
