@@ -3,9 +3,6 @@ projector that appends every recorded event to the log (its one writer)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,8 +18,7 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.settings import Settings
 from common.state import install
-
-log = logging.getLogger("paystream.audit_svc")
+from common.worker import running
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,7 +29,6 @@ def create_app(settings: Settings) -> FastAPI:
         verifier = JwksVerifier(
             settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
         )
-        projecting: asyncio.Task[None] | None = None
         try:
             await resources.open(kafka=True, mongo=True, redis=True)
             producer, mongo, redis = resources.producer, resources.mongo, resources.redis
@@ -41,19 +36,12 @@ def create_app(settings: Settings) -> FastAPI:
             await revoked.start(redis)
             app.state.ready_checks.update(resources.checks)
             db = mongo[settings.mongo_db]
-            audit_log = MongoAuditLog(db)
+            audit_log = MongoAuditLog(db)  # the API's reader; the projector has its own
             await audit_log.ensure_indexes()
-            tracked = audit_consumer(settings, db, producer)
-            await tracked.start()
-            projecting = asyncio.create_task(tracked.run(), name="audit-projector")
-            projecting.add_done_callback(_exit_if_crashed)
             install(app, AuditApp(verifier=verifier, log=audit_log, producer=producer))
-            yield
+            async with running(audit_consumer(settings, db, producer), "audit-projector"):
+                yield
         finally:
-            if projecting is not None:
-                projecting.cancel()
-                await asyncio.gather(projecting, return_exceptions=True)
-                await tracked.stop()
             await revoked.stop()
             await verifier.aclose()
             await resources.close()
@@ -61,11 +49,3 @@ def create_app(settings: Settings) -> FastAPI:
     app = build_app(settings.service_name, lifespan)
     app.include_router(api.router)
     return app
-
-
-def _exit_if_crashed(task: asyncio.Task[None]) -> None:
-    """A projector that died stops the process (as common.worker does): a supervisor
-    restarts it and it resumes from its stored offsets."""
-    if not task.cancelled() and task.exception() is not None:
-        log.error("audit projector crashed", exc_info=task.exception())
-        os._exit(70)
