@@ -17,6 +17,7 @@ nothing more.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 # inside a key (``accessToken``, ``client_secret``) / as a whole word of it (``card_pin``)
@@ -43,16 +44,23 @@ def mask(value: Any, key: str = "") -> Any:
         return [mask(v, key) for v in value]
     if not isinstance(value, str):
         return value
+    return _RULES[rule_of(key)](value)
+
+
+@lru_cache(maxsize=4096)
+def rule_of(key: str) -> str:
+    """Which rule masks a string under ``key`` (cached: events repeat a few keys)."""
     lowered = key.lower()
     if "email" in lowered:
-        return mask_email(value)
+        return "email"
     if lowered in NAME_KEYS:
-        return reduce_name(value)
+        return "name"
     if any(p in lowered for p in NUMBER_PARTS) or NUMBER_WORDS & set(_WORD.findall(lowered)):
-        return last4(value)
-    return mask_text(value)
+        return "number"
+    return "text"
 
 
+@lru_cache(maxsize=4096)
 def is_secret(key: str) -> bool:
     """A key whose value is a bearer secret: dropped, never masked."""
     lowered = key.lower()
@@ -81,7 +89,14 @@ def last4(value: str) -> str:
 
 
 def mask_text(value: str) -> str:
-    """Emails, card-like digit runs and IBAN-like words inside free text, masked."""
-    value = _EMAIL.sub(lambda m: mask_email(m.group(0)), value)
-    value = _CARD.sub(lambda m: last4(m.group(0)), value)
-    return _IBAN.sub(lambda m: last4(m.group(0)), value)
+    """Emails, card-like digit runs and IBAN-like words inside free text, masked (each
+    pattern only tried on a string long enough to hold it)."""
+    if "@" in value:
+        value = _EMAIL.sub(lambda m: mask_email(m.group(0)), value)
+    if len(value) >= 13:
+        value = _CARD.sub(lambda m: last4(m.group(0)), value)
+        value = _IBAN.sub(lambda m: last4(m.group(0)), value)
+    return value
+
+
+_RULES = {"email": mask_email, "name": reduce_name, "number": last4, "text": mask_text}
