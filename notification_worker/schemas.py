@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 NOTIFICATION_EXAMPLE: dict[str, Any] = {
     "id": "0192f7a4-1c2b-7d3e-8f40-123456789abc",
@@ -50,9 +50,9 @@ class Switches(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: bool | None = None
-    sms: bool | None = None
-    push: bool | None = None
+    email: StrictBool | None = None
+    sms: StrictBool | None = None
+    push: StrictBool | None = None
 
 
 class SecuritySwitches(BaseModel):

@@ -63,6 +63,16 @@ class ForgotPasswordIn(In):
     email: str = Field(max_length=320)
 
 
+class ForgotPasswordAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"detail": "if an account has this email, a reset link is on its way"}]
+        }
+    )
+
+    detail: str
+
+
 class ResetPasswordIn(In):
     model_config = ConfigDict(
         json_schema_extra={

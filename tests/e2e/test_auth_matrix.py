@@ -49,6 +49,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/verify-email"),
+    ("POST", "/api/v1/auth/password/forgot"),
+    ("POST", "/api/v1/auth/password/reset"),
     ("POST", "/api/v1/service/token"),
     ("GET", "/api/v1/.well-known/jwks.json"),
 }
@@ -74,7 +76,12 @@ KNOWN = {
     ("GET", "/api/v1/admin/users"),
     ("PATCH", "/api/v1/admin/users/{}/role"),
     ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/auth/password/change"),
     ("POST", "/api/v1/service/verify"),
+    ("GET", "/api/v1/notifications"),
+    ("POST", "/api/v1/notifications/{}/read"),
+    ("GET", "/api/v1/notifications/preferences"),
+    ("PUT", "/api/v1/notifications/preferences"),
 } | PUBLIC
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 PARAM = re.compile(r"\{[^}]+\}")

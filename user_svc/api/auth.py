@@ -10,6 +10,7 @@ from common.openapi import errors
 from user_svc.api.deps import IdentityDep, TraceDep
 from user_svc.schemas import (
     ChangePasswordIn,
+    ForgotPasswordAccepted,
     ForgotPasswordIn,
     LoginIn,
     RefreshIn,
@@ -61,16 +62,16 @@ async def verify_email(body: VerifyEmailIn, identity: IdentityDep, trace: TraceD
 @router.post(
     "/password/forgot",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=None,
-    responses={202: {"description": "accepted, whether or not an account has this email"}},
+    response_model=ForgotPasswordAccepted,
+    responses=errors(),
 )
 async def forgot_password(
     body: ForgotPasswordIn, identity: IdentityDep, trace: TraceDep, tasks: BackgroundTasks
-) -> Response:
+) -> object:
     """Mail a reset link if an account has this email. The work runs after the answer is
-    sent, so known and unknown emails take the same time."""
+    sent, so known and unknown emails take the same time (and get the same answer)."""
     tasks.add_task(identity.forgot_password, body.email, trace)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return {"detail": "if an account has this email, a reset link is on its way"}
 
 
 @router.post(
