@@ -38,6 +38,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     token_id: str | None = None
     session_id: str | None = None  # user tokens: the session they belong to
+    email_verified: bool = False  # user tokens: the account's email was verified at minting
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
@@ -166,6 +167,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         scopes=frozenset(scope.split()) if scope else frozenset(),
         token_id=claims.get("jti"),
         session_id=claims.get("sid"),
+        email_verified=claims.get("ev") is True,
     )
 
 

@@ -44,6 +44,7 @@ from transaction_svc.schemas import (
     TransferCreate,
     WithdrawalCreate,
 )
+from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL, payment_status
 from transaction_svc.wallets import WalletEntry
@@ -217,6 +218,14 @@ def _may_move_money(principal: Principal) -> None:
         raise Problem(403, "forbidden", f"the role {principal.role} moves no money")
 
 
+def may_move_money_out(settings: TransactionSettings, principal: Principal) -> None:
+    """With ``unverified_may_move_money`` off, money leaves a wallet only at the request
+    of an account whose email was verified when its token was minted (claim ``ev``)."""
+    if not settings.unverified_may_move_money and not principal.email_verified:
+        detail = "verify your email (then sign in again) before money leaves a wallet"
+        raise Problem(403, "email_not_verified", detail)
+
+
 def owned_wallet(
     wallets: dict[str, WalletEntry], principal: Principal, wallet_id: str, currency: str
 ) -> None:
@@ -386,11 +395,14 @@ class MoneyPost:
     model: type[BaseModel]
     check: Callable[[Any], None]
     build: Build
+    out: bool = False  # moves money out of the caller's wallet (transfer, withdrawal, payment)
 
     async def answer(
         self, state: TransactionApp, caller: Caller, body: Any, headers: MoneyHeaders
     ) -> Answer:
         _may_move_money(caller.principal)
+        if self.out:
+            may_move_money_out(state.settings, caller.principal)
         self.check(body)
         return await submit(state, caller, body, headers, self.build)
 
@@ -419,9 +431,9 @@ def _invalid(errors: list[dict[str, Any]]) -> Problem:
     return Problem(422, "validation_error", "the request is not valid", errors=errors)
 
 
-TRANSFERS = MoneyPost("/transfers", TransferCreate, _check_transfer, build_transfer)
+TRANSFERS = MoneyPost("/transfers", TransferCreate, _check_transfer, build_transfer, out=True)
 DEPOSITS = MoneyPost("/deposits", DepositCreate, no_check, build_deposit)
-WITHDRAWALS = MoneyPost("/withdrawals", WithdrawalCreate, no_check, build_withdrawal)
+WITHDRAWALS = MoneyPost("/withdrawals", WithdrawalCreate, no_check, build_withdrawal, out=True)
 FAST_ROUTES = [
     FastRoute("POST", p.path, p.path, p.fast) for p in (TRANSFERS, DEPOSITS, WITHDRAWALS)
 ]

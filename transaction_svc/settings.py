@@ -20,3 +20,7 @@ class TransactionSettings(Settings):
     # How long a call to pgw_svc may take before its outcome counts as unknown (a create
     # is then asked about by its idempotency key before it is sent again).
     provider_timeout_s: float = Field(default=5.0, gt=0)
+    # Whether an account whose email is not verified may move money out (transfers and
+    # withdrawals); read from the access token's ``ev`` claim. On by default, so that
+    # scripted clients keep working.
+    unverified_may_move_money: bool = True

@@ -235,7 +235,7 @@ class Identity:
         ttl = self.settings.access_token_ttl_s
         access, _ = self.minter.access_token(
             await self.keys.current(), subject=str(user.id), role=user.role,
-            now=int(time.time()), ttl_s=ttl, session=session,
+            now=int(time.time()), ttl_s=ttl, session=session, email_verified=user.email_verified,
         )  # fmt: skip
         return {"access_token": access, "refresh_token": refresh_token,
                 "token_type": "bearer", "expires_in": ttl}  # fmt: skip

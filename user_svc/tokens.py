@@ -32,11 +32,12 @@ class TokenMinter:
 
     def access_token(
         self, key: SigningKey, *, subject: str, role: str, now: int, ttl_s: int,
-        scope: str | None = None, session: str | None = None,
+        scope: str | None = None, session: str | None = None, email_verified: bool | None = None,
     ) -> tuple[str, dict[str, Any]]:  # fmt: skip
         """The signed token and its claims; ``now`` is Unix seconds. ``session`` (the
         refresh-token family of a user's login) becomes the ``sid`` claim, by which the
-        token is refused once the session ends (common/revocation.py)."""
+        token is refused once the session ends (common/revocation.py); a user's
+        ``email_verified`` becomes ``ev``."""
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -51,5 +52,7 @@ class TokenMinter:
             claims["scope"] = scope
         if session is not None:
             claims["sid"] = session
+        if email_verified is not None:
+            claims["ev"] = email_verified
         token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
         return token, claims

@@ -152,6 +152,8 @@ async def test_register_verify_login_refresh_reuse_and_logout(http: httpx.AsyncC
     # when the user logs in, reads and renames their profile
     pair = await _login(http, user["email"])
     assert pair["token_type"] == "bearer" and pair["expires_in"] == 3600
+    # (its access token says the email is verified: the claim money services read)
+    assert jwt.decode(pair["access_token"], options={"verify_signature": False})["ev"] is True
     me = await http.get("/users/me", headers=_bearer(pair["access_token"]))
     assert me.status_code == 200 and me.json()["id"] == user["id"]
     assert me.json()["email_verified"] is True
@@ -325,6 +327,7 @@ async def test_email_links_are_made_for_the_mailer_only(http: httpx.AsyncClient)
         )
         assert (resp.status_code, resp.json()["code"]) == (404, "email_request_not_found")
     person = await _login(http, user["email"])
+    assert jwt.decode(person["access_token"], options={"verify_signature": False})["ev"] is False
     as_user = await http.post(
         "/internal/email-links",
         json={"request_id": request_id},
