@@ -15,7 +15,9 @@ ChargeSucceeded (or ChargePending first) -> PaymentCompleted; ChargeFailed ->
 PaymentFailed; ChargeSucceeded -> ChargeRefunded -> PaymentFailed (the merchant's wallet
 refused the credit). A refund is
 a transaction of its own (`refund_id`) keyed by the payment it refunds, so a payment's
-refunds follow it in its partition: RefundInitiated -> RefundCompleted or RefundFailed.
+refunds follow it in its partition: RefundInitiated -> RefundCompleted or RefundFailed
+(a card payment's refund: RefundInitiated -> ChargeRefunded, with the refund's
+`transaction_id` -> RefundCompleted, or RefundFailed if the merchant's wallet refused).
 No card number, CVC or IBAN is ever in a payment event: methods are named by their id.
 Amounts are int minor units.
 """
@@ -60,10 +62,13 @@ class ChargeFailed(_Payment, frozen=True):
 
 
 class ChargeRefunded(_Payment, frozen=True):
-    """A charge whose wallet credit was refused was refunded in full."""
+    """A charge refunded at the provider (`refund_id` is the provider's refund): a deposit's
+    or card payment's whose wallet credit was refused, in full; or, with `transaction_id`,
+    that refund transaction's part of a card payment (keyed by the payment)."""
 
     charge_id: str
     refund_id: str
+    transaction_id: str = ""
 
 
 class DepositCompleted(_Payment, frozen=True):

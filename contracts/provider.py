@@ -31,7 +31,9 @@ class ChargeCard(Message, frozen=True):
 
 
 class RefundCharge(Message, frozen=True):
-    """Refund a deposit's captured charge in full (its credit was refused)."""
+    """Refund a captured charge: a deposit's or card payment's in full (its credit was
+    refused), or `amount` of a card payment `payment_id` for the refund `transaction_id`
+    (the answer is then published keyed by the payment)."""
 
     command_id: str
     transaction_id: str
@@ -40,6 +42,7 @@ class RefundCharge(Message, frozen=True):
     amount: int
     currency: str
     idempotency_key: str
+    payment_id: str = ""
 
 
 class SendPayout(Message, frozen=True):

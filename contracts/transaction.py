@@ -182,8 +182,9 @@ class PaymentFailed(Message, frozen=True):
 
 
 class RefundRequested(Message, frozen=True):
-    """Give `amount` of payment `payment_id` back: from the merchant's wallet
-    `from_wallet_id` to the payer's wallet `to_wallet_id`."""
+    """Give `amount` of payment `payment_id` back from the merchant's wallet
+    `from_wallet_id`: to the payer's wallet `to_wallet_id`, or, for a card payment, to
+    the card through a refund of the charge `charge_id` (`to_wallet_id` empty)."""
 
     transaction_id: str
     payment_id: str
@@ -194,6 +195,7 @@ class RefundRequested(Message, frozen=True):
     merchant_id: str
     order_id: str
     deadline: int
+    charge_id: str = ""  # a card payment's charge, refunded at the provider
 
 
 class RefundCompleted(Message, frozen=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
-from contracts.payment import PaymentEvent, RefundEvent
+from contracts.payment import ChargeRefunded, PaymentEvent, RefundEvent
 from contracts.provider import ProviderCommand
 from contracts.topics import (
     PAYMENT_EVENTS,
@@ -62,6 +62,8 @@ def payment_envelope(
     parts = [event.payment_id, type(event).__name__]
     if isinstance(event, RefundEvent):
         parts.append(event.refund_id)
+    elif isinstance(event, ChargeRefunded) and event.transaction_id:  # a card refund's
+        parts.append(event.transaction_id)
     return Envelope.of(
         event,
         event_id=deterministic_id("payment-event", *parts),

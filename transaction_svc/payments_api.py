@@ -143,15 +143,14 @@ async def build_refund(
     state: TransactionApp, caller: Caller, body: Refund, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any, Record]:
     """The payment, refundable by this caller, and the amount (all that is left if none
-    was given), checked again under the payment's lock when the refund is recorded."""
+    was given), checked again under the payment's lock when the refund is recorded. A
+    wallet payment is refunded to the payer's wallet, a card payment to the card."""
     principal = caller.principal
     payment = await payments.get_payment(state.engine, body.payment_id)
     if payment is None or not _may_see(principal, payment):
         raise Problem(404, "payment_not_found", f"no payment {body.payment_id}")
     if principal.subject != payment.merchant_id and not principal.has_role("admin"):
         raise Problem(403, "not_payment_merchant", "only the merchant paid or an admin refunds")
-    if payment.provider == CARD:
-        raise Problem(422, "card_refunds_unsupported", "a card payment cannot be refunded here yet")
     if payment.transaction_status != "completed":
         status = payment_status(payment.transaction_status, payment.amount, payment.refunded)
         raise Problem(
@@ -181,12 +180,14 @@ async def build_refund(
         transaction_id=tx_id,
         payment_id=payment.id,
         from_wallet_id=payment.to_wallet_id,
-        to_wallet_id=payment.from_wallet_id,
+        to_wallet_id=payment.from_wallet_id or "",
         amount=amount,
         currency=payment.currency,
         merchant_id=payment.merchant_id,
         order_id=payment.order_id,
         deadline=deadline_of(state.settings, now),
+        # a card payment's refund goes back to the card: a refund of its charge
+        charge_id=payment.provider_payment_id if payment.provider == CARD else "",
     )
     return row, event, payments.record_refund(tx_id, payment.id, amount, body.reason)
 

@@ -100,7 +100,14 @@ class ProviderClient:
             case RefundCharge():
                 if isinstance(row, Refused):  # cannot happen for a saga's full refund
                     raise RuntimeError(f"refund of {command.charge_id} refused: {row.code}")
-                return pay.ChargeRefunded(**base, charge_id=command.charge_id, refund_id=row["id"])
+                if command.payment_id:  # a card payment's refund: keyed by the payment
+                    base["payment_id"] = command.payment_id
+                return pay.ChargeRefunded(
+                    **base,
+                    charge_id=command.charge_id,
+                    refund_id=row["id"],
+                    transaction_id=command.transaction_id if command.payment_id else "",
+                )
             case SendPayout():
                 if isinstance(row, Refused):
                     return pay.PayoutFailed(**base, payout_id=None, failure_reason=row.code)

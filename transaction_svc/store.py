@@ -141,21 +141,27 @@ class Claims:
     idle, larger batches exactly when the load is high. Every request is answered only
     once its claim is committed, as with one statement each. A key queued twice in one
     batch, or a batch that fails, goes one statement per request (``claim``), so one
-    bad request cannot fail the others and a replay still finds the first answer."""
+    bad request cannot fail the others and a replay still finds the first answer.
+    A claim that records more (``ClaimRequest.record``: a payment's order, a refund's
+    share) has its own database transaction beside the batches, since it may wait on
+    another request's lock and must not hold up the batch it would share."""
 
     def __init__(self, engine: AsyncEngine, concurrency: int = 2, max_batch: int = 500) -> None:
         self.engine = engine
-        self.claim = GroupCall(self._claim_batch, concurrency, max_batch)
+        self._grouped = GroupCall(self._claim_batch, concurrency, max_batch)
+
+    async def claim(self, request: ClaimRequest) -> Claimed:
+        if request.record is not None:
+            return await claim(self.engine, request)
+        return await self._grouped(request)
 
     async def _claim_batch(self, batch: list[ClaimRequest]) -> list[Claimed | BaseException]:
         outcomes: list[Claimed | BaseException | None] = [None] * len(batch)
         first: dict[tuple[str, str], int] = {}  # (owner, key) -> its first index
         for i, request in enumerate(batch):
-            if request.record is None:  # a claim that records more goes on its own
-                first.setdefault((request.row["owner_id"], request.key), i)
+            first.setdefault((request.row["owner_id"], request.key), i)
         try:
-            together = [batch[i] for i in first.values()]
-            taken = await insert_on_driver(self.engine, together) if together else set()
+            taken = await insert_on_driver(self.engine, [batch[i] for i in first.values()])
         except Exception:
             taken = set()  # one by one below: each gets its own outcome
         for i in first.values():

@@ -87,7 +87,8 @@ class Payment:
     held: dict[tuple[str, str], int] = field(default_factory=dict)  # (wallet, hold) -> amount
     captured: list[int] = field(default_factory=list)  # HoldCaptured amounts
     settled: set[tuple[str, str]] = field(default_factory=set)
-    refunds: dict[str, list[pay.RefundEvent]] = field(default_factory=dict)  # by refund id
+    # a payment's refunds' events by refund id (a card refund's ChargeRefunded among them)
+    refunds: dict[str, list[pay.PaymentEvent]] = field(default_factory=dict)
 
     def step(self, kind: type[pay.PaymentEvent]) -> pay.PaymentEvent | None:
         return next((e for e in self.steps if isinstance(e, kind)), None)
@@ -120,6 +121,8 @@ def collect(
         p = payments[m.message.payment_id]
         if isinstance(m.message, pay.RefundEvent):
             p.refunds.setdefault(m.message.refund_id, []).append(m.message)
+        elif isinstance(m.message, pay.ChargeRefunded) and m.message.transaction_id:
+            p.refunds.setdefault(m.message.transaction_id, []).append(m.message)
         else:
             p.steps.append(m.message)
         p.partitions.add(m.partition)
@@ -206,6 +209,8 @@ REFUND_LIVES = (
     ["RefundInitiated"],
     ["RefundInitiated", "RefundCompleted"],
     ["RefundInitiated", "RefundFailed"],
+    ["RefundInitiated", "ChargeRefunded"],  # a card payment's refund: the card paid back
+    ["RefundInitiated", "ChargeRefunded", "RefundCompleted"],
 )
 
 

@@ -334,7 +334,7 @@ async def test_a_merchant_demoted_to_user_is_paid_no_more(
     await wait_for(refused, timeout=30)
 
 
-async def test_a_card_payment_is_charged_once_and_credited_to_the_merchant(
+async def test_a_card_payment_is_charged_once_credited_and_refunded_to_the_card(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
     # given a merchant and a payer with a card and no wallet at all
@@ -364,10 +364,17 @@ async def test_a_card_payment_is_charged_once_and_credited_to_the_merchant(
         "failed",
         "card_declined",
     )
-    # and a card payment is not refunded through the API yet; nothing moved
-    refund = await _refund(api, merchant.user, r.json()["id"], {"amount": 1})
-    assert (refund.status_code, refund.json()["code"]) == (422, "card_refunds_unsupported")
-    assert (await settled_balance(api, merchant.user, merchant.wallet, 1_234))["ledger"] == 1_234
+    # and a refund of 400 debits the merchant and gives the card 400 back
+    paid = r.json()["id"]
+    refund = await _refund(api, merchant.user, paid, {"amount": 400}, 15)
+    assert refund.status_code == 200 and refund.json()["status"] == "completed", refund.text
+    assert (await settled_balance(api, merchant.user, merchant.wallet, 834))["ledger"] == 834
+    seen = (await _payment(api, payer.user, paid)).json()
+    assert (seen["status"], seen["refunded_amount"]) == ("partially_refunded", 400)
+    keyed = await read_topic(settings.kafka_bootstrap, PAYMENT_EVENTS, lambda e: e.key == paid)
+    assert [e.type for e in keyed][3:] == ["RefundInitiated", "ChargeRefunded", "RefundCompleted"]
+    assert keyed[4].payload["transaction_id"] == refund.json()["id"]
+    assert keyed[4].payload["amount"] == 400
     # and a payment from both a wallet and a card is not a payment
     both = {**body, "order_id": "both", "from_wallet_id": await open_wallet(api, payer.user)}
     r = await money_post(api, payer.user, "/payments", both)

@@ -20,7 +20,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from contracts import payment as pay
-from contracts.provider import ChargeCard, RefundCharge
+from contracts.provider import ChargeCard
 from contracts.transaction import DepositCompleted, DepositFailed, DepositRequested
 from contracts.wallet import CreditRejected, CreditWallet, WalletCredited
 from transaction_svc.domain.merchant import ended
@@ -33,6 +33,7 @@ from transaction_svc.domain.steps import (
     money,
     provider_money,
     provider_saga,
+    refund_charge,
     settlement_account,
     step,
     unchanged,
@@ -106,16 +107,7 @@ def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
                 return _failed(s, at, ("credit", "rejected"), message.reason)
             refunding = ("credit", "rejected"), ("refund", "requested")
             s = advance(s, at, SagaStatus.REFUNDING, *refunding, reason=message.reason)
-            refund = RefundCharge(
-                command_id=command_id(tx, "refund"),
-                transaction_id=tx,
-                wallet_id=s.to_wallet_id,
-                charge_id=s.charge_id,
-                amount=s.amount,
-                currency=s.currency,
-                idempotency_key=command_id(tx, "refund"),
-            )
-            return s, [refund], []
+            return s, [refund_charge(s, s.to_wallet_id)], []
         case (SagaStatus.REFUNDING, pay.ChargeRefunded()):
             return _failed(s, at, ("refund", "done"), s.failure_reason or "credit_rejected")
     return unchanged(s)

@@ -18,8 +18,17 @@ from msgspec.structs import replace
 from contracts import payment as pay
 from contracts import transaction as tx
 from contracts.payment import PROVIDER
+from contracts.wallet import DebitRejected, DebitWallet, WalletDebited
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
-from transaction_svc.domain.steps import SagaEvent
+from transaction_svc.domain.steps import (
+    Reaction,
+    SagaEvent,
+    advance,
+    command_id,
+    finish,
+    refund_charge,
+    settlement_account,
+)
 
 MerchantRequest = tx.PaymentRequested | tx.RefundRequested
 WALLET = "wallet"  # a payment's provider when it comes out of the payer's wallet
@@ -30,14 +39,15 @@ CARD = "card"  # a payment charged to the payer's card and credited from the pro
 def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
     """The first state of a payment or a refund: debiting, like a transfer; a card
     payment charging, like a deposit (its `charge` step requested)."""
-    method_id = owner_id = ""
+    method_id = owner_id = charge_id = ""
     if isinstance(message, tx.RefundRequested):
         refund, provider, payment_id = True, WALLET, message.payment_id
+        charge_id = message.charge_id
     else:
         refund, provider, payment_id = False, message.provider, message.transaction_id
         method_id, owner_id = message.payment_method_id, message.owner_id
     card = provider == CARD
-    provider = PROVIDER if card else provider
+    provider = PROVIDER if card or charge_id else provider
     s = SagaState(
         transaction_id=message.transaction_id,
         kind="refund" if refund else "payment",
@@ -54,6 +64,7 @@ def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
         steps=(Step(step="requested", status="done", at=at),),
         method_id=method_id,
         owner_id=owner_id,
+        charge_id=charge_id,
     )
     first = "charge" if card else "debit"
     return replace(s, steps=(*s.steps, Step(step=first, status="requested", at=at)))
@@ -72,7 +83,7 @@ def merchant_request(s: SagaState) -> MerchantRequest:
         "deadline": s.deadline or 0,
     }
     if s.kind == "refund":
-        return tx.RefundRequested(**common, payment_id=s.payment_id)
+        return tx.RefundRequested(**common, payment_id=s.payment_id, charge_id=s.charge_id)
     return tx.PaymentRequested(
         **common, provider=paid_by(s), payment_method_id=s.method_id, owner_id=s.owner_id
     )
@@ -102,6 +113,44 @@ def initiated(s: SagaState) -> list[SagaEvent]:
 
 def is_card_payment(s: SagaState) -> bool:
     return s.kind == "payment" and bool(s.method_id)
+
+
+def is_card_refund(s: SagaState) -> bool:
+    """A refund of a card payment: from the merchant's wallet back to the card."""
+    return s.kind == "refund" and bool(s.charge_id)
+
+
+def card_refund_debit(s: SagaState) -> DebitWallet:
+    """A card refund's first leg: the merchant's wallet pays the provider's settlement
+    account what the provider will give back to the card."""
+    return DebitWallet(
+        command_id=command_id(s.transaction_id, "debit"),
+        wallet_id=s.from_wallet_id,
+        transaction_id=s.transaction_id,
+        amount=s.amount,
+        currency=s.currency,
+        counter_account=settlement_account(s.provider),
+        expires_at=s.deadline,
+    )
+
+
+def react_card_refund(s: SagaState, message: Any, at: int) -> Reaction:
+    """DEBITING: the merchant's debit accepted -> REFUNDING (`RefundCharge` {tx}:refund of
+    the payment's charge, the provider's idempotency key), or refused -> FAILED with
+    nothing moved. REFUNDING: `ChargeRefunded` -> COMPLETED. The provider does not refuse
+    a refund within what its charge has left, which the payment's reserved shares keep."""
+    tx_id, answered = s.transaction_id, getattr(message, "command_id", None)
+    match (s.status, message):
+        case (SagaStatus.DEBITING, WalletDebited()) if answered == command_id(tx_id, "debit"):
+            s = advance(s, at, SagaStatus.REFUNDING, ("debit", "done"), ("refund", "requested"))
+            return s, [refund_charge(s, s.from_wallet_id, s.payment_id)], []
+        case (SagaStatus.DEBITING, DebitRejected()) if answered == command_id(tx_id, "debit"):
+            s = finish(s, at, SagaStatus.FAILED, ("debit", "rejected"), message.reason)
+            return s, [], ended(s, message.reason)
+        case (SagaStatus.REFUNDING, pay.ChargeRefunded()):
+            s = finish(s, at, SagaStatus.COMPLETED, ("refund", "done"), None)
+            return s, [], ended(s, None)
+    return s, [], []
 
 
 def paid_by(s: SagaState) -> str:

@@ -50,12 +50,21 @@ from contracts.wallet import (
     WalletDebited,
 )
 from transaction_svc.domain.deposit import charge, react_deposit, start_deposit
-from transaction_svc.domain.merchant import ended, initiated, is_card_payment, merchant_saga
+from transaction_svc.domain.merchant import (
+    card_refund_debit,
+    ended,
+    initiated,
+    is_card_payment,
+    is_card_refund,
+    merchant_saga,
+    react_card_refund,
+)
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
 from transaction_svc.domain.steps import (
     FEES,
     IN_TRANSIT,
     Reaction,
+    SagaCommand,
     SagaEvent,
     command_id,
     finish,
@@ -104,6 +113,8 @@ def react(state: SagaState | None, message: Any, now: int | datetime) -> Reactio
         return unchanged(state)
     if state.kind == "deposit" or is_card_payment(state):
         return react_deposit(state, message, at)
+    if is_card_refund(state):
+        return react_card_refund(state, message, at)
     if state.kind == "withdrawal":
         return react_withdrawal(state, message, at)
     if state.status not in (SagaStatus.DEBITING, SagaStatus.CREDITING, SagaStatus.REVERSING):
@@ -153,7 +164,11 @@ def _start(message: Request, at: int) -> Reaction:
         return start_withdrawal(message, at)
     if isinstance(message, PaymentRequested | RefundRequested):
         s = merchant_saga(message, at)
-        first = charge(s) if s.status is SagaStatus.CHARGING else _debit(s)
+        first: SagaCommand = _debit(s)
+        if s.status is SagaStatus.CHARGING:  # a card payment
+            first = charge(s)
+        elif is_card_refund(s):
+            first = card_refund_debit(s)
         return s, [first], initiated(s)
     s = SagaState(
         transaction_id=message.transaction_id,

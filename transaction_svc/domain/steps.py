@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 from msgspec.structs import replace
 
 from contracts.payment import PaymentEvent
-from contracts.provider import ProviderCommand
+from contracts.provider import ProviderCommand, RefundCharge
 from contracts.transaction import TransactionEvent
 from contracts.wallet import WalletCommand
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
@@ -105,3 +105,19 @@ def provider_money(s: SagaState, wallet_id: str) -> dict[str, Any]:
         "currency": s.currency,
         "provider": s.provider,
     }
+
+
+def refund_charge(s: SagaState, wallet_id: str, payment_id: str = "") -> RefundCharge:
+    """Give ``s.amount`` of the charge ``s.charge_id`` back (``{tx}:refund``, also the
+    provider's idempotency key); ``payment_id``: a card payment's, whose key the answer
+    is published under."""
+    return RefundCharge(
+        command_id=command_id(s.transaction_id, "refund"),
+        transaction_id=s.transaction_id,
+        wallet_id=wallet_id,
+        charge_id=s.charge_id,
+        amount=s.amount,
+        currency=s.currency,
+        idempotency_key=command_id(s.transaction_id, "refund"),
+        payment_id=payment_id,
+    )

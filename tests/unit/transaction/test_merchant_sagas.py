@@ -9,12 +9,14 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec.structs import replace
 from test_provider_sagas import Provider
 from test_provider_sagas import run as run_with_provider
 from test_saga import NOW, Bank
 
 from contracts import payment as pay
 from contracts import transaction as tx
+from contracts.provider import ProviderCommand, RefundCharge
 from contracts.wallet import FreezeWallet
 from transaction_svc.domain import SagaState, SagaStatus, react, saga_from_dict, saga_to_dict
 from transaction_svc.outbound import outbound
@@ -246,3 +248,69 @@ def test_a_card_payments_stored_first_state_appends_the_same_request_again() -> 
     assert state is not None and state.status is SagaStatus.CHARGING
     assert [type(c).__name__ for c in commands] == ["ChargeCard"]
     assert request_of(saga_from_dict(saga_to_dict(state))) == card_payment()
+
+
+class CardProvider(Provider):
+    """As pgw through transaction_svc's provider client: a card payment's refund is
+    answered keyed by the payment, naming the refund's transaction."""
+
+    def handle(self, c: ProviderCommand) -> list[Any]:
+        if isinstance(c, RefundCharge) and c.payment_id:
+            self.refunds[c.idempotency_key] = c.amount  # keyed: asked twice, one refund
+            base = {"wallet_id": c.wallet_id, "amount": c.amount, "currency": c.currency}
+            answer = pay.ChargeRefunded(
+                **base, payment_id=c.payment_id, charge_id=c.charge_id, refund_id="rf",
+                transaction_id=c.transaction_id,
+            )  # fmt: skip
+            return [answer]
+        return super().handle(c)
+
+
+def card_refund(amount: int, tx_id: str = "ref1") -> tx.RefundRequested:
+    return replace(refund(amount, tx_id), to_wallet_id="", charge_id="pay1:charge")
+
+
+@given(replay=st.booleans())
+def test_a_card_payments_refund_debits_the_merchant_then_refunds_the_card(replay: bool) -> None:
+    # given a card payment of 100 credited to the merchant
+    bank, provider = bank_with(payer=0), CardProvider()
+    run_with_provider(bank, provider, card_payment())
+    # when the merchant refunds 30 of it
+    state, events = run_with_provider(bank, provider, card_refund(30), replay)
+    # then the merchant paid 30 into the provider's settlement and the card got 30 back once
+    assert state is not None and state.status is SagaStatus.COMPLETED
+    assert bank.ledger(MERCHANT) == 70 and bank.balances["system:settlement:pgw"] == -70
+    assert provider.refunds == {"ref1:refund": 30}
+    assert names(events) == [
+        "payment.RefundInitiated",
+        "transaction.RefundCompleted",
+        "payment.RefundCompleted",
+    ]
+    assert all(e.payment_id == "pay1" for e in events if isinstance(e, pay.PaymentEvent))
+
+
+def test_a_card_refund_the_merchant_cannot_cover_refunds_nothing() -> None:
+    bank, provider = bank_with(payer=0), CardProvider()
+    run_with_provider(bank, provider, card_payment(amount=100))
+    run_with_provider(bank, provider, card_refund(80, "ref0"))
+    state, events = run_with_provider(bank, provider, card_refund(30))
+    assert state is not None and state.status is SagaStatus.FAILED
+    assert state.failure_reason == "insufficient_funds"
+    assert provider.refunds == {"ref0:refund": 80} and bank.ledger(MERCHANT) == 20
+    assert names(events)[-2:] == ["transaction.RefundFailed", "payment.RefundFailed"]
+
+
+def test_a_card_refunds_answer_is_keyed_by_the_payment_with_its_own_event_id() -> None:
+    answers = [
+        pay.ChargeRefunded(
+            payment_id="pay1", wallet_id=MERCHANT, amount=10, currency="USD",
+            charge_id="pay1:charge", refund_id="rf", transaction_id=r,
+        )
+        for r in ("ref-a", "ref-b")
+    ]  # fmt: skip
+    envelopes = [outbound(a, None, None)[1] for a in answers]
+    assert {e.key for e in envelopes} == {"pay1"}
+    assert envelopes[0].event_id != envelopes[1].event_id
+    assert request_of(saga_from_dict(saga_to_dict(react(None, card_refund(5), NOW)[0]))) == (
+        card_refund(5)
+    )
