@@ -192,8 +192,8 @@ async def build_refund(
     return row, event, payments.record_refund(tx_id, payment.id, amount, body.reason)
 
 
-PAYMENTS = MoneyPost("/payments", PaymentCreate, _check_payment, build_payment)
-REFUNDS = MoneyPost("/payments/{payment_id}/refunds", Refund, no_check, build_refund)
+PAYMENTS = MoneyPost("/payments", PaymentCreate, _check_payment, build_payment, out=True)
+REFUNDS = MoneyPost("/payments/{payment_id}/refunds", Refund, no_check, build_refund, out=True)
 FAST_ROUTES = [FastRoute("POST", PAYMENTS.path, PAYMENTS.path, PAYMENTS.fast)]
 
 

@@ -8,6 +8,7 @@ import pytest
 from common.auth import Principal
 from common.errors import Problem
 from transaction_svc.api import DEPOSITS, TRANSFERS, WITHDRAWALS, may_move_money_out
+from transaction_svc.payments_api import PAYMENTS, REFUNDS
 from transaction_svc.settings import TransactionSettings
 
 UNVERIFIED = Principal(subject="u", role="user")
@@ -27,4 +28,5 @@ def test_with_the_setting_off_only_verified_accounts_may() -> None:
 
 
 def test_the_posts_that_move_money_out_are_marked() -> None:
-    assert TRANSFERS.out and WITHDRAWALS.out and not DEPOSITS.out
+    assert all(post.out for post in (TRANSFERS, WITHDRAWALS, PAYMENTS, REFUNDS))
+    assert not DEPOSITS.out
