@@ -6,7 +6,9 @@
 Sets up users (register + login), wallets with a card each (and a bank account with
 ``--kind withdrawal``) and funds them by card deposits through the API, then, for each
 ``--rate`` and each ``--kind`` in turn (one phase each, on the same stack), offers that
-many transfers, card deposits or withdrawals a second for ``--duration`` seconds whatever
+many transfers, card deposits, withdrawals or wallet payments to one merchant (``--kind
+payment``: a merchant with a USD wallet made in setup, each payment a new order) a second
+for ``--duration`` seconds whatever
 the answers' speed (an open loop: latency is not hidden by a slow server slowing the
 client down). It reports per phase accepted/s, completed/s (terminal in the read model),
 request-to-terminal latency percentiles and the projector's lag, and, in the same run,
@@ -40,7 +42,7 @@ from common.settings import Settings
 from common.topics import WALLET_EVENTS
 
 RESULTS = Path(__file__).parent / "results"
-KINDS = ("transfer", "deposit", "withdrawal")
+KINDS = ("transfer", "deposit", "withdrawal", "payment")
 CARD = {"type": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2035,
         "cvc": "123"}  # fmt: skip  # the provider's test card that always pays
 BANK = {"type": "bank_account", "iban": "GB33BUKB20201555555555", "holder_name": "Bench",
@@ -119,12 +121,40 @@ async def setup(
     )
 
 
+async def merchant(client: httpx.AsyncClient, payer: Account) -> str:
+    """A merchant with a USD wallet, known to the payments API: a first payment of 1 by
+    ``payer`` is asked until the merchant and its wallet are projected (user-events and
+    wallet-events lag the sign-up a moment; a refused payment records nothing)."""
+    run = uuid.uuid4().hex[:6]
+    email, password = f"bench-shop-{run}@example.com", f"Bench-{run}-shop-password!"
+    body = {"email": email, "password": password, "full_name": "Bench Shop", "role": "merchant"}
+    (await client.post("/auth/register", json=body)).raise_for_status()
+    r = await client.post("/auth/login", json={"email": email, "password": password})
+    r.raise_for_status()
+    auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    (await client.post("/wallets", json={"currency": "USD"}, headers=auth)).raise_for_status()
+    merchant_id = str((await client.get("/users/me", headers=auth)).json()["id"])
+    first = {"merchant_id": merchant_id, "order_id": f"first-{run}", "amount": 1,
+             "currency": "USD", "from_wallet_id": payer.wallet}  # fmt: skip
+    headers = {"Authorization": f"Bearer {payer.token}", "Idempotency-Key": run}
+    for _ in range(150):
+        r = await client.post("/payments", json=first, headers=headers)
+        if r.status_code not in (404, 422):
+            break
+        await asyncio.sleep(0.2)
+    r.raise_for_status()
+    return merchant_id
+
+
 Request = tuple[str, bytes, bytes]  # (path under the API, Authorization value, JSON body)
 
 
-def requests_of(kind: str, accounts: list[Account], amount: int) -> Callable[[], Request]:
-    """What one request of ``kind`` is: a transfer between two random wallets, or a card
-    deposit into (a withdrawal to the bank account from) one random wallet."""
+def requests_of(
+    kind: str, accounts: list[Account], amount: int, merchant_id: str = ""
+) -> Callable[[], Request]:
+    """What one request of ``kind`` is: a transfer between two random wallets, a card
+    deposit into (a withdrawal to the bank account from) one random wallet, or a payment
+    from one random wallet to ``merchant_id`` for an order of its own."""
     authed = [(b"Bearer " + a.token.encode(), a) for a in accounts]
 
     def transfer() -> Request:
@@ -145,7 +175,14 @@ def requests_of(kind: str, accounts: list[Account], amount: int) -> Callable[[],
                 "payout_method_id": a.bank}  # fmt: skip
         return "withdrawals", auth, orjson.dumps(body)
 
-    return {"transfer": transfer, "deposit": deposit, "withdrawal": withdrawal}[kind]
+    def payment() -> Request:
+        auth, a = random.choice(authed)
+        body = {"merchant_id": merchant_id, "order_id": uuid.uuid4().hex, "amount": amount,
+                "currency": "USD", "from_wallet_id": a.wallet}  # fmt: skip
+        return "payments", auth, orjson.dumps(body)
+
+    kinds = {"transfer": transfer, "deposit": deposit, "withdrawal": withdrawal}
+    return (kinds | {"payment": payment})[kind]
 
 
 class LagProbe:
@@ -368,11 +405,12 @@ async def main() -> None:
         bank = "withdrawal" in args.kind
         # the provider's largest charge (pgw_max_amount) funds each wallet
         accounts = await setup(client, args.users, args.wallets, funds=10**8, bank=bank)
+        shop = await merchant(client, accounts[0]) if "payment" in args.kind else ""
     phases = []
     async with LagProbe(settings) as probe:
         for rate in args.rate:
             for kind in args.kind:
-                request = requests_of(kind, accounts, args.amount)
+                request = requests_of(kind, accounts, args.amount, shop)
                 phases.append(await run_phase(settings, base, args, request, kind, rate, probe))
     report: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "args": vars(args),
                               "phases": phases}  # fmt: skip
