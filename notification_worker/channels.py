@@ -8,6 +8,7 @@ consumer runtime waits out without failing anything.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -41,12 +42,15 @@ class Channel(Protocol):
 class SmtpEmail:
     """Email through an SMTP relay (aiosmtplib): a multipart/alternative message with the
     plain text and the HTML body; its Message-ID is made from the notification id, so a
-    mail sent twice after a crash can be recognised by the receiver."""
+    mail sent twice after a crash can be recognised by the receiver. One connection is
+    kept open and reused (mails go out one at a time); a dropped one is opened again."""
 
     name = "email"
 
     def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
-        self.host, self.port, self.sender, self.timeout_s = host, port, sender, timeout_s
+        self.sender = sender
+        self._smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout_s)
+        self._lock = asyncio.Lock()
 
     def message(self, notification_id: str, to: Recipient, rendered: Rendered) -> EmailMessage:
         mail = EmailMessage()
@@ -61,16 +65,25 @@ class SmtpEmail:
 
     async def send(self, notification_id: str, to: Recipient, message: Rendered) -> None:
         mail = self.message(notification_id, to, message)
-        try:
-            await aiosmtplib.send(mail, hostname=self.host, port=self.port, timeout=self.timeout_s)
-        except (
-            aiosmtplib.SMTPConnectError,
-            aiosmtplib.SMTPTimeoutError,
-            aiosmtplib.SMTPServerDisconnected,
-        ) as exc:
-            raise ConnectionError(f"smtp: {exc}") from exc  # an outage, not a refusal
-        except aiosmtplib.SMTPException as exc:
-            raise ProviderRefused(f"smtp: {exc}") from exc
+        async with self._lock:
+            try:
+                if not self._smtp.is_connected:
+                    await self._smtp.connect()
+                await self._smtp.send_message(mail)
+            except (
+                aiosmtplib.SMTPConnectError,
+                aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPServerDisconnected,
+            ) as exc:
+                self._smtp.close()
+                raise ConnectionError(f"smtp: {exc}") from exc  # an outage, not a refusal
+            except aiosmtplib.SMTPException as exc:
+                raise ProviderRefused(f"smtp: {exc}") from exc
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self._smtp.is_connected:
+                self._smtp.close()
 
 
 class SimulatedProvider:

@@ -40,9 +40,9 @@ def notification_settings(settings: Settings) -> NotificationSettings:
     return NotificationSettings(**settings.model_dump())
 
 
-def channels(s: NotificationSettings) -> dict[str, Channel]:
+def channels(s: NotificationSettings, email: SmtpEmail) -> dict[str, Channel]:
     return {
-        "email": SmtpEmail(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_timeout_s),
+        "email": email,
         "sms": SimulatedProvider("sms", s.sms_failure_share),
         "push": SimulatedProvider("push", s.push_failure_share),
     }
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         verifier = JwksVerifier(s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked)
         tokens = ServiceTokens.from_settings(s)
         links = UserSvcLinks(s.user_svc_url, tokens, s.web_url)
+        email = SmtpEmail(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_timeout_s)
         try:
             await resources.open(kafka=True, mongo=True, redis=True)
             producer, mongo, redis = resources.producer, resources.mongo, resources.redis
@@ -71,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
                 max_poll_records=BATCH_MAX, fetch=s.fetch_tuning(),
             )  # fmt: skip
             tracked = TrackedConsumer(
-                consumer, TOPICS, Notifier(s, channels(s), links, producer),
+                consumer, TOPICS, Notifier(s, channels(s, email), links, producer),
                 MongoOffsets(db[store.OFFSETS], GROUP), producer, s.service_name,
                 batch_max=BATCH_MAX,
             )  # fmt: skip
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
             await revoked.stop()
             await verifier.aclose()
             await links.aclose()
+            await email.aclose()
             await tokens.aclose()
             await resources.close()
 

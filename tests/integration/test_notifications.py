@@ -4,6 +4,7 @@ preferences, failing providers ending in the DLQ, and each person's own history.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,8 @@ from contracts.envelope import Envelope
 from contracts.payment import PaymentCompleted, RefundCompleted
 from contracts.transaction import TransferCompleted
 from contracts.wallet.events import WalletOpened
+from infra.local.backing import start_smtp
+from infra.local.procs import stop
 from infra.testing.api import User, register
 from infra.testing.kafka import read_records, read_topic, wait_for
 from infra.testing.mailbox import Mail, read_mail, wait_for_mail
@@ -321,3 +324,37 @@ async def test_a_merchant_hears_of_a_payment_and_the_payer_of_its_refund(
         started.cfg.mail_dir, lambda m: payer.email in m.to and "refunded" in m.subject
     )
     assert back.subject == "You were refunded 10.00 EUR"
+
+
+async def test_mail_waits_out_an_smtp_outage(
+    started: StackUnderTest, users: httpx.AsyncClient, mongo: Any
+) -> None:
+    # given a payee, and the SMTP server down
+    (payee, payee_id), (payer, payer_id) = [await _person(users, n) for n in ("patient", "sender")]
+    for person in (payee, payer):  # (their verification mails sent before the outage)
+        await wait_for_mail(started.cfg.mail_dir, _to(person.email))
+    source, target = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(source, payer_id), _wallet_opened(target, payee_id)])
+    stop("smtp", started.cfg.run_dir)
+    try:
+        # when a transfer reaches them
+        transfer = _transfer(source, target, 777)
+        await _publish([(TRANSACTION_EVENTS, transfer)])
+
+        # then the mail stays pending: an outage fails nothing (the worker waits it out)
+        async def claimed() -> Any:
+            return await mongo["notifications"].find_one(
+                {"event_id": transfer.event_id, "channel": "email"}
+            )
+
+        await wait_for(claimed, timeout=30)
+        await asyncio.sleep(2)  # retried meanwhile
+        pending = await claimed()
+        assert pending["status"] == "pending"
+    finally:
+        start_smtp(started.cfg)
+    # and once the server is back, the mail arrives, once
+    [mail] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: payee.email in m.to and "7.77" in m.subject
+    )
+    assert mail.subject == "You received 7.77 EUR"
