@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cachetools import TTLCache
 from prometheus_client import Counter
 
 from common.service_token import ServiceTokens
@@ -60,15 +61,25 @@ class Refused:
 
 
 class ProviderClient:
+    """``method`` answers from memory for ``method_ttl_s`` after the provider described a
+    method (an owner's method changes only by deletion, and a charge or payout of a method
+    deleted meanwhile is refused by the provider itself, failing the payment with its
+    code); the connection pool keeps as many connections as requests run at once."""
+
     def __init__(
         self,
         pgw_url: str,
         tokens: ServiceTokens,
         timeout_s: float = 5.0,
         max_backoff_s: float = 5.0,
+        method_ttl_s: float = 30.0,
     ) -> None:
-        self._client = httpx.AsyncClient(base_url=pgw_url, auth=tokens, timeout=timeout_s)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        self._client = httpx.AsyncClient(
+            base_url=pgw_url, auth=tokens, timeout=timeout_s, limits=limits
+        )
         self._max_backoff_s = max_backoff_s
+        self._methods: TTLCache[tuple[str, str], Method] = TTLCache(100_000, method_ttl_s)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -76,6 +87,9 @@ class ProviderClient:
     async def method(self, method_id: str, owner_id: str) -> Method | None:
         """The owner's method, or None when it is unknown, deleted or someone else's.
         Raises ``httpx.HTTPError`` when the provider cannot answer."""
+        known = self._methods.get((method_id, owner_id))
+        if known is not None:
+            return known
         r = await self._client.get(
             f"/internal/payment-methods/{method_id}", params={"owner_id": owner_id}
         )
@@ -83,7 +97,9 @@ class ProviderClient:
             return None
         r.raise_for_status()
         body = r.json()
-        return Method(body["id"], body["type"], tuple(body["currencies"]), body["max_amount"])
+        method = Method(body["id"], body["type"], tuple(body["currencies"]), body["max_amount"])
+        self._methods[(method_id, owner_id)] = method
+        return method
 
     async def carry(self, command: ProviderCommand) -> pay.ProviderOutcome:
         """Make what ``command`` asks at the provider, once; return the provider's answer."""

@@ -289,3 +289,24 @@ async def _post_signed(url: str, body: bytes, signature: str) -> httpx.Response:
     headers = {"content-type": "application/json", "Paystream-Signature": signature}
     async with httpx.AsyncClient() as client:
         return await client.post(url, content=body, headers=headers)
+
+
+async def test_a_deleted_card_pays_nothing(api: httpx.AsyncClient) -> None:
+    # given a card that paid once, then deleted
+    owner = await register(api, "forgetful")
+    wallet = await open_wallet(api, owner)
+    await deposit(api, owner, wallet, 300)
+    card = await add_card(api, owner)
+    assert (await api.delete(f"/payment-methods/{card}", headers=owner.auth)).status_code == 204
+    # when it is used again: refused at once (404), or, while the command API still
+    # remembers the card (ProviderClient.method_ttl_s), failed by the provider's refusal
+    r = await money_post(api, owner, "/deposits", _deposit(wallet, card, 500), wait=15)
+    refused = r.status_code == 404 and r.json()["code"] == "payment_method_not_found"
+    failed = r.status_code == 200 and (r.json()["status"], r.json()["failure_reason"]) == (
+        "failed",
+        "payment_method_not_found",
+    )
+    assert refused or failed, r.text
+    # then nothing more was credited
+    await asyncio.sleep(0.5)
+    assert await settled_balance(api, owner, wallet, 300, available=300) == _both(300)
