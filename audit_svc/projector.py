@@ -18,7 +18,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from audit_svc.records import record_of
 from audit_svc.store import OFFSETS, MongoAuditLog
-from common.kafka.consumer import make_consumer
 from common.kafka.mongo_offsets import MongoDocument, MongoOffsets
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.settings import Settings
@@ -63,19 +62,12 @@ def audit_consumer(
     group: str = GROUP,
 ) -> TrackedConsumer[dict[str, Any], AsyncDatabase[MongoDocument]]:
     """The tracked consumer that feeds the audit log of ``db`` (not started)."""
-    consumer = make_consumer(
-        settings.kafka_bootstrap,
+    return TrackedConsumer.of_group(
+        settings,
         group,
-        client_id=settings.service_name,
-        max_poll_records=BATCH_MAX,
-        fetch=settings.fetch_tuning(),
-    )
-    return TrackedConsumer(
-        consumer,
         topics,
         AuditProjector(MongoAuditLog(db)),
         MongoOffsets(db[OFFSETS], group),
         dead_letters,
-        settings.service_name,
         batch_max=BATCH_MAX,
     )

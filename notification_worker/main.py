@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from common.app import build_app
 from common.auth import JwksVerifier
-from common.kafka.consumer import make_consumer
 from common.kafka.mongo_offsets import MongoOffsets
 from common.kafka.tracked import TrackedConsumer
 from common.resources import Resources
@@ -67,14 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.ready_checks.update(resources.checks)
             db = mongo[s.mongo_db]
             await store.ensure_indexes(db)
-            consumer = make_consumer(
-                s.kafka_bootstrap, GROUP, client_id=s.service_name,
-                max_poll_records=BATCH_MAX, fetch=s.fetch_tuning(),
-            )  # fmt: skip
-            tracked = TrackedConsumer(
-                consumer, TOPICS, Notifier(s, channels(s, email), links, producer),
-                MongoOffsets(db[store.OFFSETS], GROUP), producer, s.service_name,
-                batch_max=BATCH_MAX,
+            tracked = TrackedConsumer.of_group(
+                s, GROUP, TOPICS, Notifier(s, channels(s, email), links, producer),
+                MongoOffsets(db[store.OFFSETS], GROUP), producer, batch_max=BATCH_MAX,
             )  # fmt: skip
             install(app, NotificationApp(verifier=verifier, settings=s, db=db))
             async with running(tracked, "notifier"):

@@ -11,7 +11,7 @@ terminal state (woken by a Redis notice, no polling) and answers with it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -523,6 +523,18 @@ async def get_transaction(
     return represent(row)
 
 
+async def page_by_creation(
+    cursor: str | None,
+    limit: int,
+    search: Callable[[tuple[datetime, str] | None, int], Awaitable[Sequence[Any]]],
+) -> tuple[list[Any], str | None]:
+    """One page of rows newest first, keyed by ``(created_at, id)``: ``search(after, n)``
+    reads ``n`` rows after the cursor's row (``common.paging``)."""
+    after = decode_cursor(cursor, CURSOR) if cursor else None
+    start = (after[0], str(after[1])) if after else None
+    return await fetch_page(lambda n: search(start, n), limit, lambda r: [r.created_at, r.id])
+
+
 @router.get("/transactions", response_model=TransactionsPage)
 async def list_transactions(
     app: App,
@@ -537,10 +549,11 @@ async def list_transactions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, CURSOR) if cursor else None
     owner = None if principal.has_role(*READERS) else principal.subject
-    rows, next_cursor = await fetch_page(
-        lambda n: store.search(
+    rows, next_cursor = await page_by_creation(
+        cursor,
+        limit,
+        lambda after, n: store.search(
             app.engine,
             owner=owner,
             kind=type,
@@ -548,10 +561,8 @@ async def list_transactions(
             wallet_id=wallet_id,
             since=since,
             until=until,
-            cursor=(after[0], str(after[1])) if after else None,
+            cursor=after,
             limit=n,
         ),
-        limit,
-        lambda r: [r.created_at, r.id],
     )
     return {"items": [represent(r) for r in rows], "next_cursor": next_cursor}

@@ -11,21 +11,16 @@ claim of a refund its share of the payment (never above what was paid): see
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import TypeAdapter
 
 from common.auth import CurrentPrincipal, Principal
-from common.bounds import Instant
-from common.cursor import decode_cursor
 from common.errors import Problem
 from common.fastlane import FastRoute
 from common.idempotency import MoneyHeaders
 from common.openapi import errors
-from common.paging import fetch_page
 from contracts.transaction import PaymentRequested, RefundRequested
 from transaction_svc import payments
 from transaction_svc.api import (
@@ -38,6 +33,7 @@ from transaction_svc.api import (
     deadline_of,
     no_check,
     owned_wallet,
+    page_by_creation,
     usable_method,
 )
 from transaction_svc.deps import App, TransactionApp
@@ -53,7 +49,6 @@ from transaction_svc.schemas import (
 from transaction_svc.status import payment_status
 
 router = APIRouter()
-CURSOR = TypeAdapter(tuple[Instant, uuid.UUID])  # (created_at, id) of the last payment
 PAYMENT_ANSWERS = MONEY_ANSWERS | errors(403, 404, 409, 422)
 
 
@@ -297,19 +292,18 @@ async def list_payments(
 ) -> dict[str, Any]:
     """Payments the caller paid or was paid (every payment for admins and auditors),
     newest first; ``merchant_id`` and ``order_id`` narrow them (an order: one at most)."""
-    after = decode_cursor(cursor, CURSOR) if cursor else None
     party = None if principal.has_role(*READERS) else principal.subject
-    rows, next_cursor = await fetch_page(
-        lambda n: payments.search_payments(
+    rows, next_cursor = await page_by_creation(
+        cursor,
+        limit,
+        lambda after, n: payments.search_payments(
             app.engine,
             party=party,
             merchant_id=merchant_id,
             order_id=order_id,
-            cursor=(after[0], str(after[1])) if after else None,
+            cursor=after,
             limit=n,
         ),
-        limit,
-        lambda r: [r.created_at, r.id],
     )
     refunds = await payments.refunds_of(app.engine, [r.id for r in rows])
     return {

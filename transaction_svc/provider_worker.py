@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from common.app import serve
 from common.db import answers, make_engine
 from common.health import ReadyCheck
-from common.kafka.consumer import make_consumer
 from common.kafka.headers import traceparent_of
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer, queue_envelope
@@ -61,20 +60,13 @@ class ProviderWorker:
             settings.pgw_svc_url, self.tokens, settings.provider_timeout_s
         )
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
-        consumer = make_consumer(
-            settings.kafka_bootstrap,
+        self.tracked = TrackedConsumer.of_group(
+            settings,
             GROUP,
-            client_id=settings.service_name,
-            max_poll_records=BATCH_MAX,
-            fetch=settings.fetch_tuning(),
-        )
-        self.tracked = TrackedConsumer(
-            consumer,
             [PROVIDER_COMMANDS],
             self,
             PgOffsets(self.engine, "transactions.offsets", CONSUMER),
             self.producer,
-            settings.service_name,
             batch_max=BATCH_MAX,
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}

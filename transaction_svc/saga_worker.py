@@ -37,7 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from common.app import serve
 from common.db import LOG_DERIVED, answers, make_engine
 from common.health import ReadyCheck
-from common.kafka.consumer import make_consumer
 from common.kafka.headers import is_chained, message_type, traceparent_of
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer, queue_envelope
@@ -159,20 +158,13 @@ class SagaWorker:
         self.engine = make_engine(settings.postgres_dsn, pool_size=3, server_settings=LOG_DERIVED)
         self.redis = make_redis(settings.redis_url)
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
-        consumer = make_consumer(
-            settings.kafka_bootstrap,
+        self.tracked = TrackedConsumer.of_group(
+            settings,
             GROUP,
-            client_id=settings.service_name,
-            max_poll_records=BATCH_MAX,
-            fetch=settings.fetch_tuning(),
-        )
-        self.tracked = TrackedConsumer(
-            consumer,
             [WALLET_EVENTS, PAYMENT_EVENTS, USER_EVENTS],
             self,
             PgOffsets(self.engine, "transactions.offsets", CONSUMER),
             self.producer,
-            settings.service_name,
             batch_max=BATCH_MAX,
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}

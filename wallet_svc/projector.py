@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from common.app import serve
 from common.db import LOG_DERIVED, answers, make_engine
 from common.health import ReadyCheck
-from common.kafka.consumer import make_consumer
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
@@ -61,20 +60,13 @@ class BalanceProjector:
         self.redis: Redis = make_redis(s.redis_url)
         self.dlq: AIOKafkaProducer = make_producer(s.kafka_bootstrap, client_id=s.service_name)
         await self.dlq.start()
-        consumer = make_consumer(
-            s.kafka_bootstrap,
+        self.tracked = TrackedConsumer.of_group(
+            s,
             self.group,
-            client_id=s.service_name,
-            max_poll_records=BATCH_MAX,
-            fetch=s.fetch_tuning(),
-        )
-        self.tracked = TrackedConsumer(
-            consumer,
             [self.topic],
             self,
             PgOffsets(self.engine, OFFSETS, CONSUMER),
             self.dlq,
-            s.service_name,
             batch_max=BATCH_MAX,
         )
         await self.tracked.start()

@@ -41,9 +41,10 @@ from pymongo.errors import ConnectionFailure
 from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from common.kafka.consumer import record_context
+from common.kafka.consumer import make_consumer, record_context
 from common.kafka.headers import dead_letter_headers
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
+from common.settings import Settings
 from common.topics import dlq
 
 log = logging.getLogger("paystream.tracked")
@@ -154,6 +155,37 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         self.stored: dict[TopicPartition, int] = {}
         self._tails: dict[TopicPartition, tuple[int, int]] = {}
         self._in_flight = asyncio.Lock()
+
+    @classmethod
+    def of_group(
+        cls,
+        settings: Settings,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler[T, U],
+        offsets: OffsetStore[U],
+        dead_letters: AIOKafkaProducer,
+        batch_max: int = 2000,
+    ) -> TrackedConsumer[T, U]:
+        """The tracked consumer of a service's worker: consumer group ``group`` on the
+        cluster of ``settings``, fetching up to ``batch_max`` records with the hot-path
+        fetch tuning, its client named after the service."""
+        consumer = make_consumer(
+            settings.kafka_bootstrap,
+            group,
+            client_id=settings.service_name,
+            max_poll_records=batch_max,
+            fetch=settings.fetch_tuning(),
+        )
+        return cls(
+            consumer,
+            topics,
+            handler,
+            offsets,
+            dead_letters,
+            settings.service_name,
+            batch_max=batch_max,
+        )
 
     async def start(self) -> None:
         self.consumer.subscribe(self.topics, listener=self)
