@@ -392,7 +392,7 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
     )
     sagas = check_sagas(tx_msgs, report.problems)
     payment_msgs = await read_topic(settings.kafka_bootstrap, PAYMENT_EVENTS, decode_payment_event)
-    payments = check_payments(tx_msgs, payment_msgs, wallet_msgs, report.problems)
+    payments = check_payments(tx_msgs, payment_msgs, wallet_msgs, report.problems, report.warnings)
     compare_read_model(at_cut, model, report)
     if full.undecodable:
         report.warnings.append(f"{full.undecodable} undecodable messages (dead-lettered, skipped)")

@@ -82,7 +82,7 @@ class Logs:
 
     def check(self) -> list[str]:
         problems: list[str] = []
-        check_payments(self.tx, self.payments, self.wallet, problems)
+        check_payments(self.tx, self.payments, self.wallet, problems, warnings=[])
         check_sagas(self.tx, problems)
         return problems
 
