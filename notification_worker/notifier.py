@@ -2,8 +2,9 @@
 notifications and delivers them.
 
 Per batch: projections first (``UserRegistered`` -> who a user is, ``WalletOpened`` ->
-who owns a wallet), then each event's intents (``catalogue``), each on the channels the
-recipient's preferences allow. A delivery is claimed under the unique index on (event,
+who owns a wallet), then each event's intents (``catalogue``; one per event, kind and
+recipient, so an event redelivered within the batch is made once), up to ``CONCURRENCY``
+at a time, each on the channels the recipient's preferences allow. A delivery is claimed under the unique index on (event,
 kind, channel, user), tried up to ``delivery_attempts`` times with exponential backoff,
 and settled as sent or failed; then its outcome is published on ``notification-events``
 (once: a ``published`` flag, and an event id derived from the notification). A redelivered
@@ -19,6 +20,7 @@ Only the very moment between a provider's acceptance and the settle can send twi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -77,6 +79,7 @@ DECODERS = {
 }
 # versions that are read and let pass: a v1 verification request carried its token on
 # Kafka (the design this replaced); its link is not mailed
+CONCURRENCY = 16  # notifications of one batch made at once (Mongo round trips overlap)
 PASSED_OVER = frozenset({("EmailVerificationRequested", 1)})
 OUTCOME_IDS = uuid.UUID("6f1d2a4e-0c57-4a8e-9a43-5b0e7c2d9f10")  # namespace of event ids
 
@@ -107,6 +110,7 @@ class Notifier:
         self.channels = channels
         self.links = links
         self.producer = producer
+        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> Incoming | None:
         if message_type(record.headers) not in WANTED.get(record.topic, frozenset()):
@@ -123,10 +127,16 @@ class Notifier:
         incoming = [t.value for t in batch if t.value is not None]
         for item in incoming:
             await self._project(unit, item.event)
-        failed = []
+        # One notification per (event, kind, recipient) of the batch, made concurrently:
+        # a redelivered event in the same batch is made once (its claims would race),
+        # and different notifications have no order among them.
+        todo: dict[tuple[str, str, str | None, str | None], tuple[Incoming, Intent]] = {}
         for item in incoming:
             for intent in intents(item.topic, item.event):
-                failed += await self._notify(unit, item, intent)
+                key = (item.envelope.event_id, intent.kind, intent.user_id, intent.wallet_id)
+                todo.setdefault(key, (item, intent))
+        results = await asyncio.gather(*(self._bounded(unit, i, n) for i, n in todo.values()))
+        failed = [f for r in results for f in r]
         if failed:
             raise DeliveryFailed("; ".join(failed))
         return None
@@ -136,6 +146,10 @@ class Notifier:
             await store.remember_user(db, event.user_id, event.email, event.full_name)
         elif isinstance(event, WalletOpened):
             await store.remember_wallet(db, event.wallet_id, event.owner_id)
+
+    async def _bounded(self, db: store.Db, item: Incoming, intent: Intent) -> list[str]:
+        async with self._slots:
+            return await self._notify(db, item, intent)
 
     async def _notify(self, db: store.Db, item: Incoming, intent: Intent) -> list[str]:
         """Deliver ``intent`` on each allowed channel; the failures that dead-letter it."""
