@@ -3,12 +3,13 @@ notifications and delivers them.
 
 Per batch: projections first (``UserRegistered`` -> who a user is, ``WalletOpened`` ->
 who owns a wallet), then each event's intents (``catalogue``; one per event, kind and
-recipient, so an event redelivered within the batch is made once), up to ``CONCURRENCY``
-at a time, each on the channels the recipient's preferences allow. A delivery is claimed under the unique index on (event,
-kind, channel, user), tried up to ``delivery_attempts`` times with exponential backoff,
-and settled as sent or failed; then its outcome is published on ``notification-events``
-(once: a ``published`` flag, and an event id derived from the notification). A redelivered
-event finds its notifications settled and sends nothing again.
+recipient, so an event redelivered within the batch is made once), up to
+``CONCURRENCY`` at a time, each on the channels the recipient's preferences allow. A
+delivery is claimed under the unique index on (event, kind, channel, user), tried up to
+``delivery_attempts`` times with exponential backoff, and settled as sent or failed; then
+its outcome is published on ``notification-events`` (once: a ``published`` flag, and an
+event id derived from the notification). A redelivered event finds its notifications
+settled and sends nothing again.
 
 A delivery the provider kept refusing fails the batch after everything else in it was
 done: the runtime retries (settled deliveries are skipped), splits the batch, and
