@@ -25,6 +25,7 @@ from notification_worker.channels import Channel, SimulatedProvider, SmtpEmail
 from notification_worker.deps import NotificationApp
 from notification_worker.links import UserSvcLinks
 from notification_worker.notifier import Notifier
+from notification_worker.recipients import Recipients
 from notification_worker.settings import NotificationSettings
 
 GROUP = "notification-worker"
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         verifier = JwksVerifier(s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked)
         tokens = ServiceTokens.from_settings(s)
         links = UserSvcLinks(s.user_svc_url, tokens, s.web_url)
+        recipients = Recipients(s.user_svc_url, s.wallet_svc_url, tokens)
         email = SmtpEmail(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_timeout_s)
         try:
             await resources.open(kafka=True, mongo=True, redis=True)
@@ -67,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
             db = mongo[s.mongo_db]
             await store.ensure_indexes(db)
             tracked = TrackedConsumer.of_group(
-                s, GROUP, TOPICS, Notifier(s, channels(s, email), links, producer),
+                s, GROUP, TOPICS, Notifier(s, channels(s, email), links, recipients, producer),
                 MongoOffsets(db[store.OFFSETS], GROUP), producer, batch_max=BATCH_MAX,
             )  # fmt: skip
             install(app, NotificationApp(verifier=verifier, settings=s, db=db))
@@ -77,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             await revoked.stop()
             await verifier.aclose()
             await links.aclose()
+            await recipients.aclose()
             await email.aclose()
             await tokens.aclose()
             await resources.close()

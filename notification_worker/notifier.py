@@ -2,14 +2,15 @@
 notifications and delivers them.
 
 Per batch: projections first (``UserRegistered`` -> who a user is, ``WalletOpened`` ->
-who owns a wallet), then each event's intents (``catalogue``; one per event, kind and
-recipient, so an event redelivered within the batch is made once), up to
-``CONCURRENCY`` at a time, each on the channels the recipient's preferences allow. A
-delivery is claimed under the unique index on (event, kind, channel, user), tried up to
-``delivery_attempts`` times with exponential backoff, and settled as sent or failed; then
-its outcome is published on ``notification-events`` (once: a ``published`` flag, and an
-event id derived from the notification). A redelivered event finds its notifications
-settled and sends nothing again.
+who owns a wallet; a miss is asked of its owner service, ``recipients``), then each
+event's intents (``catalogue``; one per event, kind and recipient, so an event
+redelivered within the batch is made once), up to ``CONCURRENCY`` at a time, each on the
+channels the recipient's preferences allow. A delivery is claimed under the unique index
+on (event, kind, channel, user), tried up to ``delivery_attempts`` times with
+exponential backoff, and settled as sent or failed; then its outcome is published on
+``notification-events`` (once: a ``published`` flag, and an event id derived from the
+notification). A redelivered event finds its notifications settled and sends nothing
+again.
 
 A delivery the provider kept refusing fails the batch after everything else in it was
 done: the runtime retries (settled deliveries are skipped), splits the batch, and
@@ -54,6 +55,7 @@ from notification_worker.catalogue import Intent, intents
 from notification_worker.channels import Channel, ProviderRefused, Recipient
 from notification_worker.links import LinkUnavailable, UserSvcLinks
 from notification_worker.preferences import channels_for
+from notification_worker.recipients import Recipients
 from notification_worker.render import channels_of, render
 from notification_worker.settings import NotificationSettings
 
@@ -105,11 +107,13 @@ class Notifier:
         settings: NotificationSettings,
         channels: Mapping[str, Channel],
         links: UserSvcLinks,
+        recipients: Recipients,
         producer: AIOKafkaProducer,
     ) -> None:
         self.settings = settings
         self.channels = channels
         self.links = links
+        self.recipients = recipients
         self.producer = producer
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -156,13 +160,12 @@ class Notifier:
         """Deliver ``intent`` on each allowed channel; the failures that dead-letter it."""
         user_id = intent.user_id
         if user_id is None and intent.wallet_id is not None:
-            user_id = await store.wallet_owner(db, intent.wallet_id)
-        person = await store.user(db, user_id) if user_id else None
-        if user_id is None or person is None:
+            user_id = await self.recipients.owner_of(db, intent.wallet_id)
+        to = await self.recipients.contact(db, user_id) if user_id else None
+        if user_id is None or to is None:  # its owner service does not know it either
             extra = {"kind": intent.kind, "event_id": item.envelope.event_id}
             log.warning("recipient unknown; notification skipped", extra=extra)
             return []
-        to = Recipient(user_id, str(person["email"]), str(person["full_name"]))
         wanted = channels_for(intent.category, await store.stored_preferences(db, user_id))
         failures = []
         for channel in [c for c in wanted if c in channels_of(intent.kind)]:

@@ -32,6 +32,7 @@ from common.openapi import errors
 from common.paging import fetch_page
 from common.prefer import prefer_wait
 from common.state import installed
+from common.wallet_directory import WalletEntry
 from contracts.ids import deterministic_id
 from contracts.payment import PROVIDER
 from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
@@ -47,7 +48,6 @@ from transaction_svc.schemas import (
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL, payment_status
-from transaction_svc.wallets import WalletEntry
 
 router = APIRouter()
 READERS = ("admin", "auditor")  # see every wallet and transaction

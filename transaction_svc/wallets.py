@@ -1,29 +1,20 @@
 """Who owns a wallet and its currency, as the command API needs them on every request.
 
 The directory table is projected from ``WalletOpened`` by the saga worker, so it lags
-the wallet API by a moment. A wallet missing from it is asked of wallet_svc's internal
-API (``GET /internal/wallets/{id}``, which reads the read model that answered the
-wallet's ``201``), with the caller's own token: what the API said exists is usable at
-once (read-your-writes), and no service reads another's database. Owner and currency
+the wallet API by a moment. A wallet missing from it is asked of wallet_svc
+(``common.wallet_directory``), with the caller's own token: what the API said exists is
+usable at once (read-your-writes), and no service reads another's database. Owner and currency
 never change once a wallet is opened, so answers are kept in memory.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.errors import Problem
-
-
-@dataclass(frozen=True, slots=True)
-class WalletEntry:
-    wallet_id: str
-    owner_id: str
-    currency: str
+from common.wallet_directory import WalletEntry, WalletSvcUnavailable, ask_wallet_svc
 
 
 class WalletDirectory:
@@ -62,21 +53,14 @@ class WalletDirectory:
     ) -> WalletEntry | None:
         headers = {"authorization": authorization} if authorization else {}
         try:
-            resp = await self._client.get(f"/internal/wallets/{wallet_id}", headers=headers)
-        except httpx.HTTPError:
+            return await ask_wallet_svc(self._client, wallet_id, headers)
+        except WalletSvcUnavailable as exc:
+            if exc.status == 401:  # the caller's token ended since it was checked here
+                raise Problem(401, "unauthorized", "the access token is not valid",
+                              {"WWW-Authenticate": "Bearer"}) from None  # fmt: skip
             raise Problem(
-                503, "wallet_svc_unavailable", "cannot reach the wallet service"
+                503, "wallet_svc_unavailable", "the wallet service did not answer"
             ) from None
-        if resp.status_code == 404:
-            return None
-        if resp.status_code == 401:  # the caller's token ended since it was checked here
-            raise Problem(
-                401, "unauthorized", "the access token is not valid", {"WWW-Authenticate": "Bearer"}
-            )
-        if resp.status_code != 200:
-            raise Problem(503, "wallet_svc_unavailable", "the wallet service did not answer")
-        body = resp.json()
-        return WalletEntry(str(body["id"]), str(body["owner_id"]), str(body["currency"]))
 
 
 async def _from_table(engine: AsyncEngine, ids: list[str]) -> dict[str, WalletEntry]:

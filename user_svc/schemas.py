@@ -130,6 +130,26 @@ class EmailLink(BaseModel):
     expires_at: datetime
 
 
+class UserContact(BaseModel):
+    """Where the mailer reaches a user, for a notification whose event named only an id."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "0192f7a4-1c2b-7d3e-8f40-123456789abc",
+                    "email": "ada@example.com",
+                    "full_name": "Ada King",
+                }
+            ]
+        }
+    )
+
+    user_id: str
+    email: str
+    full_name: str
+
+
 class ProfilePatch(In):
     model_config = ConfigDict(json_schema_extra={"examples": [{"full_name": "Ada King"}]})
 

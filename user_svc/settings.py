@@ -17,7 +17,8 @@ class UserSettings(Settings):
     service_token_ttl_s: int = Field(default=15 * 60, ge=30)
     email_token_ttl_s: int = Field(default=24 * 60 * 60, ge=60)
     password_reset_ttl_s: int = Field(default=30 * 60, ge=60)
-    # The service clients that may fetch one-time email links (POST /internal/email-links).
+    # The service clients that send mail: they may fetch one-time email links (POST
+    # /internal/email-links) and a user's contact (GET /internal/users/{id}/contact).
     email_link_clients: frozenset[str] = frozenset({"notification_worker"})
 
     # Private keys are stored PEM-encrypted with this passphrase when it is set.

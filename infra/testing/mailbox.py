@@ -45,7 +45,7 @@ def read_mail(folder: Path) -> list[Mail]:
 
 
 async def wait_for_mail(
-    folder: Path, match: Callable[[Mail], bool], count: int = 1, timeout: float = 30
+    folder: Path, match: Callable[[Mail], bool], count: int = 1, timeout: float = 60
 ) -> list[Mail]:
     """The messages matching ``match`` once there are ``count`` of them (AssertionError
     after ``timeout`` seconds, naming what did arrive)."""

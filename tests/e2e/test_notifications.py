@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
+from common.settings import Settings
 from infra.testing.api import (
     bearer,
     deposit,
@@ -21,6 +24,7 @@ from infra.testing.api import (
 )
 from infra.testing.mailbox import wait_for_mail
 from infra.testing.stack import StackUnderTest
+from notification_worker import store
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +70,45 @@ async def test_a_transfer_is_mailed_to_both_parties(
     assert theirs and not theirs & {i["id"] for i in mine}
     r = await api.post(f"/notifications/{mine[0]['id']}/read", headers=ann.auth)
     assert (r.status_code, r.json()["code"]) == (404, "notification_not_found")
+
+
+async def test_a_person_the_worker_has_not_projected_is_still_mailed(
+    api: httpx.AsyncClient, apps: StackUnderTest
+) -> None:
+    # given two people with wallets whose registration and wallets the worker has read
+    dee, eve = await register(api, "dee"), await register(api, "eve")
+    wd, we = await open_wallet(api, dee, "EUR"), await open_wallet(api, eve, "EUR")
+    await deposit(api, dee, wd, 5_000, "EUR")
+    eve_id = (await api.get("/users/me", headers=eve.auth)).json()["id"]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(Settings().mongo_url)
+    db = client[Settings().mongo_db]
+    try:
+        for _ in range(300):
+            if await db[store.USERS].find_one({"_id": eve_id}) and await db[store.WALLETS].find_one(
+                {"_id": we}
+            ):
+                break
+            await asyncio.sleep(0.1)
+        # and then forgot (as on a cold start, when a transfer is read before them)
+        await db[store.USERS].delete_one({"_id": eve_id})
+        await db[store.WALLETS].delete_one({"_id": we})
+        # when dee sends eve 7.00
+        r = await money_post(
+            api,
+            dee,
+            "/transfers",
+            {"from_wallet_id": wd, "to_wallet_id": we, "amount": 700, "currency": "EUR"},
+            wait=15,
+        )
+        assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+        # then eve is mailed all the same: the worker asked wallet_svc and user_svc
+        [got] = await wait_for_mail(
+            apps.cfg.mail_dir, lambda m: eve.email in m.to and "You received" in m.subject
+        )
+        assert got.subject == "You received 7.00 EUR"
+        assert (await db[store.WALLETS].find_one({"_id": we}))["owner_id"] == eve_id
+    finally:
+        await client.close()
 
 
 async def test_forgot_password_mail_resets_and_ends_old_sessions(

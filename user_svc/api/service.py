@@ -13,8 +13,15 @@ from common.auth import Principal, require_roles
 from common.errors import Problem
 from common.openapi import errors
 from common.responses import OrjsonResponse
-from user_svc.api.deps import ClientsDep, IdentityDep, KeysDep, SettingsDep
-from user_svc.schemas import EmailLink, EmailLinkIn, Jwks, ServiceToken, TokenVerifyIn
+from user_svc.api.deps import AccountsDep, ClientsDep, IdentityDep, KeysDep, SettingsDep
+from user_svc.schemas import (
+    EmailLink,
+    EmailLinkIn,
+    Jwks,
+    ServiceToken,
+    TokenVerifyIn,
+    UserContact,
+)
 
 router = APIRouter(tags=["service"])
 Service = Annotated[Principal, require_roles("service")]
@@ -103,3 +110,16 @@ async def email_link(
     token, issued = await identity.issue_link_token(body.request_id)
     return {"token": token, "purpose": issued.purpose, "user_id": str(issued.user_id),
             "expires_at": issued.expires_at}  # fmt: skip
+
+
+@router.get("/internal/users/{user_id}/contact", response_model=UserContact,
+            responses=errors(403, 404))  # fmt: skip
+async def user_contact(
+    user_id: str, caller: Service, accounts: AccountsDep, settings: SettingsDep
+) -> object:
+    """A user's email and name, for the mailer's service client only: its own projection
+    of ``UserRegistered`` may not have the user yet when an event about them arrives."""
+    if caller.subject not in settings.email_link_clients:
+        raise Problem(403, "forbidden", "this client may not read contacts")
+    user = await accounts.get(user_id)
+    return {"user_id": str(user.id), "email": user.email, "full_name": user.full_name}
