@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,9 +47,11 @@ def _digest(secret: bytes, timestamp: int, body: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    """The signature header for `body` sent at `timestamp` (unix seconds)."""
-    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
+def sign(secret: bytes | Sequence[bytes], timestamp: int, body: bytes) -> str:
+    """The signature header for `body` sent at `timestamp` (unix seconds); with several
+    secrets (a sender rotating its secret), one `v1` for each, in the order given."""
+    secrets = [secret] if isinstance(secret, bytes) else list(secret)
+    return ",".join([f"t={timestamp}"] + [f"v1={_digest(s, timestamp, body)}" for s in secrets])
 
 
 def _parse(header: str) -> tuple[int, list[str]]:

@@ -38,7 +38,7 @@ ROUTES: dict[str, str] = {
     "/fx": TRANSACTION_SVC,
     "/admin/transactions": TRANSACTION_SVC,
     "/payment-methods": PGW_SVC,
-    "/webhooks": PGW_SVC,
+    "/webhooks": TRANSACTION_SVC,
     "/notifications": NOTIFICATION_WORKER,
     "/audit": AUDIT_SVC,
 }

@@ -21,6 +21,7 @@ from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
 from transaction_svc.wallets import WalletDirectory
+from transaction_svc.webhooks import api as webhooks_api
 
 
 def create_app(settings: TransactionSettings) -> FastAPI:
@@ -63,6 +64,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(payments_api.router)
     app.include_router(callbacks.router)
+    app.include_router(webhooks_api.router)
     # the money POSTs: see common/fastlane.py
     app.state.fast_routes.extend(FAST_ROUTES + payments_api.FAST_ROUTES)
     return app

@@ -24,3 +24,18 @@ class TransactionSettings(Settings):
     # withdrawals); read from the access token's ``ev`` claim. On by default, so that
     # scripted clients keep working.
     unverified_may_move_money: bool = True
+    # Webhooks to merchants (transaction_svc/webhooks, docs/merchants.md). Targets must be
+    # https and public; the local stack and the tests allow http and loopback.
+    webhook_allow_http: bool = False
+    webhook_allow_loopback: bool = False
+    # A failed delivery is tried again after min(max, base * 2^(n-1)) seconds, less up to
+    # half of it at random, until the horizon after its first attempt has passed.
+    webhook_retry_base_s: float = Field(default=10.0, gt=0)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_retry_horizon_s: float = Field(default=86400.0, ge=0)
+    # An endpoint whose attempts failed this many times in a row is disabled.
+    webhook_disable_after_failures: int = Field(default=100, ge=1)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # After a rotation, deliveries are signed with the old secret too for this long.
+    webhook_secret_overlap_s: float = Field(default=86400.0, ge=0)
+    webhook_endpoints_per_merchant: int = Field(default=16, ge=1)

@@ -36,6 +36,14 @@ WORKER_PORTS: dict[str, tuple[str, int]] = {
     "wallet_projector": ("wallet_svc.projector", 18013),
     "transaction_saga": ("transaction_svc.saga_worker", 18014),
     "transaction_provider": ("transaction_svc.provider_worker", 18015),
+    "transaction_webhooks": ("transaction_svc.webhooks.worker", 18016),
+}
+
+# Settings of every process of a local stack: everything runs on loopback, so merchants'
+# webhooks may go to plain http on loopback too (never so in docker-compose.yml).
+LOCAL_SETTINGS: dict[str, str] = {
+    "PAYSTREAM_WEBHOOK_ALLOW_HTTP": "true",
+    "PAYSTREAM_WEBHOOK_ALLOW_LOOPBACK": "true",
 }
 
 

@@ -8,7 +8,7 @@ import sys
 import urllib.request
 
 from infra.local.backing import BACKING, start_backing, stop_backing
-from infra.local.config import REPO_ROOT, WORKER_PORTS, LocalConfig
+from infra.local.config import LOCAL_SETTINGS, REPO_ROOT, WORKER_PORTS, LocalConfig
 from infra.local.credentials import credentials_env
 from infra.local.install import install_all
 from infra.local.procs import port_open, read_pid, spawn, stop, wait_until
@@ -52,6 +52,7 @@ def start_app(cfg: LocalConfig, name: str, env: dict[str, str] | None = None) ->
     argv, port = app_processes(cfg)[name]
     env = {
         **cfg.client_env(),
+        **LOCAL_SETTINGS,
         **credentials_env(cfg.run_dir, argv[-1]),
         "PAYSTREAM_SERVICE_NAME": name,
         "PAYSTREAM_HTTP_PORT": str(port),

@@ -23,6 +23,7 @@ from infra.testing.api import (
     deposit,
     money_post,
     open_wallet,
+    pay_merchant,
     register,
     settled_balance,
     until_terminal,
@@ -81,16 +82,7 @@ def _order(
 async def _pay(
     api: httpx.AsyncClient, payer: Payer, body: dict[str, Any], wait: int = 15
 ) -> httpx.Response:
-    """A payment, once transaction_svc knows the merchant and its wallet: both are
-    projected from the logs (user-events, wallet-events) and lag registration by a
-    moment, and a refused payment records nothing, so it is asked again."""
-    key = str(uuid.uuid4())
-    for _ in range(150):
-        r = await money_post(api, payer.user, "/payments", body, key=key, wait=wait)
-        if r.json().get("code") not in ("merchant_not_found", "merchant_currency_unsupported"):
-            return r
-        await asyncio.sleep(0.2)
-    return r
+    return await pay_merchant(api, payer.user, body, wait)
 
 
 async def _paid(api: httpx.AsyncClient, merchant: Merchant, payer: Payer, amount: int) -> str:

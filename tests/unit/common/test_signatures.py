@@ -105,3 +105,18 @@ def test_any_single_character_change_of_the_header_is_refused(data: st.DataObjec
     tampered = header[:position] + char + header[position + 1 :]
     with pytest.raises(SignatureRejected):
         verify(tampered, BODY, SECRET, NOW)
+
+
+def test_a_rotating_sender_signs_with_each_secret_and_either_verifies() -> None:
+    # given a sender holding a new and an old secret
+    old, new = b"whsec_old", b"whsec_new"
+    header = sign([new, old], NOW, BODY)
+    # then the header has one t and a v1 per secret, the new one first
+    t, first, second = header.split(",")
+    assert t == f"t={NOW}"
+    assert first == "v1=" + hmac.new(new, f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    assert second == "v1=" + hmac.new(old, f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    # and a receiver with either secret accepts it, one with another secret does not
+    assert verify(header, BODY, new, NOW).signature == first.removeprefix("v1=")
+    assert verify(header, BODY, old, NOW).signature == second.removeprefix("v1=")
+    assert problem_of(header, secret=b"whsec_other") is SignatureProblem.BAD_SIGNATURE

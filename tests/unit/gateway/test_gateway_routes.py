@@ -28,7 +28,7 @@ from gateway.routes import DEFAULT_TABLE, has_dot_segments
         ("/fx/quote", "transaction_svc"),
         ("/admin/transactions", "transaction_svc"),
         ("/payment-methods", "pgw_svc"),
-        ("/webhooks/3", "pgw_svc"),
+        ("/webhooks/3", "transaction_svc"),
         ("/notifications", "notification_worker"),
         ("/audit/logs", "audit_svc"),
         ("/audit/verify", "audit_svc"),
