@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from contracts.message import Message
 from contracts.payment import PaymentEvent
-from contracts.transaction import TransactionEvent
+from contracts.transaction import TransactionTopicEvent
 from contracts.user import UserEvent
 from contracts.wallet import WalletEvent
 
@@ -58,10 +58,11 @@ PUBLIC: tuple[PublicTopic, ...] = (
     ),
     PublicTopic(
         TRANSACTION_EVENTS,
-        "transaction_id",
+        "transaction_id (a change of fees, limits or exchange rates: what changed)",
         "What happened to each transfer, deposit, withdrawal, payment to a merchant and "
-        "refund, from request to terminal state.",
-        TransactionEvent.__args__,
+        "refund, from request to terminal state; and every change of the fee schedule, "
+        "of the limits and of the exchange rates, with the admin who made it.",
+        TransactionTopicEvent.__args__,
     ),
     PublicTopic(
         WALLET_EVENTS,

@@ -1,7 +1,8 @@
 """Public `transaction-events` (key `transaction_id`): what happened to a transfer, a
 deposit, a withdrawal, a payment to a merchant or a refund, from request to terminal state
 (the provider's part of a deposit's or withdrawal's life, and each step of a payment and
-its refunds, is on `payment-events`, contracts.payment).
+its refunds, is on `payment-events`, contracts.payment); and the admins' changes of fees
+and limits (`TermsChanged`, keyed by what changed).
 Amounts are int minor units; `deadline` is epoch ms.
 """
 
@@ -160,6 +161,7 @@ class PaymentRequested(Message, frozen=True):
     deadline: int
     payment_method_id: str = ""
     owner_id: str = ""
+    fee: int = 0  # paid by the payer on top of `amount` (a wallet payment's)
 
 
 class PaymentCompleted(Message, frozen=True):
@@ -168,6 +170,7 @@ class PaymentCompleted(Message, frozen=True):
     order_id: str
     amount: int
     currency: str
+    fee: int = 0
 
 
 class PaymentFailed(Message, frozen=True):
@@ -216,6 +219,35 @@ class RefundFailed(Message, frozen=True):
     reason: str
 
 
+class FeeScheduleChanged(Message, frozen=True):
+    """An admin (`changed_by`) set the fee of `transaction_type` in `currency`:
+    `fixed + ceil(amount * basis_points / 10000)`, at least `minimum`, at most `maximum`
+    (none: no cap), in minor units. Key: `fees:<transaction_type>:<currency>`."""
+
+    transaction_type: str
+    currency: str
+    basis_points: int
+    fixed: int
+    minimum: int
+    changed_by: str
+    maximum: int | None = None
+
+
+class LimitChanged(Message, frozen=True):
+    """An admin (`changed_by`) set the limits of `transaction_type` in `currency` for a
+    role (`role`) or one user (`user_id`, overriding the role's): `per_transaction`, the
+    most one transaction may move, and `daily`, the most a user's transactions of the type
+    may move in a UTC day (none: no limit). Key: `limits:<role or user>`."""
+
+    transaction_type: str
+    currency: str
+    changed_by: str
+    role: str = ""
+    user_id: str = ""
+    per_transaction: int | None = None
+    daily: int | None = None
+
+
 TransactionEvent: TypeAlias = (
     TransferRequested
     | TransferDebited
@@ -236,9 +268,12 @@ TransactionEvent: TypeAlias = (
     | RefundCompleted
     | RefundFailed
 )
+TermsChanged: TypeAlias = FeeScheduleChanged | LimitChanged  # an admin's, no transaction
+TransactionTopicEvent: TypeAlias = TransactionEvent | TermsChanged  # all the topic carries
 
 
-def decode_transaction_event(payload: Mapping[str, Any]) -> TransactionEvent:
-    """The transaction event of an envelope's payload (ValueError if it is none)."""
-    event: TransactionEvent = from_payload(payload, TransactionEvent)
+def decode_transaction_event(payload: Mapping[str, Any]) -> TransactionTopicEvent:
+    """The `transaction-events` message of an envelope's payload (ValueError if it is
+    none): a transaction's event, or a change of the fees or limits."""
+    event: TransactionTopicEvent = from_payload(payload, TransactionTopicEvent)
     return event

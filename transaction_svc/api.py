@@ -20,7 +20,6 @@ import httpx
 import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import CurrentPrincipal, Principal, token_of
 from common.bounds import Instant
@@ -38,6 +37,7 @@ from contracts.payment import PROVIDER
 from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
 from transaction_svc import store
 from transaction_svc.deps import App, TransactionApp
+from transaction_svc.pricing import priced, with_fee
 from transaction_svc.schemas import (
     DepositCreate,
     TransactionPublic,
@@ -48,6 +48,7 @@ from transaction_svc.schemas import (
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import append, start
 from transaction_svc.status import PENDING, TERMINAL, payment_status
+from transaction_svc.store import Record
 
 router = APIRouter()
 READERS = ("admin", "auditor")  # see every wallet and transaction
@@ -116,7 +117,6 @@ class Caller:
     authorization: str | None  # passed on when wallet_svc is asked about a wallet
 
 
-Record = Callable[[AsyncConnection], Awaitable[None]]  # store.ClaimRequest.record
 Build = Callable[
     [TransactionApp, Caller, Any, str, datetime],
     Awaitable[tuple[dict[str, Any], Any, Record | None]],
@@ -138,6 +138,7 @@ async def submit(
     tx_id = deterministic_id(kind, principal.subject, key)
     now = datetime.now(UTC)
     row, event, record = await build(state, caller, body, tx_id, now)
+    row, event, record = await priced(state.engine, principal, row, event, record, now)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
     row |= begun.columns()
     first = represent(
@@ -169,6 +170,7 @@ async def submit(
         if current is not None:  # append exactly what the first request would have
             first_at = current.created_at
             event = msgspec.structs.replace(event, deadline=deadline_of(state.settings, first_at))
+            event = with_fee(event, current.fee)  # the fee of the first, whatever it is now
             begun = start(event, first_at, caller.correlation_id)
         if not wait_s or not needs_append:
             if needs_append:

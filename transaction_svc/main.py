@@ -14,7 +14,7 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.service_token import ServiceTokens
 from common.state import install
-from transaction_svc import callbacks, payments_api
+from transaction_svc import callbacks, payments_api, terms_api
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.deps import TransactionApp
 from transaction_svc.provider import ProviderClient
@@ -63,6 +63,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     app = build_app(settings.service_name, lifespan=lifespan)
     app.include_router(router)
     app.include_router(payments_api.router)
+    app.include_router(terms_api.router)
     app.include_router(callbacks.router)
     app.include_router(webhooks_api.router)
     # the money POSTs: see common/fastlane.py

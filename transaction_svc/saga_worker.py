@@ -67,6 +67,7 @@ from transaction_svc.payments import project_roles, settle_refunds
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import Start, append, request_of, start
 from transaction_svc.status import public_status
+from transaction_svc.terms import release
 
 log = logging.getLogger("paystream.saga")
 
@@ -86,6 +87,8 @@ ANSWERS = {t.__name__ for t in WalletAnswer.__args__}
 ROLES = {"UserRegistered", "UserRoleChanged"}  # who is a merchant (payments_api)
 OUTCOMES = {t.__name__ for t in ProviderOutcome.__args__}
 BATCH_MAX = 2000
+# terminal states in which nothing stays moved: their share of a daily limit goes back
+MOVED_NOTHING = frozenset({SagaStatus.FAILED, SagaStatus.REVERSED})
 SAVE_WATERMARK = text(
     "INSERT INTO transactions.offsets (consumer, topic, partition, next_offset) "
     "VALUES (:c, :t, :p, :o) ON CONFLICT (consumer, topic, partition) "
@@ -323,6 +326,10 @@ class SagaWorker:
         ]
         if refunds:  # in this transaction: each refund settles once, with its saga
             await settle_refunds(conn, refunds)
+        ended = [tx for tx, s in changed.items() if s.is_terminal()]
+        if ended:  # so is each one's share of a daily limit: kept, or given back
+            moved_nothing = [tx for tx in ended if changed[tx].status in MOVED_NOTHING]
+            await release(conn, ended, moved_nothing)
         notices = []
         for tx, s in changed.items():
             if s.is_terminal():

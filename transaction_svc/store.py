@@ -96,6 +96,10 @@ _PREVIOUS = text(
 )
 
 
+# more rows a claim writes in its own database transaction (``ClaimRequest.record``)
+Record = Callable[[AsyncConnection], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
     """What one money POST asks to claim (the arguments of ``claim``)."""
@@ -106,9 +110,9 @@ class ClaimRequest:
     response: dict[str, Any]
     row: dict[str, Any]
     # more rows to write in the claim's own database transaction (a payment's order, a
-    # refund's share of its payment); raises to refuse the request, and then neither the
-    # key nor anything else stays claimed
-    record: Callable[[AsyncConnection], Awaitable[None]] | None = None
+    # refund's share of its payment, a share of a daily limit); raises to refuse the
+    # request, and then neither the key nor anything else stays claimed
+    record: Record | None = None
 
     def values(self) -> tuple[Any, ...]:
         """The claim statement's parameters for this request, in ``CLAIM_PARAMS`` order."""

@@ -1,8 +1,9 @@
 """Payments to a merchant from a wallet, and their refunds: two-leg movements like a
 transfer (`saga.py` drives them with the transfer's steps), with their own events.
 
-A payment debits the payer's wallet into system:in_transit with the credit of the
-merchant's wallet as the debit's continuation; a refund debits the merchant's wallet with
+A payment debits the payer's wallet (amount + fee) into system:in_transit with the
+credit of the merchant's wallet (amount; the fee to system:fees) as the debit's
+continuation; a refund debits the merchant's wallet with
 the credit of the payer's wallet as continuation. A refused debit moves nothing; a refused
 credit is compensated back to the debited wallet. Each ends with its transaction event
 (`contracts.transaction`) and its payment event (`contracts.payment`, keyed by the payment:
@@ -40,12 +41,13 @@ def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
     """The first state of a payment or a refund: debiting, like a transfer; a card
     payment charging, like a deposit (its `charge` step requested)."""
     method_id = owner_id = charge_id = ""
+    fee = 0  # a refund carries none: it gives back the amount, the payment's fee stays
     if isinstance(message, tx.RefundRequested):
         refund, provider, payment_id = True, WALLET, message.payment_id
         charge_id = message.charge_id
     else:
         refund, provider, payment_id = False, message.provider, message.transaction_id
-        method_id, owner_id = message.payment_method_id, message.owner_id
+        method_id, owner_id, fee = message.payment_method_id, message.owner_id, message.fee
     card = provider == CARD
     provider = PROVIDER if card or charge_id else provider
     s = SagaState(
@@ -56,6 +58,7 @@ def merchant_saga(message: MerchantRequest, at: int) -> SagaState:
         to_wallet_id=message.to_wallet_id,
         amount=message.amount,
         currency=message.currency,
+        fee=fee,
         deadline=message.deadline,
         provider=provider,
         merchant_id=message.merchant_id,
@@ -85,7 +88,11 @@ def merchant_request(s: SagaState) -> MerchantRequest:
     if s.kind == "refund":
         return tx.RefundRequested(**common, payment_id=s.payment_id, charge_id=s.charge_id)
     return tx.PaymentRequested(
-        **common, provider=paid_by(s), payment_method_id=s.method_id, owner_id=s.owner_id
+        **common,
+        provider=paid_by(s),
+        payment_method_id=s.method_id,
+        owner_id=s.owner_id,
+        fee=s.fee,
     )
 
 
@@ -179,6 +186,6 @@ def ended(s: SagaState, reason: str | None) -> list[SagaEvent]:
     order: dict[str, Any] = {"transaction_id": s.transaction_id, "merchant_id": s.merchant_id}
     order |= {"order_id": s.order_id, **money}
     if s.status is SagaStatus.COMPLETED:
-        return [tx.PaymentCompleted(**order), pay.PaymentCompleted(**fields)]
+        return [tx.PaymentCompleted(**order, fee=s.fee), pay.PaymentCompleted(**fields)]
     why = reason or "payment_failed"
     return [tx.PaymentFailed(**order, reason=why), pay.PaymentFailed(**fields, failure_reason=why)]

@@ -1,0 +1,245 @@
+"""Fees and limits through the gateway: a fee set by an admin is charged with the movement
+and shown on it, reaches system:fees and is audited; a daily limit holds however many
+requests race for it, a failed transaction gives its share back, and every refusal moves
+nothing. Fees are set in currencies no other test moves (DKK, NOK): the schedule is
+shared by the whole stack; limits are set for one user at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from infra.testing.api import (
+    User,
+    balance,
+    deposit,
+    money_post,
+    open_wallet,
+    register,
+    settled_balance,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def user_id(user: User) -> str:
+    return str(jwt.decode(user.token, options={"verify_signature": False})["sub"])
+
+
+async def _set(
+    api: httpx.AsyncClient, who: User, path: str, body: dict[str, Any]
+) -> httpx.Response:
+    return await api.put(path, json=body, headers=who.auth)
+
+
+async def _funded(
+    api: httpx.AsyncClient, name: str, currency: str, funds: int
+) -> tuple[User, str, str]:
+    """A user with two wallets in ``currency``, the first holding ``funds``."""
+    user = await register(api, name)
+    src, dst = await open_wallet(api, user, currency), await open_wallet(api, user, currency)
+    if funds:
+        await deposit(api, user, src, funds, currency)
+    return user, src, dst
+
+
+def _transfer(src: str, dst: str, amount: int, currency: str = "USD") -> dict[str, Any]:
+    return {"from_wallet_id": src, "to_wallet_id": dst, "amount": amount, "currency": currency}
+
+
+async def test_a_transfer_fee_is_charged_with_the_transfer_and_shown_on_it(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given a DKK transfer fee of 1.5 % + 25, at least 30, at most 2_000
+    rule = {"transaction_type": "transfer", "currency": "DKK", "basis_points": 150,
+            "fixed": 25, "minimum": 30, "maximum": 2_000}  # fmt: skip
+    r = await _set(api, admin, "/admin/fees", rule)
+    assert r.status_code == 200, r.text
+    assert r.json()["updated_by"] == user_id(admin)
+    user, src, dst = await _funded(api, "payer", "DKK", 10_000)
+    # when 1_001 is transferred
+    r = await money_post(api, user, "/transfers", _transfer(src, dst, 1_001, "DKK"), wait=15)
+    # then the fee is ceil(15.015) + 25 = 41, the source paid 1_042 and the payee got 1_001
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert r.json()["fee"] == 41
+    assert (await settled_balance(api, user, src, 10_000 - 1_042))["ledger"] == 8_958
+    assert (await settled_balance(api, user, dst, 1_001))["ledger"] == 1_001
+    shown = await api.get(f"/transactions/{r.json()['id']}", headers=user.auth)
+    assert shown.json()["fee"] == 41
+    # and anyone signed in reads the schedule
+    fees = (await api.get("/fees", headers=user.auth)).json()["items"]
+    assert {k: v for k, v in next(
+        f for f in fees if (f["transaction_type"], f["currency"]) == ("transfer", "DKK")
+    ).items() if k in rule} == rule  # fmt: skip
+
+
+async def test_the_fee_counts_toward_what_the_payer_must_have(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given the DKK fee (at least 30) and a payer with exactly 1_000
+    rule = {"transaction_type": "transfer", "currency": "DKK", "basis_points": 150,
+            "fixed": 25, "minimum": 30, "maximum": 2_000}  # fmt: skip
+    assert (await _set(api, admin, "/admin/fees", rule)).status_code == 200
+    user, src, dst = await _funded(api, "short", "DKK", 1_000)
+    # when all 1_000 is transferred
+    r = await money_post(api, user, "/transfers", _transfer(src, dst, 1_000, "DKK"), wait=15)
+    # then it fails for want of the fee, and nothing moved
+    assert r.status_code == 200 and r.json()["status"] == "failed", r.text
+    assert r.json()["failure_reason"] == "insufficient_funds"
+    assert (await balance(api, user, src))["ledger"] == 1_000
+    assert (await balance(api, user, dst))["ledger"] == 0
+
+
+async def test_a_wallet_payment_fee_is_paid_by_the_payer_and_not_refunded(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given a NOK payment fee of 2 % and a merchant and a payer in NOK
+    rule = {"transaction_type": "payment", "currency": "NOK", "basis_points": 200}
+    assert (await _set(api, admin, "/admin/fees", rule)).status_code == 200
+    shop = await register(api, "shop", role="merchant")
+    shop_wallet = await open_wallet(api, shop, "NOK")
+    payer, wallet, _ = await _funded(api, "buyer", "NOK", 5_000)
+    body = {"merchant_id": user_id(shop), "order_id": f"o-{uuid.uuid4().hex[:8]}",
+            "amount": 1_000, "currency": "NOK", "from_wallet_id": wallet}  # fmt: skip
+    # when the payer pays 1_000 (the merchant is known once user-events are projected)
+    key = str(uuid.uuid4())
+    for _ in range(150):
+        r = await money_post(api, payer, "/payments", body, key=key, wait=15)
+        if r.json().get("code") not in ("merchant_not_found", "merchant_currency_unsupported"):
+            break
+        await asyncio.sleep(0.2)
+    # then the payer paid 1_020, the merchant got 1_000
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert r.json()["fee"] == 20
+    assert (await settled_balance(api, payer, wallet, 3_980))["ledger"] == 3_980
+    assert (await settled_balance(api, shop, shop_wallet, 1_000))["ledger"] == 1_000
+    # and a full refund gives back the 1_000, not the fee
+    refund = await money_post(api, shop, f"/payments/{r.json()['id']}/refunds", {}, wait=15)
+    assert refund.status_code == 200 and refund.json()["status"] == "completed", refund.text
+    assert refund.json()["fee"] == 0
+    assert (await settled_balance(api, payer, wallet, 4_980))["ledger"] == 4_980
+    assert (await settled_balance(api, shop, shop_wallet, 0))["ledger"] == 0
+
+
+async def test_thirty_concurrent_transfers_of_ten_against_a_daily_limit_of_a_hundred(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given a user with 1_000 and a daily transfer limit of 100 set for them alone
+    user, src, dst = await _funded(api, "limited", "USD", 1_000)
+    limit = {"transaction_type": "transfer", "currency": "USD", "user_id": user_id(user),
+             "daily": 100}  # fmt: skip
+    assert (await _set(api, admin, "/admin/limits", limit)).status_code == 200
+    # when 30 transfers of 10 are sent at once, each under its own key
+    answers = await asyncio.gather(
+        *(money_post(api, user, "/transfers", _transfer(src, dst, 10)) for _ in range(30))
+    )
+    # then exactly 10 were accepted, 20 refused limit_exceeded naming the limit
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {202: 10, 422: 20}, [a.text for a in answers]
+    refused = [a.json() for a in answers if a.status_code == 422]
+    assert {(p["code"], p["limit"], p["remaining"], p["limit_type"]) for p in refused} == {
+        ("limit_exceeded", 100, 0, "daily")
+    }
+    # and exactly 100 moved, and the caller's limits show the day used up
+    assert (await settled_balance(api, user, dst, 100))["ledger"] == 100
+    assert (await balance(api, user, src))["ledger"] == 900
+    mine = (await api.get("/limits", headers=user.auth)).json()
+    transfer = next(i for i in mine["items"] if i["transaction_type"] == "transfer")
+    assert (transfer["daily"], transfer["used_today"], transfer["remaining_today"]) == (100, 100, 0)
+    assert transfer["source"] == "user"
+
+
+async def test_a_failed_transfer_gives_its_share_of_the_day_back(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given a user with 50 and a daily limit of 100
+    user, src, dst = await _funded(api, "unlucky", "USD", 50)
+    limit = {"transaction_type": "transfer", "currency": "USD", "user_id": user_id(user),
+             "daily": 100, "per_transaction": 80}  # fmt: skip
+    assert (await _set(api, admin, "/admin/limits", limit)).status_code == 200
+    # when a transfer of 80 fails for want of funds
+    r = await money_post(api, user, "/transfers", _transfer(src, dst, 80), wait=15)
+    assert r.status_code == 200 and r.json()["status"] == "failed", r.text
+    # then the day's use is back to 0, and 81 is over the per-transaction maximum
+    mine = (await api.get("/limits", headers=user.auth)).json()["items"]
+    assert [(i["used_today"], i["remaining_today"]) for i in mine] == [(0, 100)]
+    over = await money_post(api, user, "/transfers", _transfer(src, dst, 81))
+    assert over.status_code == 422 and over.json()["code"] == "limit_exceeded", over.text
+    assert (over.json()["limit"], over.json()["limit_type"]) == (80, "per_transaction")
+    listed = await api.get("/transactions", params={"wallet_id": src, "type": "transfer"},
+                           headers=user.auth)  # fmt: skip
+    assert [t["amount"] for t in listed.json()["items"]] == [80]  # the refused one: no record
+
+
+async def test_a_deposit_over_the_limit_is_refused_and_charges_nothing(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given a user whose deposits are limited to 5_000 a day
+    user = await register(api, "depositor")
+    wallet = await open_wallet(api, user)
+    limit = {"transaction_type": "deposit", "currency": "USD", "user_id": user_id(user),
+             "daily": 5_000}  # fmt: skip
+    assert (await _set(api, admin, "/admin/limits", limit)).status_code == 200
+    await deposit(api, user, wallet, 4_000)
+    # when 1_001 more is deposited
+    card = user.cards[next(iter(user.cards))]
+    body = {"wallet_id": wallet, "amount": 1_001, "currency": "USD", "payment_method_id": card}
+    r = await money_post(api, user, "/deposits", body, wait=15)
+    # then it is refused with what is left, and only the first 4_000 reached the wallet
+    assert r.status_code == 422 and r.json()["code"] == "limit_exceeded", r.text
+    assert (r.json()["limit"], r.json()["remaining"]) == (5_000, 1_000)
+    assert (await settled_balance(api, user, wallet, 4_000))["ledger"] == 4_000
+
+
+async def test_fees_and_limits_are_changed_by_admins_only_and_checked(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    user = await register(api, "nobody")
+    fee = {"transaction_type": "transfer", "currency": "DKK", "basis_points": 10_000}
+    limit = {"transaction_type": "transfer", "currency": "USD", "role": "user", "daily": 1}
+    # a user may not change them
+    for path, body in (("/admin/fees", fee), ("/admin/limits", limit)):
+        r = await _set(api, user, path, body)
+        assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+    # bad entries are 422 and change nothing
+    bad = [
+        ("/admin/fees", fee | {"basis_points": 10_001}),
+        ("/admin/fees", fee | {"minimum": 50, "maximum": 40}),
+        ("/admin/fees", fee | {"fixed": -1}),
+        ("/admin/fees", fee | {"fixed": 1.5}),
+        ("/admin/fees", fee | {"transaction_type": "refund"}),  # refunds carry no fee
+        ("/admin/limits", limit | {"user_id": user_id(user)}),  # a role and a user
+        ("/admin/limits", limit | {"daily": 0}),
+        ("/admin/limits", {k: v for k, v in limit.items() if k != "role"}),
+    ]
+    for path, body in bad:
+        r = await _set(api, admin, path, body)
+        assert r.status_code == 422, (body, r.text)
+    fees = (await api.get("/fees", headers=user.auth)).json()["items"]
+    assert not any(f["basis_points"] == 10_000 for f in fees)
+    assert (await api.get("/limits", headers=user.auth)).json()["items"] == []
+    # and without a token, nothing is read
+    assert (await api.get("/fees")).status_code == 401
+
+
+async def test_a_fee_change_is_in_the_audit_log_with_the_admin_who_made_it(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    rule = {"transaction_type": "payment", "currency": "NOK", "basis_points": 200}
+    assert (await _set(api, admin, "/admin/fees", rule)).status_code == 200
+    wanted = {"type": "FeeScheduleChanged", "actor_id": user_id(admin)}
+    for _ in range(150):
+        r = await api.get("/audit/logs", params=wanted, headers=admin.auth)
+        assert r.status_code == 200, r.text
+        if r.json()["items"]:
+            break
+        await asyncio.sleep(0.2)
+    record = r.json()["items"][0]
+    assert record["actor"]["kind"] == "admin" and record["actor"]["id"] == user_id(admin)
+    assert record["data"]["currency"] == "NOK" and record["data"]["basis_points"] == 200

@@ -1,0 +1,76 @@
+"""What a money POST costs and whether its caller may make it: the fee and the limits of
+``transaction_svc.terms`` applied to a request the command API has built.
+
+The fee is computed once, when the request is accepted, stored on the transaction and
+carried by its request event into the saga, which debits ``amount + fee`` in the same
+decision as the movement (``domain/saga.py``). Only movements between two wallets carry
+a fee: transfers and payments from a wallet (``FEE_TYPES``). A limit applies to every
+money POST; a daily one is reserved in the claim's transaction (``terms.reserve``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from msgspec.structs import replace
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from common.auth import Principal
+from contracts.transaction import PaymentRequested, TransferRequested
+from transaction_svc import terms
+from transaction_svc.domain.merchant import WALLET
+from transaction_svc.store import Record
+
+FEE_TYPES = ("transfer", "payment")  # the transaction types a fee schedule may price
+LIMIT_TYPES = ("transfer", "payment", "refund", "deposit", "withdrawal")
+
+
+def carries_fee(event: Any) -> bool:
+    """A request whose saga charges a fee: a transfer, or a payment from a wallet (a card
+    payment is charged what the payer asked, without a fee)."""
+    if isinstance(event, PaymentRequested):
+        return event.provider == WALLET
+    return isinstance(event, TransferRequested)
+
+
+def with_fee(event: Any, fee: int) -> Any:
+    """``event`` carrying ``fee``, if it is a request that carries one."""
+    return replace(event, fee=fee) if carries_fee(event) else event
+
+
+async def priced(
+    engine: AsyncEngine,
+    principal: Principal,
+    row: dict[str, Any],
+    event: Any,
+    record: Record | None,
+    now: datetime,
+) -> tuple[dict[str, Any], Any, Record | None]:
+    """The request with its fee (row and event), after the caller's per-transaction
+    limit is checked (422 ``limit_exceeded``), and with its daily share to reserve when
+    the claim is recorded (after what ``record`` writes)."""
+    kind, amount, currency = row["kind"], row["amount"], row["currency"]
+    found = await terms.terms_of(engine, kind, currency, principal.role, principal.subject)
+    terms.check_per_transaction(found.limit, amount)
+    if carries_fee(event):
+        fee = found.fee.fee(amount)
+        row, event = row | {"fee": fee}, with_fee(event, fee)
+    if found.limit is None or found.limit.daily is None:
+        return row, event, record
+    daily = found.limit.daily
+    share = {
+        "transaction_id": row["id"],
+        "owner_id": row["owner_id"],
+        "kind": kind,
+        "currency": currency,
+        "day": now.date(),  # the UTC day the request is accepted
+        "amount": amount,
+    }
+
+    async def record_and_reserve(conn: AsyncConnection) -> None:
+        if record is not None:
+            await record(conn)
+        await terms.reserve(conn, share, daily)
+
+    return row, event, record_and_reserve
