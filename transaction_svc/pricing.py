@@ -4,8 +4,8 @@
 The fee is computed once, when the request is accepted, stored on the transaction and
 carried by its request event into the saga, which debits ``amount + fee`` in the same
 decision as the movement (``domain/saga.py``). Only movements between two wallets carry
-a fee: transfers and payments from a wallet (``FEE_TYPES``). A limit applies to every
-money POST; a daily one is reserved in the claim's transaction (``terms.reserve``).
+a fee: transfers and payments from a wallet (``terms_schemas.FeeType``). A limit applies
+to every money POST; a daily one is reserved in the claim's transaction (``terms.reserve``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from contracts.transaction import PaymentRequested, TransferRequested
 from transaction_svc import terms
 from transaction_svc.domain.merchant import WALLET
 from transaction_svc.store import Record
-
-FEE_TYPES = ("transfer", "payment")  # the transaction types a fee schedule may price
-LIMIT_TYPES = ("transfer", "payment", "refund", "deposit", "withdrawal")
 
 
 def carries_fee(event: Any) -> bool:
