@@ -1,7 +1,9 @@
-"""Prometheus metrics: the HTTP series, the consumers' series and a ``/metrics`` route."""
+"""Prometheus metrics: every paystream series (HTTP, consumers, money, sagas, decider,
+provider, notifications, audit) and a ``/metrics`` route. docs/operations.md lists them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -32,13 +34,97 @@ CONSUMER_BATCH_SECONDS = Histogram(
 CONSUMER_LAG = Gauge(
     "paystream_consumer_lag",
     "End offset minus the stored next offset of a tracked consumer, per partition",
-    ["service", "topic", "partition"],
+    ["service", "group", "topic", "partition"],
 )
 NOTIFICATIONS = Counter(
     "paystream_notifications_total",
     "Notifications whose delivery ended (notification_worker), by channel and outcome",
     ["channel", "kind", "outcome"],
 )
+
+# --- money: counted by the saga worker when a transaction ends ---------------------------
+TRANSACTIONS = Counter(
+    "paystream_transactions_total",
+    "Transactions that reached a terminal status, by type (saga kind) and status",
+    ["type", "status"],
+)
+TRANSACTION_FAILURES = Counter(
+    "paystream_transaction_failures_total",
+    "Transactions that ended without moving money, by type and failure reason",
+    ["type", "reason"],
+)
+MONEY_MOVED = Counter(
+    "paystream_money_moved_minor_units_total",
+    "Amount of completed transactions, in the currency's minor unit",
+    ["type", "currency"],
+)
+FEES_COLLECTED = Counter(
+    "paystream_fees_collected_minor_units_total",
+    "Fees of completed transactions, in the currency's minor unit",
+    ["type", "currency"],
+)
+SAGAS_IN_FLIGHT = Gauge(
+    "paystream_sagas_in_flight",
+    "Transactions not yet terminal among those made in the watched window, by type",
+    ["type"],
+)
+SAGA_OLDEST_AGE = Gauge(
+    "paystream_saga_oldest_in_flight_age_seconds",
+    "Age of the oldest transaction not yet terminal in the watched window (0: none)",
+    ["type"],
+)
+# --- the wallet decider --------------------------------------------------------------------
+DECISIONS = Counter(
+    "paystream_decider_commands_total",
+    "Commands decided, by outcome (the last event's type, duplicate or dead_lettered) "
+    "and the rejection's reason (empty when accepted)",
+    ["outcome", "reason"],
+)
+# --- the payment provider, as the provider worker sees it ---------------------------------
+PROVIDER_CALLS = Histogram(
+    "paystream_provider_call_seconds",
+    "One provider command carried to pgw_svc (retries included), by command and outcome",
+    ["command", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+# --- the audit log ------------------------------------------------------------------------
+# labelled by the audit log's database: only the process that keeps the log has them
+AUDIT_CHAIN_LENGTH = Gauge(
+    "paystream_audit_chain_length",
+    "Seq of the audit log's head (its records, gap-free)",
+    ["database"],
+)
+AUDIT_VERIFY_OK = Gauge(
+    "paystream_audit_verify_ok",
+    "1 if the last chain verification found no broken link, else 0",
+    ["database"],
+)
+AUDIT_VERIFY_TIME = Gauge(
+    "paystream_audit_verify_timestamp_seconds",
+    "When the last chain verification ended",
+    ["database"],
+)
+
+
+def declare_terminal(kinds: Iterable[str], statuses: Iterable[str]) -> None:
+    """Create the ``paystream_transactions_total`` series at 0, so that the first
+    transaction of each is a rise that ``rate()`` sees, not a series born at 1."""
+    for kind in kinds:
+        for status in statuses:
+            TRANSACTIONS.labels(kind, status)
+
+
+def observe_terminal(
+    kind: str, status: str, reason: str | None, currency: str, amount: int, fee: int
+) -> None:
+    """Count one transaction that ended: its status, its failure reason, and for a
+    completed one its amount and fee in minor units (integers, never floats)."""
+    TRANSACTIONS.labels(kind, status).inc()
+    if status == "COMPLETED":
+        MONEY_MOVED.labels(kind, currency).inc(amount)
+        FEES_COLLECTED.labels(kind, currency).inc(fee)
+    else:
+        TRANSACTION_FAILURES.labels(kind, reason or "unknown").inc()
 
 
 _SERIES: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}

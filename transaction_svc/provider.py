@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ import httpx
 from cachetools import TTLCache
 from prometheus_client import Counter
 
+from common.metrics import PROVIDER_CALLS
 from common.service_token import ServiceTokens
 from contracts import payment as pay
 from contracts.provider import ChargeCard, ProviderCommand, RefundCharge, SendPayout
@@ -35,6 +37,13 @@ RETRIED = Counter(
     "were asked about and sent again",
     ["kind"],
 )
+# what each command can end in; their series exist from the start (at 0), so the first
+# call is a rise that rate() sees, not a series born at 1
+OUTCOMES = {
+    ChargeCard: ("ChargeSucceeded", "ChargePending", "ChargeFailed", "error"),
+    RefundCharge: ("ChargeRefunded", "error"),
+    SendPayout: ("PayoutSucceeded", "PayoutFailed", "error"),
+}
 PATHS = {
     ChargeCard: "/internal/charges",
     RefundCharge: "/internal/refunds",
@@ -51,6 +60,13 @@ class Method:
     type: str  # "card" or "bank_account"
     currencies: tuple[str, ...]
     max_amount: int
+
+
+def declare_provider_metrics() -> None:
+    """Create every (command, outcome) series of ``paystream_provider_call_seconds``."""
+    for command, outcomes in OUTCOMES.items():
+        for outcome in outcomes:
+            PROVIDER_CALLS.labels(command.__name__, outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +118,20 @@ class ProviderClient:
         return method
 
     async def carry(self, command: ProviderCommand) -> pay.ProviderOutcome:
-        """Make what ``command`` asks at the provider, once; return the provider's answer."""
+        """Make what ``command`` asks at the provider, once; return the provider's answer
+        (timed and counted by command and outcome: ``paystream_provider_call_seconds``)."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            answer = await self._answer(command)
+            outcome = type(answer).__name__
+            return answer
+        finally:
+            PROVIDER_CALLS.labels(type(command).__name__, outcome).observe(
+                time.perf_counter() - started
+            )
+
+    async def _answer(self, command: ProviderCommand) -> pay.ProviderOutcome:
         row = await self._create(command)
         base: dict[str, Any] = {
             "payment_id": command.transaction_id,

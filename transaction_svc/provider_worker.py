@@ -35,7 +35,7 @@ from common.worker import worker_app
 from contracts.envelope import Envelope
 from contracts.provider import ProviderCommand, decode_provider_command
 from transaction_svc.outbound import payment_envelope
-from transaction_svc.provider import ProviderClient
+from transaction_svc.provider import ProviderClient, declare_provider_metrics
 from transaction_svc.settings import TransactionSettings
 
 GROUP = "transaction-provider"
@@ -59,6 +59,7 @@ class ProviderWorker:
         self.provider = ProviderClient(
             settings.pgw_svc_url, self.tokens, settings.provider_timeout_s
         )
+        declare_provider_metrics()
         self.producer = make_producer(settings.kafka_bootstrap, settings.service_name, linger_ms=2)
         self.tracked = TrackedConsumer.of_group(
             settings,

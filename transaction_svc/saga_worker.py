@@ -41,6 +41,7 @@ from common.kafka.headers import is_chained, message_type, traceparent_of
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer, queue_envelope
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
+from common.metrics import declare_terminal, observe_terminal
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
 from common.topics import PAYMENT_EVENTS, USER_EVENTS, WALLET_EVENTS
@@ -61,7 +62,14 @@ from contracts.wallet import (
     decode_event,
 )
 from transaction_svc.domain.saga import react, transaction_of
-from transaction_svc.domain.state import SagaState, SagaStatus, saga_from_dict, saga_to_dict
+from transaction_svc.domain.state import (
+    TERMINAL,
+    SagaState,
+    SagaStatus,
+    saga_from_dict,
+    saga_to_dict,
+)
+from transaction_svc.in_flight import KINDS, InFlightWatch
 from transaction_svc.outbound import outbound
 from transaction_svc.payments import project_roles, settle_refunds
 from transaction_svc.settings import TransactionSettings
@@ -101,7 +109,6 @@ RESENT = Counter(
     "paystream_saga_requests_appended_again_total",
     "Pending requests whose first messages the sweep appended again",
 )
-TERMINAL_STATES = Counter("paystream_saga_terminal_total", "Sagas ended", ["kind", "status"])
 SWEEP_UNREADABLE = Counter(
     "paystream_saga_sweep_unreadable_total",
     "Pending transactions the sweep passed over: their stored saga state cannot be read",
@@ -171,6 +178,8 @@ class SagaWorker:
             batch_max=BATCH_MAX,
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
+        self.in_flight = InFlightWatch(self.engine)
+        declare_terminal(KINDS, sorted(TERMINAL))
 
     async def start(self) -> None:
         await self.producer.start()
@@ -241,6 +250,10 @@ class SagaWorker:
                 await self.sweep_unstarted()
             except Exception:  # the next sweep covers the same window again
                 log.exception("sweep of pending requests failed")
+            try:
+                await self.in_flight.maybe_watch(datetime.now(UTC))
+            except Exception:  # the gauges keep their last values until the next try
+                log.exception("counting the sagas in flight failed")
             await asyncio.sleep(self.settings.saga_sweep_interval_s)
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | Role | None:
@@ -333,7 +346,9 @@ class SagaWorker:
         notices = []
         for tx, s in changed.items():
             if s.is_terminal():
-                TERMINAL_STATES.labels(s.kind, s.status.value).inc()
+                observe_terminal(
+                    s.kind, s.status.value, s.failure_reason, s.currency, s.amount, s.fee
+                )
                 notices.append({"key": tx, "status": public_status(s)})
         return notices
 

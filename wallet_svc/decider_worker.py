@@ -36,6 +36,7 @@ from common.kafka.headers import (
     traceparent_of,
 )
 from common.kafka.producer import make_producer
+from common.metrics import DECISIONS
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
 from contracts.envelope import Envelope
@@ -49,7 +50,6 @@ from wallet_svc.wire import PRODUCER, event_envelopes
 log = logging.getLogger("paystream.decider")
 
 GROUP = "wallet-decider"
-DECISIONS = Counter("paystream_decider_commands_total", "Commands decided", ["outcome"])
 BATCH_SECONDS = Histogram(
     "paystream_decider_batch_seconds", "Decide + transactional commit of one batch"
 )
@@ -192,19 +192,20 @@ class DeciderWorker(ConsumerRebalanceListener):
                     record.headers, exc, record.topic, record.partition, record.offset
                 )
                 outgoing.append((dlq(WALLET_COMMANDS), record.value, record.key, headers))
-                DECISIONS.labels("dead_lettered").inc()
+                DECISIONS.labels("dead_lettered", "").inc()
                 continue
             wallet_id = command.wallet_id
             state = working.get(wallet_id) or known.get(wallet_id)
             events = decide(state, command, now)
             if not events:
-                DECISIONS.labels("duplicate").inc()
+                DECISIONS.labels("duplicate", "").inc()
                 continue
             state = state or WalletState()
             for event in events:
                 state = evolve(state, event)
             working[wallet_id] = state
-            DECISIONS.labels(type(events[-1]).__name__).inc()
+            decided = events[-1]
+            DECISIONS.labels(type(decided).__name__, getattr(decided, "reason", "")).inc()
             then = continuation(command, events)
             chained = then is not None
             for envelope in event_envelopes(events, cause, now):

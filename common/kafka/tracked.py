@@ -142,8 +142,10 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         batch_max: int = 2000,
         attempts: int = 3,
         backoff: float = 0.05,
+        group: str = "",
     ) -> None:
         self.consumer = consumer
+        self.group = group or service  # the lag metric's label
         self.topics = list(topics)
         self.handler = handler
         self.offsets = offsets
@@ -185,6 +187,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
             dead_letters,
             settings.service_name,
             batch_max=batch_max,
+            group=group,
         )
 
     async def start(self) -> None:
@@ -200,7 +203,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         async with self._in_flight:
             for tp in revoked:
                 self.stored.pop(tp, None)
-                CONSUMER_LAG.remove(self.service, tp.topic, str(tp.partition))
+                CONSUMER_LAG.remove(self.service, self.group, tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         """Continue from the offsets stored with the effects, not Kafka's."""
@@ -374,7 +377,8 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
             if end is None or end < 0:
                 end = self.consumer.highwater(tp)
             if end is not None and end >= 0:
-                CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(end - stored)
+                lag = CONSUMER_LAG.labels(self.service, self.group, tp.topic, str(tp.partition))
+                lag.set(end - stored)
 
 
 def _record(item: Tracked[Any] | ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:

@@ -11,8 +11,25 @@ from pathlib import Path
 from infra.local.config import PG_VERSION, REPO_ROOT, LocalConfig
 from infra.local.procs import port_open, read_pid, spawn, stop, wait_until
 
+RULE_FILES = ("rules.yml", "alerts.yml")  # in infra/prometheus, for both setups
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
-BACKING = ("postgres", "redis", "mongo", "kafka", "prometheus", "smtp")
+BACKING = (
+    "postgres",
+    "redis",
+    "mongo",
+    "kafka",
+    "smtp",
+    "alertmanager",
+    "postgres_exporter",
+    "redis_exporter",
+    "prometheus",
+)
+# what Prometheus scrapes besides paystream's processes: job name -> LocalConfig port field
+EXPORTERS = {
+    "postgres": "postgres_exporter_port",
+    "redis": "redis_exporter_port",
+    "kafka": "kafka_exporter_port",
+}
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -208,6 +225,11 @@ def start_kafka(cfg: LocalConfig) -> None:
             capture_output=True,
             check=True,
         )
+    # the JMX exporter's agent serves the broker's metrics (infra/prometheus/kafka-jmx.yml)
+    agent = (
+        f"-javaagent:{cfg.jmx_exporter_jar}=127.0.0.1:{cfg.kafka_exporter_port}:"
+        f"{REPO_ROOT / 'infra/prometheus/kafka-jmx.yml'}"
+    )
     heap = os.environ.get("PAYSTREAM_KAFKA_HEAP", "768m")
     # C1 only by default: quicker starts, and in our runs (docs/benchmarks.md) the C2
     # compiler's warm-up cost more CPU than its code saved within a benchmark's minute.
@@ -221,6 +243,7 @@ def start_kafka(cfg: LocalConfig) -> None:
             f"-Xmx{heap}",
             f"-Xms{heap}",
             *jvm_opts,
+            agent,
             f"-Dlog4j.configuration=file:{home / 'log4j.properties'}",
             "-cp",
             classpath,
@@ -233,27 +256,103 @@ def start_kafka(cfg: LocalConfig) -> None:
 
 
 def prometheus_config(cfg: LocalConfig) -> str:
-    """A scrape job per paystream process (and Prometheus itself), every 5 seconds, as in
-    the Docker setup: each scrape costs every service a /metrics rendering, and on two
-    shared cores a 2-second interval was a visible share of the CPU under load."""
+    """A scrape job per paystream process, per backing service's exporter (and Prometheus
+    itself), every 5 seconds, as in the Docker setup: each scrape costs every service a
+    /metrics rendering, and on two shared cores a 2-second interval was a visible share of
+    the CPU under load. Alerts go to the stack's Alertmanager."""
     lines = [
         "global:",
         "  scrape_interval: 5s",
         "  evaluation_interval: 5s",
         "rule_files:",
-        f"  - {REPO_ROOT / 'infra/prometheus/alerts.yml'}",
+        *[f"  - {REPO_ROOT / 'infra/prometheus' / name}" for name in RULE_FILES],
+        "alerting:",
+        "  alertmanagers:",
+        "    - static_configs:",
+        f"        - targets: ['127.0.0.1:{cfg.alertmanager_port}']",
         "scrape_configs:",
         "  - job_name: prometheus",
         "    static_configs:",
         f"      - targets: ['127.0.0.1:{cfg.prometheus_port}']",
     ]
-    for name, port in {**cfg.service_ports, **cfg.worker_ports}.items():
+    exporters = {name: getattr(cfg, port) for name, port in EXPORTERS.items()}
+    for name, port in {**cfg.service_ports, **cfg.worker_ports, **exporters}.items():
         lines += [
             f"  - job_name: {name}",
             "    static_configs:",
             f"      - targets: ['127.0.0.1:{port}']",
         ]
     return "\n".join(lines) + "\n"
+
+
+ALERTMANAGER_CONFIG = """\
+# written by infra/local/backing.py: every alert is mailed to the on-call address through
+# the stack's SMTP server (infra.mailbox keeps it as a file in the run folder)
+global:
+  smtp_smarthost: 127.0.0.1:{smtp_port}
+  smtp_from: alertmanager@paystream.local
+  smtp_require_tls: false
+route:
+  receiver: oncall
+  group_by: [alertname, job]
+  group_wait: 5s
+  group_interval: 1m
+  repeat_interval: 4h
+receivers:
+  - name: oncall
+    email_configs:
+      - to: {oncall}
+        send_resolved: true
+"""
+ONCALL = "oncall@paystream.local"
+
+
+def start_alertmanager(cfg: LocalConfig) -> None:
+    home = cfg.run_dir / "alertmanager"
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "alertmanager.yml"
+    conf.write_text(ALERTMANAGER_CONFIG.format(smtp_port=cfg.smtp_port, oncall=ONCALL))
+    spawn(
+        "alertmanager",
+        [
+            "prometheus-alertmanager",
+            f"--config.file={conf}",
+            f"--storage.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{cfg.alertmanager_port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        cfg.run_dir,
+    )
+    wait_until(lambda: port_open(cfg.alertmanager_port), "alertmanager")
+
+
+def start_postgres_exporter(cfg: LocalConfig) -> None:
+    dsn = f"postgresql://paystream:paystream@127.0.0.1:{cfg.postgres_port}/paystream"
+    spawn(
+        "postgres_exporter",
+        [
+            "prometheus-postgres-exporter",
+            f"--web.listen-address=127.0.0.1:{cfg.postgres_exporter_port}",
+            "--log.level=warn",
+        ],
+        cfg.run_dir,
+        env={"DATA_SOURCE_NAME": f"{dsn}?sslmode=disable"},
+    )
+    wait_until(lambda: port_open(cfg.postgres_exporter_port), "postgres_exporter")
+
+
+def start_redis_exporter(cfg: LocalConfig) -> None:
+    spawn(
+        "redis_exporter",
+        [
+            "prometheus-redis-exporter",
+            f"-redis.addr=redis://127.0.0.1:{cfg.redis_port}",
+            f"-web.listen-address=127.0.0.1:{cfg.redis_exporter_port}",
+        ],
+        cfg.run_dir,
+    )
+    wait_until(lambda: port_open(cfg.redis_exporter_port), "redis_exporter")
 
 
 def write_prometheus_config(cfg: LocalConfig) -> Path:
@@ -298,6 +397,9 @@ STARTERS = {
     "kafka": (start_kafka, "kafka_port"),
     "prometheus": (start_prometheus, "prometheus_port"),
     "smtp": (start_smtp, "smtp_port"),
+    "alertmanager": (start_alertmanager, "alertmanager_port"),
+    "postgres_exporter": (start_postgres_exporter, "postgres_exporter_port"),
+    "redis_exporter": (start_redis_exporter, "redis_exporter_port"),
 }
 
 

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "3.9.1"
 FERRETDB_VERSION = "v1.24.2"
 PG_VERSION = "15"
+JMX_EXPORTER_VERSION = "1.0.1"
 
 # name -> default port; the env var is PAYSTREAM_<NAME>_PORT
 SERVICE_PORTS: dict[str, int] = {
@@ -67,6 +68,10 @@ class LocalConfig:
     redis_port: int
     prometheus_port: int
     smtp_port: int
+    alertmanager_port: int
+    postgres_exporter_port: int
+    redis_exporter_port: int
+    kafka_exporter_port: int
     service_ports: dict[str, int] = field(default_factory=dict)
     worker_ports: dict[str, int] = field(default_factory=dict)
 
@@ -85,6 +90,10 @@ class LocalConfig:
             redis_port=_env_port("redis", 16379),
             prometheus_port=_env_port("prometheus", 19090),
             smtp_port=_env_port("smtp", 11025),
+            alertmanager_port=_env_port("alertmanager", 19095),
+            postgres_exporter_port=_env_port("postgres_exporter", 19187),
+            redis_exporter_port=_env_port("redis_exporter", 19121),
+            kafka_exporter_port=_env_port("kafka_exporter", 19404),
             service_ports={n: _env_port(n, p) for n, p in SERVICE_PORTS.items()},
             worker_ports={n: _env_port(n, p) for n, (_, p) in WORKER_PORTS.items()},
         )
@@ -96,6 +105,11 @@ class LocalConfig:
     @property
     def ferretdb_bin(self) -> Path:
         return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+
+    @property
+    def jmx_exporter_jar(self) -> Path:
+        """The Prometheus JMX exporter's java agent, which Kafka runs to serve /metrics."""
+        return self.cache_dir / "jmx" / f"jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
 
     @property
     def mail_dir(self) -> Path:

@@ -1,7 +1,9 @@
 """Installs the backing services from the package registries, idempotently.
 
-- PostgreSQL 15, Redis and Prometheus from Debian's packages (apt-get);
-- Apache Kafka 3.9.1's runtime classpath from Maven Central (mvn);
+- PostgreSQL 15, Redis, Prometheus, Alertmanager and the Postgres and Redis exporters
+  from Debian's packages (apt-get);
+- Apache Kafka 3.9.1's runtime classpath and the Prometheus JMX exporter's java agent
+  from Maven Central (mvn);
 - FerretDB v1 built from the Go module proxy (go build).
 
 What is already there is left alone, so a second run costs a few stat() calls.
@@ -16,13 +18,30 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from infra.local.config import FERRETDB_VERSION, PG_VERSION, REPO_ROOT, LocalConfig
+from infra.local.config import (
+    FERRETDB_VERSION,
+    JMX_EXPORTER_VERSION,
+    PG_VERSION,
+    REPO_ROOT,
+    LocalConfig,
+)
 
 APT_PACKAGES = {
     f"/usr/lib/postgresql/{PG_VERSION}/bin/postgres": f"postgresql-{PG_VERSION}",
     "/usr/bin/redis-server": "redis-server",
     "/usr/bin/prometheus": "prometheus",
+    "/usr/bin/prometheus-alertmanager": "prometheus-alertmanager",
+    "/usr/bin/prometheus-postgres-exporter": "prometheus-postgres-exporter",
+    "/usr/bin/prometheus-redis-exporter": "prometheus-redis-exporter",
 }
+# what Debian's packages would start on a machine with an init system
+APT_SERVICES = (
+    "redis-server",
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-postgres-exporter",
+    "prometheus-redis-exporter",
+)
 
 
 def _log(msg: str) -> None:
@@ -44,7 +63,7 @@ def install_apt() -> None:
     )
     # Debian starts nothing in a container, but stop any cluster it may have started so
     # that only our own processes own the ports we pick.
-    for unit in ("redis-server", "prometheus"):
+    for unit in APT_SERVICES:
         subprocess.run([*sudo, "service", unit, "stop"], capture_output=True, check=False)
 
 
@@ -68,6 +87,28 @@ def install_kafka(cfg: LocalConfig) -> None:
         check=True,
     )
     tmp.rename(cfg.kafka_libs)
+
+
+def install_jmx_exporter(cfg: LocalConfig) -> None:
+    if cfg.jmx_exporter_jar.exists():
+        return
+    _log(f"fetching the Prometheus JMX exporter {JMX_EXPORTER_VERSION} from Maven Central")
+    tmp = cfg.jmx_exporter_jar.parent.with_name("jmx.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+            f"-Dartifact=io.prometheus.jmx:jmx_prometheus_javaagent:{JMX_EXPORTER_VERSION}",
+            f"-DoutputDirectory={tmp}",
+        ],
+        check=True,
+    )
+    cfg.jmx_exporter_jar.parent.mkdir(parents=True, exist_ok=True)
+    (tmp / cfg.jmx_exporter_jar.name).rename(cfg.jmx_exporter_jar)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def install_ferretdb(cfg: LocalConfig) -> None:
@@ -104,4 +145,5 @@ def install_all(cfg: LocalConfig) -> None:
     """Install everything the local stack needs; a no-op when it is all there."""
     install_apt()
     install_kafka(cfg)
+    install_jmx_exporter(cfg)
     install_ferretdb(cfg)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import urllib.request
 
-from infra.local.backing import BACKING, start_backing, stop_backing
+from infra.local.backing import BACKING, STARTERS, start_backing, stop_backing
 from infra.local.config import LOCAL_SETTINGS, REPO_ROOT, WORKER_PORTS, LocalConfig
 from infra.local.credentials import credentials_env
 from infra.local.install import install_all
@@ -83,13 +83,17 @@ def up(cfg: LocalConfig, services: bool = True, docker: bool = False) -> None:
         subprocess.run([*COMPOSE, "up", "-d", "--build", "--wait"], check=True)
         return
     install(cfg)
-    started = start_backing(cfg)
+    # Prometheus last: started before the services, it would see them down while they
+    # start and mail a ServiceDown for each
+    started = start_backing(cfg, only=tuple(b for b in BACKING if b != "prometheus"))
     print(f"[up] backing services running ({', '.join(started) or 'already up'})", flush=True)
     prepare(cfg)
     if services:
         names = start_apps(cfg)
         print(f"[up] paystream services running ({', '.join(names) or 'already up'})")
         print(f"[up] gateway: http://127.0.0.1:{cfg.service_ports['gateway']}/api/v1")
+    start_backing(cfg, only=("prometheus",))
+    print(f"[up] Prometheus: http://127.0.0.1:{cfg.prometheus_port}/graph")
 
 
 def down(cfg: LocalConfig, docker: bool = False) -> None:
@@ -106,14 +110,7 @@ def status(cfg: LocalConfig, docker: bool = False) -> int:
     """Print one line per process; exit code 0 only when all of them run."""
     if docker:
         return subprocess.run([*COMPOSE, "ps"], check=False).returncode
-    ports = {
-        "postgres": cfg.postgres_port,
-        "redis": cfg.redis_port,
-        "mongo": cfg.mongo_port,
-        "kafka": cfg.kafka_port,
-        "prometheus": cfg.prometheus_port,
-        "smtp": cfg.smtp_port,
-    }
+    ports = {name: getattr(cfg, attr) for name, (_, attr) in STARTERS.items()}
     ports.update({name: port for name, (_, port) in app_processes(cfg).items()})
     ok = True
     for name in (*BACKING, *app_processes(cfg)):

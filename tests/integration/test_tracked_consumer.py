@@ -187,7 +187,8 @@ async def _dead_letters(settings: Settings, topic: str) -> list[ConsumerRecord[b
 
 def _lag(world: World) -> float | None:
     return REGISTRY.get_sample_value(
-        "paystream_consumer_lag", {"service": world.group, "topic": world.topic, "partition": "0"}
+        "paystream_consumer_lag",
+        {"service": world.group, "group": world.group, "topic": world.topic, "partition": "0"},
     )
 
 

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from common.settings import Settings
-from infra.local.backing import prometheus_config
+from infra.grafana.generate import OUT as DASHBOARDS
+from infra.local.backing import EXPORTERS, prometheus_config
 from infra.local.config import SERVICE_PORTS, WORKER_PORTS, LocalConfig
 from user_svc.seeded_clients import parse_seeds
 
@@ -52,7 +53,7 @@ def one_shots() -> set[str]:
         dep
         for svc in compose().values()
         for dep, cond in (svc.get("depends_on") or {}).items()
-        if cond["condition"] == "service_completed_successfully"
+        if cond["condition"] == "service_completed_successfully" and "build" in compose()[dep]
     }
 
 
@@ -92,7 +93,17 @@ def test_backing_images_are_present() -> None:
 
 
 def scrape_jobs(config: dict[str, Any]) -> set[str]:
-    return {job["job_name"] for job in config["scrape_configs"]} - {"prometheus"}
+    """The paystream processes a Prometheus config scrapes (not itself nor the exporters)."""
+    return {job["job_name"] for job in config["scrape_configs"]} - {"prometheus", *EXPORTERS}
+
+
+def test_both_prometheus_configs_scrape_the_exporters_and_alert() -> None:
+    local = yaml.safe_load(prometheus_config(LocalConfig.from_env()))
+    docker = load("infra/prometheus/prometheus.docker.yml")
+    for config in (local, docker):
+        assert set(EXPORTERS) <= {job["job_name"] for job in config["scrape_configs"]}
+        assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+        assert [Path(f).name for f in config["rule_files"]] == ["rules.yml", "alerts.yml"]
 
 
 def test_compose_launcher_and_both_prometheus_configs_name_the_same_processes() -> None:
@@ -204,8 +215,10 @@ def test_grafana_dashboards_are_provisioned_with_queries() -> None:
     ):
         assert any(v.startswith(mount) for v in volumes), mount
 
-    panels = load("infra/grafana/dashboards/paystream.json")["panels"]
-    panels = [p for top in panels for p in [top, *top.get("panels", [])] if p["type"] != "row"]
-    assert panels
-    for panel in panels:
-        assert any(t.get("expr", "").strip() for t in panel.get("targets", [])), panel["title"]
+    home = env_of(compose()["grafana"])["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (DASHBOARDS / Path(home).name).is_file()
+    for path in DASHBOARDS.glob("*.json"):
+        panels = load(f"infra/grafana/dashboards/{path.name}")["panels"]
+        assert panels
+        for panel in panels:
+            assert any(t.get("expr", "").strip() for t in panel["targets"]), panel["title"]
