@@ -2,7 +2,8 @@
 deposit, a withdrawal, a payment to a merchant or a refund, from request to terminal state
 (the provider's part of a deposit's or withdrawal's life, and each step of a payment and
 its refunds, is on `payment-events`, contracts.payment); and the admins' changes of fees
-and limits (`TermsChanged`, keyed by what changed).
+and limits (`TermsChanged`, keyed by what changed), and of exchange rates
+(`contracts.fx.FxRatesChanged`).
 Amounts are int minor units; `deadline` is epoch ms.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+from contracts.fx import FxRatesChanged
 from contracts.message import Message, from_payload
 
 
@@ -269,7 +271,9 @@ TransactionEvent: TypeAlias = (
     | RefundFailed
 )
 TermsChanged: TypeAlias = FeeScheduleChanged | LimitChanged  # an admin's, no transaction
-TransactionTopicEvent: TypeAlias = TransactionEvent | TermsChanged  # all the topic carries
+TransactionTopicEvent: TypeAlias = (  # all the topic carries
+    TransactionEvent | TermsChanged | FxRatesChanged
+)
 
 
 def decode_transaction_event(payload: Mapping[str, Any]) -> TransactionTopicEvent:

@@ -36,6 +36,8 @@ ROUTES: dict[str, str] = {
     "/transactions": TRANSACTION_SVC,
     "/schedules": TRANSACTION_SVC,
     "/fx": TRANSACTION_SVC,
+    "/currencies": TRANSACTION_SVC,
+    "/admin/fx": TRANSACTION_SVC,
     "/admin/transactions": TRANSACTION_SVC,
     "/fees": TRANSACTION_SVC,
     "/limits": TRANSACTION_SVC,

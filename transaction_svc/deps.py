@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.notify import Waiters
 from common.state import ServiceState, state_dependency
+from transaction_svc.fx.source import Rates
 from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
@@ -31,6 +32,7 @@ class TransactionApp(ServiceState):
     directory: WalletDirectory  # owners and currencies of wallets
     provider: ProviderClient  # pgw_svc: payment methods, asked before a deposit or withdrawal
     redis: Redis  # provider callbacks' signatures already received
+    rates: Rates  # exchange rates (transaction_svc/fx)
 
 
 App = Annotated[TransactionApp, Depends(state_dependency(TransactionApp))]

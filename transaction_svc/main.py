@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,10 @@ from common.state import install
 from transaction_svc import callbacks, payments_api, terms_api
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.deps import TransactionApp
+from transaction_svc.fx import api as fx_api
+from transaction_svc.fx.cache import RedisRateCache
+from transaction_svc.fx.source import Feed, Rates
+from transaction_svc.fx.ticker import run_feed
 from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
@@ -41,17 +46,25 @@ def create_app(settings: TransactionSettings) -> FastAPI:
         verifier = JwksVerifier(
             settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
         )
+        rates = Rates(engine, RedisRateCache(redis, settings.fx_rates_cache_ttl_s))
+        feed = None
+        if settings.fx_feed_enabled:
+            table = Feed(settings.fx_feed_rates, settings.fx_feed_interval_s,
+                         settings.fx_feed_bound, settings.fx_feed_step)  # fmt: skip
+            feed = asyncio.create_task(run_feed(rates, table))
         install(
             app,
             TransactionApp(
                 verifier=verifier, settings=settings, engine=engine, producer=producer,
                 claims=Claims(engine), waiters=waiters, directory=directory,
-                provider=provider, redis=redis,
+                provider=provider, redis=redis, rates=rates,
             ),
         )  # fmt: skip
         try:
             yield
         finally:
+            if feed is not None:
+                feed.cancel()
             await waiters.stop()
             await revoked.stop()
             await verifier.aclose()
@@ -66,6 +79,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     app.include_router(terms_api.router)
     app.include_router(callbacks.router)
     app.include_router(webhooks_api.router)
+    app.include_router(fx_api.router)
     # the money POSTs: see common/fastlane.py
     app.state.fast_routes.extend(FAST_ROUTES + payments_api.FAST_ROUTES)
     return app

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 
 from common.settings import Settings
+from transaction_svc.fx.table import FEED_RATES
 
 
 class TransactionSettings(Settings):
@@ -39,3 +42,14 @@ class TransactionSettings(Settings):
     # After a rotation, deliveries are signed with the old secret too for this long.
     webhook_secret_overlap_s: float = Field(default=86400.0, ge=0)
     webhook_endpoints_per_merchant: int = Field(default=16, ge=1)
+    # FX (docs/fx.md): how long a quote's rate is locked; how long Redis keeps the rates.
+    fx_quote_ttl_s: int = Field(default=30, ge=1, le=3600)
+    fx_rates_cache_ttl_s: int = Field(default=300, ge=1)
+    # The simulated rate feed (the local stack and the tests): whether it runs, its table
+    # (units per USD), how often it moves (0: the table is recorded once and stays), and
+    # how far: at most `step` of a rate per move, within `bound` of its anchor.
+    fx_feed_enabled: bool = True
+    fx_feed_rates: dict[str, Decimal] = Field(default_factory=lambda: dict(FEED_RATES))
+    fx_feed_interval_s: float = Field(default=60.0, ge=0)
+    fx_feed_bound: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
+    fx_feed_step: Decimal = Field(default=Decimal("0.002"), ge=0, lt=1)
