@@ -18,7 +18,9 @@ and checks:
    merchant credited once, its completed refunds never above it (``wallet_svc.verify_payments``);
 6. the read model equals the replay, at the cut given by the projector's stored offsets
    (read in the same snapshot): a SHA-256 over the sorted ``wallet_id:ledger:available:status``
-   lines, system-account balances per (account, currency), and the number of entries.
+   lines, system-account balances per (account, currency), and the number of entries;
+7. every transfer's and payment's fee reached the fee account once if it completed, never
+   if it did not (``wallet_svc.verify_fees``).
 
 ``await verify(settings, wait=30)`` first waits (up to ``wait`` seconds) for the projector
 to have applied everything in the log; the result is a :class:`Report`.
@@ -52,6 +54,7 @@ from contracts.wallet import HoldCaptured, HoldExpired, HoldReleased, WalletEven
 from wallet_svc.domain import WalletState, evolve
 from wallet_svc.projection import MONEY_EVENTS, SYSTEM_PREFIX, MoneyEvent, postings_of
 from wallet_svc.store import CONSUMER
+from wallet_svc.verify_fees import check_fees
 from wallet_svc.verify_payments import check_payments
 
 EFFECTS = frozenset(MONEY_EVENTS - {"HoldExpired"})
@@ -393,6 +396,7 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
     sagas = check_sagas(tx_msgs, report.problems)
     payment_msgs = await read_topic(settings.kafka_bootstrap, PAYMENT_EVENTS, decode_payment_event)
     payments = check_payments(tx_msgs, payment_msgs, wallet_msgs, report.problems, report.warnings)
+    fees = check_fees(tx_msgs, wallet_msgs, report.problems)
     compare_read_model(at_cut, model, report)
     if full.undecodable:
         report.warnings.append(f"{full.undecodable} undecodable messages (dead-lettered, skipped)")
@@ -405,6 +409,7 @@ async def verify(settings: Settings, wait: float = 30.0) -> Report:
         "sagas": sagas,
         "payment events": len(payment_msgs),
         **payments,
+        "fees moved": fees,
         "currencies": len(totals),
     }
     return report

@@ -1,0 +1,63 @@
+"""The verifier's check of fees (invariant 7 of ``wallet_svc.verify``): what a transaction
+says it charged is what reached the fee account, no more, no less.
+
+A transfer's or payment's request and completion name its fee (``TransferRequested.fee``,
+``TransferCompleted.fee``, ``PaymentRequested.fee``, ``PaymentCompleted.fee``); the fee
+moves in its credit (``WalletCredited.fee``, posted to ``fee_account``; conservation of
+those postings is ``check_log``'s). For every transfer and payment that ended: the fees
+its credits moved (each event id counted once) add up to the fee its completion named
+and its request asked for, and to nothing if it failed or was reversed (the payer got
+amount + fee back through a compensation, which carries no fee).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from contracts.transaction import (
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentRequested,
+    TransferCompleted,
+    TransferFailed,
+    TransferRequested,
+    TransferReversed,
+)
+from contracts.wallet import WalletCredited
+
+Completed = TransferCompleted | PaymentCompleted
+MovedNothing = TransferFailed | TransferReversed | PaymentFailed
+
+
+def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) -> int:
+    """Invariant 7 over the verifier's messages (``verify.Msg``); returns the fees moved."""
+    requested: dict[str, int] = {}
+    ended: dict[str, int] = {}  # the fee each ended transaction should have moved
+    for m in tx_msgs:
+        event = m.message
+        if isinstance(event, TransferRequested | PaymentRequested):
+            requested[event.transaction_id] = event.fee
+        elif isinstance(event, Completed):
+            ended[event.transaction_id] = event.fee
+        elif isinstance(event, MovedNothing):
+            ended[event.transaction_id] = 0
+    moved: dict[str, int] = defaultdict(int)
+    seen: set[str] = set()
+    for m in wallet_msgs:
+        event = m.message
+        if m.envelope is None or not isinstance(event, WalletCredited) or not event.fee:
+            continue
+        if m.envelope.event_id not in seen:
+            seen.add(m.envelope.event_id)
+            moved[event.transaction_id] += event.fee
+    for tid in sorted(requested.keys() & ended.keys()):
+        if moved[tid] != ended[tid]:
+            problems.append(
+                f"fee: transaction {tid} should have moved {ended[tid]}, moved {moved[tid]}"
+            )
+        if ended[tid] and ended[tid] != requested[tid]:
+            problems.append(
+                f"fee: transaction {tid} asked {requested[tid]}, completed {ended[tid]}"
+            )
+    return sum(moved.values())
