@@ -58,10 +58,10 @@ PUBLIC: tuple[PublicTopic, ...] = (
     ),
     PublicTopic(
         TRANSACTION_EVENTS,
-        "transaction_id (a change of fees or limits: what changed)",
+        "transaction_id (a change of fees, limits or exchange rates: what changed)",
         "What happened to each transfer, deposit, withdrawal, payment to a merchant and "
-        "refund, from request to terminal state; and every change of the fee schedule "
-        "and of the limits, with the admin who made it.",
+        "refund, from request to terminal state; and every change of the fee schedule, "
+        "of the limits and of the exchange rates, with the admin who made it.",
         TransactionTopicEvent.__args__,
     ),
     PublicTopic(
