@@ -13,7 +13,8 @@ the debit, or the merchant's wallet the credit and the payer was paid back); by 
 the provider's answers come between, as for a deposit: PaymentInitiated ->
 ChargeSucceeded (or ChargePending first) -> PaymentCompleted; ChargeFailed ->
 PaymentFailed; ChargeSucceeded -> ChargeRefunded -> PaymentFailed (the merchant's wallet
-refused the credit). A refund is
+refused the credit); a card payment still pending at the provider that its payer
+cancels: PaymentInitiated -> ChargePending -> ChargeVoided -> PaymentCancelled. A refund is
 a transaction of its own (`refund_id`) keyed by the payment it refunds, so a payment's
 refunds follow it in its partition: RefundInitiated -> RefundCompleted or RefundFailed
 (a card payment's refund: RefundInitiated -> ChargeRefunded, with the refund's
@@ -69,6 +70,13 @@ class ChargeRefunded(_Payment, frozen=True):
     charge_id: str
     refund_id: str
     transaction_id: str = ""
+
+
+class ChargeVoided(_Payment, frozen=True):
+    """A pending charge voided at the provider before it was decided (its payment was
+    cancelled): nothing charged."""
+
+    charge_id: str
 
 
 class DepositCompleted(_Payment, frozen=True):
@@ -132,6 +140,10 @@ class PaymentFailed(_Merchant, frozen=True):
     failure_reason: str
 
 
+class PaymentCancelled(_Merchant, frozen=True):
+    """Cancelled by its payer or an admin before it was charged: nothing moved."""
+
+
 class _Refund(_Merchant, frozen=True):
     """A refund of the payment `payment_id`: `refund_id` is the refund's transaction id and
     `amount` what it gives back."""
@@ -157,6 +169,7 @@ MerchantEvent: TypeAlias = (
     PaymentInitiated
     | PaymentCompleted
     | PaymentFailed
+    | PaymentCancelled
     | RefundInitiated
     | RefundCompleted
     | RefundFailed
@@ -169,6 +182,7 @@ PaymentEvent: TypeAlias = (
     | ChargeSucceeded
     | ChargeFailed
     | ChargeRefunded
+    | ChargeVoided
     | DepositCompleted
     | DepositFailed
     | WithdrawalInitiated
@@ -180,6 +194,7 @@ PaymentEvent: TypeAlias = (
     | PaymentInitiated
     | PaymentCompleted
     | PaymentFailed
+    | PaymentCancelled
     | RefundInitiated
     | RefundCompleted
     | RefundFailed
@@ -187,7 +202,13 @@ PaymentEvent: TypeAlias = (
 
 # What the provider answered: the saga reacts to these.
 ProviderOutcome: TypeAlias = (
-    ChargePending | ChargeSucceeded | ChargeFailed | ChargeRefunded | PayoutSucceeded | PayoutFailed
+    ChargePending
+    | ChargeSucceeded
+    | ChargeFailed
+    | ChargeRefunded
+    | ChargeVoided
+    | PayoutSucceeded
+    | PayoutFailed
 )
 
 

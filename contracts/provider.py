@@ -67,7 +67,8 @@ def decode_provider_command(payload: Mapping[str, Any]) -> ProviderCommand:
 
 class ChargeCallback(msgspec.Struct, frozen=True, kw_only=True):
     """pgw_svc -> transaction_svc, once a pending charge is decided: `status` is
-    `captured` or `failed` (then `failure_reason` is the provider's code)."""
+    `captured` or `failed` (then `failure_reason` is the provider's code), or `voided`
+    (cancelled by its maker before the provider decided)."""
 
     charge_id: str
     idempotency_key: str

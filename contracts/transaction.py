@@ -186,6 +186,16 @@ class PaymentFailed(Message, frozen=True):
     reason: str
 
 
+class PaymentCancelled(Message, frozen=True):
+    """Cancelled by its payer or an admin while its charge was pending: nothing moved."""
+
+    transaction_id: str
+    merchant_id: str
+    order_id: str
+    amount: int
+    currency: str
+
+
 class RefundRequested(Message, frozen=True):
     """Give `amount` of payment `payment_id` back from the merchant's wallet
     `from_wallet_id`: to the payer's wallet `to_wallet_id`, or, for a card payment, to
@@ -266,6 +276,7 @@ TransactionEvent: TypeAlias = (
     | PaymentRequested
     | PaymentCompleted
     | PaymentFailed
+    | PaymentCancelled
     | RefundRequested
     | RefundCompleted
     | RefundFailed

@@ -32,11 +32,16 @@ _CHARGE = text("SELECT * FROM pgw.charges WHERE id = :id AND client_id = :client
 _LOCK_CHARGE = text(
     "SELECT * FROM pgw.charges WHERE id = :id AND client_id = :client_id FOR UPDATE"
 )
+# A void also cancels a pending charge before the provider decides it; the charge is then
+# decided (voided) and its callback is owed, as for a decision. The settlement decides a
+# pending charge under the row's lock, so one of the two wins.
 _MOVE = text("""
 UPDATE pgw.charges
 SET status = :to, captured_amount = CASE WHEN :to = 'captured' THEN amount ELSE 0 END,
+    callback_due_at = CASE WHEN status = 'pending' THEN :at ELSE callback_due_at END,
     updated_at = :at
-WHERE id = :id AND client_id = :client_id AND status = 'authorized'
+WHERE id = :id AND client_id = :client_id
+  AND (status = 'authorized' OR (status = 'pending' AND :to = 'voided'))
 RETURNING *
 """)
 _ADD_REFUNDED = text("""
@@ -63,7 +68,8 @@ class PgCharges(PgKeyedRows):
     async def move(
         self, client_id: str, charge_id: str, to: str, at: datetime
     ) -> tuple[bool, dict[str, Any] | None]:
-        """Capture or void (``to``) an authorized charge: (moved now, the charge or None)."""
+        """Capture or void (``to``) an authorized charge, or void a pending one: (moved
+        now, the charge or None)."""
         params = {"id": charge_id, "client_id": client_id, "to": to, "at": at}
         async with self.engine.begin() as conn:
             moved = (await conn.execute(_MOVE, params)).mappings().first()

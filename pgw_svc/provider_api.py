@@ -179,8 +179,11 @@ async def capture_charge(app: App, charge_id: str, principal: Service) -> Respon
 @router.post("/charges/{charge_id}/void", response_model=ChargePublic,
              responses=errors(403, 404, 409))  # fmt: skip
 async def void_charge(app: App, charge_id: str, principal: Service) -> Response:
-    """Release an authorized charge: nothing is captured."""
-    return await _move(app, principal, charge_id, "voided")
+    """Release an authorized charge, or cancel a pending one before it is decided (its
+    callback then says ``voided``): nothing is captured."""
+    answer = await _move(app, principal, charge_id, "voided")
+    app.settlement.wake()  # a voided pending charge's callback is due now
+    return answer
 
 
 @router.post("/refunds", status_code=201, response_model=RefundPublic,

@@ -4,7 +4,8 @@ pgw_svc POSTs ``ChargeCallback`` with ``Paystream-Signature`` (``common.signatur
 shared ``provider_callback_secret``). A bad or stale signature is a 401, a replayed one
 (the same signature seen within twice the five-minute window, remembered in Redis) a
 409, and neither changes anything. An accepted callback for a deposit still waiting for
-its charge is published on ``payment-events`` as ``ChargeSucceeded`` or ``ChargeFailed``,
+its charge is published on ``payment-events`` as ``ChargeSucceeded`` or ``ChargeFailed``
+(``ChargeVoided`` for a pending charge voided by a card payment's cancel),
 with the id the saga would derive for it, so a callback delivered twice is one event to
 every consumer; the saga worker credits the wallet (or fails the deposit) from there.
 For a deposit whose charge is already decided, a callback that agrees is answered 204
@@ -103,4 +104,6 @@ async def _charge_decided(
     if callback.status == "failed":
         reason = callback.failure_reason or "charge_failed"
         return pay.ChargeFailed(**base, charge_id=callback.charge_id, failure_reason=reason)
+    if callback.status == "voided":  # a card payment cancelled while its charge was pending
+        return pay.ChargeVoided(**base, charge_id=callback.charge_id)
     raise Problem(422, "validation_error", f"a callback decides a charge: {callback.status}")

@@ -15,7 +15,7 @@ from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.service_token import ServiceTokens
 from common.state import install
-from transaction_svc import callbacks, payments_api, terms_api
+from transaction_svc import callbacks, payment_cancel, payments_api, terms_api
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.deps import TransactionApp
 from transaction_svc.fx import api as fx_api
@@ -79,6 +79,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     app.include_router(terms_api.router)
     app.include_router(callbacks.router)
     app.include_router(webhooks_api.router)
+    app.include_router(payment_cancel.router)
     app.include_router(fx_api.router)
     # the money POSTs: see common/fastlane.py
     app.state.fast_routes.extend(FAST_ROUTES + payments_api.FAST_ROUTES)

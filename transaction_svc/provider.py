@@ -117,6 +117,18 @@ class ProviderClient:
         self._methods[(method_id, owner_id)] = method
         return method
 
+    async def void(self, charge_id: str) -> str:
+        """Void the charge ``charge_id`` if it is still pending (or authorized); its status
+        afterwards: ``voided``, or what the provider decided first (``captured``,
+        ``failed``), or ``not_found``. Raises ``httpx.HTTPError`` when it cannot answer."""
+        r = await self._client.post(f"/internal/charges/{charge_id}/void")
+        if r.status_code == 404:
+            return "not_found"
+        if r.status_code == 409:
+            return str(r.json().get("charge_status", "decided"))
+        r.raise_for_status()
+        return str(r.json()["status"])
+
     async def carry(self, command: ProviderCommand) -> pay.ProviderOutcome:
         """Make what ``command`` asks at the provider, once; return the provider's answer
         (timed and counted by command and outcome: ``paystream_provider_call_seconds``)."""
@@ -220,5 +232,7 @@ def _charge_outcome(row: dict[str, Any] | Refused, base: dict[str, Any]) -> pay.
             return pay.ChargeSucceeded(**base, charge_id=row["id"])
         case "pending":
             return pay.ChargePending(**base, charge_id=row["id"])
+        case "voided":  # a card payment cancelled while its charge was pending
+            return pay.ChargeVoided(**base, charge_id=row["id"])
     reason = row.get("failure_reason") or "charge_failed"
     return pay.ChargeFailed(**base, charge_id=row["id"], failure_reason=reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from transaction_svc.domain.state import SagaState, SagaStatus
 
 PENDING = "pending"
-TERMINAL = frozenset({"completed", "failed", "reversed", "reversal_failed"})
+TERMINAL = frozenset({"completed", "failed", "reversed", "reversal_failed", "cancelled"})
 
 _PUBLIC = {
     SagaStatus.CHARGING: "processing",
@@ -21,6 +21,7 @@ _PUBLIC = {
     SagaStatus.FAILED: "failed",
     SagaStatus.REVERSED: "reversed",
     SagaStatus.REVERSAL_FAILED: "reversal_failed",
+    SagaStatus.CANCELLED: "cancelled",
 }
 
 
@@ -41,11 +42,13 @@ _PAYMENT = {
     "processing": "processing",
     "reversing": "processing",  # the payer is being paid back: not ended yet
     "completed": "completed",
+    "cancelled": "cancelled",
 }
 
 
 def payment_status(transaction_status: str, amount: int, refunded: int) -> str:
-    """pending -> processing -> completed | failed, then partially_refunded and refunded
+    """pending -> processing -> completed | failed | cancelled (a card payment whose
+    pending charge was voided), then partially_refunded and refunded
     as completed refunds add up (``refunded`` of ``amount``)."""
     if refunded and refunded >= amount:
         return "refunded"

@@ -79,6 +79,7 @@ SAGA_ENDS = frozenset(
         "WithdrawalFailed",
         "PaymentCompleted",
         "PaymentFailed",
+        "PaymentCancelled",
         "RefundCompleted",
         "RefundFailed",
     }

@@ -33,6 +33,7 @@ from contracts.transaction import (
     DepositCompleted,
     DepositFailed,
     DepositRequested,
+    PaymentCancelled,
     PaymentCompleted,
     PaymentFailed,
     PaymentRequested,
@@ -53,7 +54,8 @@ NEXT: dict[str | None, frozenset[str]] = {
         {"PaymentCompleted", "PaymentFailed", "ChargePending", "ChargeSucceeded", "ChargeFailed"}
     ),
     "DepositInitiated": frozenset({"ChargePending", "ChargeSucceeded", "ChargeFailed"}),
-    "ChargePending": frozenset({"ChargeSucceeded", "ChargeFailed"}),
+    "ChargePending": frozenset({"ChargeSucceeded", "ChargeFailed", "ChargeVoided"}),
+    "ChargeVoided": frozenset({"PaymentCancelled"}),  # a card payment cancelled while pending
     "ChargeSucceeded": frozenset({"DepositCompleted", "ChargeRefunded", "PaymentCompleted"}),
     "ChargeFailed": frozenset({"DepositFailed", "PaymentFailed"}),
     "ChargeRefunded": frozenset({"DepositFailed", "PaymentFailed"}),
@@ -69,6 +71,7 @@ Terminal = (
     | WithdrawalFailed
     | PaymentCompleted
     | PaymentFailed
+    | PaymentCancelled
 )
 Settled = HoldCaptured | HoldReleased | HoldExpired
 
@@ -218,6 +221,8 @@ def check_merchant_payment(tid: str, p: Payment, problems: list[str]) -> None:
     """A payment to a merchant: credited once if completed; its refunds whole and within it."""
     if p.terminal == "PaymentCompleted" and p.credited != [p.amount]:
         problems.append(f"payment {tid}: completed for {p.amount}, credited {p.credited}")
+    if p.terminal == "PaymentCancelled" and (p.credited or p.step(pay.ChargeSucceeded)):
+        problems.append(f"payment {tid}: cancelled but charged or credited {p.credited}")
     charge, back = p.step(pay.ChargeSucceeded), p.step(pay.ChargeRefunded)
     if p.terminal == "PaymentFailed" and charge is not None and back is None:
         problems.append(f"payment {tid}: failed, its card charged {charge.amount}, not refunded")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jwt
 
-TERMINAL = {"completed", "failed", "reversed", "reversal_failed"}
+TERMINAL = {"completed", "failed", "reversed", "reversal_failed", "cancelled"}
 GOOD_CARD = "4242424242424242"  # the provider's test card that always pays
 GOOD_IBAN = "GB33BUKB20201555555555"  # the provider's test bank account that always pays out
 DECLINED_CARD = "4000000000000002"  # the provider's test card that is always declined

@@ -69,6 +69,7 @@ KNOWN = {
     ("GET", "/api/v1/payments"),
     ("GET", "/api/v1/payments/{}"),
     ("POST", "/api/v1/payments/{}/refunds"),
+    ("POST", "/api/v1/payments/{}/cancel"),
     ("POST", "/api/v1/webhooks"),
     ("GET", "/api/v1/webhooks"),
     ("GET", "/api/v1/webhooks/{}"),

@@ -261,3 +261,36 @@ async def test_no_card_number_or_callback_secret_in_the_tables_or_the_log(
     rows = await pgw_rows(Settings().postgres_dsn)
     assert [r for r in rows["charges"] if r["callback_delivered_at"] is not None]
     assert_kept_nowhere((*CARDS.values(), SECRET), rows, started.cfg.run_dir)
+
+
+async def test_a_pending_charge_voided_first_is_reported_voided_and_never_decided(
+    world: Payer, receiver: Receiver
+) -> None:
+    # given a pending charge (decided after DELAY_MS)
+    charge = await _pending_charge(world, 900)
+    # when its maker voids it before the provider decides it, twice
+    first = await world.pgw.post(f"/internal/charges/{charge['id']}/void", headers=world.service)
+    again = await world.pgw.post(f"/internal/charges/{charge['id']}/void", headers=world.service)
+    # then it is voided, the same answer both times, nothing captured
+    assert (first.status_code, first.json()["status"]) == (200, "voided"), first.text
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert first.json()["captured_amount"] == 0
+    # and one signed callback says so; after the delay nothing else comes
+    (arrival,) = await receiver.wait_for(charge["idempotency_key"], 1)
+    assert _verified(arrival).status == "voided"
+    await asyncio.sleep(DELAY_MS * 2 / 1000)
+    assert len(receiver.of(charge["idempotency_key"])) == 1
+    assert (await _row(charge["id"]))["status"] == "voided"
+
+
+async def test_a_void_after_the_provider_decided_is_refused_with_the_decision(
+    world: Payer, receiver: Receiver
+) -> None:
+    # given a pending charge the provider has decided (its callback arrived)
+    charge = await _pending_charge(world, 901)
+    await receiver.wait_for(charge["idempotency_key"], 1)
+    # when its maker tries to void it: 409 naming what the provider decided; nothing changes
+    r = await world.pgw.post(f"/internal/charges/{charge['id']}/void", headers=world.service)
+    assert (r.status_code, r.json()["code"]) == (409, "charge_not_authorized"), r.text
+    assert r.json()["charge_status"] == "captured"
+    assert (await _row(charge["id"]))["status"] == "captured"

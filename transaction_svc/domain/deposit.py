@@ -4,9 +4,10 @@ payment's own terminal events (`merchant.ended`).
 
 CHARGING: `ChargeCard` (`{tx}:charge`, also the provider's idempotency key) goes to the
 provider; `ChargePending` only records a step (the provider's signed callback decides
-later); `ChargeFailed` ends FAILED with the provider's code and nothing credited;
-`ChargeSucceeded` -> CREDITING: `CreditWallet` `{tx}:credit` from the provider's
-settlement account, with no expiry (the money is already taken: only a wallet that cannot
+later); `ChargeFailed` ends FAILED with the provider's code and nothing credited; a
+pending charge voided (`ChargeVoided`: the payer cancelled a card payment) ends CANCELLED,
+nothing charged; `ChargeSucceeded` -> CREDITING: `CreditWallet` `{tx}:credit` from the
+provider's settlement account, with no expiry (the money is already taken: only a wallet that cannot
 take it refuses). A credited wallet ends COMPLETED. A refused credit -> REFUNDING:
 `RefundCharge` `{tx}:refund` gives the card its money back, and `ChargeRefunded` ends
 FAILED with the credit's reason. So a deposit charges at most once and credits only what
@@ -86,6 +87,11 @@ def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
             return s, [credit], []
         case (SagaStatus.CHARGING, pay.ChargeFailed()):
             return _failed(s, at, ("charge", "rejected"), message.failure_reason)
+        case (SagaStatus.CHARGING, pay.ChargeVoided()):  # cancelled before it was decided
+            if s.kind == "payment":
+                s = finish(s, at, SagaStatus.CANCELLED, ("charge", "voided"), None)
+                return s, [], ended(s, None)
+            return _failed(s, at, ("charge", "voided"), "charge_voided")
         case (SagaStatus.CREDITING, WalletCredited()) if message.command_id == command_id(
             tx, "credit"
         ):

@@ -187,5 +187,7 @@ def ended(s: SagaState, reason: str | None) -> list[SagaEvent]:
     order |= {"order_id": s.order_id, **money}
     if s.status is SagaStatus.COMPLETED:
         return [tx.PaymentCompleted(**order, fee=s.fee), pay.PaymentCompleted(**fields)]
+    if s.status is SagaStatus.CANCELLED:
+        return [tx.PaymentCancelled(**order), pay.PaymentCancelled(**fields)]
     why = reason or "payment_failed"
     return [tx.PaymentFailed(**order, reason=why), pay.PaymentFailed(**fields, failure_reason=why)]

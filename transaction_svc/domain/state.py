@@ -26,10 +26,17 @@ class SagaStatus(StrEnum):
     FAILED = "FAILED"
     REVERSED = "REVERSED"
     REVERSAL_FAILED = "REVERSAL_FAILED"
+    CANCELLED = "CANCELLED"  # card payment: its pending charge voided, nothing moved
 
 
 TERMINAL: Final = frozenset(
-    {SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.REVERSED, SagaStatus.REVERSAL_FAILED}
+    {
+        SagaStatus.COMPLETED,
+        SagaStatus.FAILED,
+        SagaStatus.REVERSED,
+        SagaStatus.REVERSAL_FAILED,
+        SagaStatus.CANCELLED,
+    }
 )
 
 
@@ -66,6 +73,10 @@ class SagaState(msgspec.Struct, frozen=True, kw_only=True):
     merchant_id: str = ""
     order_id: str = ""
     payment_id: str = ""
+    # a transfer that converts (docs/fx.md): its quote, and what the payee gets in what
+    quote_id: str = ""
+    to_currency: str = ""
+    to_amount: int = 0
     steps: tuple[Step, ...] = ()
     failure_reason: str | None = None
 

@@ -12,13 +12,17 @@ from contracts.payment import (
     ChargePending,
     ChargeRefunded,
     ChargeSucceeded,
+    ChargeVoided,
     MerchantEvent,
 )
 
 ALL = "*"
 DELIVERABLE = frozenset(
     [t.__name__ for t in MerchantEvent.__args__]
-    + [t.__name__ for t in (ChargePending, ChargeSucceeded, ChargeFailed, ChargeRefunded)]
+    + [
+        t.__name__
+        for t in (ChargePending, ChargeSucceeded, ChargeFailed, ChargeRefunded, ChargeVoided)
+    ]
 )
 
 

@@ -314,3 +314,49 @@ def test_a_card_refunds_answer_is_keyed_by_the_payment_with_its_own_event_id() -
     assert request_of(saga_from_dict(saga_to_dict(react(None, card_refund(5), NOW)[0]))) == (
         card_refund(5)
     )
+
+
+@given(replay=st.booleans(), late=st.sampled_from(["ChargeSucceeded", "ChargeFailed", None]))
+def test_a_pending_card_payment_whose_charge_is_voided_is_cancelled_and_moves_nothing(
+    replay: bool, late: str | None
+) -> None:
+    # given a card payment whose charge the provider left pending
+    bank, provider = bank_with(payer=0), Provider()
+    state, _ = run_with_provider(bank, provider, card_payment("async"), replay)
+    assert state is not None and state.status is SagaStatus.CHARGING and state.charge_id == "ch"
+    base = {"payment_id": "pay1", "wallet_id": MERCHANT, "amount": 100, "currency": "USD"}
+    # when the provider says the charge was voided (the payer cancelled it), maybe twice
+    voided = pay.ChargeVoided(**base, charge_id="ch")
+    state, commands, ended = react(state, voided, NOW)
+    again = react(state, voided, NOW) if replay else (state, [], [])
+    # then the payment is cancelled, nothing is credited, and both topics are told once
+    assert state is not None and state.status is SagaStatus.CANCELLED and not commands
+    assert again == (state, [], [])
+    assert names(ended) == ["transaction.PaymentCancelled", "payment.PaymentCancelled"]
+    assert ended[1].merchant_id == "merchant-1" and ended[1].order_id == "order-7"
+    assert bank.ledger(MERCHANT) == 0 and provider.charges == {}
+    # and a decision that could not have happened (the void won) changes nothing
+    if late == "ChargeSucceeded":
+        assert react(state, pay.ChargeSucceeded(**base, charge_id="ch"), NOW) == (state, [], [])
+    elif late == "ChargeFailed":
+        failed = pay.ChargeFailed(**base, charge_id="ch", failure_reason="x")
+        assert react(state, failed, NOW) == (state, [], [])
+    # and the payment's events keep their ids and key
+    topic, envelope = outbound(ended[1], None, None)
+    assert (topic, envelope.key) == ("payment-events", "pay1")
+    assert outbound(ended[1], "other", None)[1].event_id == envelope.event_id
+
+
+def test_a_charge_voided_before_it_was_decided_fails_a_deposit() -> None:
+    # a deposit is never cancelled through the API, but a voided charge still ends it
+    deposit = tx.DepositRequested(
+        transaction_id="dep1", wallet_id=MERCHANT, amount=50, currency="USD",
+        payment_method_id="async", owner_id="o", provider="pgw",
+    )  # fmt: skip
+    bank, provider = bank_with(), Provider()
+    state, _ = run_with_provider(bank, provider, deposit)
+    base = {"payment_id": "dep1", "wallet_id": MERCHANT, "amount": 50, "currency": "USD"}
+    state, _, events = react(state, pay.ChargeVoided(**base, charge_id="ch"), NOW)
+    assert state is not None and state.status is SagaStatus.FAILED
+    assert state.failure_reason == "charge_voided" and bank.ledger(MERCHANT) == 0
+    assert names(events) == ["transaction.DepositFailed", "payment.DepositFailed"]

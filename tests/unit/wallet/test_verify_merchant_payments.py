@@ -152,3 +152,33 @@ def test_a_failed_card_payment_whose_charge_was_not_refunded_is_a_problem() -> N
         "payment pay-1: PaymentFailed after ChargeSucceeded",
         "payment pay-1: failed, its card charged 100, not refunded",
     ]
+
+
+def test_a_card_payment_cancelled_while_pending_verifies_and_one_that_was_charged_does_not() -> (
+    None
+):
+    # given a card payment whose pending charge the saga saw voided
+    request = replace(payment(100), from_wallet_id="", provider="card", payment_method_id="pm")
+    fields = {"payment_id": "pay-1", "wallet_id": SHOP, "amount": 100, "currency": "USD"}
+    logs = Logs()
+    state, _, events = react(None, request, NOW)
+    logs.publish(events, request)
+    for answer in (
+        pay.ChargePending(**fields, charge_id="ch"),
+        pay.ChargeVoided(**fields, charge_id="ch"),
+    ):
+        logs.publish([answer])
+        state, _, events = react(state, answer, NOW)
+        logs.publish(events)
+    # then the logs verify: initiated, pending, voided, cancelled, nothing credited
+    assert logs.check() == []
+    # and a cancelled payment that had been charged and credited is a problem
+    charged = Logs()
+    charged.tx, charged.payments = logs.tx, logs.payments[:2]
+    charged.publish([pay.ChargeSucceeded(**fields, charge_id="ch")])
+    charged.decide(
+        CreditWallet(command_id="pay-1:credit", wallet_id=SHOP, transaction_id="pay-1",
+                     amount=100, currency="USD", counter_account="system:settlement:pgw")
+    )  # fmt: skip
+    charged.payments += logs.payments[3:]
+    assert "payment pay-1: cancelled but charged or credited [100]" in charged.check()
