@@ -34,7 +34,7 @@ from user_svc.keystore import PgKeyStore
 from user_svc.passwords import Argon2Passwords, password_problems
 from user_svc.refresh import Outcome, RedisRefreshTokens
 from user_svc.settings import UserSettings
-from user_svc.throttle import RedisLoginThrottle
+from user_svc.throttle import RedisAccountCounter, RedisLoginThrottle
 from user_svc.tokens import TokenMinter, opaque_token, token_hash
 
 log = logging.getLogger("user_svc.identity")
@@ -70,6 +70,7 @@ class Identity:
         self, settings: UserSettings, engine: AsyncEngine, keys: PgKeyStore,
         refresh_tokens: RedisRefreshTokens, passwords: Argon2Passwords,
         relay: outbox.PgOutboxRelay, throttle: RedisLoginThrottle,
+        reset_requests: RedisAccountCounter,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.engine = engine
@@ -78,6 +79,7 @@ class Identity:
         self.passwords = passwords
         self.relay = relay
         self.throttle = throttle
+        self.reset_requests = reset_requests
         self.minter = TokenMinter(settings.jwt_issuer, settings.jwt_audience)
 
     def _event(self, event: UserEvent, trace: Trace) -> Envelope:
@@ -156,13 +158,17 @@ class Identity:
         return token, issued
 
     async def forgot_password(self, email: str, trace: Trace) -> None:
-        """Request a reset link for ``email`` if an account has it (else nothing). Run after
-        the 202 is sent, so the answer takes the same time either way."""
+        """Request a reset link for ``email`` if an account has it (else nothing), at most
+        ``password_reset_max_requests`` per window (counted for unknown emails too). Run
+        after the 202 is sent, so the answer takes the same time either way."""
         try:
             email = normalize_email(email)
         except Problem:
             return
         try:
+            if (await self.reset_requests.count(email)).exceeded:
+                log.info("password reset request over the account's limit: nothing mailed")
+                return
             now, ttl, request_id = datetime.now(UTC), self.settings.password_reset_ttl_s, uuid7()
             async with self.engine.begin() as conn:
                 user = await store.user_by_email(conn, email)

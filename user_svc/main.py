@@ -23,7 +23,7 @@ from user_svc.passwords import Argon2Passwords
 from user_svc.refresh import RedisRefreshTokens
 from user_svc.seeded_clients import ensure_seeded_clients, parse_seeds
 from user_svc.settings import UserSettings
-from user_svc.throttle import RedisLoginThrottle
+from user_svc.throttle import RedisLoginThrottle, reset_requests
 from user_svc.verifier import KeyStoreVerifier
 
 
@@ -65,7 +65,10 @@ def create_app(settings: Settings) -> FastAPI:
             throttle = RedisLoginThrottle(
                 resources.redis, s.login_max_failures, s.login_failure_window_s
             )
-            identity = Identity(s, engine, keys, refresh, passwords, relay, throttle)
+            resets = reset_requests(
+                resources.redis, s.password_reset_max_requests, s.password_reset_window_s
+            )
+            identity = Identity(s, engine, keys, refresh, passwords, relay, throttle, resets)
             clients = ServiceClients(
                 engine, keys, passwords, identity.minter, verifier, s.service_token_ttl_s
             )

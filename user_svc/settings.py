@@ -17,6 +17,10 @@ class UserSettings(Settings):
     service_token_ttl_s: int = Field(default=15 * 60, ge=30)
     email_token_ttl_s: int = Field(default=24 * 60 * 60, ge=60)
     password_reset_ttl_s: int = Field(default=30 * 60, ge=60)
+    # At most this many reset mails per account and window (user_svc/throttle.py); a
+    # request over it is still answered 202 and mails nothing.
+    password_reset_max_requests: int = Field(default=3, ge=1)
+    password_reset_window_s: int = Field(default=60 * 60, ge=1)
     # The service clients that send mail: they may fetch one-time email links (POST
     # /internal/email-links) and a user's contact (GET /internal/users/{id}/contact).
     email_link_clients: frozenset[str] = frozenset({"notification_worker"})

@@ -22,6 +22,7 @@ from contracts.envelope import Envelope
 from infra.local.config import LocalConfig
 from infra.local.credentials import client_secret
 from infra.testing.stack import StackUnderTest
+from user_svc.settings import UserSettings
 
 pytestmark = pytest.mark.integration
 
@@ -390,6 +391,48 @@ async def test_forgot_and_reset_end_every_session(http: httpx.AsyncClient) -> No
     assert (again.status_code, again.json()["code"]) == (400, "invalid_token")
     changed = await _events_of(user["id"], {"PasswordChanged"})
     assert changed["PasswordChanged"].payload["how"] == "reset"
+
+
+async def test_reset_requests_are_limited_per_account_without_telling_who_exists(
+    http: httpx.AsyncClient,
+) -> None:
+    # given an account, and an email nobody has
+    user = await _register(http)
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    limit = UserSettings().password_reset_max_requests
+    # when a reset is asked for each twice the limit and once more
+    for email in [user["email"], nobody] * (2 * limit + 1):
+        resp = await http.post("/auth/password/forgot", json={"email": email})
+        # then every answer is the same 202, over the limit too
+        assert (resp.status_code, resp.json()) == (202, FORGOT_ACCEPTED)
+    # and the account got only the limit's worth of reset requests (mails)
+    assert await _reset_requests_settled(user["id"]) == limit
+
+
+FORGOT_ACCEPTED = {"detail": "if an account has this email, a reset link is on its way"}
+
+
+async def _reset_requests_settled(user_id: str) -> int:
+    """The account's reset requests once their number stopped changing (they are made
+    after the answers, in the background)."""
+    engine = create_async_engine(Settings().postgres_dsn)
+    counts: list[int] = []
+    try:
+        while len(counts) < 4 or len(set(counts[-4:])) > 1:
+            async with engine.connect() as conn:
+                counts.append(
+                    await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM users.email_tokens"
+                            " WHERE user_id = :u AND purpose = 'reset_password'"
+                        ),
+                        {"u": uuid.UUID(user_id)},
+                    )
+                )
+            await asyncio.sleep(0.25)
+    finally:
+        await engine.dispose()
+    return counts[-1]
 
 
 async def test_an_expired_reset_token_changes_nothing(http: httpx.AsyncClient) -> None:
