@@ -87,6 +87,16 @@ PROVIDER_CALLS = Histogram(
     ["command", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+# --- merchants' webhooks (transaction_svc's delivery worker) -------------------------------
+WEBHOOK_OUTCOMES = ("delivered", "retry", "given_up")
+WEBHOOK_ATTEMPTS = Counter(
+    "paystream_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome (delivered, retry later, given up)",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPT_SECONDS = Histogram(
+    "paystream_webhook_attempt_seconds", "Time a webhook delivery attempt took"
+)
 # --- the audit log ------------------------------------------------------------------------
 # labelled by the audit log's database: only the process that keeps the log has them
 AUDIT_CHAIN_LENGTH = Gauge(

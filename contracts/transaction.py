@@ -17,10 +17,6 @@ from contracts.message import Message, from_payload
 
 
 class TransferRequested(Message, frozen=True):
-    """Move `amount` + `fee` out of `from_wallet_id`. With a quote (`quote_id`), the
-    payee's wallet is in `to_currency` and gets `to_amount`: `amount` converted at the
-    quote's rate (docs/fx.md); without one, it gets `amount` in `currency`."""
-
     transaction_id: str
     from_wallet_id: str
     to_wallet_id: str
@@ -28,9 +24,6 @@ class TransferRequested(Message, frozen=True):
     currency: str
     deadline: int
     fee: int = 0
-    quote_id: str = ""
-    to_currency: str = ""
-    to_amount: int = 0
 
 
 class TransferDebited(Message, frozen=True):

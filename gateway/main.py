@@ -13,6 +13,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from common.app import build_app
 from common.auth import JwksVerifier
@@ -33,6 +35,7 @@ from gateway.upstreams import make_upstreams
 FORWARD_ROUTE = API_PREFIX + "/{path:path}"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 JWKS_PATH = "/.well-known/jwks.json"
+DOCS_ASSETS = "/docs/assets"
 CORS_REQUEST_HEADERS = [
     "Authorization",
     "Content-Type",
@@ -120,9 +123,18 @@ def create_app(settings: Settings) -> FastAPI:
     async def openapi(app: App) -> OrjsonResponse:
         return OrjsonResponse(await app.openapi.document())
 
+    # Swagger UI's files from the swagger-ui-bundle package, not a CDN: /docs works offline
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="paystream API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="paystream API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
     @app.api_route(JWKS_PATH, methods=["GET", "HEAD"], include_in_schema=False)
     async def jwks(app: App, request: Request) -> Response:

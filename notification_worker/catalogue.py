@@ -3,8 +3,7 @@
 An event becomes zero or more ``Intent``s: a kind (its templates are
 ``templates/<kind>/``), a category (preferences), a recipient (a user, or the owner of a
 wallet, looked up in the worker's projection) and what the templates show. Deposits,
-withdrawals and transfers (completed, failed, or reversed: the sender hears) are told from
-``transaction-events``; payments to merchants (received, or failed: the payer hears) and
+withdrawals and transfers are told from ``transaction-events``; payments to merchants and
 their refunds from ``payment-events``, whose events name the payer's wallet.
 """
 
@@ -65,14 +64,6 @@ def transaction_intents(event: Event) -> list[Intent]:
                 Intent(kind="transfer_received", category="transfers",
                        wallet_id=event.to_wallet_id, context=ctx),
             ]  # fmt: skip
-        case t.TransferFailed():
-            return [Intent(kind="transfer_failed", category="transfers",
-                           wallet_id=event.from_wallet_id,
-                           context={**_money(event), "reason": event.reason})]  # fmt: skip
-        case t.TransferReversed():
-            return [Intent(kind="transfer_reversed", category="transfers",
-                           wallet_id=event.from_wallet_id,
-                           context={**_money(event), "reason": event.reason})]  # fmt: skip
         case t.DepositCompleted():
             return [Intent(kind="deposit_completed", category="deposits",
                            wallet_id=event.wallet_id, context=_money(event))]  # fmt: skip
@@ -91,8 +82,7 @@ def transaction_intents(event: Event) -> list[Intent]:
 
 def payment_intents(event: Event) -> list[Intent]:
     """Merchant payments: the merchant hears of each payment received, the payer of each
-    payment from their wallet that failed and of each refund issued to their wallet (a
-    card payment has no wallet to tell its payer by)."""
+    refund issued to their wallet (a card payment's refund has no wallet to tell by)."""
     p = payment
     match event:
         case p.PaymentCompleted():
@@ -101,12 +91,6 @@ def payment_intents(event: Event) -> list[Intent]:
                            context={"amount": event.amount, "currency": event.currency,
                                     "transaction_id": event.payment_id,
                                     "order_id": event.order_id})]  # fmt: skip
-        case p.PaymentFailed() if event.wallet_id:
-            return [Intent(kind="payment_failed", category="merchant", wallet_id=event.wallet_id,
-                           context={"amount": event.amount, "currency": event.currency,
-                                    "transaction_id": event.payment_id,
-                                    "order_id": event.order_id,
-                                    "reason": event.failure_reason})]  # fmt: skip
         case p.RefundCompleted() if event.wallet_id:
             return [Intent(kind="refund_issued", category="merchant", wallet_id=event.wallet_id,
                            context={"amount": event.amount, "currency": event.currency,

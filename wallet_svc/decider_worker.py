@@ -16,19 +16,20 @@ transaction. A crash anywhere before the commit leaves nothing visible to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import IllegalStateError, ProducerFenced
 from prometheus_client import Counter, Histogram
 
 from common.app import serve
 from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
-from common.kafka.consumer import make_consumer, record_context
+from common.kafka.consumer import make_consumer, record_context, report_lag
 from common.kafka.headers import (
     Headers,
     dead_letter_headers,
@@ -338,6 +339,17 @@ class DeciderWorker(ConsumerRebalanceListener):
                     await asyncio.sleep(0.2)
                     continue
                 BATCH_SECONDS.observe(time.perf_counter() - started)
+            await self._report_lag()
+
+    async def _report_lag(self) -> None:
+        """The lag of the partitions this instance decides: its position there is the
+        offset its last Kafka transaction committed."""
+        positions = {}
+        for tp in self.consumer.assignment():
+            if tp.partition in self.producers:
+                with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                    positions[tp] = await self.consumer.position(tp)
+        report_lag(self.consumer, self.settings.service_name, GROUP, positions)
 
     async def stop(self) -> None:
         await self.consumer.stop()

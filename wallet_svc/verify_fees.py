@@ -7,10 +7,7 @@ moves in its credit (``WalletCredited.fee``, posted to ``fee_account``; conserva
 those postings is ``check_log``'s). For every transfer and payment that ended: the fees
 its credits moved (each event id counted once) add up to the fee its completion named
 and its request asked for, and to nothing if it failed or was reversed (the payer got
-amount + fee back through a compensation, which carries no fee). A transfer that
-converts (``TransferRequested.to_currency``) keeps its fee in system:fx with the amount,
-moved by its debit in the source currency (docs/fx.md): its credit, in the other
-currency, moves no fee.
+amount + fee back through a compensation, which carries no fee).
 """
 
 from __future__ import annotations
@@ -36,14 +33,11 @@ MovedNothing = TransferFailed | TransferReversed | PaymentFailed
 def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) -> int:
     """Invariant 7 over the verifier's messages (``verify.Msg``); returns the fees moved."""
     requested: dict[str, int] = {}
-    converting: set[str] = set()
-    ended: dict[str, int] = {}  # the fee each ended transaction's credits should have moved
+    ended: dict[str, int] = {}  # the fee each ended transaction should have moved
     for m in tx_msgs:
         event = m.message
         if isinstance(event, TransferRequested | PaymentRequested):
             requested[event.transaction_id] = event.fee
-            if isinstance(event, TransferRequested) and event.to_currency:
-                converting.add(event.transaction_id)
         elif isinstance(event, Completed):
             ended[event.transaction_id] = event.fee
         elif isinstance(event, MovedNothing):
@@ -58,10 +52,9 @@ def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) 
             seen.add(m.envelope.event_id)
             moved[event.transaction_id] += event.fee
     for tid in sorted(requested.keys() & ended.keys()):
-        expected = 0 if tid in converting else ended[tid]
-        if moved[tid] != expected:
+        if moved[tid] != ended[tid]:
             problems.append(
-                f"fee: transaction {tid} should have moved {expected}, moved {moved[tid]}"
+                f"fee: transaction {tid} should have moved {ended[tid]}, moved {moved[tid]}"
             )
         if ended[tid] and ended[tid] != requested[tid]:
             problems.append(

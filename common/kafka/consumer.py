@@ -7,12 +7,14 @@ its Kafka transactions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from common.metrics import CONSUMER_LAG
 
 
 def make_consumer(
@@ -55,6 +57,45 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
         if t["topic"] == topic and not t["error_code"]
         for p in t["partitions"]
     )
+
+
+async def read_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every committed record of ``topic`` up to its current end, in partition order
+    (a reader of a whole topic: the tests, the operator command's ``dlq show``)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def report_lag(
+    consumer: AIOKafkaConsumer, service: str, group: str, next_offsets: Mapping[TopicPartition, int]
+) -> None:
+    """Set ``paystream_consumer_lag`` of each assigned partition: its end offset (the last
+    stable one under ``read_committed``) minus ``next_offsets`` (where the group's progress
+    is stored), from the last fetch's metadata: no round trip."""
+    for tp in consumer.assignment():
+        stored = next_offsets.get(tp)
+        if stored is None:
+            continue
+        end = consumer.last_stable_offset(tp)
+        if end is None or end < 0:
+            end = consumer.highwater(tp)
+        if end is not None and end >= 0:
+            CONSUMER_LAG.labels(service, group, tp.topic, str(tp.partition)).set(end - stored)
 
 
 class _EventId(msgspec.Struct):

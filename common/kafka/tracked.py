@@ -41,7 +41,7 @@ from pymongo.errors import ConnectionFailure
 from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from common.kafka.consumer import make_consumer, record_context
+from common.kafka.consumer import make_consumer, record_context, report_lag
 from common.kafka.headers import dead_letter_headers
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
 from common.settings import Settings
@@ -367,18 +367,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         raise AssertionError("unreachable")
 
     def _report_lag(self) -> None:
-        """End offset (the last stable one under ``read_committed``) minus stored offset,
-        per assigned partition, from the last fetch's metadata: no round trip."""
-        for tp in self.consumer.assignment():
-            stored = self.stored.get(tp)
-            if stored is None:
-                continue
-            end = self.consumer.last_stable_offset(tp)
-            if end is None or end < 0:
-                end = self.consumer.highwater(tp)
-            if end is not None and end >= 0:
-                lag = CONSUMER_LAG.labels(self.service, self.group, tp.topic, str(tp.partition))
-                lag.set(end - stored)
+        report_lag(self.consumer, self.service, self.group, self.stored)
 
 
 def _record(item: Tracked[Any] | ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:

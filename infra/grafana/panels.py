@@ -172,6 +172,15 @@ MONEY = Dashboard(
             "ops",
         ),
         Panel(
+            "Webhook attempts",
+            "Merchants' webhook delivery attempts per second, by outcome.",
+            q(
+                "sum by (outcome) (rate(paystream_webhook_attempts_total[5m]))",
+                "{{outcome}}",
+            ),
+            "ops",
+        ),
+        Panel(
             "Audit chain",
             "Records in the hash-chained audit log.",
             q("max(paystream_audit_chain_length)", "records"),

@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local")
     parser.add_argument("command", choices=["install", "up", "down", "status", "env"])
     parser.add_argument(
-        "--backing-only", action="store_true", help="only Kafka, Postgres, Mongo, Redis, Prometheus"
+        "--backing-only",
+        action="store_true",
+        help="only the backing services (no paystream process)",
     )
     parser.add_argument("--local", action="store_true", help="never use docker compose")
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from infra.local.config import PG_VERSION, REPO_ROOT, LocalConfig
-from infra.local.procs import port_open, read_pid, spawn, stop, wait_until
+from infra.local.procs import log_file, port_open, read_pid, spawn, stop, wait_until
 
 RULE_FILES = ("rules.yml", "alerts.yml")  # in infra/prometheus, for both setups
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
@@ -416,7 +416,13 @@ def start_backing(cfg: LocalConfig, only: tuple[str, ...] = BACKING) -> list[str
                 f"port {port} for {name} is taken by another process; "
                 f"set PAYSTREAM_{port_attr.upper()} to a free port"
             )
-        starter(cfg)
+        print(f"[up] starting {name}", flush=True)
+        try:
+            starter(cfg)
+        except (TimeoutError, subprocess.CalledProcessError) as exc:
+            raise RuntimeError(
+                f"{name} did not start ({exc}): see {log_file(cfg.run_dir, name)}"
+            ) from exc
         started.append(name)
     return started
 

@@ -46,6 +46,11 @@ def read_pid(pidfile: Path) -> int | None:
     return pid
 
 
+def log_file(run_dir: Path, name: str) -> Path:
+    """Where ``spawn`` writes the output of process ``name``."""
+    return run_dir / "logs" / f"{name}.log"
+
+
 def spawn(
     name: str,
     argv: Sequence[str],
@@ -56,7 +61,7 @@ def spawn(
     """Start ``argv`` in its own process group, output to ``run_dir/logs/name.log``."""
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     (run_dir / "pids").mkdir(parents=True, exist_ok=True)
-    log = open(run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+    log = open(log_file(run_dir, name), "ab")  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(
         list(argv),
         stdout=log,

@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 import urllib.request
+from dataclasses import dataclass
 
 from infra.local.backing import BACKING, STARTERS, start_backing, stop_backing
 from infra.local.config import LOCAL_SETTINGS, REPO_ROOT, WORKER_PORTS, LocalConfig
 from infra.local.credentials import credentials_env
 from infra.local.install import install_all
-from infra.local.procs import port_open, read_pid, spawn, stop, wait_until
+from infra.local.procs import log_file, port_open, read_pid, spawn, stop, wait_until
 
 COMPOSE = ["docker", "compose", "-f", str(REPO_ROOT / "docker-compose.yml")]
 
@@ -59,8 +60,19 @@ def start_app(cfg: LocalConfig, name: str, env: dict[str, str] | None = None) ->
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
+    print(f"[up] starting {name}", flush=True)
     spawn(name, argv, cfg.run_dir, env=env, cwd=REPO_ROOT)
-    wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/health"), f"{name} /health", 60)
+    pidfile = cfg.run_dir / "pids" / f"{name}.pid"
+
+    def healthy() -> bool:
+        if read_pid(pidfile) is None:
+            raise RuntimeError(f"{name} exited while starting: see {log_file(cfg.run_dir, name)}")
+        return _http_ok(f"http://127.0.0.1:{port}/health")
+
+    try:
+        wait_until(healthy, f"{name} /health", 60)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}: see {log_file(cfg.run_dir, name)}") from None
 
 
 def start_apps(cfg: LocalConfig) -> list[str]:
@@ -106,17 +118,39 @@ def down(cfg: LocalConfig, docker: bool = False) -> None:
     print("[down] stopped")
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessState:
+    """One process of the local stack: ``state`` is ready (a paystream process answers
+    200 on /ready), up (a backing service answers on its port), not-ready (running, not
+    answering yet or a dependency down) or down (not running)."""
+
+    name: str
+    state: str
+    pid: int | None
+    port: int
+
+
+def process_states(cfg: LocalConfig) -> list[ProcessState]:
+    """The state of every process of the local stack, backing services first."""
+    states = []
+    for name, (_, attr) in STARTERS.items():
+        port = getattr(cfg, attr)
+        pid = read_pid(cfg.run_dir / "pids" / f"{name}.pid")
+        state = "up" if pid and port_open(port) else ("not-ready" if pid else "down")
+        states.append(ProcessState(name, state, pid, port))
+    for name, (_, port) in app_processes(cfg).items():
+        pid = read_pid(cfg.run_dir / "pids" / f"{name}.pid")
+        ready = pid is not None and _http_ok(f"http://127.0.0.1:{port}/ready")
+        state = "ready" if ready else ("not-ready" if pid else "down")
+        states.append(ProcessState(name, state, pid, port))
+    return states
+
+
 def status(cfg: LocalConfig, docker: bool = False) -> int:
-    """Print one line per process; exit code 0 only when all of them run."""
+    """Print one line per process; exit code 0 only when every one is up or ready."""
     if docker:
         return subprocess.run([*COMPOSE, "ps"], check=False).returncode
-    ports = {name: getattr(cfg, attr) for name, (_, attr) in STARTERS.items()}
-    ports.update({name: port for name, (_, port) in app_processes(cfg).items()})
-    ok = True
-    for name in (*BACKING, *app_processes(cfg)):
-        pid = read_pid(cfg.run_dir / "pids" / f"{name}.pid")
-        answering = port_open(ports[name])
-        ok = ok and pid is not None and answering
-        state = "up" if pid and answering else ("starting" if pid else "down")
-        print(f"{name:22} {state:9} pid={pid or '-':<8} port={ports[name]}")
-    return 0 if ok else 1
+    states = process_states(cfg)
+    for s in states:
+        print(f"{s.name:22} {s.state:10} pid={s.pid or '-':<8} port={s.port}")
+    return 0 if all(s.state in ("up", "ready") for s in states) else 1

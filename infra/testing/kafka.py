@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-
-from common.kafka.consumer import topic_partitions
+from common.kafka.consumer import read_records
 from common.kafka.producer import make_producer, send_envelopes
 from common.topics import WALLET_COMMANDS
 from contracts.envelope import Envelope
 from contracts.wallet import WalletCommand, command_envelope
 
 send_all = send_envelopes  # the name the tests use
+__all__ = ["read_records", "read_topic", "send_all", "send_commands", "wait_for"]
 
 
 async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], source: str) -> None:
@@ -27,27 +26,6 @@ async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], sourc
         )
     finally:
         await producer.stop()
-
-
-async def read_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every committed record of ``topic`` up to its current end, in partition order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out: list[ConsumerRecord[bytes, bytes]] = []
-        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batch.values():
-                out.extend(records)
-        return out
-    finally:
-        await consumer.stop()
 
 
 async def read_topic(

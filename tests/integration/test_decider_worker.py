@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
@@ -78,6 +80,34 @@ async def test_500_debits_of_1_from_100_make_exactly_100_effects(
     # and every posting set balances
     for e in events:
         assert sum(p["amount"] for p in e.payload.get("postings", [])) == 0
+    # and its metrics count the refusals by reason, and its lag drains to 0
+    metrics = f"http://127.0.0.1:{stack.cfg.worker_ports['wallet_decider']}/metrics"
+
+    def samples(name: str) -> list[tuple[dict[str, str], float]]:
+        text = httpx.get(metrics).text
+        return [
+            (s.labels, s.value)
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == name
+        ]
+
+    refused = [
+        v
+        for labels, v in samples("paystream_decider_commands_total")
+        if labels == {"outcome": "DebitRejected", "reason": "insufficient_funds"}
+    ]
+    assert refused and refused[0] >= 400
+
+    def drained() -> bool:
+        lags = [
+            v
+            for labels, v in samples("paystream_consumer_lag")
+            if labels["group"] == "wallet-decider" and labels["topic"] == "wallet-commands"
+        ]
+        return bool(lags) and all(v == 0 for v in lags)
+
+    await wait_for(drained, timeout=30)
 
 
 async def test_kill_9_mid_stream_loses_and_duplicates_nothing(

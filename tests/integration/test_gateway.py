@@ -9,6 +9,7 @@ service, ``/health``, and an echo endpoint under ``/audit`` that shows what arri
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -395,6 +396,11 @@ def test_one_openapi_document_covers_every_service(gw: httpx.Client) -> None:
     assert doc["paths"]["/api/v1/auth/login"]["get"]["operationId"] == "user_svc_op"
     docs = gw.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # and the Swagger UI it loads is served by the gateway itself, not a CDN
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for asset in assets:
+        assert gw.get(asset).status_code == 200, asset
 
 
 def test_the_ip_rate_limit_applies_to_anonymous_callers(

@@ -28,7 +28,6 @@ from typing import Any
 
 import httpx
 from aiokafka import ConsumerRecord
-from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.app import serve
@@ -38,6 +37,7 @@ from common.kafka.headers import message_type
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
+from common.metrics import WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_OUTCOMES
 from common.topics import PAYMENT_EVENTS
 from common.worker import worker_app
 from contracts.envelope import Envelope
@@ -57,10 +57,6 @@ CONSUMER = "webhooks"
 BATCH_MAX = 500
 CONCURRENCY = 32  # deliveries in flight at once
 IDLE_LOOK_S = 1.0
-ATTEMPTS = Counter("paystream_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
-ATTEMPT_SECONDS = Histogram(
-    "paystream_webhook_attempt_seconds", "Time a webhook delivery attempt took"
-)
 # An event to deliver: its envelope, its payment and, when its payload names it, merchant.
 Event = tuple[Envelope, str, str]
 
@@ -102,6 +98,8 @@ class WebhookWorker:
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self.wake = asyncio.Event()
         self.in_flight: set[asyncio.Task[None]] = set()
+        for outcome in WEBHOOK_OUTCOMES:  # each series from 0: its first attempt is a rise
+            WEBHOOK_ATTEMPTS.labels(outcome)
 
     async def start(self) -> None:
         await self.producer.start()
@@ -227,8 +225,8 @@ class WebhookWorker:
             draw = random.random()
             retry_at = self.schedule.next_attempt(number, now, due.give_up_at, draw)
         outcome = "delivered" if attempt.succeeded else ("retry" if retry_at else "given_up")
-        ATTEMPTS.labels(outcome).inc()
-        ATTEMPT_SECONDS.observe(sent.latency_ms / 1000)
+        WEBHOOK_ATTEMPTS.labels(outcome).inc()
+        WEBHOOK_ATTEMPT_SECONDS.observe(sent.latency_ms / 1000)
         try:
             await store.settle(
                 self.engine, attempt, retry_at, self.settings.webhook_disable_after_failures

@@ -1,0 +1,82 @@
+"""``paystream``: the operator command (a console script of pyproject.toml).
+
+- ``paystream status``: each process's readiness, consumer lag, sagas in flight and
+  dead-letter topics' depth (exit 1 if a process is not ready or a DLQ holds records);
+- ``paystream dlq show TOPIC``: the dead letters of TOPIC, with their origin and error;
+- ``paystream verify``: the ledger verifier (``wallet_svc.verify``);
+- ``paystream tail TOPIC``: TOPIC's records as they arrive, decoded, with their headers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from rich.console import Console
+
+from common.settings import Settings
+from infra.ops.records import dlq_show, tail
+from infra.ops.status import status
+from infra.ops.target import Target
+from wallet_svc.verify import verify as replay
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paystream", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", help="processes, lag, sagas in flight, dead letters")
+    dlq_p = sub.add_parser("dlq", help="dead-letter topics")
+    dlq_sub = dlq_p.add_subparsers(dest="dlq_command", required=True)
+    show = dlq_sub.add_parser("show", help="the dead letters of a topic")
+    show.add_argument("topic")
+    show.add_argument("--limit", type=int, default=100)
+    verify = sub.add_parser("verify", help="replay the log and check the ledger")
+    verify.add_argument("--wait", type=float, default=30.0, help="seconds to await the projector")
+    tail_p = sub.add_parser("tail", help="follow a topic, decoded")
+    tail_p.add_argument("topic")
+    tail_p.add_argument("--from-beginning", action="store_true")
+    tail_p.add_argument("-n", "--count", type=int, default=None, help="stop after N records")
+    tail_p.add_argument("--until-end", action="store_true", help="stop at the topic's end")
+    return p
+
+
+def run(argv: list[str] | None = None, console: Console | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = console or Console()
+    target = Target.from_env()
+    if args.command == "status":
+        return asyncio.run(status(target, console))
+    if args.command == "dlq":
+        return asyncio.run(dlq_show(target.kafka_bootstrap, args.topic, args.limit, console))
+    if args.command == "tail":
+        return asyncio.run(
+            tail(
+                target.kafka_bootstrap,
+                args.topic,
+                args.from_beginning,
+                args.count,
+                console,
+                args.until_end,
+            )
+        )
+    return verify(target, args.wait, console)
+
+
+def verify(target: Target, wait: float, console: Console) -> int:
+    """Run the verifier against the target stack (its settings come from the environment)."""
+    os.environ.update(
+        {k: v for k, v in target.settings_env().items() if k.startswith("PAYSTREAM_")}
+    )
+    with console.status("replaying the log"):
+        report = asyncio.run(replay(Settings(service_name="paystream_cli"), wait=wait))
+    console.print(report.format())
+    return 0 if report.ok else 1
+
+
+def main() -> None:
+    try:
+        sys.exit(run())
+    except KeyboardInterrupt:
+        sys.exit(130)
