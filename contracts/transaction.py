@@ -17,6 +17,10 @@ from contracts.message import Message, from_payload
 
 
 class TransferRequested(Message, frozen=True):
+    """Move `amount` + `fee` out of `from_wallet_id`. With a quote (`quote_id`), the
+    payee's wallet is in `to_currency` and gets `to_amount`: `amount` converted at the
+    quote's rate (docs/fx.md); without one, it gets `amount` in `currency`."""
+
     transaction_id: str
     from_wallet_id: str
     to_wallet_id: str
@@ -24,6 +28,9 @@ class TransferRequested(Message, frozen=True):
     currency: str
     deadline: int
     fee: int = 0
+    quote_id: str = ""
+    to_currency: str = ""
+    to_amount: int = 0
 
 
 class TransferDebited(Message, frozen=True):
@@ -38,12 +45,17 @@ class TransferDebited(Message, frozen=True):
 
 
 class TransferCompleted(Message, frozen=True):
+    """The payee got `amount` in `currency`, or, when the transfer converted (docs/fx.md),
+    `to_amount` in `to_currency`."""
+
     transaction_id: str
     from_wallet_id: str
     to_wallet_id: str
     amount: int
     currency: str
     fee: int = 0
+    to_currency: str = ""
+    to_amount: int = 0
 
 
 class TransferFailed(Message, frozen=True):

@@ -3,7 +3,8 @@
 An event becomes zero or more ``Intent``s: a kind (its templates are
 ``templates/<kind>/``), a category (preferences), a recipient (a user, or the owner of a
 wallet, looked up in the worker's projection) and what the templates show. Deposits,
-withdrawals and transfers are told from ``transaction-events``; payments to merchants and
+withdrawals and transfers (completed, failed, or reversed: the sender hears) are told from
+``transaction-events``; payments to merchants (received, or failed: the payer hears) and
 their refunds from ``payment-events``, whose events name the payer's wallet.
 """
 
@@ -58,12 +59,23 @@ def transaction_intents(event: Event) -> list[Intent]:
     match event:
         case t.TransferCompleted():
             ctx = {**_money(event), "fee": event.fee}
+            got = ctx  # what the payee got: in its own currency when the transfer converted
+            if event.to_currency:
+                got = {**ctx, "amount": event.to_amount, "currency": event.to_currency}
             return [
                 Intent(kind="transfer_sent", category="transfers",
                        wallet_id=event.from_wallet_id, context=ctx),
                 Intent(kind="transfer_received", category="transfers",
-                       wallet_id=event.to_wallet_id, context=ctx),
+                       wallet_id=event.to_wallet_id, context=got),
             ]  # fmt: skip
+        case t.TransferFailed():
+            return [Intent(kind="transfer_failed", category="transfers",
+                           wallet_id=event.from_wallet_id,
+                           context={**_money(event), "reason": event.reason})]  # fmt: skip
+        case t.TransferReversed():
+            return [Intent(kind="transfer_reversed", category="transfers",
+                           wallet_id=event.from_wallet_id,
+                           context={**_money(event), "reason": event.reason})]  # fmt: skip
         case t.DepositCompleted():
             return [Intent(kind="deposit_completed", category="deposits",
                            wallet_id=event.wallet_id, context=_money(event))]  # fmt: skip
@@ -82,7 +94,8 @@ def transaction_intents(event: Event) -> list[Intent]:
 
 def payment_intents(event: Event) -> list[Intent]:
     """Merchant payments: the merchant hears of each payment received, the payer of each
-    refund issued to their wallet (a card payment's refund has no wallet to tell by)."""
+    payment from their wallet that failed and of each refund issued to their wallet (a
+    card payment has no wallet to tell its payer by)."""
     p = payment
     match event:
         case p.PaymentCompleted():
@@ -91,6 +104,12 @@ def payment_intents(event: Event) -> list[Intent]:
                            context={"amount": event.amount, "currency": event.currency,
                                     "transaction_id": event.payment_id,
                                     "order_id": event.order_id})]  # fmt: skip
+        case p.PaymentFailed() if event.wallet_id:
+            return [Intent(kind="payment_failed", category="merchant", wallet_id=event.wallet_id,
+                           context={"amount": event.amount, "currency": event.currency,
+                                    "transaction_id": event.payment_id,
+                                    "order_id": event.order_id,
+                                    "reason": event.failure_reason})]  # fmt: skip
         case p.RefundCompleted() if event.wallet_id:
             return [Intent(kind="refund_issued", category="merchant", wallet_id=event.wallet_id,
                            context={"amount": event.amount, "currency": event.currency,

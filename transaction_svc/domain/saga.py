@@ -9,6 +9,10 @@ rejection); a debit answered without continuation still gets its credit from her
 A rejected debit ends in TransferFailed; a rejected credit triggers the compensating
 CreditWallet `{tx}:reverse` (amount + fee back to the source, never rejected for status
 or expiry) and ends in TransferReversed.
+A transfer that converts (a quote's, docs/fx.md) takes the same steps through
+system:fx instead: the debit moves amount + fee into it in the source currency, the
+credit moves `to_amount` out of it into the payee's wallet in the target currency (so
+each currency balances on its own), and the reversal gives amount + fee back from it.
 Payment to a merchant from a wallet, and its refund (`merchant.py`): the same steps as a
 transfer (payer -> merchant, or merchant -> payer), their own events; a card payment the
 deposit's steps into the merchant's wallet.
@@ -62,6 +66,7 @@ from transaction_svc.domain.merchant import (
 from transaction_svc.domain.state import SagaState, SagaStatus, Step
 from transaction_svc.domain.steps import (
     FEES,
+    FX,
     IN_TRANSIT,
     Reaction,
     SagaCommand,
@@ -180,6 +185,9 @@ def _start(message: Request, at: int) -> Reaction:
         currency=message.currency,
         fee=message.fee,
         deadline=message.deadline,
+        quote_id=message.quote_id,
+        to_currency=message.to_currency,
+        to_amount=message.to_amount,
         steps=(Step(step="requested", status="done", at=at),),
     )
     s = step(s, at, ("debit", "requested"))
@@ -194,10 +202,15 @@ def _debit(s: SagaState) -> DebitWallet:
         transaction_id=s.transaction_id,
         amount=s.amount + s.fee,
         currency=s.currency,
-        counter_account=IN_TRANSIT,
+        counter_account=_between(s),
         expires_at=s.deadline,
         then=_credit(s),
     )
+
+
+def _between(s: SagaState) -> str:
+    """The account the money is in between the debit and the credit."""
+    return FX if s.to_currency else IN_TRANSIT
 
 
 def _ended(s: SagaState, transfer_event: Any, reason: str) -> list[SagaEvent]:
@@ -214,6 +227,16 @@ def _credited_next(state: SagaState, at: int) -> SagaState:
 
 
 def _credit(s: SagaState) -> CreditWallet:
+    if s.to_currency:  # the payee's leg of a conversion, in its own currency
+        return CreditWallet(
+            command_id=credit_command_id(s.transaction_id),
+            wallet_id=s.to_wallet_id,
+            transaction_id=s.transaction_id,
+            amount=s.to_amount,
+            currency=s.to_currency,
+            counter_account=FX,
+            expires_at=s.deadline,
+        )
     return CreditWallet(
         command_id=credit_command_id(s.transaction_id),
         wallet_id=s.to_wallet_id,
@@ -231,7 +254,10 @@ def _complete(state: SagaState, at: int) -> Reaction:
     s = finish(state, at, SagaStatus.COMPLETED, ("credit", "done"), None)
     if s.kind in MERCHANT:
         return s, [], ended(s, None)
-    return s, [], [TransferCompleted(**_base(s), fee=s.fee)]
+    completed = TransferCompleted(
+        **_base(s), fee=s.fee, to_currency=s.to_currency, to_amount=s.to_amount
+    )
+    return s, [], [completed]
 
 
 def _credit_rejected(state: SagaState, at: int, reason: str) -> Reaction:
@@ -243,7 +269,7 @@ def _credit_rejected(state: SagaState, at: int, reason: str) -> Reaction:
         transaction_id=s.transaction_id,
         amount=s.amount + s.fee,
         currency=s.currency,
-        counter_account=IN_TRANSIT,
+        counter_account=_between(s),
         compensation=True,
     )
     return s, [refund], []
