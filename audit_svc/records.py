@@ -3,6 +3,11 @@
 Every envelope is recorded, whatever its payload type (a type this code does not know
 yet is recorded too: the log misses nothing). The ``seq``, ``prev_hash`` and ``hash`` are
 added by the store, in the order it appends. Pure: no I/O.
+
+``keys`` holds what the id and type filters match (``search_key``: ``"wallet_id:w-1"``),
+so one multikey index serves all six instead of an index each: on FerretDB every index
+is evaluated on each insert, and six of them cost the projector about a third of its
+store time (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,21 +26,45 @@ SUBJECT_KEYS: dict[str, tuple[str, ...]] = {
     "payment_ids": ("payment_id",),
 }
 ADMIN = "admin"
+# subjects kind -> the filter (and key prefix) that matches it
+SUBJECT_FILTERS = {
+    "user_ids": "user_id",
+    "wallet_ids": "wallet_id",
+    "transaction_ids": "transaction_id",
+    "payment_ids": "payment_id",
+}
 
 
 def record_of(topic: str, envelope: Envelope) -> dict[str, Any]:
     """The audit record of ``envelope`` read from ``topic`` (without seq and hashes)."""
     payload = {k: v for k, v in envelope.payload.items() if k != "type"}
+    actor = actor_of(envelope.producer, payload)
+    subjects = subjects_of(payload)
     return {
         "event_id": envelope.event_id,
         "type": envelope.type,
         "topic": topic,
         "occurred_at": to_millis(envelope.occurred_at),
-        "actor": actor_of(envelope.producer, payload),
-        "subjects": subjects_of(payload),
+        "actor": actor,
+        "subjects": subjects,
+        "keys": keys_of(envelope.type, actor["id"], subjects),
         "correlation_id": envelope.correlation_id,
         "data": mask(payload),
     }
+
+
+def search_key(filter_name: str, value: str) -> str:
+    """The key a filter matches in a record's ``keys``: ``wallet_id:w-1``."""
+    return f"{filter_name}:{value}"
+
+
+def keys_of(type_: str, actor_id: str, subjects: dict[str, list[str]]) -> list[str]:
+    """Every key the filters of ``GET /audit/logs`` find the record by."""
+    return [
+        search_key("type", type_),
+        search_key("actor_id", actor_id),
+        *(search_key(SUBJECT_FILTERS[kind], v) for kind, ids in subjects.items() for v in ids),
+    ]
 
 
 def actor_of(producer: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ EXAMPLE_RECORD: dict[str, Any] = {
     "occurred_at": "2026-01-01T12:00:00.123Z",
     "actor": {"kind": "user", "id": "u-1", "role": None, "address": None},
     "subjects": {"user_ids": ["u-1"], "wallet_ids": [], "transaction_ids": [], "payment_ids": []},
+    "keys": ["type:UserRegistered", "actor_id:u-1", "user_id:u-1"],
     "correlation_id": "0190f3c2-7a1d-7000-8000-000000000001",
     "data": {"user_id": "u-1", "email": "a***@example.com", "full_name": "A. K.", "role": "user"},
     "prev_hash": "9f2c…",
@@ -48,6 +49,7 @@ class AuditRecord(BaseModel):
     occurred_at: datetime
     actor: Actor
     subjects: Subjects
+    keys: list[str]  # what the filters match: type, actor and subjects (hashed with the rest)
     correlation_id: str | None
     data: dict[str, Any]
     prev_hash: str

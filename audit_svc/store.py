@@ -1,11 +1,12 @@
 """The audit log in MongoDB (FerretDB v1 locally, MongoDB 7 under Docker): appended by the
 one projector, read by the API.
 
-Exactly once without transactions: ``event_id`` and ``seq`` have unique indexes, and
-``append`` numbers a batch after the head and inserts it in order. When an event is
-already stored (a replay after a crash, a producer's resend), the ordered insert stops
-there with the records before it stored; the events of the rest that are stored are
-then looked up once, left out, and the rest numbered again after what was just stored.
+Exactly once without transactions: a record's ``_id`` is its ``event_id`` and ``seq`` has
+a unique index, and ``append`` numbers a batch after the head and inserts it in order.
+When an event is already stored (a replay after a crash, a producer's resend), the
+ordered insert stops there with the records before it stored; the events of the rest
+that are stored are then looked up once, left out, and the rest numbered again after
+what was just stored.
 So ``seq`` stays gap-free and no event is stored twice.
 
 The head (last seq and hash) is kept in memory between batches: on FerretDB v1 a
@@ -13,6 +14,11 @@ sorted ``find_one`` or an ``$in`` look-up scans the whole collection (``bench/
 audit_ingest.py``), so the steady path makes one ``insert_many`` per batch and nothing
 else. The head is read again after any failure; a second writer racing it fails on the
 unique ``seq`` and its batch is retried from the new head.
+
+Three indexes besides ``_id``, each paid on every insert (FerretDB evaluates each index's
+expression over the whole document): ``seq``, ``occurred_at`` with ``seq``, and the
+record's ``keys`` with ``seq``, which serves every id and type filter
+(``records.keys_of``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from audit_svc.chain import GENESIS, Verdict, Walk, chained
+from audit_svc.records import search_key
 from common.kafka.mongo_offsets import MongoDocument
 from common.metrics import AUDIT_CHAIN_LENGTH, AUDIT_VERIFY_OK, AUDIT_VERIFY_TIME
 
@@ -35,21 +42,22 @@ LOGS = "audit_logs"
 OFFSETS = "audit_offsets"
 PROJECTION = {"_id": False}
 
-# filter name -> the record field it matches (each has an index with seq)
-FIELDS = {
-    "actor_id": "actor.id",
-    "user_id": "subjects.user_ids",
-    "wallet_id": "subjects.wallet_ids",
-    "transaction_id": "subjects.transaction_ids",
-    "payment_id": "subjects.payment_ids",
-    "type": "type",
-}
+# the filters matched through a record's ``keys`` (records.search_key)
+KEY_FILTERS = ("actor_id", "user_id", "wallet_id", "transaction_id", "payment_id", "type")
 INDEXES = [
     IndexModel([("seq", ASCENDING)], unique=True, name="seq"),
-    IndexModel([("event_id", ASCENDING)], unique=True, name="event_id"),
     IndexModel([("occurred_at", ASCENDING), ("seq", ASCENDING)], name="occurred_at_seq"),
-    *(IndexModel([(f, ASCENDING), ("seq", ASCENDING)], name=f"{f}_seq") for f in FIELDS.values()),
+    IndexModel([("keys", ASCENDING), ("seq", ASCENDING)], name="keys_seq"),
 ]
+# indexes of earlier versions, dropped at start (``_id`` now holds the event_id, and
+# ``keys_seq`` replaced an index per filter)
+OBSOLETE = frozenset(
+    {"event_id", "actor.id_seq", "type_seq"}
+    | {
+        f"subjects.{kind}_seq"
+        for kind in ("user_ids", "wallet_ids", "transaction_ids", "payment_ids")
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,11 +74,14 @@ class Filters:
     until: datetime | None = None
 
     def query(self) -> dict[str, Any]:
-        query: dict[str, Any] = {
-            field: getattr(self, name)
-            for name, field in FIELDS.items()
-            if getattr(self, name) is not None
-        }
+        query: dict[str, Any] = {}
+        keys = [
+            search_key(name, value)
+            for name in KEY_FILTERS
+            if (value := getattr(self, name)) is not None
+        ]
+        if keys:
+            query["keys"] = keys[0] if len(keys) == 1 else {"$all": keys}
         when = {op: v for op, v in (("$gte", self.since), ("$lt", self.until)) if v is not None}
         if when:
             query["occurred_at"] = when
@@ -89,6 +100,8 @@ class MongoAuditLog:
         # createIndexes names several indexes that all exist already (every restart)
         for index in INDEXES:
             await self.logs.create_indexes([index])
+        for name in OBSOLETE & {ix["name"] async for ix in await self.logs.list_indexes()}:
+            await self.logs.drop_index(name)
 
     async def head(self) -> tuple[int, str]:
         """The last record's (seq, hash); (0, GENESIS) for an empty log."""
@@ -105,7 +118,10 @@ class MongoAuditLog:
                 if self._head is None:
                     self._head = await self.head()
                 seq, prev_hash = self._head
-                docs = chained(prev_hash, [{"seq": seq + i, **r} for i, r in enumerate(fresh, 1)])
+                docs = chained(
+                    prev_hash,
+                    [{"_id": r["event_id"], "seq": seq + i, **r} for i, r in enumerate(fresh, 1)],
+                )
                 try:
                     await self.logs.insert_many(docs, ordered=True)
                 except BulkWriteError as exc:
@@ -127,7 +143,7 @@ class MongoAuditLog:
         """``records`` without the events already stored; raises when the first one is
         not stored (its insert failed on ``seq``: another writer moved the head)."""
         ids = [r["event_id"] for r in records]
-        stored = {d["event_id"] async for d in self.logs.find({"event_id": {"$in": ids}})}
+        stored = {d["_id"] async for d in self.logs.find({"_id": {"$in": ids}}, {"_id": 1})}
         if ids[0] not in stored:
             raise RuntimeError("the audit log's head moved: another writer appended")
         return [r for r in records if r["event_id"] not in stored]

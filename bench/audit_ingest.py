@@ -7,13 +7,18 @@ transaction and wallet events and registrations, as the money path makes them):
 - ``raw_insert_many``: the records, already built, inserted with ``insert_many`` in batches
   of ``--batch`` (no index but ``_id``, no chain): what the store takes at best;
 - ``append``: the same records through ``MongoAuditLog.append`` in batches of ``--batch``
-  (the indexes, the ``event_id`` look-up, the head, the chain);
+  (the indexes, the head, the chain);
 - ``projector``: the envelopes published to a fresh topic, then the audit projector
-  (tracked consumer, decode, mask, chain, append, offsets) from the first fetch until
-  every record is stored.
+  (tracked consumer, decode, mask, chain, append, offsets) from when every envelope is
+  on the topic until every record is stored.
+
+Besides events per second, each phase's CPU per event: this process's, and with
+``--mongo-pid`` the Mongo server's (read from /proc). On a shared machine the CPU per
+event is what to compare; the rates move with the other load.
 
 Run on a stack's backing services (``python -m infra.local up --backing-only`` and the
-``env`` it prints): ``python -m bench.audit_ingest --events 20000``. Prints one JSON object.
+``env`` it prints): ``python -m bench.audit_ingest --events 20000 --mongo-pid "$(cat
+$PAYSTREAM_RUN_DIR/pids/mongo.pid)"``. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from audit_svc.projector import audit_consumer
@@ -67,27 +75,45 @@ def events(n: int) -> list[Envelope]:
     return out[:n]
 
 
-async def run(settings: Settings, n: int, batch: int) -> dict[str, Any]:
+async def run(settings: Settings, n: int, batch: int, mongo_pid: int | None) -> dict[str, Any]:
     envelopes = events(n)
     records = [record_of("bench", e) for e in envelopes]
     client = make_mongo_client(settings.mongo_url, "bench")
     db = client[f"bench_audit_{uuid.uuid4().hex[:8]}"]
     result: dict[str, Any] = {"events": n, "batch": batch}
-    try:
-        started = time.perf_counter()
+
+    async def phase(name: str, step: Callable[[Callable[[], None]], Awaitable[None]]) -> None:
+        """Run ``step`` and record its events/s and CPU per event, counted from when the
+        step calls ``start`` (after its set-up)."""
+        mark: list[float] = []
+
+        def start() -> None:
+            mark[:] = [time.perf_counter(), _own_cpu(), _cpu_of(mongo_pid)]
+
+        start()
+        await step(start)
+        started, cpu, server = mark
+        result[f"{name}_per_s"] = round(n / (time.perf_counter() - started))
+        result[f"{name}_cpu_us"] = round((_own_cpu() - cpu) / n * 1e6, 1)
+        if mongo_pid is not None:
+            result[f"{name}_mongo_cpu_us"] = round((_cpu_of(mongo_pid) - server) / n * 1e6, 1)
+
+    async def raw(start: Callable[[], None]) -> None:
         for at in range(0, n, batch):
             await db["raw"].insert_many([dict(r) for r in records[at : at + batch]])
-        result["raw_insert_many_per_s"] = round(n / (time.perf_counter() - started))
 
-        appended = MongoAuditLog(client[f"{db.name}_append"])
-        await appended.ensure_indexes()
-        started = time.perf_counter()
+    appended = MongoAuditLog(client[f"{db.name}_append"])
+
+    async def append(start: Callable[[], None]) -> None:
         for at in range(0, n, batch):
             await appended.append(records[at : at + batch])
-        result["append_per_s"] = round(n / (time.perf_counter() - started))
-        await client.drop_database(f"{db.name}_append")
 
-        result["projector_per_s"] = round(n / await _projector_seconds(settings, db, envelopes))
+    try:
+        await phase("raw_insert_many", raw)
+        await appended.ensure_indexes()
+        await phase("append", append)
+        await client.drop_database(f"{db.name}_append")
+        await phase("projector", lambda start: _project(settings, db, envelopes, start))
         log = MongoAuditLog(db)
         verdict = await log.verify(1, n + 1)  # the warm-up event and the n
         result["projected_chain_ok"] = verdict.ok and verdict.checked == n + 1
@@ -101,8 +127,23 @@ async def run(settings: Settings, n: int, batch: int) -> dict[str, Any]:
     return result
 
 
-async def _projector_seconds(settings: Settings, db: Any, envelopes: list[Envelope]) -> float:
-    """Seconds the projector takes to make every envelope a record, once its group is
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _cpu_of(pid: int | None) -> float:
+    """Seconds of CPU process ``pid`` has used (utime + stime of /proc/<pid>/stat)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _project(
+    settings: Settings, db: Any, envelopes: list[Envelope], start: Callable[[], None]
+) -> None:
+    """The projector makes every envelope a record; ``start`` is called once its group is
     joined (a warm-up event is projected first) and every envelope is on the topic."""
     topic = f"bench-audit-{uuid.uuid4().hex[:8]}"
     await ensure_topics(settings.kafka_bootstrap, settings.kafka_partitions, (topic,))
@@ -118,10 +159,10 @@ async def _projector_seconds(settings: Settings, db: Any, envelopes: list[Envelo
             while not await tracked.run_once(timeout_ms=1000):
                 pass
             await send_envelopes(producer, [(topic, e) for e in envelopes])
-            started, done = time.perf_counter(), 0
+            start()
+            done = 0
             while done < len(envelopes):
                 done += await tracked.run_once(timeout_ms=200)
-            return time.perf_counter() - started
         finally:
             await tracked.stop()
     finally:
@@ -132,9 +173,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--mongo-pid", type=int, help="the Mongo server's pid: its CPU too")
     args = parser.parse_args()
     settings = Settings(service_name="bench_audit")
-    print(json.dumps(asyncio.run(run(settings, args.events, args.batch))))
+    print(json.dumps(asyncio.run(run(settings, args.events, args.batch, args.mongo_pid))))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ def test_a_transfer_names_its_wallets_and_transaction_and_its_service() -> None:
                                "address": None}  # fmt: skip
     assert record["subjects"] == {"user_ids": [], "wallet_ids": ["w-a", "w-b"],
                                   "transaction_ids": ["t-1"], "payment_ids": []}  # fmt: skip
+    # and the keys the filters find it by: its type, actor and every subject
+    assert record["keys"] == ["type:TransferRequested", "actor_id:transaction_svc",
+                              "wallet_id:w-a", "wallet_id:w-b", "transaction_id:t-1"]  # fmt: skip
     assert record["correlation_id"] == "req-1" and record["data"]["amount"] == 2550
     assert "type" not in record["data"] and record["type"] == "TransferRequested"
 
