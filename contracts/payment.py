@@ -20,6 +20,8 @@ refunds follow it in its partition: RefundInitiated -> RefundCompleted or Refund
 (a card payment's refund: RefundInitiated -> ChargeRefunded, with the refund's
 `transaction_id` -> RefundCompleted, or RefundFailed if the merchant's wallet refused).
 No card number, CVC or IBAN is ever in a payment event: methods are named by their id.
+A charge's events carry the `fee` the card is charged on top of the `amount` (a deposit's
+or card payment's, docs/fees-and-limits.md); `WithdrawalFundsHeld` the fee held with it.
 Amounts are int minor units.
 """
 
@@ -49,10 +51,12 @@ class ChargePending(_Payment, frozen=True):
     """The provider has not decided yet; its signed callback will."""
 
     charge_id: str
+    fee: int = 0  # asked on top of `amount`
 
 
 class ChargeSucceeded(_Payment, frozen=True):
     charge_id: str
+    fee: int = 0  # charged on top of `amount`: the card paid amount + fee
 
 
 class ChargeFailed(_Payment, frozen=True):
@@ -60,6 +64,7 @@ class ChargeFailed(_Payment, frozen=True):
 
     charge_id: str | None
     failure_reason: str
+    fee: int = 0  # asked on top of `amount` (nothing charged)
 
 
 class ChargeRefunded(_Payment, frozen=True):
@@ -70,6 +75,7 @@ class ChargeRefunded(_Payment, frozen=True):
     charge_id: str
     refund_id: str
     transaction_id: str = ""
+    fee: int = 0  # given back with `amount`: a full refund's (none for a refund's part)
 
 
 class ChargeVoided(_Payment, frozen=True):
@@ -77,6 +83,7 @@ class ChargeVoided(_Payment, frozen=True):
     cancelled): nothing charged."""
 
     charge_id: str
+    fee: int = 0  # asked on top of `amount` (nothing charged)
 
 
 class DepositCompleted(_Payment, frozen=True):
@@ -93,9 +100,10 @@ class WithdrawalInitiated(_Payment, frozen=True):
 
 
 class WithdrawalFundsHeld(_Payment, frozen=True):
-    """The amount is held in the wallet: available dropped, the ledger did not."""
+    """`amount` + `fee` is held in the wallet: available dropped, the ledger did not."""
 
     hold_id: str
+    fee: int = 0
 
 
 class PayoutSucceeded(_Payment, frozen=True):

@@ -20,6 +20,9 @@ from contracts.message import Message, from_payload
 
 
 class ChargeCard(Message, frozen=True):
+    """Charge the card `amount` + `fee` (the fee of a deposit or card payment, paid by
+    the card's owner on top of what the wallet is credited)."""
+
     command_id: str
     transaction_id: str
     wallet_id: str
@@ -28,12 +31,14 @@ class ChargeCard(Message, frozen=True):
     amount: int
     currency: str
     idempotency_key: str
+    fee: int = 0
 
 
 class RefundCharge(Message, frozen=True):
-    """Refund a captured charge: a deposit's or card payment's in full (its credit was
-    refused), or `amount` of a card payment `payment_id` for the refund `transaction_id`
-    (the answer is then published keyed by the payment)."""
+    """Give `amount` + `fee` of a captured charge back: a deposit's or card payment's in
+    full, fee included (its credit was refused), or `amount` of a card payment
+    `payment_id` for the refund `transaction_id` (no fee: the payment's stays earned; the
+    answer is then published keyed by the payment)."""
 
     command_id: str
     transaction_id: str
@@ -43,6 +48,7 @@ class RefundCharge(Message, frozen=True):
     currency: str
     idempotency_key: str
     payment_id: str = ""
+    fee: int = 0
 
 
 class SendPayout(Message, frozen=True):

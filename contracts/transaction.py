@@ -92,8 +92,9 @@ class TransferReversalFailed(Message, frozen=True):
 
 
 class DepositRequested(Message, frozen=True):
-    """A card deposit: the card `payment_method_id` of `owner_id` is charged, then the
-    wallet credited from the provider's settlement account."""
+    """A card deposit: the card `payment_method_id` of `owner_id` is charged `amount` +
+    `fee`, then the wallet credited `amount` from the provider's settlement account (and
+    the fee moved to system:fees in the same decision)."""
 
     transaction_id: str
     wallet_id: str
@@ -103,6 +104,7 @@ class DepositRequested(Message, frozen=True):
     deadline: int | None = None
     payment_method_id: str = ""
     owner_id: str = ""
+    fee: int = 0
 
 
 class DepositCompleted(Message, frozen=True):
@@ -111,6 +113,7 @@ class DepositCompleted(Message, frozen=True):
     amount: int
     currency: str
     provider: str
+    fee: int = 0
 
 
 class DepositFailed(Message, frozen=True):
@@ -126,8 +129,9 @@ class DepositFailed(Message, frozen=True):
 
 
 class WithdrawalRequested(Message, frozen=True):
-    """Hold `amount` in the wallet, pay it out to the bank account `payout_method_id`,
-    then capture the hold (or release it if the payout fails)."""
+    """Hold `amount` + `fee` in the wallet, pay `amount` out to the bank account
+    `payout_method_id`, then capture the hold (the fee to system:fees), or release all of
+    it if the payout fails."""
 
     transaction_id: str
     wallet_id: str
@@ -137,6 +141,7 @@ class WithdrawalRequested(Message, frozen=True):
     payout_method_id: str
     owner_id: str
     deadline: int | None = None
+    fee: int = 0
 
 
 class WithdrawalCompleted(Message, frozen=True):
@@ -145,6 +150,7 @@ class WithdrawalCompleted(Message, frozen=True):
     amount: int
     currency: str
     provider: str
+    fee: int = 0
 
 
 class WithdrawalFailed(Message, frozen=True):
@@ -175,7 +181,7 @@ class PaymentRequested(Message, frozen=True):
     deadline: int
     payment_method_id: str = ""
     owner_id: str = ""
-    fee: int = 0  # paid by the payer on top of `amount` (a wallet payment's)
+    fee: int = 0  # paid by the payer on top of `amount` (from the wallet or the card)
 
 
 class PaymentCompleted(Message, frozen=True):

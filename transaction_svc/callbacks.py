@@ -4,7 +4,8 @@ pgw_svc POSTs ``ChargeCallback`` with ``Paystream-Signature`` (``common.signatur
 shared ``provider_callback_secret``). A bad or stale signature is a 401, a replayed one
 (the same signature seen within twice the five-minute window, remembered in Redis) a
 409, and neither changes anything. An accepted callback for a deposit still waiting for
-its charge is published on ``payment-events`` as ``ChargeSucceeded`` or ``ChargeFailed``
+its charge (the amount and its fee: what the saga asked the card for) is published on
+``payment-events`` as ``ChargeSucceeded`` or ``ChargeFailed``
 (``ChargeVoided`` for a pending charge voided by a card payment's cancel),
 with the id the saga would derive for it, so a callback delivered twice is one event to
 every consumer; the saga worker credits the wallet (or fails the deposit) from there.
@@ -81,8 +82,8 @@ async def _charge_decided(
     row = await store.get(app.engine, tx) if tx != callback.idempotency_key else None
     if row is None or row.kind not in CHARGED or not row.saga:
         raise Problem(404, "transaction_not_found", "no deposit or payment is charged so")
-    if (callback.amount, callback.currency) != (row.amount, row.currency):
-        raise Problem(422, "amount_mismatch", "the callback's amount is not the deposit's")
+    if (callback.amount, callback.currency) != (row.amount + row.fee, row.currency):
+        raise Problem(422, "amount_mismatch", "the callback's amount is not what was charged")
     saga = saga_from_dict(row.saga)
     if saga.status is not SagaStatus.CHARGING:
         charged = any(s.step == "charge" and s.status == "done" for s in saga.steps)
@@ -98,6 +99,7 @@ async def _charge_decided(
         "wallet_id": row.to_wallet_id,
         "amount": row.amount,
         "currency": row.currency,
+        "fee": row.fee,
     }
     if callback.status == "captured":
         return pay.ChargeSucceeded(**base, charge_id=callback.charge_id)

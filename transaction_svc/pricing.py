@@ -3,9 +3,10 @@
 
 The fee is computed once, when the request is accepted, stored on the transaction and
 carried by its request event into the saga, which debits ``amount + fee`` in the same
-decision as the movement (``domain/saga.py``). Only movements between two wallets carry
-a fee: transfers and payments from a wallet (``terms_schemas.FeeType``). A limit applies
-to every money POST; a daily one is reserved in the claim's transaction (``terms.reserve``).
+decision as the movement (``domain/saga.py``). Every money movement but a refund carries
+a fee: transfers, deposits, withdrawals and payments (from a wallet or a card;
+``terms_schemas.FeeType``). A limit applies to every money POST; a daily one is reserved
+in the claim's transaction (``terms.reserve``).
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.auth import Principal
-from contracts.transaction import PaymentRequested, TransferRequested
+from contracts.transaction import (
+    DepositRequested,
+    PaymentRequested,
+    TransferRequested,
+    WithdrawalRequested,
+)
 from transaction_svc import terms
-from transaction_svc.domain.merchant import WALLET
 from transaction_svc.store import Record
+
+FeeRequest = TransferRequested | DepositRequested | WithdrawalRequested | PaymentRequested
 
 
 def carries_fee(event: Any) -> bool:
-    """A request whose saga charges a fee: a transfer, or a payment from a wallet (a card
-    payment is charged what the payer asked, without a fee)."""
-    if isinstance(event, PaymentRequested):
-        return event.provider == WALLET
-    return isinstance(event, TransferRequested)
+    """A request whose saga charges a fee: anything but a refund (which gives back an
+    amount, never a fee, and costs none: docs/fees-and-limits.md)."""
+    return isinstance(event, FeeRequest)
 
 
 def with_fee(event: Any, fee: int) -> Any:

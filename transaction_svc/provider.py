@@ -153,7 +153,7 @@ class ProviderClient:
         }
         match command:
             case ChargeCard():
-                return _charge_outcome(row, base)
+                return _charge_outcome(row, base | {"fee": command.fee})
             case RefundCharge():
                 if isinstance(row, Refused):  # cannot happen for a saga's full refund
                     raise RuntimeError(f"refund of {command.charge_id} refused: {row.code}")
@@ -161,6 +161,7 @@ class ProviderClient:
                     base["payment_id"] = command.payment_id
                 return pay.ChargeRefunded(
                     **base,
+                    fee=command.fee,
                     charge_id=command.charge_id,
                     refund_id=row["id"],
                     transaction_id=command.transaction_id if command.payment_id else "",
@@ -218,10 +219,17 @@ def _code(r: httpx.Response) -> str:
 
 
 def _body(command: ProviderCommand) -> dict[str, Any]:
-    money = {"amount": command.amount, "currency": command.currency}
+    """What the provider is asked to move: a charge or refund the amount and its fee (the
+    card pays both, and gets both back from a full refund), a payout the amount."""
+    amount = command.amount if isinstance(command, SendPayout) else command.amount + command.fee
     if isinstance(command, RefundCharge):
-        return {"charge_id": command.charge_id, "amount": command.amount}
-    return money | {"owner_id": command.owner_id, "payment_method_id": command.payment_method_id}
+        return {"charge_id": command.charge_id, "amount": amount}
+    return {
+        "amount": amount,
+        "currency": command.currency,
+        "owner_id": command.owner_id,
+        "payment_method_id": command.payment_method_id,
+    }
 
 
 def _charge_outcome(row: dict[str, Any] | Refused, base: dict[str, Any]) -> pay.ProviderOutcome:

@@ -70,6 +70,7 @@ def request_of(state: SagaState) -> Request:
             provider=state.provider,
             payment_method_id=state.method_id,
             owner_id=state.owner_id,
+            fee=state.fee,
         )
     if state.kind == "withdrawal":
         return WithdrawalRequested(
@@ -78,6 +79,7 @@ def request_of(state: SagaState) -> Request:
             provider=state.provider,
             payout_method_id=state.method_id,
             owner_id=state.owner_id,
+            fee=state.fee,
         )
     return TransferRequested(
         **common,

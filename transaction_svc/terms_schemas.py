@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from common.money import Currency, MinorUnits
 from transaction_svc.schemas import MAX_AMOUNT
 
-FeeType = Literal["transfer", "payment"]  # what carries a fee: pricing.carries_fee
+FeeType = Literal["transfer", "deposit", "withdrawal", "payment"]  # pricing.carries_fee
 LimitType = Literal["transfer", "payment", "refund", "deposit", "withdrawal"]  # every money POST
 Role = Literal["user", "merchant", "admin"]  # the roles that move money
 

@@ -1,13 +1,15 @@
 """The verifier's check of fees (invariant 7 of ``wallet_svc.verify``): what a transaction
 says it charged is what reached the fee account, no more, no less.
 
-A transfer's or payment's request and completion name its fee (``TransferRequested.fee``,
-``TransferCompleted.fee``, ``PaymentRequested.fee``, ``PaymentCompleted.fee``); the fee
-moves in its credit (``WalletCredited.fee``, posted to ``fee_account``; conservation of
-those postings is ``check_log``'s). For every transfer and payment that ended: the fees
-its credits moved (each event id counted once) add up to the fee its completion named
-and its request asked for, and to nothing if it failed or was reversed (the payer got
-amount + fee back through a compensation, which carries no fee).
+A transfer's, deposit's, withdrawal's or payment's request and completion name its fee
+(``TransferRequested.fee``, ``TransferCompleted.fee``, and so on); the fee moves in its
+credit (``WalletCredited.fee``, posted to ``fee_account``; conservation of those postings
+is ``check_log``'s), a withdrawal's in the capture of its hold (``HoldCaptured.fee``).
+For every one that ended: the fees its credits and captures moved (each event id counted
+once) add up to the fee its completion named and its request asked for, and to nothing
+if it failed, was reversed or cancelled (the payer got amount + fee back through a
+compensation, which carries no fee, or the card through a full refund, or a
+withdrawal's hold was released).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from collections import defaultdict
 from typing import Any
 
 from contracts.transaction import (
+    DepositCompleted,
+    DepositFailed,
+    DepositRequested,
+    PaymentCancelled,
     PaymentCompleted,
     PaymentFailed,
     PaymentRequested,
@@ -23,11 +29,23 @@ from contracts.transaction import (
     TransferFailed,
     TransferRequested,
     TransferReversed,
+    WithdrawalCompleted,
+    WithdrawalFailed,
+    WithdrawalRequested,
 )
-from contracts.wallet import WalletCredited
+from contracts.wallet import HoldCaptured, WalletCredited
 
-Completed = TransferCompleted | PaymentCompleted
-MovedNothing = TransferFailed | TransferReversed | PaymentFailed
+Requested = TransferRequested | DepositRequested | WithdrawalRequested | PaymentRequested
+Completed = TransferCompleted | DepositCompleted | WithdrawalCompleted | PaymentCompleted
+MovedNothing = (
+    TransferFailed
+    | TransferReversed
+    | DepositFailed
+    | WithdrawalFailed
+    | PaymentFailed
+    | PaymentCancelled
+)
+FeeMoved = WalletCredited | HoldCaptured
 
 
 def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) -> int:
@@ -36,7 +54,7 @@ def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) 
     ended: dict[str, int] = {}  # the fee each ended transaction should have moved
     for m in tx_msgs:
         event = m.message
-        if isinstance(event, TransferRequested | PaymentRequested):
+        if isinstance(event, Requested):
             requested[event.transaction_id] = event.fee
         elif isinstance(event, Completed):
             ended[event.transaction_id] = event.fee
@@ -46,7 +64,7 @@ def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) 
     seen: set[str] = set()
     for m in wallet_msgs:
         event = m.message
-        if m.envelope is None or not isinstance(event, WalletCredited) or not event.fee:
+        if m.envelope is None or not isinstance(event, FeeMoved) or not event.fee:
             continue
         if m.envelope.event_id not in seen:
             seen.add(m.envelope.event_id)

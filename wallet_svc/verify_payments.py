@@ -9,10 +9,12 @@ the three logs together and checks, for every payment:
   are all in one partition, keyed by the payment, for its amount, in an order its saga
   makes (:data:`NEXT`: an ``...Initiated`` first, nothing after a terminal), and end in
   the terminal its transaction ended with;
-- a completed deposit credited the wallet once, exactly what ``ChargeSucceeded`` charged;
-  a failed one credited nothing, and a charge that succeeded was refunded in full;
+- a completed deposit credited the wallet once, exactly the amount ``ChargeSucceeded``
+  charged (its fee on top went to the fee account: ``verify_fees``); a failed one
+  credited nothing, and a charge that succeeded was refunded in full, fee included;
 - a completed withdrawal was paid out (``PayoutSucceeded``) and its hold captured once,
-  exactly its amount; a failed one paid nothing out and captured nothing;
+  exactly its amount and its fee (the fee to the fee account: ``verify_fees``); a failed
+  one paid nothing out and captured nothing;
 - nothing stays held for a terminal withdrawal: every hold it placed was captured,
   released or expired (a hold settled twice is ``check_log``'s);
 - a completed payment to a merchant credited the merchant once, exactly its amount (a
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from contracts import payment as pay
 from contracts.transaction import (
@@ -74,6 +76,7 @@ Terminal = (
     | PaymentCancelled
 )
 Settled = HoldCaptured | HoldReleased | HoldExpired
+E = TypeVar("E", bound=pay.PaymentEvent)
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Payment:
 
     kind: str = ""  # "deposit", "withdrawal" or "payment"; "" if its request was not seen
     amount: int = 0
+    fee: int = 0  # its request's
     terminal: str = ""  # the type of its terminal transaction event
     steps: list[pay.PaymentEvent] = field(default_factory=list)  # payment events, in order
     partitions: set[int] = field(default_factory=set)
@@ -93,7 +97,7 @@ class Payment:
     # a payment's refunds' events by refund id (a card refund's ChargeRefunded among them)
     refunds: dict[str, list[pay.PaymentEvent]] = field(default_factory=dict)
 
-    def step(self, kind: type[pay.PaymentEvent]) -> pay.PaymentEvent | None:
+    def step(self, kind: type[E]) -> E | None:
         return next((e for e in self.steps if isinstance(e, kind)), None)
 
 
@@ -111,7 +115,7 @@ def collect(
                 WithdrawalRequested: "withdrawal",
                 PaymentRequested: "payment",
             }[type(event)]
-            p.amount = event.amount
+            p.amount, p.fee = event.amount, event.fee
         elif isinstance(event, Terminal):
             payments[event.transaction_id].terminal = type(event).__name__
     seen: set[str] = set()
@@ -185,9 +189,10 @@ def check_deposit(tid: str, p: Payment, problems: list[str]) -> None:
     elif p.terminal == "DepositFailed":
         if p.credited:
             problems.append(f"deposit {tid}: failed but credited {p.credited}")
-        if charge is not None and (refund is None or refund.amount != charge.amount):
-            refunded = refund.amount if refund else 0
-            problems.append(f"deposit {tid}: failed, charged {charge.amount}, refunded {refunded}")
+        charged = charge.amount + charge.fee if charge else 0
+        refunded = refund.amount + refund.fee if refund else 0
+        if charge is not None and refunded != charged:
+            problems.append(f"deposit {tid}: failed, charged {charged}, refunded {refunded}")
 
 
 def check_withdrawal(tid: str, p: Payment, problems: list[str]) -> None:
@@ -195,8 +200,10 @@ def check_withdrawal(tid: str, p: Payment, problems: list[str]) -> None:
     if p.terminal == "WithdrawalCompleted":
         if paid is None:
             problems.append(f"withdrawal {tid}: completed without PayoutSucceeded")
-        if p.captured != [p.amount]:
-            problems.append(f"withdrawal {tid}: amount {p.amount}, captured {p.captured}")
+        if p.captured != [p.amount + p.fee]:
+            problems.append(
+                f"withdrawal {tid}: amount {p.amount} and fee {p.fee}, captured {p.captured}"
+            )
     elif p.terminal == "WithdrawalFailed":
         if paid is not None:
             problems.append(f"withdrawal {tid}: failed but paid out {paid.amount}")

@@ -90,7 +90,8 @@ class PlaceHold(Message, frozen=True):
 
 
 class CaptureHold(Message, frozen=True):
-    """Move `amount` (<= held) of a hold to `counter_account`; the rest is released."""
+    """Take `amount` (<= held) of a hold out of the wallet; the rest is released. Of it,
+    `fee` (< `amount`) goes to `fee_account`, the rest to `counter_account`."""
 
     command_id: str
     wallet_id: str
@@ -98,6 +99,8 @@ class CaptureHold(Message, frozen=True):
     amount: int
     counter_account: str
     transaction_id: str = ""
+    fee: int = 0
+    fee_account: str = "system:fees"
 
 
 class ReleaseHold(Message, frozen=True):

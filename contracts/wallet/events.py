@@ -125,7 +125,8 @@ class HoldPlaced(Message, frozen=True):
 
 
 class HoldCaptured(Message, frozen=True):
-    """`amount` of the hold leaves the wallet; `released_amount` (the rest) is freed."""
+    """`amount` of the hold leaves the wallet, `fee` of it for `fee_account` and the rest
+    for `counter_account`; `released_amount` (what was held beyond it) is freed."""
 
     command_id: str
     wallet_id: str
@@ -138,6 +139,8 @@ class HoldCaptured(Message, frozen=True):
     postings: tuple[Posting, ...]
     ledger: int
     available: int
+    fee: int = 0
+    fee_account: str = "system:fees"
 
 
 class HoldReleased(Message, frozen=True):

@@ -1,8 +1,10 @@
 """Fees and limits through the gateway: a fee set by an admin is charged with the movement
-and shown on it, reaches system:fees and is audited; a daily limit holds however many
-requests race for it, a failed transaction gives its share back, and every refusal moves
-nothing. Fees are set in currencies no other test moves (DKK, NOK): the schedule is
-shared by the whole stack; limits are set for one user at a time."""
+and shown on it, reaches system:fees and is audited; a deposit's and a card payment's fee
+is charged to the card on top of the amount, a withdrawal's held with it and moved when
+the payout is made; a daily limit holds however many requests race for it, a failed
+transaction gives its share back, and every refusal moves nothing. Fees are set in
+currencies no other test moves (DKK, NOK, SEK): the schedule is shared by the whole
+stack; limits are set for one user at a time."""
 
 from __future__ import annotations
 
@@ -15,15 +17,24 @@ import httpx
 import jwt
 import pytest
 
+from common.settings import Settings
+from common.topics import PAYMENT_EVENTS
 from infra.testing.api import (
+    CLOSED_IBAN,
     User,
+    add_bank_account,
+    add_card,
     balance,
     deposit,
     money_post,
     open_wallet,
+    pay_merchant,
     register,
     settled_balance,
 )
+from infra.testing.kafka import read_topic, wait_for
+from infra.testing.ledger import system_balances
+from wallet_svc.verify import verify
 
 pytestmark = pytest.mark.e2e
 
@@ -125,6 +136,126 @@ async def test_a_wallet_payment_fee_is_paid_by_the_payer_and_not_refunded(
     assert refund.json()["fee"] == 0
     assert (await settled_balance(api, payer, wallet, 4_980))["ledger"] == 4_980
     assert (await settled_balance(api, shop, shop_wallet, 0))["ledger"] == 0
+
+
+async def _fees_in(settings: Settings, currency: str) -> int:
+    """What system:fees holds in ``currency``, as the read model shows it."""
+    return (await system_balances(settings, "system:fees")).get(currency, 0)
+
+
+async def _fees_reach(settings: Settings, currency: str, expected: int) -> None:
+    async def reached() -> bool:
+        return await _fees_in(settings, currency) == expected
+
+    await wait_for(reached, timeout=30, interval=0.2)
+
+
+async def _charge_of(settings: Settings, payment_id: str) -> dict[str, Any]:
+    """The ChargeSucceeded of a deposit or card payment, as payment-events carries it."""
+    keyed = await read_topic(
+        settings.kafka_bootstrap, PAYMENT_EVENTS, lambda e: e.key == payment_id
+    )
+    (charge,) = [e.payload for e in keyed if e.type == "ChargeSucceeded"]
+    return dict(charge)
+
+
+SEK_DEPOSIT = {"transaction_type": "deposit", "currency": "SEK", "basis_points": 100, "fixed": 30}
+
+
+async def test_a_deposit_fee_is_charged_to_the_card_and_the_wallet_gets_the_amount(
+    api: httpx.AsyncClient, admin: User, settings: Settings
+) -> None:
+    # given a SEK deposit fee of 1 % + 30
+    assert (await _set(api, admin, "/admin/fees", SEK_DEPOSIT)).status_code == 200
+    user = await register(api, "sek-depositor")
+    wallet = await open_wallet(api, user, "SEK")
+    fees = await _fees_in(settings, "SEK")
+    # when 10_000 is deposited from a card
+    body = {"wallet_id": wallet, "amount": 10_000, "currency": "SEK",
+            "payment_method_id": await add_card(api, user)}  # fmt: skip
+    r = await money_post(api, user, "/deposits", body, wait=15)
+    # then the fee is 100 + 30, the card was charged 10_130, the wallet got 10_000
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert r.json()["fee"] == 130
+    assert (await api.get(f"/transactions/{r.json()['id']}", headers=user.auth)).json()[
+        "fee"
+    ] == 130
+    charge = await _charge_of(settings, r.json()["id"])
+    assert (charge["amount"], charge["fee"]) == (10_000, 130)
+    assert (await settled_balance(api, user, wallet, 10_000))["ledger"] == 10_000
+    # and the fee reached system:fees
+    await _fees_reach(settings, "SEK", fees + 130)
+
+
+async def test_a_withdrawal_holds_its_fee_with_it_and_a_failed_payout_releases_both(
+    api: httpx.AsyncClient, admin: User, settings: Settings
+) -> None:
+    # given a SEK withdrawal fee of 50 and a wallet of 10_000 SEK (deposited, fee 130)
+    rule = {"transaction_type": "withdrawal", "currency": "SEK", "fixed": 50}
+    for fee in (SEK_DEPOSIT, rule):
+        assert (await _set(api, admin, "/admin/fees", fee)).status_code == 200
+    fees = await _fees_in(settings, "SEK")
+    user = await register(api, "sek-withdrawer")
+    wallet = await open_wallet(api, user, "SEK")
+    await deposit(api, user, wallet, 10_000, "SEK")
+    bank = await add_bank_account(api, user, currency="SEK")
+    # when 4_000 is withdrawn
+    body = {"wallet_id": wallet, "amount": 4_000, "currency": "SEK", "payout_method_id": bank}
+    r = await money_post(api, user, "/withdrawals", body, wait=15)
+    # then the bank account was paid 4_000 and the wallet gave 4_050
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert r.json()["fee"] == 50
+    settled = await settled_balance(api, user, wallet, 5_950, available=5_950)
+    assert (settled["ledger"], settled["available"]) == (5_950, 5_950)
+    await _fees_reach(settings, "SEK", fees + 130 + 50)
+    # and a payout that fails releases the amount and the fee: nothing moved
+    closed = await add_bank_account(api, user, CLOSED_IBAN, "SEK")
+    failed = await money_post(
+        api, user, "/withdrawals", body | {"amount": 1_000, "payout_method_id": closed}, wait=15
+    )
+    assert failed.status_code == 200 and failed.json()["status"] == "failed", failed.text
+    # and all that is left cannot be withdrawn with its fee on top
+    short = await money_post(api, user, "/withdrawals", body | {"amount": 5_950}, wait=15)
+    assert short.status_code == 200 and short.json()["status"] == "failed", short.text
+    assert short.json()["failure_reason"] == "insufficient_funds"
+    settled = await settled_balance(api, user, wallet, 5_950, available=5_950)
+    assert (settled["ledger"], settled["available"]) == (5_950, 5_950)
+    assert await _fees_in(settings, "SEK") == fees + 130 + 50
+    # and the verifier finds every fee moved once, and only for what completed
+    report = await verify(settings, wait=60)
+    assert report.ok, report.format()
+
+
+async def test_a_card_payment_fee_is_charged_on_top_and_the_merchant_gets_the_amount(
+    api: httpx.AsyncClient, admin: User, settings: Settings
+) -> None:
+    # given a SEK payment fee of 2.5 %, a merchant with a SEK wallet and a payer's card
+    rule = {"transaction_type": "payment", "currency": "SEK", "basis_points": 250}
+    assert (await _set(api, admin, "/admin/fees", rule)).status_code == 200
+    fees = await _fees_in(settings, "SEK")
+    shop = await register(api, "sek-shop", role="merchant")
+    shop_wallet = await open_wallet(api, shop, "SEK")
+    payer = await register(api, "sek-buyer")
+    body = {"merchant_id": user_id(shop), "order_id": f"o-{uuid.uuid4().hex[:8]}",
+            "amount": 2_000, "currency": "SEK",
+            "payment_method_id": await add_card(api, payer)}  # fmt: skip
+    # when the payer pays 2_000 by card
+    r = await pay_merchant(api, payer, body)
+    # then the card was charged 2_050, the merchant got 2_000 and system:fees 50
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert r.json()["fee"] == 50
+    charge = await _charge_of(settings, r.json()["id"])
+    assert (charge["amount"], charge["fee"]) == (2_000, 50)
+    assert (await settled_balance(api, shop, shop_wallet, 2_000))["ledger"] == 2_000
+    await _fees_reach(settings, "SEK", fees + 50)
+    # and a full refund gives the card the 2_000 back, not the fee
+    refund = await money_post(api, shop, f"/payments/{r.json()['id']}/refunds", {}, wait=15)
+    assert refund.status_code == 200 and refund.json()["status"] == "completed", refund.text
+    assert (refund.json()["amount"], refund.json()["fee"]) == (2_000, 0)
+    assert (await settled_balance(api, shop, shop_wallet, 0))["ledger"] == 0
+    assert await _fees_in(settings, "SEK") == fees + 50
+    report = await verify(settings, wait=60)
+    assert report.ok, report.format()
 
 
 async def test_thirty_concurrent_transfers_of_ten_against_a_daily_limit_of_a_hundred(

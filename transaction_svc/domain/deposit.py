@@ -2,16 +2,17 @@
 A card payment to a merchant is the same saga into the merchant's wallet, with the
 payment's own terminal events (`merchant.ended`).
 
-CHARGING: `ChargeCard` (`{tx}:charge`, also the provider's idempotency key) goes to the
-provider; `ChargePending` only records a step (the provider's signed callback decides
-later); `ChargeFailed` ends FAILED with the provider's code and nothing credited; a
-pending charge voided (`ChargeVoided`: the payer cancelled a card payment) ends CANCELLED,
-nothing charged; `ChargeSucceeded` -> CREDITING: `CreditWallet` `{tx}:credit` from the
-provider's settlement account, with no expiry (the money is already taken: only a wallet that cannot
-take it refuses). A credited wallet ends COMPLETED. A refused credit -> REFUNDING:
-`RefundCharge` `{tx}:refund` gives the card its money back, and `ChargeRefunded` ends
-FAILED with the credit's reason. So a deposit charges at most once and credits only what
-was charged, whatever is replayed or retried.
+CHARGING: `ChargeCard` (`{tx}:charge`, also the provider's idempotency key) for the
+amount and the fee goes to the provider; `ChargePending` only records a step (the
+provider's signed callback decides later); `ChargeFailed` ends FAILED with the provider's
+code and nothing credited; a pending charge voided (`ChargeVoided`: the payer cancelled a
+card payment) ends CANCELLED, nothing charged; `ChargeSucceeded` -> CREDITING:
+`CreditWallet` `{tx}:credit` of the amount from the provider's settlement account, the
+fee to system:fees in the same decision, with no expiry (the money is already taken: only
+a wallet that cannot take it refuses). A credited wallet ends COMPLETED. A refused credit
+-> REFUNDING: `RefundCharge` `{tx}:refund` gives the card all it paid back, fee included,
+and `ChargeRefunded` ends FAILED with the credit's reason. So a deposit charges at most
+once and credits only what was charged, whatever is replayed or retried.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from contracts.wallet import CreditRejected, CreditWallet, WalletCredited
 from transaction_svc.domain.merchant import ended
 from transaction_svc.domain.state import SagaState, SagaStatus
 from transaction_svc.domain.steps import (
+    FEES,
     Reaction,
     advance,
     command_id,
@@ -63,6 +65,7 @@ def charge(s: SagaState) -> ChargeCard:
         amount=s.amount,
         currency=s.currency,
         idempotency_key=command_id(s.transaction_id, "charge"),
+        fee=s.fee,
     )
 
 
@@ -83,6 +86,8 @@ def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
                 amount=s.amount,
                 currency=s.currency,
                 counter_account=settlement_account(s.provider),
+                fee=s.fee,
+                fee_account=FEES,
             )
             return s, [credit], []
         case (SagaStatus.CHARGING, pay.ChargeFailed()):
@@ -102,7 +107,7 @@ def react_deposit(s: SagaState, message: Any, at: int) -> Reaction:
                 s,
                 [],
                 [
-                    DepositCompleted(**provider_money(s, s.to_wallet_id)),
+                    DepositCompleted(**provider_money(s, s.to_wallet_id), fee=s.fee),
                     pay.DepositCompleted(**money(s, s.to_wallet_id)),
                 ],
             )

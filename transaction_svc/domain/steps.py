@@ -37,9 +37,9 @@ def settlement_account(provider: str) -> str:
 def provider_saga(
     message: Any, at: int, kind: str, status: SagaStatus, method_id: str, first: str
 ) -> SagaState:
-    """The first state of a deposit or withdrawal (``message`` its request), with the
-    ``first`` step requested; a deposit's wallet is its destination, a withdrawal's its
-    source."""
+    """The first state of a deposit or withdrawal (``message`` its request, with its
+    fee), with the ``first`` step requested; a deposit's wallet is its destination, a
+    withdrawal's its source."""
     incoming = kind == "deposit"
     s = SagaState(
         transaction_id=message.transaction_id,
@@ -49,6 +49,7 @@ def provider_saga(
         to_wallet_id=message.wallet_id if incoming else "",
         amount=message.amount,
         currency=message.currency,
+        fee=message.fee,
         deadline=message.deadline,
         provider=message.provider,
         owner_id=message.owner_id,
@@ -108,9 +109,10 @@ def provider_money(s: SagaState, wallet_id: str) -> dict[str, Any]:
 
 
 def refund_charge(s: SagaState, wallet_id: str, payment_id: str = "") -> RefundCharge:
-    """Give ``s.amount`` of the charge ``s.charge_id`` back (``{tx}:refund``, also the
-    provider's idempotency key); ``payment_id``: a card payment's, whose key the answer
-    is published under."""
+    """Give ``s.amount`` + ``s.fee`` of the charge ``s.charge_id`` back (``{tx}:refund``,
+    also the provider's idempotency key): a deposit's or card payment's whole charge, or
+    a refund's amount (a refund carries no fee); ``payment_id``: a card payment's, whose
+    key the answer is published under."""
     return RefundCharge(
         command_id=command_id(s.transaction_id, "refund"),
         transaction_id=s.transaction_id,
@@ -120,4 +122,5 @@ def refund_charge(s: SagaState, wallet_id: str, payment_id: str = "") -> RefundC
         currency=s.currency,
         idempotency_key=command_id(s.transaction_id, "refund"),
         payment_id=payment_id,
+        fee=s.fee,
     )

@@ -1,12 +1,14 @@
 """The withdrawal saga: hold the amount, pay it out to the caller's bank account, capture.
 
-HOLDING: `PlaceHold` `{tx}:hold` (hold id = transaction id) makes the available balance
-drop at once; a refused hold (insufficient funds, frozen wallet) ends FAILED holding
-nothing. PAYING_OUT: `SendPayout` `{tx}:payout` (the provider's idempotency key).
-A payout that succeeded -> CAPTURING: `CaptureHold` `{tx}:capture` moves the held amount
-to the provider's settlement account (the ledger drops) -> COMPLETED. A payout that
-failed -> RELEASING: `ReleaseHold` `{tx}:release` -> FAILED with the provider's code; a
-hold already gone (expired) counts as released. Holds last `HOLD_TTL_MS`; a capture
+HOLDING: `PlaceHold` `{tx}:hold` (hold id = transaction id) of the amount and the fee
+makes the available balance drop at once; a refused hold (insufficient funds, frozen
+wallet) ends FAILED holding nothing. PAYING_OUT: `SendPayout` `{tx}:payout` of the
+amount (the provider's idempotency key). A payout that succeeded -> CAPTURING:
+`CaptureHold` `{tx}:capture` takes the whole hold out of the wallet (the ledger drops),
+the amount to the provider's settlement account and the fee to system:fees in one
+decision -> COMPLETED. A payout that failed -> RELEASING: `ReleaseHold` `{tx}:release`
+frees all of it, fee included -> FAILED with the provider's code; a hold already gone
+(expired) counts as released. Holds last `HOLD_TTL_MS`; a capture
 refused because the hold expired first ends REVERSAL_FAILED (paid out, not debited:
 counted by the saga's terminal metric, for an operator).
 """
@@ -29,6 +31,7 @@ from contracts.wallet import (
 )
 from transaction_svc.domain.state import SagaState, SagaStatus
 from transaction_svc.domain.steps import (
+    FEES,
     Reaction,
     advance,
     command_id,
@@ -51,7 +54,7 @@ def start_withdrawal(message: WithdrawalRequested, at: int) -> Reaction:
         command_id=command_id(s.transaction_id, "hold"),
         wallet_id=s.from_wallet_id,
         hold_id=s.transaction_id,
-        amount=s.amount,
+        amount=s.amount + s.fee,
         currency=s.currency,
         expires_at=at + HOLD_TTL_MS,
         transaction_id=s.transaction_id,
@@ -78,7 +81,7 @@ def react_withdrawal(s: SagaState, message: Any, at: int) -> Reaction:
                 currency=s.currency,
                 idempotency_key=command_id(tx, "payout"),
             )
-            held = pay.WithdrawalFundsHeld(**money(s, s.from_wallet_id), hold_id=tx)
+            held = pay.WithdrawalFundsHeld(**money(s, s.from_wallet_id), hold_id=tx, fee=s.fee)
             return s, [payout], [held]
         case (SagaStatus.HOLDING, HoldRejected()) if answers == command_id(tx, "hold"):
             return _failed(s, at, ("hold", "rejected"), message.reason)
@@ -88,9 +91,11 @@ def react_withdrawal(s: SagaState, message: Any, at: int) -> Reaction:
                 command_id=command_id(tx, "capture"),
                 wallet_id=s.from_wallet_id,
                 hold_id=tx,
-                amount=s.amount,
+                amount=s.amount + s.fee,
                 counter_account=settlement_account(s.provider),
                 transaction_id=tx,
+                fee=s.fee,
+                fee_account=FEES,
             )
             return s, [capture], []
         case (SagaStatus.PAYING_OUT, pay.PayoutFailed()):
@@ -109,7 +114,7 @@ def react_withdrawal(s: SagaState, message: Any, at: int) -> Reaction:
                 s,
                 [],
                 [
-                    WithdrawalCompleted(**provider_money(s, s.from_wallet_id)),
+                    WithdrawalCompleted(**provider_money(s, s.from_wallet_id), fee=s.fee),
                     pay.WithdrawalCompleted(**money(s, s.from_wallet_id)),
                 ],
             )

@@ -258,7 +258,9 @@ def _settle_hold(
         reason = Reason.EXPIRED
     elif hold is None:
         reason = Reason.HOLD_NOT_FOUND
-    elif isinstance(c, msg.CaptureHold) and not (_is_amount(c.amount) and c.amount <= hold.amount):
+    elif isinstance(c, msg.CaptureHold) and not (
+        _is_amount(c.amount) and c.amount <= hold.amount and 0 <= c.fee < c.amount
+    ):
         reason = Reason.INVALID_AMOUNT
     if reason or hold is None:
         return [msg.HoldRejected(**ids, reason=reason or Reason.HOLD_NOT_FOUND)]
@@ -269,6 +271,12 @@ def _settle_hold(
                 **ids, amount=hold.amount, currency=s.currency, ledger=s.ledger, available=released
             )
         ]
+    postings = [
+        Posting(account=s.account, amount=-c.amount, currency=s.currency),
+        Posting(account=c.counter_account, amount=c.amount - c.fee, currency=s.currency),
+    ]
+    if c.fee:
+        postings.append(Posting(account=c.fee_account, amount=c.fee, currency=s.currency))
     return [
         msg.HoldCaptured(
             **ids,
@@ -276,11 +284,10 @@ def _settle_hold(
             released_amount=hold.amount - c.amount,
             currency=s.currency,
             counter_account=c.counter_account,
-            postings=(
-                Posting(account=s.account, amount=-c.amount, currency=s.currency),
-                Posting(account=c.counter_account, amount=c.amount, currency=s.currency),
-            ),
+            postings=tuple(postings),
             ledger=s.ledger - c.amount,
             available=released - c.amount,
+            fee=c.fee,
+            fee_account=c.fee_account,
         )
     ]

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 from test_merchant_sagas import MERCHANT, PAYER, bank_with, payment, refund, run
+from test_provider_sagas import deposit, withdrawal
 from test_saga import NOW
 
 from contracts.transaction import PaymentCompleted, PaymentRequested, TransferRequested
@@ -68,9 +69,11 @@ def test_known_fees() -> None:
     assert FeeRule().fee(10**15) == 0  # no rule: free
 
 
-def test_only_transfers_and_wallet_payments_carry_a_fee() -> None:
+def test_every_movement_but_a_refund_carries_a_fee() -> None:
     card = replace(payment(100), provider="card", payment_method_id="pm", from_wallet_id="")
-    assert carries_fee(payment(100)) and not carries_fee(card)
+    assert carries_fee(payment(100)) and carries_fee(card)
+    assert carries_fee(deposit()) and carries_fee(withdrawal())
+    assert with_fee(deposit(), 5).fee == 5 and with_fee(withdrawal(), 6).fee == 6
     assert not carries_fee(refund(10))
     assert with_fee(payment(100), 7).fee == 7 and with_fee(refund(10), 7) == refund(10)
     transfer = TransferRequested(

@@ -30,7 +30,8 @@ SETTLEMENT = "system:settlement:pgw"
 @dataclass
 class Provider:
     """Answers a command the way pgw does, by the method: charges and payouts are keyed by
-    the idempotency key (asked twice, one charge), refunds never exceed the charge."""
+    the idempotency key (asked twice, one charge), refunds never exceed the charge; a
+    charge or refund moves its amount and its fee (``ProviderClient`` asks for both)."""
 
     charges: dict[str, int] = field(default_factory=dict)
     refunds: Counter[str] = field(default_factory=Counter)
@@ -47,15 +48,17 @@ class Provider:
         }
         match c:
             case ChargeCard(payment_method_id="declined"):
-                return [pay.ChargeFailed(**base, charge_id="ch", failure_reason="card_declined")]
+                failed = {"charge_id": "ch", "failure_reason": "card_declined"}
+                return [pay.ChargeFailed(**base, **failed, fee=c.fee)]
             case ChargeCard(payment_method_id="async"):
-                return [pay.ChargePending(**base, charge_id="ch")]
+                return [pay.ChargePending(**base, charge_id="ch", fee=c.fee)]
             case ChargeCard():
-                self.charges.setdefault(c.idempotency_key, c.amount)
-                return [pay.ChargeSucceeded(**base, charge_id=c.idempotency_key)]
+                self.charges.setdefault(c.idempotency_key, c.amount + c.fee)
+                return [pay.ChargeSucceeded(**base, charge_id=c.idempotency_key, fee=c.fee)]
             case RefundCharge():
-                self.refunds[c.charge_id] = c.amount  # keyed: a refund asked twice is one
-                return [pay.ChargeRefunded(**base, charge_id=c.charge_id, refund_id="rf")]
+                self.refunds[c.charge_id] = c.amount + c.fee  # keyed: asked twice is one
+                refunded = {"charge_id": c.charge_id, "refund_id": "rf", "fee": c.fee}
+                return [pay.ChargeRefunded(**base, **refunded)]
             case SendPayout(payment_method_id="closed"):
                 return [pay.PayoutFailed(**base, payout_id="po", failure_reason="account_closed")]
             case SendPayout():

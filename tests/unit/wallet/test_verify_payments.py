@@ -205,7 +205,7 @@ def test_a_withdrawal_captures_its_amount_once_and_a_failed_one_holds_and_pays_n
     log.transaction(WithdrawalFailed(**_tx("tx-c", 5), reason="x"))
     problems, _ = log.check()
     assert problems == [
-        "withdrawal tx-a: amount 300, captured [200]",
+        "withdrawal tx-a: amount 300 and fee 0, captured [200]",
         f"withdrawal tx-b: hold tx-b of wallet {W} still held",
         "payment tx-c: PayoutSucceeded after WithdrawalInitiated",
         "withdrawal tx-c: failed but paid out 5",
