@@ -74,6 +74,5 @@ async def put_preferences(app: App, me: Person, body: PreferencesIn) -> object:
         category: {c: on for c, on in switches.items() if on is not None}
         for category, switches in body.model_dump(exclude_none=True).items()
     }
-    stored = preferences.merged(await store.stored_preferences(app.db, me.subject), change)
-    await store.save_preferences(app.db, me.subject, stored)
-    return preferences.effective(stored)
+    await store.save_switches(app.db, me.subject, preferences.merged(None, change))
+    return preferences.effective(await store.stored_preferences(app.db, me.subject))

@@ -69,10 +69,10 @@ WANTED: dict[str, frozenset[str]] = {
     ),
     WALLET_EVENTS: frozenset({"WalletOpened"}),
     TRANSACTION_EVENTS: frozenset(
-        {"TransferCompleted", "DepositCompleted", "DepositFailed", "WithdrawalCompleted",
-         "WithdrawalFailed"}
+        {"TransferCompleted", "TransferFailed", "TransferReversed", "DepositCompleted",
+         "DepositFailed", "WithdrawalCompleted", "WithdrawalFailed"}
     ),
-    PAYMENT_EVENTS: frozenset({"PaymentCompleted", "RefundCompleted"}),
+    PAYMENT_EVENTS: frozenset({"PaymentCompleted", "PaymentFailed", "RefundCompleted"}),
 }  # fmt: skip
 DECODERS = {
     USER_EVENTS: decode_user_event,

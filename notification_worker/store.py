@@ -1,6 +1,7 @@
 """notification_worker's MongoDB collections: the notification history, the users and
 wallets it needs to address people (projected from user-events and wallet-events, never
-read from another service's tables), and each user's preferences.
+read from another service's tables), and each user's preferences (a document per switch
+they changed).
 
 Every write the consumer makes is idempotent (FerretDB has no transactions): a
 notification is claimed by an insert under the unique index on (event, kind, channel,
@@ -12,17 +13,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.kafka.mongo_offsets import MongoDocument
 from contracts.ids import uuid7
+from notification_worker.preferences import CATEGORIES
 
 NOTIFICATIONS = "notifications"
 USERS = "notification_users"
 WALLETS = "notification_wallets"
-PREFERENCES = "notification_preferences"
+SWITCHES = "notification_switches"
 OFFSETS = "notification_offsets"
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -60,15 +62,46 @@ async def wallet_owner(db: Db, wallet_id: str) -> str | None:
     return str(doc["owner_id"]) if doc else None
 
 
+def switch_id(user_id: str, category: str, channel: str) -> str:
+    return f"{user_id}|{category}|{channel}"
+
+
 async def stored_preferences(db: Db, user_id: str) -> dict[str, dict[str, bool]]:
-    doc = await db[PREFERENCES].find_one({"_id": user_id})
-    return dict(doc["switches"]) if doc else {}
+    """The switches ``user_id`` changed, by category and channel."""
+    ids = [switch_id(user_id, cat, ch) for cat, chs in CATEGORIES.items() for ch in chs]
+    stored: dict[str, dict[str, bool]] = {}
+    async for doc in db[SWITCHES].find({"_id": {"$in": ids}}):
+        stored.setdefault(doc["category"], {})[doc["channel"]] = bool(doc["on"])
+    return stored
 
 
-async def save_preferences(db: Db, user_id: str, switches: dict[str, dict[str, bool]]) -> None:
-    await db[PREFERENCES].update_one(
-        {"_id": user_id}, {"$set": {"switches": switches}}, upsert=True
-    )
+async def save_switches(db: Db, user_id: str, change: dict[str, dict[str, bool]]) -> None:
+    """Set each switch of ``change`` in a document of its own, so two requests that change
+    different switches never overwrite each other: FerretDB v1 applies an update by reading
+    the whole document and writing it back, and lost one of two concurrent ``$set``s of
+    different fields of one document in most of our tries."""
+    writes = [
+        UpdateOne(
+            {"_id": switch_id(user_id, category, channel)},
+            {
+                "$set": {"on": on},
+                "$setOnInsert": {"user_id": user_id, "category": category, "channel": channel},
+            },
+            upsert=True,
+        )
+        for category, switches in change.items()
+        for channel, on in switches.items()
+    ]
+    if not writes:
+        return
+    try:
+        await db[SWITCHES].bulk_write(writes, ordered=False)
+    except BulkWriteError as exc:
+        # two first changes of one switch at once: both upserts inserted (FerretDB does not
+        # retry as MongoDB does), one failed on the _id; the document exists now
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise
+        await db[SWITCHES].bulk_write(writes, ordered=False)
 
 
 async def claim(db: Db, key: dict[str, str], fields: dict[str, Any]) -> MongoDocument:

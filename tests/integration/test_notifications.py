@@ -24,8 +24,8 @@ from common.topics import (
     dlq,
 )
 from contracts.envelope import Envelope
-from contracts.payment import PaymentCompleted, RefundCompleted
-from contracts.transaction import TransferCompleted
+from contracts.payment import PaymentCompleted, PaymentFailed, RefundCompleted
+from contracts.transaction import TransferCompleted, TransferFailed, TransferReversed
 from contracts.wallet.events import WalletOpened
 from infra.local.backing import start_smtp
 from infra.local.procs import stop
@@ -167,6 +167,74 @@ async def test_a_transfer_mails_both_sides_once_even_when_redelivered(
     ]
 
 
+def _failed_transfer(source: str, target: str) -> Envelope:
+    failed = TransferFailed(transaction_id=str(uuid.uuid4()), from_wallet_id=source,
+                            to_wallet_id=target, amount=4200, currency="EUR",
+                            reason="insufficient_funds")  # fmt: skip
+    return Envelope.of(failed, key=failed.transaction_id, producer="tests")
+
+
+def _reversed_transfer(source: str, target: str) -> Envelope:
+    back = TransferReversed(transaction_id=str(uuid.uuid4()), from_wallet_id=source,
+                            to_wallet_id=target, amount=4200, currency="EUR",
+                            reason="wallet_frozen")  # fmt: skip
+    return Envelope.of(back, key=back.transaction_id, producer="tests")
+
+
+def _failed_payment(source: str, target: str) -> Envelope:
+    failed = PaymentFailed(payment_id=str(uuid.uuid4()), wallet_id=source, amount=4200,
+                           currency="EUR", merchant_id=str(uuid.uuid4()),
+                           merchant_wallet_id=target, order_id="order-42",
+                           failure_reason="insufficient_funds")  # fmt: skip
+    return Envelope.of(failed, key=failed.payment_id, producer="tests")
+
+
+@pytest.mark.parametrize(
+    ("topic", "make", "kind", "subject", "says"),
+    [
+        (TRANSACTION_EVENTS, _failed_transfer, "transfer_failed",
+         "Your transfer of 42.00 EUR failed", "(insufficient_funds); no money moved"),
+        (TRANSACTION_EVENTS, _reversed_transfer, "transfer_reversed",
+         "Your transfer of 42.00 EUR was reversed", "the money is back in your wallet"),
+        (PAYMENT_EVENTS, _failed_payment, "payment_failed",
+         "Your payment of 42.00 EUR failed", "for order order-42 failed (insufficient_funds)"),
+    ],
+)  # fmt: skip
+async def test_a_failed_or_reversed_transfer_or_payment_tells_the_sender(
+    started: StackUnderTest,
+    users: httpx.AsyncClient,
+    mongo: Any,
+    topic: str,
+    make: Callable[[str, str], Envelope],
+    kind: str,
+    subject: str,
+    says: str,
+) -> None:
+    # given a sender and a receiver with a wallet each
+    (sender, sender_id), (_, receiver_id) = [await _person(users, n) for n in ("from", "to")]
+    source, target = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(source, sender_id), _wallet_opened(target, receiver_id)])
+    # when their transfer or payment fails, or is reversed
+    event = make(source, target)
+    await _publish([(topic, event)])
+    # then the sender is mailed what happened, in both bodies
+    [mail] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: sender.email in m.to and m.subject == subject
+    )
+    assert says in mail.body("plain") and says in mail.body("html")
+
+    # and only the sender is told (email and push by default), the receiver not at all
+    def stored() -> Any:
+        return mongo["notifications"].find({"event_id": event.event_id}).to_list()
+
+    await wait_for(lambda: _count(stored, 2), timeout=30)
+    docs = await stored()
+    assert sorted((d["user_id"], d["kind"], d["channel"]) for d in docs) == [
+        (sender_id, kind, "email"),
+        (sender_id, kind, "push"),
+    ]
+
+
 async def _count(fetch: Any, n: int) -> bool:
     return len(await fetch()) >= n
 
@@ -246,6 +314,44 @@ async def test_bad_preferences_change_nothing(
         assert r.headers["content-type"] == "application/problem+json"
     after = (await notifications.get("/notifications/preferences", headers=person.auth)).json()
     assert after == before and after["security"] == {"email": True}
+
+
+async def test_concurrent_changes_of_different_switches_all_stick(
+    users: httpx.AsyncClient, notifications: httpx.AsyncClient
+) -> None:
+    # given a person with the default preferences
+    person, _ = await _person(users, "busy")
+    changes = [
+        {"transfers": {"sms": True}},
+        {"deposits": {"push": False}},
+        {"withdrawals": {"sms": True}},
+        {"merchant": {"email": False}},
+        {"transfers": {"push": False}},
+    ]
+    for _ in range(3):
+        # when five requests change five different switches at once (one of them twice
+        # in the same category)
+        answers = await asyncio.gather(
+            *(
+                notifications.put("/notifications/preferences", json=c, headers=person.auth)
+                for c in changes
+            )
+        )
+        assert [a.status_code for a in answers] == [200] * len(changes)
+        # then every change is stored, none overwritten by another
+        got = (await notifications.get("/notifications/preferences", headers=person.auth)).json()
+        assert got["transfers"] == {"email": True, "sms": True, "push": False}
+        assert got["deposits"] == {"email": True, "sms": False, "push": False}
+        assert got["withdrawals"] == {"email": True, "sms": True, "push": True}
+        assert got["merchant"] == {"email": False, "sms": False, "push": True}
+        # and the next round starts from the defaults again
+        back = {"transfers": {"sms": False, "push": True}, "deposits": {"push": True},
+                "withdrawals": {"sms": False}, "merchant": {"email": True}}  # fmt: skip
+        r = await notifications.put("/notifications/preferences", json=back, headers=person.auth)
+        assert r.json() == {**got, **{k: DEFAULTS for k in back}}
+
+
+DEFAULTS = {"email": True, "sms": False, "push": True}
 
 
 async def test_history_is_each_persons_own_newest_first(

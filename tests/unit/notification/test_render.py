@@ -13,6 +13,7 @@ SECURITY_KINDS = ("verify_email", "password_reset", "password_changed")
 MONEY_KINDS = (
     "transfer_sent", "transfer_received", "deposit_completed", "deposit_failed",
     "withdrawal_paid_out", "withdrawal_failed", "payment_received", "refund_issued",
+    "transfer_failed", "transfer_reversed", "payment_failed",
 )  # fmt: skip
 CONTEXT = {
     "full_name": "Ada <Lovelace>", "email": "ada@example.com", "category": "transfers",
@@ -69,6 +70,10 @@ def test_the_catalogue_names_kinds_that_have_templates() -> None:
         transaction.DepositFailed(wallet_id="a", provider="p", reason="r", **money_args),
         transaction.WithdrawalCompleted(wallet_id="a", provider="p", **money_args),
         transaction.WithdrawalFailed(wallet_id="a", provider="p", reason="r", **money_args),
+        transaction.TransferFailed(from_wallet_id="a", to_wallet_id="b", reason="r", **money_args),
+        transaction.TransferReversed(
+            from_wallet_id="a", to_wallet_id="b", reason="r", **money_args
+        ),
     ]
     made: list[Intent] = [i for e in events for i in transaction_intents(e)]
     made += user_intents(
@@ -97,12 +102,19 @@ def test_the_catalogue_names_kinds_that_have_templates() -> None:
     )
     assert [(i.user_id, i.wallet_id) for i in received + refunded] == [("m", None), (None, "a")]
     assert by_card == []  # a card payment's refund has no wallet to tell by
-    made += received + refunded
+    failed = payment_intents(payment.PaymentFailed(failure_reason="r", **merchant))
+    card_failed = payment_intents(
+        payment.PaymentFailed(failure_reason="r", **{**merchant, "wallet_id": ""})
+    )
+    assert [(i.user_id, i.wallet_id) for i in failed] == [(None, "a")] and card_failed == []
+    made += received + refunded + failed
     made += user_intents(user.PasswordChanged(
         user_id="u", email="e@example.com", full_name="n", how="change"))  # fmt: skip
     assert {i.kind for i in made} == set(SECURITY_KINDS) | set(MONEY_KINDS)
-    # a transfer tells both sides, each by the owner of their wallet
+    # a transfer tells both sides, each by the owner of their wallet; a failed or reversed
+    # one tells its sender
     sent, received = transaction_intents(events[0])
     assert (sent.wallet_id, received.wallet_id) == ("a", "b")
+    assert [i.wallet_id for e in events[5:] for i in transaction_intents(e)] == ["a", "a"]
     # security mails carry their request, never a token
     assert all(i.link_request == "r" for i in made if i.kind in ("verify_email", "password_reset"))
