@@ -49,7 +49,9 @@ class AuditRecord(BaseModel):
     occurred_at: datetime
     actor: Actor
     subjects: Subjects
-    keys: list[str]  # what the filters match: type, actor and subjects (hashed with the rest)
+    # what the filters match: type, actor and subjects (hashed with the rest; none in a
+    # record written before keys existed)
+    keys: list[str] = []
     correlation_id: str | None
     data: dict[str, Any]
     prev_hash: str
