@@ -37,6 +37,7 @@ from contracts.payment import PROVIDER
 from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
 from transaction_svc import store
 from transaction_svc.deps import App, TransactionApp
+from transaction_svc.fx.transfer import quoted
 from transaction_svc.pricing import priced, with_fee
 from transaction_svc.schemas import (
     DepositCreate,
@@ -63,7 +64,7 @@ PROVIDER_ANSWERS = MONEY_ANSWERS | errors(403, 404, 409, 422, 503)
 
 def represent(row: Any) -> dict[str, Any]:
     saga = row.saga or {}
-    return {
+    shown = {
         "id": row.id,
         "type": row.kind,
         "status": row.status,
@@ -79,6 +80,15 @@ def represent(row: Any) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat(),
         "links": {"self": f"/api/v1/transactions/{row.id}"},
     } | _merchant_part(row)
+    return shown | _conversion_part(saga)
+
+
+def _conversion_part(saga: dict[str, Any]) -> dict[str, Any]:
+    """A converting transfer's quote and what the payee gets (from its saga state)."""
+    if not saga.get("to_currency"):
+        return {}
+    keys = ("quote_id", "to_amount", "to_currency")
+    return {"conversion": {k: saga[k] for k in keys}}
 
 
 def _merchant_part(row: Any) -> dict[str, Any]:
@@ -252,11 +262,16 @@ async def build_transfer(
     dest = wallets.get(dst)
     if dest is None:
         raise _not_found(dst)
-    if dest.currency != body.currency:  # the payee's currency is not the payer's to learn
+    conversion: dict[str, Any] = {}
+    record: Record | None = None
+    if body.quote_id is not None:  # a conversion (docs/fx.md)
+        conversion, record = await quoted(state, principal, body, (dst, dest.currency), tx_id)
+    elif dest.currency != body.currency:  # the payee's currency is not the payer's to learn
         raise Problem(
             422,
             "cross_currency_unsupported",
-            f"wallet {dst} does not hold {body.currency}; FX is not available yet",
+            f"wallet {dst} does not hold {body.currency}; to convert, send a quote_id "
+            "from POST /fx/quotes",
         )
     row = {
         "id": tx_id,
@@ -277,8 +292,9 @@ async def build_transfer(
         amount=body.amount,
         currency=body.currency,
         deadline=deadline_of(state.settings, now),
+        **conversion,
     )
-    return row, event, None
+    return row, event, record
 
 
 async def usable_method(

@@ -40,6 +40,11 @@ class TransferCreate(_Money):
     from_wallet_id: UUID
     to_wallet_id: UUID
     description: str | None = Field(default=None, max_length=280)
+    quote_id: UUID | None = Field(
+        default=None,
+        description="a quote of the caller's (POST /fx/quotes) to pay a wallet in another "
+        "currency: amount and currency are the quote's from_amount and from_currency",
+    )
 
 
 class DepositCreate(_Money):
@@ -170,6 +175,12 @@ class RefundSummary(BaseModel):
     payment_id: str
 
 
+class ConversionSummary(BaseModel):
+    quote_id: str
+    to_amount: int = Field(description="what the payee's wallet gets, in its minor units")
+    to_currency: str
+
+
 class TransactionPublic(BaseModel):
     """A transfer, deposit, withdrawal, payment or refund and where its saga is."""
 
@@ -189,6 +200,7 @@ class TransactionPublic(BaseModel):
     links: TransactionLinks
     payment: PaymentSummary | None = None  # a payment's
     refund: RefundSummary | None = None  # a refund's
+    conversion: ConversionSummary | None = None  # a transfer's that converts (docs/fx.md)
 
 
 class RefundPublic(BaseModel):

@@ -86,6 +86,9 @@ def request_of(state: SagaState) -> Request:
         from_wallet_id=state.from_wallet_id,
         to_wallet_id=state.to_wallet_id,
         fee=state.fee,
+        quote_id=state.quote_id,
+        to_currency=state.to_currency,
+        to_amount=state.to_amount,
     )
 
 

@@ -9,7 +9,10 @@ For every one that ended: the fees its credits and captures moved (each event id
 once) add up to the fee its completion named and its request asked for, and to nothing
 if it failed, was reversed or cancelled (the payer got amount + fee back through a
 compensation, which carries no fee, or the card through a full refund, or a
-withdrawal's hold was released).
+withdrawal's hold was released). A transfer that converts
+(``TransferRequested.to_currency``) keeps its fee in system:fx with the amount, moved by
+its debit in the source currency (docs/fx.md): its credit, in the other currency, moves
+no fee.
 """
 
 from __future__ import annotations
@@ -51,11 +54,14 @@ FeeMoved = WalletCredited | HoldCaptured
 def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) -> int:
     """Invariant 7 over the verifier's messages (``verify.Msg``); returns the fees moved."""
     requested: dict[str, int] = {}
-    ended: dict[str, int] = {}  # the fee each ended transaction should have moved
+    converting: set[str] = set()
+    ended: dict[str, int] = {}  # the fee each ended transaction's credits should have moved
     for m in tx_msgs:
         event = m.message
         if isinstance(event, Requested):
             requested[event.transaction_id] = event.fee
+            if isinstance(event, TransferRequested) and event.to_currency:
+                converting.add(event.transaction_id)
         elif isinstance(event, Completed):
             ended[event.transaction_id] = event.fee
         elif isinstance(event, MovedNothing):
@@ -70,9 +76,10 @@ def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) 
             seen.add(m.envelope.event_id)
             moved[event.transaction_id] += event.fee
     for tid in sorted(requested.keys() & ended.keys()):
-        if moved[tid] != ended[tid]:
+        expected = 0 if tid in converting else ended[tid]
+        if moved[tid] != expected:
             problems.append(
-                f"fee: transaction {tid} should have moved {ended[tid]}, moved {moved[tid]}"
+                f"fee: transaction {tid} should have moved {expected}, moved {moved[tid]}"
             )
         if ended[tid] and ended[tid] != requested[tid]:
             problems.append(

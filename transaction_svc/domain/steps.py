@@ -18,6 +18,7 @@ from transaction_svc.domain.state import SagaState, SagaStatus, Step
 
 IN_TRANSIT = "system:in_transit"
 FEES = "system:fees"
+FX = "system:fx"  # a converting transfer's money, in each of its two currencies
 
 SagaCommand: TypeAlias = WalletCommand | ProviderCommand
 SagaEvent: TypeAlias = TransactionEvent | PaymentEvent
