@@ -415,14 +415,25 @@ class MoneyPost:
     build: Build
     out: bool = False  # moves money out of the caller's wallet (transfer, withdrawal, payment)
 
-    async def answer(
-        self, state: TransactionApp, caller: Caller, body: Any, headers: MoneyHeaders
-    ) -> Answer:
+    def permit(self, state: TransactionApp, caller: Caller, body: Any) -> None:
+        """The checks that need no store: the caller's role and email, the body's own."""
         _may_move_money(caller.principal)
         if self.out:
             may_move_money_out(state.settings, caller.principal)
         self.check(body)
+
+    async def answer(
+        self, state: TransactionApp, caller: Caller, body: Any, headers: MoneyHeaders
+    ) -> Answer:
+        self.permit(state, caller, body)
         return await submit(state, caller, body, headers, self.build)
+
+    async def vet(self, state: TransactionApp, caller: Caller, body: Any, now: datetime) -> None:
+        """Every check ``answer`` makes before it records anything (wallets, merchant,
+        method, limits), recording nothing: a schedule's body is vetted so when it is made."""
+        self.permit(state, caller, body)
+        row, event, record = await self.build(state, caller, body, "vetted", now)
+        await priced(state.engine, caller.principal, row, event, record, now)
 
     async def fast(self, request: FastRequest) -> FastResponse:
         """The fast lane's handler: the same checks in the order FastAPI applies them

@@ -23,6 +23,8 @@ from transaction_svc.fx.cache import RedisRateCache
 from transaction_svc.fx.source import Feed, Rates
 from transaction_svc.fx.ticker import run_feed
 from transaction_svc.provider import ProviderClient
+from transaction_svc.schedules import api as schedules_api
+from transaction_svc.schedules.scheduler import Scheduler
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
 from transaction_svc.wallets import WalletDirectory
@@ -52,19 +54,21 @@ def create_app(settings: TransactionSettings) -> FastAPI:
             table = Feed(settings.fx_feed_rates, settings.fx_feed_interval_s,
                          settings.fx_feed_bound, settings.fx_feed_step)  # fmt: skip
             feed = asyncio.create_task(run_feed(rates, table))
-        install(
-            app,
-            TransactionApp(
-                verifier=verifier, settings=settings, engine=engine, producer=producer,
-                claims=Claims(engine), waiters=waiters, directory=directory,
-                provider=provider, redis=redis, rates=rates,
-            ),
+        state = TransactionApp(
+            verifier=verifier, settings=settings, engine=engine, producer=producer,
+            claims=Claims(engine), waiters=waiters, directory=directory,
+            provider=provider, redis=redis, rates=rates,
         )  # fmt: skip
+        install(app, state)
+        scheduler = None  # schedules' runs (docs/schedules.md)
+        if settings.scheduler_enabled:
+            scheduler = asyncio.create_task(Scheduler(state).run_forever(settings.scheduler_poll_s))
         try:
             yield
         finally:
-            if feed is not None:
-                feed.cancel()
+            for task in (feed, scheduler):
+                if task is not None:
+                    task.cancel()
             await waiters.stop()
             await revoked.stop()
             await verifier.aclose()
@@ -81,6 +85,7 @@ def create_app(settings: TransactionSettings) -> FastAPI:
     app.include_router(webhooks_api.router)
     app.include_router(payment_cancel.router)
     app.include_router(fx_api.router)
+    app.include_router(schedules_api.router)
     # the money POSTs: see common/fastlane.py
     app.state.fast_routes.extend(FAST_ROUTES + payments_api.FAST_ROUTES)
     return app

@@ -45,6 +45,7 @@ WORKER_PORTS: dict[str, tuple[str, int]] = {
 LOCAL_SETTINGS: dict[str, str] = {
     "PAYSTREAM_WEBHOOK_ALLOW_HTTP": "true",
     "PAYSTREAM_WEBHOOK_ALLOW_LOOPBACK": "true",
+    "PAYSTREAM_SCHEDULE_MIN_INTERVAL_S": "1",  # schedules every second in the tests
 }
 
 

@@ -1,0 +1,167 @@
+"""Schedules through the gateway: a PT1S transfer schedule of three runs makes exactly
+three transfers (balances right, verifier clean) and completes; pause stops its runs and
+resume continues them; a schedule is another user's secret (404); a recurrence or a body
+that would be refused is a 422 (or the POST's own 4xx) and schedules nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from common.settings import Settings
+from infra.testing.api import (
+    User,
+    deposit,
+    open_wallet,
+    register,
+    settled_balance,
+    until_terminal,
+)
+from wallet_svc.verify import verify
+
+pytestmark = pytest.mark.e2e
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _schedule(src: str, dst: str, amount: int, **recurrence: Any) -> dict[str, Any]:
+    body = {"from_wallet_id": src, "to_wallet_id": dst, "amount": amount, "currency": "USD"}
+    return {"kind": "transfer", "body": body, "start_at": _now()} | recurrence
+
+
+async def _funded(api: httpx.AsyncClient, name: str, funds: int) -> tuple[User, str, str]:
+    user = await register(api, name)
+    src, dst = await open_wallet(api, user), await open_wallet(api, user)
+    await deposit(api, user, src, funds, "USD")
+    return user, src, dst
+
+
+async def _shown(api: httpx.AsyncClient, user: User, schedule_id: str) -> dict[str, Any]:
+    r = await api.get(f"/schedules/{schedule_id}", headers=user.auth)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def _until(
+    api: httpx.AsyncClient, user: User, schedule_id: str, done: Any, timeout: float = 30
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not done(shown := await _shown(api, user, schedule_id)):
+        assert asyncio.get_running_loop().time() < deadline, shown
+        await asyncio.sleep(0.2)
+    return shown
+
+
+async def test_a_pt1s_schedule_of_three_runs_makes_exactly_three_transfers(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    # given a payer with 1_000 and a transfer of 100 every second, three times
+    user, src, dst = await _funded(api, "saver", 1_000)
+    r = await api.post(
+        "/schedules", json=_schedule(src, dst, 100, interval="PT1S", max_runs=3), headers=user.auth
+    )
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["status"] == "active" and made["next_run_at"] is not None
+    # when the scheduler has run it
+    shown = await _until(api, user, made["id"], lambda s: s["status"] == "completed")
+    # then exactly three runs, three transfers, all completed, and nothing scheduled
+    assert [run["run"] for run in shown["runs"]] == [1, 2, 3] and shown["next_run_at"] is None
+    txs = [run["transaction_id"] for run in shown["runs"]]
+    assert len(set(txs)) == 3
+    for tx in txs:
+        assert (await until_terminal(api, user, tx))["status"] == "completed"
+    await asyncio.sleep(2)  # and no fourth run comes
+    assert len((await _shown(api, user, made["id"]))["runs"]) == 3
+    assert (await settled_balance(api, user, src, 700))["ledger"] == 700
+    assert (await settled_balance(api, user, dst, 300))["ledger"] == 300
+    # and another user neither sees nor changes it
+    other = await register(api, "stranger")
+    for call in (
+        api.get(f"/schedules/{made['id']}", headers=other.auth),
+        api.post(f"/schedules/{made['id']}/pause", headers=other.auth),
+        api.delete(f"/schedules/{made['id']}", headers=other.auth),
+    ):
+        refused = await call
+        assert (refused.status_code, refused.json()["code"]) == (404, "schedule_not_found")
+    listed = await api.get("/schedules", headers=other.auth)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    report = await verify(settings, wait=60)
+    assert report.ok, report.format()
+
+
+async def test_pause_stops_the_runs_and_resume_continues_them(api: httpx.AsyncClient) -> None:
+    # given an endless PT1S schedule that has run at least once
+    user, src, dst = await _funded(api, "pauser", 10_000)
+    r = await api.post(
+        "/schedules", json=_schedule(src, dst, 10, interval="PT1S"), headers=user.auth
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    await _until(api, user, sid, lambda s: len(s["runs"]) >= 1)
+    # when it is paused
+    paused = await api.post(f"/schedules/{sid}/pause", headers=user.auth)
+    assert paused.status_code == 200 and paused.json()["status"] == "paused", paused.text
+    runs = len((await _shown(api, user, sid))["runs"])
+    await asyncio.sleep(3)
+    # then no run comes while it is paused
+    assert len((await _shown(api, user, sid))["runs"]) == runs
+    # when it is resumed, runs come again
+    resumed = await api.post(f"/schedules/{sid}/resume", headers=user.auth)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "active", resumed.text
+    await _until(api, user, sid, lambda s: len(s["runs"]) >= runs + 2)
+    # and once deleted it is gone and runs no more
+    assert (await api.delete(f"/schedules/{sid}", headers=user.auth)).status_code == 204
+    assert (await api.get(f"/schedules/{sid}", headers=user.auth)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"interval": "every week"}, 422, "invalid_interval"),
+        ({"interval": "PT1S", "cron": "* * * * *"}, 422, "interval_or_cron"),
+        ({}, 422, "interval_or_cron"),
+        ({"cron": "0 25 * * *"}, 422, "invalid_cron"),
+        ({"interval": "P1D", "timezone": "Nowhere/City"}, 422, "unknown_timezone"),
+        ({"interval": "P1D", "end_at": "2001-01-01T00:00:00Z"}, 422, "end_before_start"),
+        ({"interval": "P1D", "body": {"amount": -5}}, 422, "invalid_body"),
+        ({"interval": "P1D", "same_wallet": True}, 422, "same_wallet"),
+        ({"interval": "P1D", "foreign": True}, 404, "wallet_not_found"),
+    ],
+)
+async def test_a_schedule_that_would_be_refused_is_a_problem_and_schedules_nothing(
+    api: httpx.AsyncClient, change: dict[str, Any], status: int, code: str
+) -> None:
+    user = await register(api, "careless")
+    src, dst = await open_wallet(api, user), await open_wallet(api, user)
+    if change.pop("same_wallet", False):
+        dst = src
+    if change.pop("foreign", False):
+        src = await open_wallet(api, await register(api, "owner"))
+    body = _schedule(src, dst, 100) | change
+    r = await api.post("/schedules", json=body, headers=user.auth)
+    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert (r.status_code, r.json()["code"]) == (status, code)
+    listed = await api.get("/schedules", headers=user.auth)
+    assert listed.json()["items"] == []
+
+
+async def test_a_schedule_ends_at_its_end(api: httpx.AsyncClient) -> None:
+    # given a PT1S schedule ending two and a half seconds after its start
+    user, src, dst = await _funded(api, "ender", 1_000)
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    end = start + timedelta(seconds=2, milliseconds=500)
+    body = _schedule(src, dst, 1, interval="PT1S") | {
+        "start_at": start.isoformat(), "end_at": end.isoformat()
+    }  # fmt: skip
+    r = await api.post("/schedules", json=body, headers=user.auth)
+    assert r.status_code == 201, r.text
+    # then it runs at start, +1 s and +2 s, and is completed
+    shown = await _until(api, user, r.json()["id"], lambda s: s["status"] == "completed")
+    assert len(shown["runs"]) == 3
