@@ -3,6 +3,8 @@
 - ``paystream status``: each process's readiness, consumer lag, sagas in flight and
   dead-letter topics' depth (exit 1 if a process is not ready or a DLQ holds records);
 - ``paystream dlq show TOPIC``: the dead letters of TOPIC, with their origin and error;
+- ``paystream dlq replay TOPIC``: a command topic's dead letters appended again, then
+  deleted from its dead-letter topic;
 - ``paystream verify``: the ledger verifier (``wallet_svc.verify``);
 - ``paystream tail TOPIC``: TOPIC's records as they arrive, decoded, with their headers.
 """
@@ -17,7 +19,8 @@ import sys
 from rich.console import Console
 
 from common.settings import Settings
-from infra.ops.records import dlq_show, tail
+from infra.ops.dlq import dlq_replay, dlq_show
+from infra.ops.records import tail
 from infra.ops.status import status
 from infra.ops.target import Target
 from wallet_svc.verify import verify as replay
@@ -32,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     show = dlq_sub.add_parser("show", help="the dead letters of a topic")
     show.add_argument("topic")
     show.add_argument("--limit", type=int, default=100)
+    replay = dlq_sub.add_parser("replay", help="append a command topic's dead letters again")
+    replay.add_argument("topic")
     verify = sub.add_parser("verify", help="replay the log and check the ledger")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to await the projector")
     tail_p = sub.add_parser("tail", help="follow a topic, decoded")
@@ -48,6 +53,8 @@ def run(argv: list[str] | None = None, console: Console | None = None) -> int:
     target = Target.from_env()
     if args.command == "status":
         return asyncio.run(status(target, console))
+    if args.command == "dlq" and args.dlq_command == "replay":
+        return asyncio.run(dlq_replay(target.kafka_bootstrap, args.topic, console))
     if args.command == "dlq":
         return asyncio.run(dlq_show(target.kafka_bootstrap, args.topic, args.limit, console))
     if args.command == "tail":

@@ -1,5 +1,5 @@
-"""``paystream dlq show`` and ``paystream tail``: Kafka records with their headers, the
-envelope decoded when the value is one."""
+"""``paystream tail``: a topic's records with their headers, the envelope decoded when
+the value is one."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from rich.console import Console
-from rich.table import Table
 
-from common.kafka.consumer import read_records, topic_partitions
-from common.kafka.headers import DLQ_ERROR, DLQ_ORIGIN, header, message_type
-from common.topics import dlq
+from common.kafka.consumer import topic_partitions
 from contracts.envelope import Envelope
 
 
@@ -27,22 +24,6 @@ def decoded(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
 
 def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers or ()}
-
-
-async def dlq_show(bootstrap: str, topic: str, limit: int, console: Console) -> int:
-    """The records of ``topic``'s dead-letter topic (``topic`` may name it already)."""
-    name = topic if topic.endswith(".dlq") else dlq(topic)
-    records = await read_records(bootstrap, name)
-    table = Table("origin", "type", "key", "error", title=f"{name}: {len(records)} records")
-    for record in records[:limit]:
-        table.add_row(
-            (header(record.headers, DLQ_ORIGIN) or b"").decode(),
-            message_type(record.headers),
-            (record.key or b"").decode(errors="replace"),
-            (header(record.headers, DLQ_ERROR) or b"").decode(errors="replace"),
-        )
-    console.print(table)
-    return 0
 
 
 async def tail(

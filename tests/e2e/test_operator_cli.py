@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from common.kafka.producer import make_producer
 from common.settings import Settings
@@ -57,10 +58,9 @@ async def test_tail_prints_a_topic_decoded_with_its_headers(api: httpx.AsyncClie
     assert wallet in run.stdout and '"type": "WalletOpened"' in run.stdout
 
 
-async def test_dlq_show_names_a_dead_letter_with_its_origin_and_error(
-    apps: StackUnderTest, settings: Settings
-) -> None:
-    # given a record the wallet decider cannot read, dead-lettered by it
+async def dead_letter(settings: Settings) -> tuple[bytes, str]:
+    """Append a record the wallet decider cannot read and wait until it dead-lettered
+    it; its key and origin (topic:partition:offset)."""
     producer = make_producer(settings.kafka_bootstrap, "operator-cli-test")
     await producer.start()
     try:
@@ -68,16 +68,60 @@ async def test_dlq_show_names_a_dead_letter_with_its_origin_and_error(
         meta = await producer.send_and_wait(WALLET_COMMANDS, b"not an envelope", key=key)
     finally:
         await producer.stop()
-    origin = f"{WALLET_COMMANDS}:{meta.partition}:{meta.offset}"
 
     async def dead_lettered() -> bool:
         records = await read_records(settings.kafka_bootstrap, dlq(WALLET_COMMANDS))
         return any(r.key == key for r in records)
 
     await wait_for(dead_lettered, timeout=60)
+    return key, f"{WALLET_COMMANDS}:{meta.partition}:{meta.offset}"
+
+
+async def test_dlq_show_names_a_dead_letter_with_its_origin_and_error(
+    apps: StackUnderTest, settings: Settings
+) -> None:
+    # given a record the wallet decider dead-lettered
+    key, origin = await dead_letter(settings)
     # when the operator shows that topic's dead letters
     run = paystream("dlq", "show", WALLET_COMMANDS, "--limit", "100000")
     # then the record is there with its origin and the decoder's error
     assert run.returncode == 0, run.stderr
     (row,) = [line for line in run.stdout.splitlines() if origin in line]
     assert key.decode() in row and "Error" in row
+
+
+async def test_dlq_replay_appends_commands_again_and_empties_the_dead_letter_topic(
+    apps: StackUnderTest, settings: Settings
+) -> None:
+    # given a command dead-lettered by the decider
+    key, origin = await dead_letter(settings)
+    _, partition, offset = origin.split(":")
+    dead = [
+        r
+        for r in await read_records(settings.kafka_bootstrap, dlq(WALLET_COMMANDS))
+        if r.key == key
+    ]
+    # when the operator replays wallet-commands' dead letters
+    run = paystream("dlq", "replay", WALLET_COMMANDS)
+    assert run.returncode == 0, run.stderr
+    # then the command is on its partition of wallet-commands again, after its first copy
+    again = [
+        r
+        for r in await read_records(settings.kafka_bootstrap, WALLET_COMMANDS)
+        if r.key == key and r.offset > int(offset)
+    ]
+    assert again and again[0].partition == int(partition) and again[0].value == b"not an envelope"
+    assert not [k for k, _ in again[0].headers if k.startswith("dlq_")]
+    # and the dead-letter topic no longer holds it (its start offset moved past it)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tp = TopicPartition(dead[0].topic, dead[0].partition)
+        assert (await consumer.beginning_offsets([tp]))[tp] > dead[0].offset
+    finally:
+        await consumer.stop()
+
+
+def test_dlq_replay_refuses_an_event_topic(apps: StackUnderTest) -> None:
+    run = paystream("dlq", "replay", "wallet-events")
+    assert run.returncode == 2 and "not replayed" in run.stdout
