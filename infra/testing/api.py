@@ -14,6 +14,7 @@ TERMINAL = {"completed", "failed", "reversed", "reversal_failed", "cancelled"}
 GOOD_CARD = "4242424242424242"  # the provider's test card that always pays
 GOOD_IBAN = "GB33BUKB20201555555555"  # the provider's test bank account that always pays out
 DECLINED_CARD = "4000000000000002"  # the provider's test card that is always declined
+ASYNC_CARD = "4000000000003220"  # the provider's test card whose charge it decides later
 CLOSED_IBAN = "GB94BARC10201530093459"  # the provider's test account that is closed: never paid
 # the first admin, configured for user_svc by the test stack (as production configures it)
 ADMIN_EMAIL = "admin@paystream.dev"

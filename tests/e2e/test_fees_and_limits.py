@@ -9,6 +9,8 @@ stack; limits are set for one user at a time."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -18,8 +20,10 @@ import jwt
 import pytest
 
 from common.settings import Settings
+from common.signatures import sign
 from common.topics import PAYMENT_EVENTS
 from infra.testing.api import (
+    ASYNC_CARD,
     CLOSED_IBAN,
     User,
     add_bank_account,
@@ -31,6 +35,7 @@ from infra.testing.api import (
     pay_merchant,
     register,
     settled_balance,
+    until_terminal,
 )
 from infra.testing.kafka import read_topic, wait_for
 from infra.testing.ledger import system_balances
@@ -159,6 +164,17 @@ async def _charge_of(settings: Settings, payment_id: str) -> dict[str, Any]:
     return dict(charge)
 
 
+async def _signed_callback(settings: Settings, callback: dict[str, Any]) -> httpx.Response:
+    """``callback`` POSTed to transaction_svc as the provider signs it."""
+    body = json.dumps(callback).encode()
+    secret = settings.provider_callback_secret.get_secret_value().encode()
+    headers = {"content-type": "application/json",
+               "Paystream-Signature": sign(secret, int(time.time()), body)}  # fmt: skip
+    url = f"{settings.transaction_svc_url}/internal/provider/callbacks"
+    async with httpx.AsyncClient() as client:
+        return await client.post(url, content=body, headers=headers)
+
+
 SEK_DEPOSIT = {"transaction_type": "deposit", "currency": "SEK", "basis_points": 100, "fixed": 30}
 
 
@@ -185,6 +201,23 @@ async def test_a_deposit_fee_is_charged_to_the_card_and_the_wallet_gets_the_amou
     assert (await settled_balance(api, user, wallet, 10_000))["ledger"] == 10_000
     # and the fee reached system:fees
     await _fees_reach(settings, "SEK", fees + 130)
+    # and a card the provider decides later is charged 5_080 too: its signed callback
+    # names amount + fee, and the wallet gets 5_000
+    body |= {"amount": 5_000, "payment_method_id": await add_card(api, user, ASYNC_CARD)}
+    later = await money_post(api, user, "/deposits", body)
+    assert later.status_code == 202, later.text
+    done = await until_terminal(api, user, later.json()["id"])
+    assert (done["status"], done["fee"]) == ("completed", 80), done
+    charge = await _charge_of(settings, later.json()["id"])
+    assert (charge["amount"], charge["fee"]) == (5_000, 80)
+    assert (await settled_balance(api, user, wallet, 15_000))["ledger"] == 15_000
+    await _fees_reach(settings, "SEK", fees + 130 + 80)
+    # and a signed callback for it that names the amount without the fee is refused
+    callback = {"charge_id": str(uuid.uuid4()), "idempotency_key": f"{done['id']}:charge",
+                "status": "captured", "currency": "SEK"}  # fmt: skip
+    answers = [await _signed_callback(settings, callback | {"amount": n}) for n in (5_000, 5_080)]
+    assert [a.status_code for a in answers] == [422, 204], [a.text for a in answers]
+    assert answers[0].json()["code"] == "amount_mismatch"
 
 
 async def test_a_withdrawal_holds_its_fee_with_it_and_a_failed_payout_releases_both(

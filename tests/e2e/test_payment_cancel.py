@@ -15,6 +15,7 @@ import pytest
 from common.settings import Settings
 from common.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS
 from infra.testing.api import (
+    ASYNC_CARD,
     GOOD_CARD,
     User,
     add_card,
@@ -31,12 +32,11 @@ from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
 
-ASYNC_CARD = "4000000000003220"  # the provider decides it later (here: after 20 s)
-
 
 @pytest.fixture(scope="module")
 def slow_provider(apps: StackUnderTest) -> Iterator[None]:
-    """pgw_svc deciding pending charges after 20 s, so a test can cancel one in time."""
+    """pgw_svc deciding pending charges (ASYNC_CARD's) after 20 s, so a test can cancel
+    one in time."""
     apps.restart_app("pgw_svc", env={"PAYSTREAM_PGW_ASYNC_DELAY_MS": "20000"})
     yield
     apps.restart_app("pgw_svc")

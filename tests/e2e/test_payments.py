@@ -19,6 +19,7 @@ from common.signatures import sign
 from common.topics import PAYMENT_EVENTS
 from contracts.envelope import Envelope
 from infra.testing.api import (
+    ASYNC_CARD,
     CLOSED_IBAN,
     DECLINED_CARD,
     User,
@@ -36,7 +37,6 @@ from infra.testing.api import (
 pytestmark = pytest.mark.e2e
 
 NO_FUNDS = "4000000000009995"
-ASYNC = "4000000000003220"
 
 
 def _deposit(wallet: str, card: str, amount: int, currency: str = "USD") -> dict[str, Any]:
@@ -113,7 +113,7 @@ async def test_card_deposits_credit_only_what_the_provider_charged(
         "insufficient_funds",
     )
     # the asynchronous card: processing, then the provider's signed callback decides it
-    async_card = await add_card(api, payer, ASYNC)
+    async_card = await add_card(api, payer, ASYNC_CARD)
     later = await money_post(api, payer, "/deposits", _deposit(wallet, async_card, 2_000))
     assert later.status_code == 202 and later.json()["status"] in ("pending", "processing")
     done = await until_terminal(api, payer, later.json()["id"], timeout=30)
@@ -243,7 +243,7 @@ async def test_the_providers_callback_is_refused_unless_freshly_and_rightly_sign
     settings: Settings, payer: User, api: httpx.AsyncClient
 ) -> None:
     wallet = await open_wallet(api, payer)
-    async_card = await add_card(api, payer, ASYNC)
+    async_card = await add_card(api, payer, ASYNC_CARD)
     r = await money_post(api, payer, "/deposits", _deposit(wallet, async_card, 500))
     tx = r.json()["id"]
     secret = settings.provider_callback_secret.get_secret_value().encode()
