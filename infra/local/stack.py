@@ -99,6 +99,7 @@ def up(cfg: LocalConfig, services: bool = True, docker: bool = False) -> None:
     # start and mail a ServiceDown for each
     started = start_backing(cfg, only=tuple(b for b in BACKING if b != "prometheus"))
     print(f"[up] backing services running ({', '.join(started) or 'already up'})", flush=True)
+    print("[up] creating topics and migrating schemas", flush=True)
     prepare(cfg)
     if services:
         names = start_apps(cfg)
