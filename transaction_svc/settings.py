@@ -58,3 +58,5 @@ class TransactionSettings(Settings):
     schedule_min_interval_s: float = Field(default=60.0, ge=0)
     scheduler_enabled: bool = True
     scheduler_poll_s: float = Field(default=1.0, gt=0)
+    # A schedule whose last this many runs failed is paused (docs/schedules.md).
+    schedule_pause_after_failures: int = Field(default=3, ge=1)

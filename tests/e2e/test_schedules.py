@@ -165,3 +165,25 @@ async def test_a_schedule_ends_at_its_end(api: httpx.AsyncClient) -> None:
     # then it runs at start, +1 s and +2 s, and is completed
     shown = await _until(api, user, r.json()["id"], lambda s: s["status"] == "completed")
     assert len(shown["runs"]) == 3
+
+
+async def test_runs_that_fail_are_recorded_and_three_in_a_row_pause_the_schedule(
+    api: httpx.AsyncClient,
+) -> None:
+    # given a PT1S transfer of 500 from a wallet holding 100
+    user, src, dst = await _funded(api, "broke", 100)
+    r = await api.post(
+        "/schedules", json=_schedule(src, dst, 500, interval="PT1S"), headers=user.auth
+    )
+    assert r.status_code == 201, r.text
+    # when it has run
+    shown = await _until(api, user, r.json()["id"], lambda s: s["status"] == "paused")
+    # then each run is a failed transfer for want of funds, and after three in a row the
+    # schedule paused itself and runs no more; nothing moved
+    assert len(shown["runs"]) >= 3
+    for run in shown["runs"]:
+        failed = await until_terminal(api, user, run["transaction_id"])
+        assert (failed["status"], failed["failure_reason"]) == ("failed", "insufficient_funds")
+    await asyncio.sleep(2)
+    assert len((await _shown(api, user, r.json()["id"]))["runs"]) == len(shown["runs"])
+    assert (await settled_balance(api, user, src, 100))["ledger"] == 100

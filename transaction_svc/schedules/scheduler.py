@@ -10,7 +10,8 @@ same key, and the transaction's idempotency answers with the first one (appendin
 again if it never reached Kafka). A run refused as a direct request would be
 (``Problem``: a wallet gone, a limit) is recorded failed with its code, and the schedule
 goes on; a transfer refused later by the ledger (insufficient funds) shows ``failed`` in
-its run through its transaction.
+its run through its transaction. A schedule whose last ``schedule_pause_after_failures``
+runs failed is paused instead of run again.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Scheduler:
         return len(due)
 
     async def _run(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+        most = self.state.settings.schedule_pause_after_failures
+        if await store.failed_in_a_row(conn, row.id, most) >= most:
+            await store.pause(conn, row.id, now)
+            log.info("schedule paused after failures", extra={"schedule_id": row.id})
+            return
         run = row.runs + 1
         key = key_of(row.id, run)
         principal = Principal(

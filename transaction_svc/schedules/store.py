@@ -124,6 +124,39 @@ async def claim_due(conn: AsyncConnection, now: datetime, limit: int) -> Sequenc
     return result.all()
 
 
+FAILED = ("failed", "reversed")  # a transaction that moved nothing in the end
+
+
+async def failed_in_a_row(conn: AsyncConnection, schedule_id: str, most: int) -> int:
+    """How many of the schedule's latest runs (up to ``most``) failed in a row: refused
+    when submitted, or their transaction failed or was reversed. A run still pending
+    ends the count (its outcome is not known yet)."""
+    result = await conn.execute(
+        text(
+            "SELECT r.transaction_id IS NULL OR t.status = ANY(:failed) AS failed "
+            f"FROM {R} r LEFT JOIN transactions.transactions t ON t.id = r.transaction_id "
+            "WHERE r.schedule_id = :id ORDER BY r.run DESC LIMIT :most"
+        ),
+        {"id": schedule_id, "most": most, "failed": list(FAILED)},
+    )
+    count = 0
+    for (failed,) in result:
+        if not failed:
+            break
+        count += 1
+    return count
+
+
+async def pause(conn: AsyncConnection, schedule_id: str, now: datetime) -> None:
+    await conn.execute(
+        text(
+            f"UPDATE {S} SET status = 'paused', next_run_at = NULL, updated_at = :now "
+            "WHERE id = :id"
+        ),
+        {"id": schedule_id, "now": now},
+    )
+
+
 async def record_run(
     conn: AsyncConnection, run: dict[str, Any], next_run_at: datetime | None, now: datetime
 ) -> None:

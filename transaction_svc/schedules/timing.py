@@ -34,8 +34,14 @@ class Timing:
     cron: str | None = None
 
     def first_at_or_after(self, t: datetime) -> datetime | None:
-        """The first occurrence at or after ``t`` (UTC), or None if there is none."""
-        t = max(t, self.start)
+        """The first occurrence at or after ``t`` (UTC), or None if there is none (not
+        even before the end of year 9999)."""
+        try:
+            return self._first_at_or_after(max(t, self.start))
+        except (OverflowError, ValueError, StopIteration):
+            return None
+
+    def _first_at_or_after(self, t: datetime) -> datetime | None:
         if self.cron is not None:
             return _cron_from(self.cron, self.zone, t)
         assert self.interval is not None
@@ -93,12 +99,12 @@ def zone_of(name: str) -> ZoneInfo:
 def interval_of(text: str, minimum_s: float) -> Step:
     """A positive ISO 8601 duration (``PT1M``, ``P1D``, ``P1M``) no shorter than
     ``minimum_s`` seconds; 422 ``invalid_interval`` or ``interval_too_short``."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
     try:
         step = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError):
+        length = (start + step) - start  # fractional months or years, or past year 9999: none
+    except (isodate.ISO8601Error, ValueError, OverflowError):
         raise Problem(422, "invalid_interval", f"{text!r} is not an ISO 8601 duration") from None
-    start = datetime(2000, 1, 1, tzinfo=UTC)
-    length = (start + step) - start
     if length <= timedelta(0):
         raise Problem(422, "invalid_interval", "the interval must be longer than zero")
     if length < timedelta(seconds=minimum_s):

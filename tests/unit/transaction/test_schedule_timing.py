@@ -85,12 +85,22 @@ def test_max_runs_and_end_at_end_a_schedule() -> None:
     )
 
 
+def test_no_occurrence_past_the_year_9999_is_none_not_an_error() -> None:
+    last = at(9999, 12, 31, 23, 59)
+    assert timing_of("P1Y", None, UTC_, at(9999, 6, 1), 60).first_at_or_after(last) is None
+    every_minute = timing_of(None, "* * * * *", UTC_, last, 60)
+    assert every_minute.first_at_or_after(last + timedelta(seconds=1)) is None
+
+
 @pytest.mark.parametrize(
     ("interval", "cron", "zone", "code"),
     [
         ("P1X", None, UTC_, "invalid_interval"),
         ("PT0S", None, UTC_, "invalid_interval"),
         ("PT30S", None, UTC_, "interval_too_short"),
+        ("P1.5M", None, UTC_, "invalid_interval"),
+        ("P99999999Y", None, UTC_, "invalid_interval"),
+        ("P1000000000D", None, UTC_, "invalid_interval"),
         (None, "61 * * * *", UTC_, "invalid_cron"),
         (None, "every day", UTC_, "invalid_cron"),
         ("P1D", "0 9 * * *", UTC_, "interval_or_cron"),
