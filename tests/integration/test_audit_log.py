@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
 from audit_svc.projector import audit_consumer
 from audit_svc.records import record_of
 from audit_svc.store import LOGS, OFFSETS, Filters, MongoAuditLog
-from common.kafka.mongo_offsets import MongoDocument
+from common.kafka.mongo_offsets import MongoDocument, MongoOffsets
 from common.kafka.producer import make_producer, send_envelope
 from common.mongo import make_mongo_client
 from common.settings import Settings
@@ -42,15 +42,15 @@ class World:
     async def project(self, until_records: int) -> None:
         """Run the audit projector of the topics until the log holds ``until_records``
         and every partition's offsets are stored."""
-        tracked = audit_consumer(
-            self.settings, self.db, self.producer, self.topics, f"g-{self.topics[0]}"
-        )
+        group = f"g-{self.topics[0]}"
+        tracked = audit_consumer(self.settings, self.db, self.producer, self.topics, group)
+        partitions = [TopicPartition(topic, 0) for topic in self.topics]
         await tracked.start()
         try:
             for _ in range(60):
                 await tracked.run_once(timeout_ms=500)
-                done = await self.db[OFFSETS].count_documents({})
-                if await self.records() == until_records and done == len(self.topics):
+                done = await MongoOffsets(self.db[OFFSETS], group).load(partitions)
+                if await self.records() == until_records and len(done) == len(partitions):
                     return
             raise AssertionError("the audit projector did not get there")
         finally:

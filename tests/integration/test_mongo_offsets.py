@@ -140,6 +140,24 @@ async def test_saved_offsets_move_forward_never_back(world: World) -> None:
     assert await MongoOffsets(world.db["offsets"], "other").load([a, b]) == {}
 
 
+async def test_offsets_of_the_per_partition_layout_carry_over(world: World) -> None:
+    # given an offset stored by the earlier layout (one document per partition), of a
+    # topic whose name has a dot
+    a, b = TopicPartition("t.dlq", 0), TopicPartition("t.dlq", 1)
+    await world.db["offsets"].insert_one(
+        {"_id": f"{world.group}|t.dlq|0", "consumer": world.group, "topic": "t.dlq",
+         "partition": 0, "next_offset": 5}
+    )  # fmt: skip
+    offsets = world.offsets
+    # when the partitions are assigned, then the consumer continues from it
+    assert await offsets.load([a, b]) == {a: 5}
+    # and what is saved next is what is read, for both
+    async with offsets.unit() as unit:
+        await offsets.save(unit, {a: 9, b: 1})
+        assert await offsets.lock(unit, [a, b]) == {a: 9, b: 1}
+    assert await offsets.load([a, b]) == {a: 9, b: 1}
+
+
 async def test_a_crash_between_effects_and_offsets_replays_without_a_duplicate(
     world: World,
 ) -> None:
