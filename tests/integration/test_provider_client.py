@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
+from msgspec.structs import replace
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from common.service_token import ServiceTokens
 from common.settings import Settings
 from contracts import payment as pay
-from contracts.provider import ChargeCard, ProviderCommand, SendPayout
+from contracts.provider import ChargeCard, ProviderCommand, RefundCharge, SendPayout
 from infra.testing.api import GOOD_CARD, GOOD_IBAN, login, service_client
 from infra.testing.fault_proxy import Fault, FaultProxy
 from infra.testing.pgw import Payer, payer, pgw_rows, provider_callers, start_provider
@@ -190,3 +191,25 @@ async def test_many_charges_under_mixed_faults_make_one_charge_each(
     assert [(type(o), getattr(o, "charge_id", None)) for o in outcomes] == [
         (pay.ChargeSucceeded, charge_of[c.idempotency_key]) for c in commands
     ]
+
+
+async def test_a_fee_is_charged_on_top_and_a_full_refund_gives_it_back(
+    rig: Rig, settings: Settings
+) -> None:
+    # given a charge of 1_234 with a fee of 66 (a deposit's or card payment's)
+    command = replace(_charge(rig.payer), fee=66)
+    # when the client charges the card, then refunds the whole charge
+    charged = await rig.client.carry(command)
+    assert isinstance(charged, pay.ChargeSucceeded)
+    tx = command.transaction_id
+    refund = RefundCharge(command_id=f"{tx}:refund", transaction_id=tx, wallet_id=command.wallet_id,
+                          charge_id=charged.charge_id, amount=1_234, currency="USD",
+                          idempotency_key=f"{tx}:refund", fee=66)  # fmt: skip
+    refunded = await rig.client.carry(refund)
+    # then pgw charged and refunded 1_300, and both answers name the amount and the fee
+    assert isinstance(refunded, pay.ChargeRefunded)
+    assert [(o.amount, o.fee) for o in (charged, refunded)] == [(1_234, 66), (1_234, 66)]
+    rows = await pgw_rows(settings.postgres_dsn)
+    (charge,) = [r for r in rows["charges"] if r["idempotency_key"] == command.idempotency_key]
+    (back,) = [r for r in rows["refunds"] if r["idempotency_key"] == refund.idempotency_key]
+    assert (charge["amount"], back["amount"], charge["refunded_amount"]) == (1_300, 1_300, 1_300)
