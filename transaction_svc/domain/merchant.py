@@ -7,7 +7,9 @@ continuation; a refund debits the merchant's wallet with
 the credit of the payer's wallet as continuation. A refused debit moves nothing; a refused
 credit is compensated back to the debited wallet. Each ends with its transaction event
 (`contracts.transaction`) and its payment event (`contracts.payment`, keyed by the payment:
-a refund's events carry `refund_id`).
+a refund's events carry `refund_id`). A payment by card is the deposit's saga
+(`deposit.py`) into the merchant's wallet: the card is charged amount + fee, the merchant
+credited the amount and system:fees the fee in one decision. A refund carries no fee.
 """
 
 from __future__ import annotations
