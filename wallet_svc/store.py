@@ -19,23 +19,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from wallet_svc.projection import BatchRows, Record, project_batch, system_deltas
 
 CONSUMER = "balance"
-OFFSETS = "wallets.offsets"
+SCHEMA = "wallets"
+OFFSETS = f"{SCHEMA}.offsets"
+# the tables the projector writes (with its offsets): what a rebuild makes again
+READ_MODEL_TABLES = ("wallets", "entries", "postings", "system_balances", "offsets")
 
 WALLET_COLUMNS = "id, owner_id, currency, status, overdraft_limit, ledger, available, created_at"
 
-_INSERT_WALLETS = text(f"""
-INSERT INTO wallets.wallets
+_INSERT_WALLETS = (
+    """
+INSERT INTO {s}.wallets
     (id, owner_id, currency, status, overdraft_limit, ledger, available, created_at, updated_at)
 SELECT u.id, u.owner_id, u.currency, 'active', u.overdraft_limit, 0, 0, u.at, u.at
 FROM unnest(CAST(:ids AS uuid[]), CAST(:owners AS text[]), CAST(:currencies AS text[]),
     CAST(:limits AS bigint[]), CAST(:ats AS timestamptz[]))
     AS u(id, owner_id, currency, overdraft_limit, at)
 ON CONFLICT (id) DO NOTHING
-RETURNING {WALLET_COLUMNS}
-""")
+RETURNING """
+    + WALLET_COLUMNS
+)
 
-_UPDATE_WALLETS = text("""
-UPDATE wallets.wallets w SET
+_UPDATE_WALLETS = """
+UPDATE {s}.wallets w SET
     status = COALESCE(u.status, w.status),
     ledger = COALESCE(u.ledger, w.ledger),
     available = COALESCE(u.available, w.available),
@@ -46,12 +51,12 @@ FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:ledgers AS bi
 WHERE w.id = u.id
 RETURNING w.id, w.owner_id, w.currency, w.status, w.overdraft_limit, w.ledger, w.available,
     w.created_at
-""")
+"""
 
 _ENTRY_COLUMNS = ("event_ids", "wallet_ids", "transaction_ids", "kinds", "amounts",
                   "currencies", "ledgers", "availables", "ats")  # fmt: skip
-_INSERT_ENTRIES = text("""
-INSERT INTO wallets.entries
+_INSERT_ENTRIES = """
+INSERT INTO {s}.entries
     (event_id, wallet_id, transaction_id, kind, amount, currency, ledger_after,
      available_after, occurred_at)
 SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:wallet_ids AS uuid[]),
@@ -60,21 +65,21 @@ SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:wallet_ids AS uuid[]),
     CAST(:ats AS timestamptz[]))
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
-""")
+"""
 
-_INSERT_POSTINGS = text("""
-INSERT INTO wallets.postings (event_id, seq, account, amount, currency)
+_INSERT_POSTINGS = """
+INSERT INTO {s}.postings (event_id, seq, account, amount, currency)
 SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:seqs AS smallint[]),
     CAST(:accounts AS text[]), CAST(:amounts AS bigint[]), CAST(:currencies AS text[]))
 ON CONFLICT DO NOTHING
-""")
+"""
 
-_ADD_SYSTEM = text("""
-INSERT INTO wallets.system_balances AS s (account, currency, shard, balance)
+_ADD_SYSTEM = """
+INSERT INTO {s}.system_balances AS s (account, currency, shard, balance)
 SELECT * FROM unnest(CAST(:accounts AS text[]), CAST(:currencies AS text[]),
     CAST(:shards AS int[]), CAST(:amounts AS bigint[]))
 ON CONFLICT (account, currency, shard) DO UPDATE SET balance = s.balance + EXCLUDED.balance
-""")
+"""
 
 
 @dataclass(slots=True)
@@ -92,7 +97,16 @@ def wallet_row(rec: RowMapping) -> dict[str, Any]:
 
 
 class PgBalanceStore:
-    """The read model's writer (projector side)."""
+    """The read model's writer (projector side); ``schema`` is another only for a rebuild
+    (``infra.ops.rebuild``)."""
+
+    def __init__(self, schema: str = SCHEMA) -> None:
+        self.schema = schema
+        self._insert_wallets = text(_INSERT_WALLETS.format(s=schema))
+        self._update_wallets = text(_UPDATE_WALLETS.format(s=schema))
+        self._insert_entries = text(_INSERT_ENTRIES.format(s=schema))
+        self._insert_postings = text(_INSERT_POSTINGS.format(s=schema))
+        self._add_system = text(_ADD_SYSTEM.format(s=schema))
 
     async def write(self, conn: AsyncConnection, records: list[Record]) -> Applied:
         """Write one batch (records in partition order) inside ``conn``'s transaction."""
@@ -101,7 +115,7 @@ class PgBalanceStore:
         if rows.opened:
             cols = list(zip(*rows.opened, strict=True))
             opened = await conn.execute(
-                _INSERT_WALLETS, dict(zip(("ids", "owners", "currencies", "limits", "ats"),
+                self._insert_wallets, dict(zip(("ids", "owners", "currencies", "limits", "ats"),
                                           cols, strict=True)),
             )  # fmt: skip
             for rec in opened.mappings():
@@ -110,7 +124,7 @@ class PgBalanceStore:
             ids = list(rows.patches)
             ps = [rows.patches[i] for i in ids]
             updated = await conn.execute(
-                _UPDATE_WALLETS,
+                self._update_wallets,
                 {"ids": ids, "statuses": [p.status for p in ps], "ledgers": [p.ledger for p in ps],
                  "availables": [p.available for p in ps], "ats": [p.updated_at for p in ps]},
             )  # fmt: skip
@@ -120,7 +134,7 @@ class PgBalanceStore:
         if rows.entries:
             cols = list(zip(*(e[:9] for e in rows.entries), strict=True))
             entered = await conn.execute(
-                _INSERT_ENTRIES, dict(zip(_ENTRY_COLUMNS, cols, strict=True))
+                self._insert_entries, dict(zip(_ENTRY_COLUMNS, cols, strict=True))
             )
             inserted = set(entered.scalars())
         postings = [
@@ -132,7 +146,7 @@ class PgBalanceStore:
         if postings:
             cols = list(zip(*postings, strict=True))
             await conn.execute(
-                _INSERT_POSTINGS,
+                self._insert_postings,
                 dict(zip(("event_ids", "seqs", "accounts", "amounts", "currencies"), cols,
                          strict=True)),
             )  # fmt: skip
@@ -140,7 +154,7 @@ class PgBalanceStore:
         if deltas:
             keys = list(deltas)
             await conn.execute(
-                _ADD_SYSTEM,
+                self._add_system,
                 {"accounts": [k[0] for k in keys], "currencies": [k[1] for k in keys],
                  "shards": [k[2] for k in keys], "amounts": [deltas[k] for k in keys]},
             )  # fmt: skip

@@ -6,20 +6,21 @@
 - ``paystream dlq replay TOPIC``: a command topic's dead letters appended again, then
   deleted from its dead-letter topic;
 - ``paystream verify``: the ledger verifier (``wallet_svc.verify``);
-- ``paystream tail TOPIC``: TOPIC's records as they arrive, decoded, with their headers.
+- ``paystream tail TOPIC``: TOPIC's records as they arrive, decoded, with their headers;
+- ``paystream rebuild [--swap [--force]]``: the balances read model replayed from offset 0
+  into a fresh schema, its checksums compared with the live one's, swapped in if asked.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 from rich.console import Console
 
-from common.settings import Settings
 from infra.ops.dlq import dlq_replay, dlq_show
+from infra.ops.rebuild import rebuild
 from infra.ops.records import tail
 from infra.ops.status import status
 from infra.ops.target import Target
@@ -44,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
     tail_p.add_argument("--from-beginning", action="store_true")
     tail_p.add_argument("-n", "--count", type=int, default=None, help="stop after N records")
     tail_p.add_argument("--until-end", action="store_true", help="stop at the topic's end")
+    rebuild_p = sub.add_parser("rebuild", help="replay the balances read model and compare")
+    rebuild_p.add_argument("--swap", action="store_true", help="make the rebuilt model live")
+    rebuild_p.add_argument("--force", action="store_true", help="swap even when they differ")
     return p
 
 
@@ -68,16 +72,16 @@ def run(argv: list[str] | None = None, console: Console | None = None) -> int:
                 args.until_end,
             )
         )
+    if args.command == "rebuild":
+        return asyncio.run(rebuild(target.settings(), args.swap, args.force, console))
     return verify(target, args.wait, console)
 
 
 def verify(target: Target, wait: float, console: Console) -> int:
     """Run the verifier against the target stack (its settings come from the environment)."""
-    os.environ.update(
-        {k: v for k, v in target.settings_env().items() if k.startswith("PAYSTREAM_")}
-    )
+    settings = target.settings()
     with console.status("replaying the log"):
-        report = asyncio.run(replay(Settings(service_name="paystream_cli"), wait=wait))
+        report = asyncio.run(replay(settings, wait=wait))
     console.print(report.format())
     return 0 if report.ok else 1
 

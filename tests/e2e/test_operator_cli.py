@@ -3,11 +3,7 @@ runs it (the console script in a subprocess)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,17 +15,10 @@ from common.topics import WALLET_COMMANDS, dlq
 from infra.local.stack import app_processes
 from infra.testing.api import open_wallet, register
 from infra.testing.kafka import read_records, wait_for
+from infra.testing.operator import paystream
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
-PAYSTREAM = Path(sys.executable).parent / "paystream"
-
-
-def paystream(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [str(PAYSTREAM), *args], capture_output=True, text=True, env=env, timeout=120, check=False
-    )
 
 
 def test_status_names_every_process_ready_and_every_dead_letter_topic(
