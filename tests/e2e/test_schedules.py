@@ -187,3 +187,39 @@ async def test_runs_that_fail_are_recorded_and_three_in_a_row_pause_the_schedule
     await asyncio.sleep(2)
     assert len((await _shown(api, user, r.json()["id"]))["runs"]) == len(shown["runs"])
     assert (await settled_balance(api, user, src, 100))["ledger"] == 100
+
+
+async def test_a_payment_schedule_pays_the_merchant_one_order_per_run(
+    api: httpx.AsyncClient, admin: User
+) -> None:
+    # given a merchant with a USD wallet and a payer with 1_000
+    shop = await register(api, "club", role="merchant")
+    shop_wallet = await open_wallet(api, shop)
+    payer, wallet, _ = await _funded(api, "member", 1_000)
+    merchant_id = (await api.get("/users/me", headers=shop.auth)).json()["id"]
+    body = {"merchant_id": merchant_id, "order_id": "membership", "amount": 250,
+            "currency": "USD", "from_wallet_id": wallet}  # fmt: skip
+    schedule = {"kind": "payment", "body": body, "interval": "PT1S", "max_runs": 2,
+                "start_at": _now()}  # fmt: skip
+    # when it is scheduled (once transaction_svc knows the merchant) and has run
+    for _ in range(150):
+        r = await api.post("/schedules", json=schedule, headers=payer.auth)
+        if r.status_code != 404 or r.json()["code"] != "merchant_not_found":
+            break
+        await asyncio.sleep(0.2)
+    assert r.status_code == 201, r.text
+    shown = await _until(api, payer, r.json()["id"], lambda s: s["status"] == "completed")
+    # then two payments were made, one per run, each for its own order
+    orders = []
+    for run in shown["runs"]:
+        assert (await until_terminal(api, payer, run["transaction_id"]))["status"] == "completed"
+        paid = await api.get(f"/payments/{run['transaction_id']}", headers=payer.auth)
+        orders.append(paid.json()["order_id"])
+    assert orders == ["membership#1", "membership#2"]
+    assert (await settled_balance(api, shop, shop_wallet, 500))["ledger"] == 500
+    assert (await settled_balance(api, payer, wallet, 500))["ledger"] == 500
+    # and an admin reads the payer's schedule but cannot change it
+    read = await api.get(f"/schedules/{r.json()['id']}", headers=admin.auth)
+    assert read.status_code == 200 and len(read.json()["runs"]) == 2
+    paused = await api.post(f"/schedules/{r.json()['id']}/pause", headers=admin.auth)
+    assert (paused.status_code, paused.json()["code"]) == (404, "schedule_not_found")
