@@ -34,7 +34,12 @@ from common.state import installed
 from common.wallet_directory import WalletEntry
 from contracts.ids import deterministic_id
 from contracts.payment import PROVIDER
-from contracts.transaction import DepositRequested, TransferRequested, WithdrawalRequested
+from contracts.transaction import (
+    DepositRequested,
+    PaymentRequested,
+    TransferRequested,
+    WithdrawalRequested,
+)
 from transaction_svc import store
 from transaction_svc.deps import App, TransactionApp
 from transaction_svc.fx.transfer import quoted
@@ -149,6 +154,7 @@ async def submit(
     now = datetime.now(UTC)
     row, event, record = await build(state, caller, body, tx_id, now)
     row, event, record = await priced(state.engine, principal, row, event, record, now)
+    await _chargeable_with_fee(state, principal.subject, event)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
     row |= begun.columns()
     first = represent(
@@ -325,6 +331,16 @@ async def usable_method(
             f"the provider takes at most {method.max_amount} minor units per payment",
             max_amount=method.max_amount,
         )
+
+
+async def _chargeable_with_fee(state: TransactionApp, owner: str, event: Any) -> None:
+    """A card is charged ``amount + fee`` (a deposit's, a card payment's): that too must be
+    within what the provider takes, checked as ``usable_method`` checked the amount before
+    the fee was known (the method's description is remembered, so no second call)."""
+    card = isinstance(event, DepositRequested | PaymentRequested) and event.payment_method_id
+    if card and event.fee:
+        total = event.amount + event.fee
+        await usable_method(state, owner, event.payment_method_id, "card", total, event.currency)
 
 
 async def _provider_payment(

@@ -186,9 +186,13 @@ async def test_a_deposit_fee_is_charged_to_the_card_and_the_wallet_gets_the_amou
     user = await register(api, "sek-depositor")
     wallet = await open_wallet(api, user, "SEK")
     fees = await _fees_in(settings, "SEK")
-    # when 10_000 is deposited from a card
-    body = {"wallet_id": wallet, "amount": 10_000, "currency": "SEK",
+    # (the provider's maximum, 10^8, holds for the card's whole charge, fee included)
+    body = {"wallet_id": wallet, "amount": 100_000_000, "currency": "SEK",
             "payment_method_id": await add_card(api, user)}  # fmt: skip
+    over = await money_post(api, user, "/deposits", body, wait=15)
+    assert (over.status_code, over.json()["code"]) == (422, "amount_too_large"), over.text
+    # when 10_000 is deposited from a card
+    body["amount"] = 10_000
     r = await money_post(api, user, "/deposits", body, wait=15)
     # then the fee is 100 + 30, the card was charged 10_130, the wallet got 10_000
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
@@ -218,6 +222,9 @@ async def test_a_deposit_fee_is_charged_to_the_card_and_the_wallet_gets_the_amou
     answers = [await _signed_callback(settings, callback | {"amount": n}) for n in (5_000, 5_080)]
     assert [a.status_code for a in answers] == [422, 204], [a.text for a in answers]
     assert answers[0].json()["code"] == "amount_mismatch"
+    # and the one refused over the maximum left no transaction
+    listed = await api.get("/transactions", params={"wallet_id": wallet}, headers=user.auth)
+    assert [t["amount"] for t in listed.json()["items"]] == [5_000, 10_000]
 
 
 async def test_a_withdrawal_holds_its_fee_with_it_and_a_failed_payout_releases_both(
