@@ -26,6 +26,7 @@ from infra.testing.api import (
     settled_balance,
     until_terminal,
 )
+from infra.testing.ledger import system_balances
 from wallet_svc.verify import verify
 
 pytestmark = pytest.mark.e2e
@@ -41,21 +42,6 @@ async def _quote(api: httpx.AsyncClient, user: User, amount: int) -> dict[str, A
 def _transfer(src: str, dst: str, quote: dict[str, Any]) -> dict[str, Any]:
     return {"from_wallet_id": src, "to_wallet_id": dst, "amount": quote["from_amount"],
             "currency": quote["from_currency"], "quote_id": quote["id"]}  # fmt: skip
-
-
-async def _fx_balances(settings: Settings) -> dict[str, int]:
-    engine = make_engine(settings.postgres_dsn, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT currency, sum(balance)::bigint AS b FROM wallets.system_balances "
-                    "WHERE account = 'system:fx' GROUP BY currency"
-                )
-            )
-            return {r.currency: r.b for r in rows}
-    finally:
-        await engine.dispose()
 
 
 async def _expire(settings: Settings, quote_id: str) -> None:
@@ -83,7 +69,7 @@ async def test_a_quote_s_transfer_converts_once_and_every_currency_balances(
     src = await open_wallet(api, payer, "CAD")
     dst = await open_wallet(api, payee, "AUD")
     await deposit(api, payer, src, 50_000, "CAD")
-    fx_before = await _fx_balances(settings)
+    fx_before = await system_balances(settings, "system:fx")
     # when the payer quotes 123.45 CAD in AUD and transfers with the quote
     quote = await _quote(api, payer, 12_345)
     key = "fx-transfer-1"
@@ -98,7 +84,7 @@ async def test_a_quote_s_transfer_converts_once_and_every_currency_balances(
     got = await settled_balance(api, payee, dst, quote["to_amount"])
     assert got["ledger"] == quote["to_amount"] > 0
     # through system:fx, each currency on its own
-    fx_after = await _fx_balances(settings)
+    fx_after = await system_balances(settings, "system:fx")
     assert fx_after.get("CAD", 0) - fx_before.get("CAD", 0) == paid
     assert fx_after.get("AUD", 0) - fx_before.get("AUD", 0) == -quote["to_amount"]
 
@@ -133,7 +119,7 @@ async def test_a_quote_s_transfer_converts_once_and_every_currency_balances(
     # then none of the refusals moved anything (the unused quote is still good)
     assert (await settled_balance(api, payer, src, 50_000 - paid))["ledger"] == 50_000 - paid
     assert (await settled_balance(api, payee, dst, quote["to_amount"]))["ledger"] == got["ledger"]
-    assert await _fx_balances(settings) == fx_after
+    assert await system_balances(settings, "system:fx") == fx_after
 
 
 async def test_a_conversion_the_payee_s_wallet_refuses_is_reversed_and_the_log_verifies(
@@ -146,7 +132,7 @@ async def test_a_conversion_the_payee_s_wallet_refuses_is_reversed_and_the_log_v
     await deposit(api, payer, src, 10_000, "CAD")
     r = await api.post(f"/wallets/{dst}/freeze", headers=admin.auth)
     assert r.status_code == 200 and r.json()["status"] == "frozen", r.text
-    fx_before = await _fx_balances(settings)
+    fx_before = await system_balances(settings, "system:fx")
     # when the payer converts 50.00 CAD to it
     quote = await _quote(api, payer, 5_000)
     r = await money_post(api, payer, "/transfers", _transfer(src, dst, quote))
@@ -155,7 +141,7 @@ async def test_a_conversion_the_payee_s_wallet_refuses_is_reversed_and_the_log_v
     # then the credit is refused and the payer has everything back, system:fx too
     assert (ended["status"], ended["failure_reason"]) == ("reversed", "wallet_frozen")
     assert (await settled_balance(api, payer, src, 10_000))["ledger"] == 10_000
-    assert await _fx_balances(settings) == fx_before
+    assert await system_balances(settings, "system:fx") == fx_before
     # and the verifier finds every currency's postings balanced, system:fx included
     report = await verify(settings, wait=60)
     assert report.ok, report.format()
