@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,8 +47,12 @@ def read_pid(pidfile: Path) -> int | None:
     return pid
 
 
+LOGPUMP = Path(__file__).with_name("logpump.py")
+
+
 def log_file(run_dir: Path, name: str) -> Path:
-    """Where ``spawn`` writes the output of process ``name``."""
+    """Where ``spawn`` writes the output of process ``name`` (the newest part: older ones
+    are ``<name>.log.1`` ... once rotated, see ``infra.local.logpump``)."""
     return run_dir / "logs" / f"{name}.log"
 
 
@@ -58,20 +63,31 @@ def spawn(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> int:
-    """Start ``argv`` in its own process group, output to ``run_dir/logs/name.log``."""
+    """Start ``argv`` in its own process group, its output piped through a log pump
+    (``infra.local.logpump``) into ``run_dir/logs/name.log``, rotated by size."""
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     (run_dir / "pids").mkdir(parents=True, exist_ok=True)
-    log = open(log_file(run_dir, name), "ab")  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen(
-        list(argv),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,
-    )
-    log.close()
+    read_end, write_end = os.pipe()
+    try:
+        subprocess.Popen(
+            [sys.executable, str(LOGPUMP), str(log_file(run_dir, name))],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # outlives the launcher; ends when the output closes
+        )
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=write_end,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
     (run_dir / "pids" / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 
