@@ -53,10 +53,9 @@ class TransactionSettings(Settings):
     fx_feed_interval_s: float = Field(default=60.0, ge=0)
     fx_feed_bound: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
     fx_feed_step: Decimal = Field(default=Decimal("0.002"), ge=0, lt=1)
-    # Schedules (docs/schedules.md): the shortest interval accepted; whether this process
-    # runs the scheduler and how long it waits between passes when nothing is due.
+    # Schedules (docs/schedules.md): the shortest interval accepted; how long the scheduler
+    # worker waits between passes when nothing is due.
     schedule_min_interval_s: float = Field(default=60.0, ge=0)
-    scheduler_enabled: bool = True
     scheduler_poll_s: float = Field(default=1.0, gt=0)
     # A schedule whose last this many runs failed is paused (docs/schedules.md).
     schedule_pause_after_failures: int = Field(default=3, ge=1)

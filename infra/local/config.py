@@ -38,6 +38,7 @@ WORKER_PORTS: dict[str, tuple[str, int]] = {
     "transaction_saga": ("transaction_svc.saga_worker", 18014),
     "transaction_provider": ("transaction_svc.provider_worker", 18015),
     "transaction_webhooks": ("transaction_svc.webhooks.worker", 18016),
+    "transaction_scheduler": ("transaction_svc.schedules.worker", 18017),
 }
 
 # Settings of every process of a local stack: everything runs on loopback, so merchants'

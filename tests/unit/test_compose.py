@@ -169,6 +169,7 @@ def test_user_svc_seeds_the_service_client_each_holder_uses() -> None:
         "transaction_svc",
         "transaction_saga",
         "transaction_provider",
+        "transaction_scheduler",
         "notification_worker",
     }
     for env in holders.values():

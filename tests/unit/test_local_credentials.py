@@ -26,6 +26,7 @@ def test_user_svc_seeds_the_client_whose_secret_transaction_processes_hold(
         "transaction_svc.saga_worker",
         "transaction_svc.provider_worker",
         "transaction_svc.webhooks.worker",
+        "transaction_svc.schedules.worker",
     }
     for module in transaction:
         assert envs[module]["PAYSTREAM_SERVICE_CLIENT_ID"] == "transaction_svc"
