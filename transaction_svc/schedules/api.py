@@ -17,7 +17,7 @@ from common.errors import Problem
 from common.openapi import errors
 from contracts.ids import uuid7
 from transaction_svc.api import READERS, Caller, page_by_creation
-from transaction_svc.deps import App
+from transaction_svc.deps import App, TransactionApp
 from transaction_svc.schedules import store
 from transaction_svc.schedules.plan import POSTS, next_after, request_of, timing_of
 from transaction_svc.schedules.schemas import ScheduleCreate, SchedulePublic, SchedulesPage
@@ -114,7 +114,7 @@ async def list_schedules(
     return {"items": [represent(r) for r in rows], "next_cursor": next_cursor}
 
 
-async def _visible(app: Any, principal: Principal, schedule_id: str) -> Any:
+async def _visible(app: TransactionApp, principal: Principal, schedule_id: str) -> Any:
     row = await store.get(app.engine, schedule_id)
     if row is None or (row.owner_id != principal.subject and not principal.has_role(*READERS)):
         raise _not_found(schedule_id)
@@ -131,7 +131,7 @@ async def get_schedule(
 
 
 async def _change(
-    app: Any,
+    app: TransactionApp,
     principal: Principal,
     schedule_id: str,
     changes: dict[str, Any],
