@@ -1,7 +1,7 @@
 """FX (docs/fx.md): every change of an exchange rate, one row per currency against the
 pivot currency (USD), kept for good; and the quotes given out, each locking a rate.
 
-Revision ID: 0006_fx
+Revision ID: 0006
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_fx"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

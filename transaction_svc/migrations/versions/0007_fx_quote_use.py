@@ -1,6 +1,6 @@
 """A quote is used once: the transfer that converted with it (docs/fx.md).
 
-Revision ID: 0007_fx_quote_use
+Revision ID: 0007
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_fx_quote_use"
-down_revision = "0006_fx"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Schedules (auto-pay) and their runs (docs/schedules.md).
 
-Revision ID: 0008_schedules
+Revision ID: 0008
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0008_schedules"
-down_revision = "0007_fx_quote_use"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ events are delivered in the order they were read (`source_offset`: a payment's e
 share a partition), so the partial index on pending deliveries finds the head of each
 (endpoint, payment) line (docs/merchants.md, "Webhooks").
 
-Revision ID: 0005_webhooks
+Revision ID: 0004
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
-revision = "0005_webhooks"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -3,7 +3,7 @@ currency; limits per type and currency for a role (``subject`` ``role:<role>``) 
 user (``user:<id>``, which overrides the role's); each owner's daily use, and the share
 each accepted transaction reserved of it (given back when the transaction fails).
 
-Revision ID: 0004 (after 0005_webhooks)
+Revision ID: 0005
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0005_webhooks"  # chained after the webhooks migration (committed first)
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
