@@ -6,8 +6,9 @@ the offsets the live projector has stored. Then, in one transaction that holds t
 tables in SHARE mode (readers go on, the projector waits), it replays what the projector
 committed meanwhile, compares the checksums of both at the same offsets and, when asked
 and allowed, moves the live tables to ``wallets_replaced`` and the rebuilt ones into
-``wallets`` (ACCESS EXCLUSIVE, same transaction). The projector then goes on from the
-rebuilt offsets, which are its own.
+``wallets`` (with ``--swap`` that transaction holds them in ACCESS EXCLUSIVE mode, so
+the API's reads wait for it too). The projector then goes on from the rebuilt offsets,
+which are its own.
 """
 
 from __future__ import annotations
@@ -165,10 +166,17 @@ async def differences(conn: AsyncConnection) -> list[tuple[str, str | None, str 
     return out
 
 
+async def lock_live(conn: AsyncConnection, mode: str) -> None:
+    """Lock the live read model's tables, its offsets first: the projector's batch locks
+    its offset rows before it writes, so taking them in the other order could deadlock."""
+    order = sorted(READ_MODEL_TABLES, key=lambda t: t != "offsets")
+    tables = ", ".join(f"{SCHEMA}.{t}" for t in order)
+    await conn.execute(text(f"LOCK TABLE {tables} IN {mode} MODE"))
+
+
 async def swap(conn: AsyncConnection) -> None:
-    """Live tables to ``wallets_replaced``, rebuilt ones into ``wallets``."""
-    tables = ", ".join(f"{SCHEMA}.{t}" for t in READ_MODEL_TABLES)
-    await conn.execute(text(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"))
+    """Live tables to ``wallets_replaced``, rebuilt ones into ``wallets`` (the caller
+    holds the live tables in ACCESS EXCLUSIVE mode)."""
     await conn.execute(text(f"DROP SCHEMA IF EXISTS {REPLACED} CASCADE"))
     await conn.execute(text(f"CREATE SCHEMA {REPLACED}"))
     for t in READ_MODEL_TABLES:
@@ -188,8 +196,9 @@ async def rebuild(settings: Settings, do_swap: bool, force: bool, console: Conso
                 applied = await replay(conn, settings.kafka_bootstrap, {}, upto, progress)
         console.print(f"replayed {applied} wallet-events into {REBUILD}")
         async with engine.begin() as conn:
-            tables = ", ".join(f"{SCHEMA}.{t}" for t in READ_MODEL_TABLES)
-            await conn.execute(text(f"LOCK TABLE {tables} IN SHARE MODE"))
+            # a swap needs ACCESS EXCLUSIVE: taking it at once rather than after SHARE
+            # cannot deadlock with a projector batch waiting behind the SHARE lock
+            await lock_live(conn, "ACCESS EXCLUSIVE" if do_swap else "SHARE")
             live_offsets = await stored_offsets(conn, SCHEMA)
             await replay(conn, settings.kafka_bootstrap, upto, live_offsets)
             live, rebuilt = await checksums(conn, SCHEMA), await checksums(conn, REBUILD)
@@ -216,8 +225,8 @@ def report(
     rebuilt: tuple[Checksum, Checksum],
     diff: list[tuple[str, str | None, str | None]],
 ) -> None:
-    table = Table("part", "live rows", "live md5", "rebuilt rows", "rebuilt md5", "",
-                  title=f"Checksums at wallet-events offsets {sum(offsets.values())}")  # fmt: skip
+    title = f"Checksums at the projector's offsets ({sum(offsets.values())} of wallet-events)"
+    table = Table("part", "live rows", "live md5", "rebuilt rows", "rebuilt md5", "", title=title)
     for part, a, b in zip(("wallets", "system accounts"), live, rebuilt, strict=True):
         same = "[green]match[/]" if a == b else "[red]differ[/]"
         table.add_row(part, str(a.rows), a.digest, str(b.rows), b.digest, same)
