@@ -19,6 +19,7 @@ BACKING = (
     "mongo",
     "kafka",
     "smtp",
+    "alertsink",
     "alertmanager",
     "postgres_exporter",
     "redis_exporter",
@@ -290,7 +291,8 @@ def prometheus_config(cfg: LocalConfig) -> str:
 
 ALERTMANAGER_CONFIG = """\
 # written by infra/local/backing.py: every alert is mailed to the on-call address through
-# the stack's SMTP server (infra.mailbox keeps it as a file in the run folder)
+# the stack's SMTP server (infra.mailbox keeps it as a file in the run folder) and posted
+# to the stack's webhook receiver (infra.alertsink, likewise)
 global:
   smtp_smarthost: 127.0.0.1:{smtp_port}
   smtp_from: alertmanager@paystream.local
@@ -306,6 +308,9 @@ receivers:
     email_configs:
       - to: {oncall}
         send_resolved: true
+    webhook_configs:
+      - url: http://127.0.0.1:{alertsink_port}/alerts
+        send_resolved: true
 """
 ONCALL = "oncall@paystream.local"
 
@@ -314,7 +319,11 @@ def start_alertmanager(cfg: LocalConfig) -> None:
     home = cfg.run_dir / "alertmanager"
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "alertmanager.yml"
-    conf.write_text(ALERTMANAGER_CONFIG.format(smtp_port=cfg.smtp_port, oncall=ONCALL))
+    conf.write_text(
+        ALERTMANAGER_CONFIG.format(
+            smtp_port=cfg.smtp_port, oncall=ONCALL, alertsink_port=cfg.alertsink_port
+        )
+    )
     spawn(
         "alertmanager",
         [
@@ -381,16 +390,26 @@ def start_prometheus(cfg: LocalConfig) -> None:
     wait_until(lambda: port_open(cfg.prometheus_port), "prometheus")
 
 
-def start_smtp(cfg: LocalConfig) -> None:
-    """The local SMTP server: it keeps each message as a file in ``cfg.mail_dir``."""
+def _start_keeper(cfg: LocalConfig, name: str, module: str, port: int, folder: Path) -> None:
+    """One of the stack's own receivers (``module``), keeping what it gets in ``folder``."""
     spawn(
-        "smtp",
-        [sys.executable, "-m", "infra.mailbox", "--port", str(cfg.smtp_port),
-         "--folder", str(cfg.mail_dir)],
+        name,
+        [sys.executable, "-m", module, "--port", str(port), "--folder", str(folder)],
         cfg.run_dir,
         cwd=REPO_ROOT,
-    )  # fmt: skip
-    wait_until(lambda: port_open(cfg.smtp_port), "smtp")
+    )
+    wait_until(lambda: port_open(port), name)
+
+
+def start_smtp(cfg: LocalConfig) -> None:
+    """The local SMTP server: it keeps each message as a file in ``cfg.mail_dir``."""
+    _start_keeper(cfg, "smtp", "infra.mailbox", cfg.smtp_port, cfg.mail_dir)
+
+
+def start_alertsink(cfg: LocalConfig) -> None:
+    """The local alert webhook receiver: it keeps each notification as a file in
+    ``cfg.alerts_dir``."""
+    _start_keeper(cfg, "alertsink", "infra.alertsink", cfg.alertsink_port, cfg.alerts_dir)
 
 
 STARTERS = {
@@ -400,6 +419,7 @@ STARTERS = {
     "kafka": (start_kafka, "kafka_port"),
     "prometheus": (start_prometheus, "prometheus_port"),
     "smtp": (start_smtp, "smtp_port"),
+    "alertsink": (start_alertsink, "alertsink_port"),
     "alertmanager": (start_alertmanager, "alertmanager_port"),
     "postgres_exporter": (start_postgres_exporter, "postgres_exporter_port"),
     "redis_exporter": (start_redis_exporter, "redis_exporter_port"),

@@ -71,6 +71,7 @@ class LocalConfig:
     prometheus_port: int
     smtp_port: int
     alertmanager_port: int
+    alertsink_port: int
     postgres_exporter_port: int
     redis_exporter_port: int
     kafka_exporter_port: int
@@ -93,6 +94,7 @@ class LocalConfig:
             prometheus_port=_env_port("prometheus", 19090),
             smtp_port=_env_port("smtp", 11025),
             alertmanager_port=_env_port("alertmanager", 19095),
+            alertsink_port=_env_port("alertsink", 19096),
             postgres_exporter_port=_env_port("postgres_exporter", 19187),
             redis_exporter_port=_env_port("redis_exporter", 19121),
             kafka_exporter_port=_env_port("kafka_exporter", 19404),
@@ -117,6 +119,11 @@ class LocalConfig:
     def mail_dir(self) -> Path:
         """Where the local SMTP server keeps what it receives (``infra.mailbox``)."""
         return self.run_dir / "mail"
+
+    @property
+    def alerts_dir(self) -> Path:
+        """Where the local alert webhook receiver keeps what it receives (``infra.alertsink``)."""
+        return self.run_dir / "alerts"
 
     def client_env(self) -> dict[str, str]:
         """The ``PAYSTREAM_*`` settings that point clients at this stack."""

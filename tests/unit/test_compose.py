@@ -19,7 +19,7 @@ import yaml
 
 from common.settings import Settings
 from infra.grafana.generate import OUT as DASHBOARDS
-from infra.local.backing import EXPORTERS, prometheus_config
+from infra.local.backing import ALERTMANAGER_CONFIG, EXPORTERS, ONCALL, prometheus_config
 from infra.local.config import SERVICE_PORTS, WORKER_PORTS, LocalConfig
 from user_svc.seeded_clients import parse_seeds
 
@@ -44,7 +44,13 @@ def compose() -> dict[str, Any]:
 
 
 def built_services() -> list[str]:
-    return [name for name, svc in compose().items() if "build" in svc]
+    """Services built from the repository that are paystream processes (not the infra
+    tools the image also carries, such as the alert webhook receiver ``infra.alertsink``)."""
+    return [
+        name
+        for name, svc in compose().items()
+        if "build" in svc and not str((svc.get("command") or ["", "", ""])[2]).startswith("infra.")
+    ]
 
 
 def one_shots() -> set[str]:
@@ -104,6 +110,24 @@ def test_both_prometheus_configs_scrape_the_exporters_and_alert() -> None:
         assert set(EXPORTERS) <= {job["job_name"] for job in config["scrape_configs"]}
         assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
         assert [Path(f).name for f in config["rule_files"]] == ["rules.yml", "alerts.yml"]
+
+
+def test_both_alertmanager_configs_mail_and_post_every_alert() -> None:
+    """Given both setups' Alertmanager configs, the one route's receiver both mails the
+    on-call address and posts to a webhook receiver, resolved alerts included."""
+    cfg = LocalConfig.from_env()
+    local = yaml.safe_load(
+        ALERTMANAGER_CONFIG.format(
+            smtp_port=cfg.smtp_port, oncall=ONCALL, alertsink_port=cfg.alertsink_port
+        )
+    )
+    docker = load("infra/prometheus/alertmanager.docker.yml")
+    for config in (local, docker):
+        [receiver] = [r for r in config["receivers"] if r["name"] == config["route"]["receiver"]]
+        assert receiver["email_configs"][0]["to"] == ONCALL
+        [hook] = receiver["webhook_configs"]
+        assert hook["url"].endswith("/alerts") and hook["send_resolved"] is True
+    assert str(cfg.alertsink_port) in local["receivers"][0]["webhook_configs"][0]["url"]
 
 
 def test_compose_launcher_and_both_prometheus_configs_name_the_same_processes() -> None:
