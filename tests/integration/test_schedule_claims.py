@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,68 +17,30 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.auth import JwksVerifier
-from common.db import make_engine
-from common.kafka.producer import make_producer
-from common.notify import TRANSACTION_CHANNEL, Waiters
-from common.redis import make_redis
-from common.service_token import ServiceTokens
 from contracts.ids import deterministic_id
+from infra.testing.kafka import wait_for
 from infra.testing.stack import StackUnderTest
+from transaction_svc.app_state import opened_state
 from transaction_svc.deps import TransactionApp
-from transaction_svc.fx.cache import RedisRateCache
-from transaction_svc.fx.source import Rates
-from transaction_svc.provider import ProviderClient
 from transaction_svc.schedules import store
 from transaction_svc.schedules.plan import key_of
 from transaction_svc.schedules.scheduler import Scheduler
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.store import Claims
-from transaction_svc.wallets import WalletDirectory
+from transaction_svc.status import TERMINAL
 
 pytestmark = pytest.mark.integration
 SCHEDULES, MAX_RUNS = 6, 3
 
 
-def _unused_tokens(url: str) -> ServiceTokens:
-    """Tokens never asked for: a wallet transfer calls no provider."""
-    return ServiceTokens(url, "unused", SecretStr("unused"))
-
-
-async def _state(settings: TransactionSettings) -> TransactionApp:
-    """A command API's state of its own, as ``main.create_app`` makes it."""
-    engine = make_engine(settings.postgres_dsn)
-    producer = make_producer(settings.kafka_bootstrap, "schedule-test")
-    await producer.start()
-    redis = make_redis(settings.redis_url)
-    return TransactionApp(
-        verifier=JwksVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience),
-        settings=settings, engine=engine, producer=producer, claims=Claims(engine),
-        waiters=Waiters(redis, TRANSACTION_CHANNEL),
-        directory=WalletDirectory(settings.wallet_svc_url),
-        provider=ProviderClient(settings.pgw_svc_url, _unused_tokens(settings.user_svc_url), 5),
-        redis=redis, rates=Rates(engine, RedisRateCache(redis, 60)),
-    )  # fmt: skip
-
-
-async def _close(state: TransactionApp) -> None:
-    await state.producer.stop()
-    await state.directory.aclose()
-    await state.provider.aclose()
-    await state.verifier.aclose()
-    await state.redis.aclose()
-    await state.engine.dispose()
-
-
 @pytest.fixture
 async def schedulers(stack: StackUnderTest) -> AsyncIterator[list[TransactionApp]]:
-    settings = TransactionSettings()
-    states = [await _state(settings), await _state(settings)]
-    try:
-        yield states
-    finally:
-        for state in states:
-            await _close(state)
+    """Two command API states, opened as the API and the scheduler worker open theirs."""
+    # (a wallet transfer asks no provider: its service client is never used)
+    settings = TransactionSettings(
+        service_client_id="schedule-tests", service_client_secret=SecretStr("unused")
+    )
+    async with AsyncExitStack() as states:
+        yield [(await states.enter_async_context(opened_state(settings)))[0] for _ in "ab"]
 
 
 async def _rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
@@ -108,7 +71,7 @@ async def _given_schedules(engine: AsyncEngine, owner: str, start: datetime) -> 
 
 
 async def test_two_schedulers_run_each_slot_once_and_a_resubmitted_run_is_the_same_transfer(
-    schedulers: list[TransactionApp],
+    schedulers: list[TransactionApp], stack: StackUnderTest
 ) -> None:
     # given six due PT1S schedules of three runs each, and two schedulers
     engine = schedulers[0].engine
@@ -176,3 +139,20 @@ async def test_two_schedulers_run_each_slot_once_and_a_resubmitted_run_is_the_sa
         engine, "SELECT count(*) AS n FROM transactions.transactions WHERE owner_id = :o", o=owner
     )
     assert count[0].n == SCHEDULES * MAX_RUNS
+
+    # and, once the decider and the saga worker run, every run's transfer ends (its
+    # wallets exist only in the directory: refused), so the tier's log still verifies
+    stack.start_apps(["wallet_decider", "transaction_saga"])
+    try:
+        await wait_for(
+            lambda: _all_ended(engine, owner, SCHEDULES * MAX_RUNS), timeout=120, interval=1.0
+        )
+    finally:
+        stack.stop_apps(["wallet_decider", "transaction_saga"])
+
+
+async def _all_ended(engine: AsyncEngine, owner: str, count: int) -> bool:
+    rows = await _rows(
+        engine, "SELECT status FROM transactions.transactions WHERE owner_id = :o", o=owner
+    )
+    return len(rows) == count and all(r.status in TERMINAL for r in rows)
