@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.db import make_engine
+from common.settings import Settings
 from infra.testing.stack import StackUnderTest
 
 
@@ -21,3 +24,13 @@ def module_isolation(stack: StackUnderTest) -> Iterator[None]:
     stack.stop_apps([name for name in stack.started_apps() if name not in before])
     os.environ.clear()
     os.environ.update(env)
+
+
+@pytest.fixture
+async def engine(stack: StackUnderTest, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on the stack's Postgres, for tests that read or write its rows directly."""
+    engine = make_engine(settings.postgres_dsn)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import make_engine
-from common.settings import Settings
-from infra.testing.stack import StackUnderTest
 from transaction_svc import store
 
 pytestmark = pytest.mark.integration
@@ -39,15 +35,6 @@ async def _count(engine: AsyncEngine, table: str, owner: str) -> int:
                 )
             ).scalar_one()
         )
-
-
-@pytest.fixture
-async def engine(stack: StackUnderTest, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(settings.postgres_dsn)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def test_each_request_of_a_batch_gets_its_own_outcome(engine: AsyncEngine) -> None:

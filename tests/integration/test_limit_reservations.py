@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import make_engine
 from common.errors import Problem
-from common.settings import Settings
-from infra.testing.stack import StackUnderTest
 from transaction_svc import store, terms
 
 pytestmark = pytest.mark.integration
@@ -49,15 +45,6 @@ async def _scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
 async def _used(engine: AsyncEngine, owner: str) -> int:
     sql = "SELECT used FROM transactions.limit_usage WHERE owner_id = :o AND kind = 'transfer'"
     return int(await _scalar(engine, sql, o=owner) or 0)
-
-
-@pytest.fixture
-async def engine(stack: StackUnderTest, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(settings.postgres_dsn)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def test_thirty_claims_of_ten_reserve_exactly_a_daily_limit_of_a_hundred(

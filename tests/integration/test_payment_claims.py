@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,10 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import make_engine
 from common.errors import Problem
-from common.settings import Settings
-from infra.testing.stack import StackUnderTest
 from transaction_svc import payments, store
 
 pytestmark = pytest.mark.integration
@@ -52,15 +48,6 @@ def _refund(merchant: str, key: str, payment_id: str, amount: int) -> store.Clai
 async def _count(engine: AsyncEngine, sql: str, **params: Any) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text(sql), params)).scalar_one())
-
-
-@pytest.fixture
-async def engine(stack: StackUnderTest, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(settings.postgres_dsn)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def test_fifty_claims_of_one_order_make_one_payment_and_leave_nothing_else(

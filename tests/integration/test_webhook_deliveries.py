@@ -5,7 +5,6 @@ back batch records nothing), and hands out a payment's deliveries one at a time,
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ from aiokafka import ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import make_engine
 from common.kafka.headers import message_headers
 from common.kafka.producer import make_producer, send_envelopes
 from common.kafka.tracked import Tracked
@@ -29,19 +27,11 @@ from contracts.payment import (
     PaymentInitiated,
 )
 from infra.testing.kafka import wait_for
-from infra.testing.stack import StackUnderTest
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.webhooks import store
 from transaction_svc.webhooks.worker import WebhookWorker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def engine(stack: StackUnderTest, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(settings.postgres_dsn)
-    yield engine
-    await engine.dispose()
 
 
 async def endpoint(engine: AsyncEngine, merchant: str, events: list[str], at: datetime) -> str:
