@@ -49,23 +49,13 @@ from common.worker import worker_app
 from contracts.envelope import Envelope
 from contracts.payment import ProviderOutcome, decode_payment_event
 from contracts.user import UserRegistered, UserRoleChanged, decode_user_event
-from contracts.wallet import (
-    CreditRejected,
-    DebitRejected,
-    HoldCaptured,
-    HoldPlaced,
-    HoldRejected,
-    HoldReleased,
-    WalletCredited,
-    WalletDebited,
-    WalletOpened,
-    decode_event,
-)
+from contracts.wallet import WalletOpened, decode_event
 from transaction_svc.domain.saga import react, transaction_of
 from transaction_svc.domain.state import (
     TERMINAL,
     SagaState,
     SagaStatus,
+    WalletAnswer,
     saga_from_dict,
     saga_to_dict,
 )
@@ -81,16 +71,6 @@ log = logging.getLogger("paystream.saga")
 
 GROUP = "transaction-saga"
 CONSUMER = "saga"
-WalletAnswer = (
-    WalletDebited
-    | DebitRejected
-    | WalletCredited
-    | CreditRejected
-    | HoldPlaced
-    | HoldRejected
-    | HoldCaptured
-    | HoldReleased
-)
 ANSWERS = {t.__name__ for t in WalletAnswer.__args__}
 ROLES = {"UserRegistered", "UserRoleChanged"}  # who is a merchant (payments_api)
 OUTCOMES = {t.__name__ for t in ProviderOutcome.__args__}

@@ -22,7 +22,17 @@ Withdrawal (`withdrawal.py`): hold, pay out, capture (or release).
 Termination: a transfer's debit and credit carry `expires_at=deadline`, so the wallet
 decider rejects them ("expired") once the deadline passed; the reversal has no expiry.
 Deposits and withdrawals end when the provider answers (the provider worker asks it
-until it does). Unexpected, duplicate or out-of-order messages leave the state unchanged.
+until it does).
+
+Answers in any order: the answer to a command can come before the message that made the
+saga send it. A crash of the saga worker between its sends and its commit replays the
+batch, in which (or ahead of which) the answer to what it sent before the crash may sit,
+on another topic or partition; the decider does not answer the command sent again (a
+duplicate). So an answer the saga is not waiting for yet is kept in the state (`early`)
+and reacted to as soon as the saga waits for it; command ids are derived from the
+transaction, so it can only be the answer to the command the saga sends then. A
+duplicate or a message that can never apply stays kept until the saga ends, and changes
+nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +73,7 @@ from transaction_svc.domain.merchant import (
     merchant_saga,
     react_card_refund,
 )
-from transaction_svc.domain.state import SagaState, SagaStatus, Step
+from transaction_svc.domain.state import Answer, SagaState, SagaStatus, Step
 from transaction_svc.domain.steps import (
     FEES,
     FX,
@@ -116,6 +126,39 @@ def react(state: SagaState | None, message: Any, now: int | datetime) -> Reactio
         return unchanged(state)
     if transaction_of(message) != state.transaction_id:
         return unchanged(state)
+    after, commands, events = _answer(state, message, at)
+    if after == state:
+        if isinstance(message, Answer) and message not in state.early:
+            return replace(state, early=(*state.early, message)), [], []
+        return unchanged(state)
+    assert after is not None
+    return _react_to_early(after, list(commands), list(events), at)
+
+
+def _react_to_early(
+    state: SagaState, commands: list[SagaCommand], events: list[SagaEvent], at: int
+) -> Reaction:
+    """React to the kept answers the saga now waits for, until none moves it; an ended
+    saga keeps none."""
+    moved = True
+    while moved and state.early and not state.is_terminal():
+        moved = False
+        for i, early in enumerate(state.early):
+            rest = replace(state, early=state.early[:i] + state.early[i + 1 :])
+            after, more, more_events = _answer(rest, early, at)
+            if after != rest and after is not None:
+                state, moved = after, True
+                commands += more
+                events += more_events
+                break
+    if state.is_terminal() and state.early:
+        state = replace(state, early=())
+    return state, commands, events
+
+
+def _answer(state: SagaState, message: Any, at: int) -> Reaction:
+    """The reaction of a started saga to ``message`` (its state unchanged if it does not
+    wait for it)."""
     if state.kind == "deposit" or is_card_payment(state):
         return react_deposit(state, message, at)
     if is_card_refund(state):

@@ -7,9 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import msgspec
+
+from contracts.payment import ProviderOutcome
+from contracts.wallet import (
+    CreditRejected,
+    DebitRejected,
+    HoldCaptured,
+    HoldPlaced,
+    HoldRejected,
+    HoldReleased,
+    WalletCredited,
+    WalletDebited,
+)
 
 
 class SagaStatus(StrEnum):
@@ -40,6 +52,21 @@ TERMINAL: Final = frozenset(
 )
 
 
+# A wallet's answer to a saga's command (the decider's).
+WalletAnswer: TypeAlias = (
+    WalletDebited
+    | DebitRejected
+    | WalletCredited
+    | CreditRejected
+    | HoldPlaced
+    | HoldRejected
+    | HoldCaptured
+    | HoldReleased
+)
+# What moves a saga once it started: a wallet's or the provider's answer.
+Answer: TypeAlias = WalletAnswer | ProviderOutcome
+
+
 class Step(msgspec.Struct, frozen=True, array_like=True):
     """One saga step: `step` in requested/debit/credit/reverse, `status` requested/done/
     rejected, `at` epoch ms; stored as a `[step, status, at]` list."""
@@ -55,7 +82,8 @@ class SagaState(msgspec.Struct, frozen=True, kw_only=True):
     `method_id` is a deposit's card or a withdrawal's bank account at the provider,
     `owner_id` whose it is, `charge_id` a deposit's charge once the provider made it;
     `merchant_id` and `order_id` a payment's (or a refunded payment's), `payment_id` the
-    payment a refund gives money back from."""
+    payment a refund gives money back from. `early` holds the answers that came before
+    the saga was waiting for them (``saga.react``), until it is."""
 
     transaction_id: str
     kind: str
@@ -79,6 +107,7 @@ class SagaState(msgspec.Struct, frozen=True, kw_only=True):
     to_amount: int = 0
     steps: tuple[Step, ...] = ()
     failure_reason: str | None = None
+    early: tuple[Answer, ...] = ()
 
     def is_terminal(self) -> bool:
         """True once the saga can no longer change."""
