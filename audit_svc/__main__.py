@@ -1,8 +1,8 @@
 """``python -m audit_svc``: run the service."""
 
 from audit_svc.main import create_app
+from audit_svc.settings import AuditSettings
 from common.app import serve
-from common.settings import Settings
 
 if __name__ == "__main__":
-    serve(create_app, Settings(service_name="audit_svc"))
+    serve(create_app, AuditSettings())  # type: ignore[arg-type]

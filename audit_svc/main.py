@@ -1,5 +1,6 @@
 """Composition root of audit_svc: the audit API and, in the same process, the audit
-projector that appends every recorded event to the log (its one writer)."""
+projector that appends every recorded event to the log (its one writer) and the watch
+that verifies the whole chain every ``audit_verify_interval_s``."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from audit_svc import api
+from audit_svc.chain_watch import ChainWatch
 from audit_svc.deps import AuditApp
 from audit_svc.projector import audit_consumer
+from audit_svc.settings import AuditSettings
 from audit_svc.store import MongoAuditLog
 from common.app import build_app
 from common.auth import JwksVerifier
 from common.resources import Resources
 from common.revocation import RevokedSessions
-from common.settings import Settings
 from common.state import install
 from common.worker import running
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: AuditSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
@@ -39,7 +41,11 @@ def create_app(settings: Settings) -> FastAPI:
             audit_log = MongoAuditLog(db)  # the API's reader; the projector has its own
             await audit_log.ensure_indexes()
             install(app, AuditApp(verifier=verifier, log=audit_log, producer=producer))
-            async with running(audit_consumer(settings, db, producer), "audit-projector"):
+            watch = ChainWatch(audit_log, settings.audit_verify_interval_s)
+            async with (
+                running(audit_consumer(settings, db, producer), "audit-projector"),
+                running(watch, "audit-chain-watch"),
+            ):
                 yield
         finally:
             await revoked.stop()

@@ -36,7 +36,7 @@ from pymongo.errors import BulkWriteError
 from audit_svc.chain import GENESIS, Verdict, Walk, chained
 from audit_svc.records import search_key
 from common.kafka.mongo_offsets import MongoDocument
-from common.metrics import AUDIT_CHAIN_LENGTH, AUDIT_VERIFY_OK, AUDIT_VERIFY_TIME
+from common.metrics import AUDIT_CHAIN_LENGTH
 
 LOGS = "audit_logs"
 OFFSETS = "audit_offsets"
@@ -171,8 +171,8 @@ class MongoAuditLog:
 
     async def verify(self, from_seq: int, to_seq: int) -> Verdict:
         """Walk the stored chain from ``from_seq`` to ``to_seq`` (chain.Walk), from the
-        hash of the record before it; the verdict is also the metric
-        ``paystream_audit_verify_ok`` (an alert pages on a broken chain)."""
+        hash of the record before it (the whole chain's verdict is exported by
+        ``chain_watch``)."""
         before = await self.logs.find_one({"seq": from_seq - 1}, {"hash": 1})
         prev_hash = str(before["hash"]) if before else None  # None: take the first as given
         if from_seq == 1:
@@ -181,7 +181,4 @@ class MongoAuditLog:
         async for record in self.between(from_seq, to_seq):
             if not walk.step(record):
                 break
-        verdict = walk.verdict(to_seq)
-        AUDIT_VERIFY_OK.labels(self.logs.database.name).set(1 if verdict.ok else 0)
-        AUDIT_VERIFY_TIME.labels(self.logs.database.name).set_to_current_time()
-        return verdict
+        return walk.verdict(to_seq)

@@ -106,12 +106,17 @@ AUDIT_CHAIN_LENGTH = Gauge(
 )
 AUDIT_VERIFY_OK = Gauge(
     "paystream_audit_verify_ok",
-    "1 if the last chain verification found no broken link, else 0",
+    "1 if the last background verification of the whole chain found no broken link, else 0",
     ["database"],
 )
 AUDIT_VERIFY_TIME = Gauge(
     "paystream_audit_verify_timestamp_seconds",
-    "When the last chain verification ended",
+    "When the last background verification of the whole chain ended",
+    ["database"],
+)
+AUDIT_VERIFY_CHECKED = Gauge(
+    "paystream_audit_verify_checked",
+    "Records the last background verification walked before the end or a broken link",
     ["database"],
 )
 

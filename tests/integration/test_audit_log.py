@@ -1,9 +1,12 @@
 """The audit projector and log on real Kafka and FerretDB: one record per event with a
 gap-free seq, masked and chained; a replay after a crash adds nothing; a record edited or
-deleted directly in Mongo is named by verify; the filters find by subject."""
+deleted directly in Mongo is named by verify, and by the background chain watch within
+its interval; the filters find by subject."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,8 +14,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
+from audit_svc.chain_watch import ChainWatch
 from audit_svc.projector import audit_consumer
 from audit_svc.records import record_of
 from audit_svc.store import LOGS, OFFSETS, Filters, MongoAuditLog
@@ -21,6 +26,7 @@ from common.kafka.producer import make_producer, send_envelope
 from common.mongo import make_mongo_client
 from common.settings import Settings
 from common.topics import ensure_topics
+from common.worker import running
 from contracts.envelope import Envelope
 from contracts.transaction import TransferRequested
 from contracts.user import UserRegistered
@@ -192,3 +198,43 @@ async def test_an_old_event_sent_again_among_new_ones_adds_only_the_new(world: W
     assert (await world.log.verify(1, 6)).ok
     assert await world.db[LOGS].count_documents({"event_id": sent[1].event_id}) == 1
     assert await world.log.page(Filters(), 5, 10) == old  # the first four untouched
+
+
+def _verified(database: str) -> tuple[float | None, ...]:
+    """(ok, checked, chain length) as the watch exported them for ``database``."""
+    return tuple(
+        REGISTRY.get_sample_value(name, {"database": database})
+        for name in (
+            "paystream_audit_verify_ok",
+            "paystream_audit_verify_checked",
+            "paystream_audit_chain_length",
+        )
+    )
+
+
+async def _until_verified(database: str, want: tuple[float, ...], within: float) -> None:
+    deadline = time.monotonic() + within
+    while _verified(database) != want:
+        assert time.monotonic() < deadline, f"{_verified(database)} is not {want} after {within} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_chain_watch_sees_a_tampered_record_within_its_interval(world: World) -> None:
+    # given a projected log of five records, and the chain watch every half second
+    await _publish(world, users=2, transfers=3)
+    await world.project(until_records=5)
+    interval = 0.5
+    async with running(ChainWatch(world.log, interval), "audit-chain-watch"):
+        # then it exports an intact chain of five, without anyone asking
+        await _until_verified(world.db.name, (1, 5, 5), within=10)
+        verified_at = REGISTRY.get_sample_value(
+            "paystream_audit_verify_timestamp_seconds", {"database": world.db.name}
+        )
+        # when record 3 is edited directly in Mongo
+        await world.db[LOGS].update_one({"seq": 3}, {"$set": {"data.amount": 1}})
+        # then within the interval (and the walk's time) the gauge says broken at 3
+        await _until_verified(world.db.name, (0, 2, 5), within=interval + 2)
+        later = REGISTRY.get_sample_value(
+            "paystream_audit_verify_timestamp_seconds", {"database": world.db.name}
+        )
+        assert verified_at is not None and later is not None and later > verified_at
