@@ -287,7 +287,7 @@ async def build_transfer(
         "to_wallet_id": dst,
         "amount": body.amount,
         "currency": body.currency,
-        "fee": 0,
+        "fee": conversion.get("fee", 0),
         "description": body.description,
         "created_at": now,
     }

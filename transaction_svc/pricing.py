@@ -1,7 +1,8 @@
 """What a money POST costs and whether its caller may make it: the fee and the limits of
 ``transaction_svc.terms`` applied to a request the command API has built.
 
-The fee is computed once, when the request is accepted, stored on the transaction and
+The fee is computed once, when the request is accepted (a converting transfer's is its
+quote's, fixed when the quote was given: docs/fx.md), stored on the transaction and
 carried by its request event into the saga, which debits ``amount + fee`` in the same
 decision as the movement (``domain/saga.py``). Every money movement but a refund carries
 a fee: transfers, deposits, withdrawals and payments (from a wallet or a card;
@@ -36,6 +37,11 @@ def carries_fee(event: Any) -> bool:
     return isinstance(event, FeeRequest)
 
 
+def quoted(event: Any) -> bool:
+    """A transfer that converts with a quote: its fee is the quote's, already on it."""
+    return isinstance(event, TransferRequested) and bool(event.quote_id)
+
+
 def with_fee(event: Any, fee: int) -> Any:
     """``event`` carrying ``fee``, if it is a request that carries one."""
     return replace(event, fee=fee) if carries_fee(event) else event
@@ -55,7 +61,7 @@ async def priced(
     kind, amount, currency = row["kind"], row["amount"], row["currency"]
     found = await terms.terms_of(engine, kind, currency, principal.role, principal.subject)
     terms.check_per_transaction(found.limit, amount)
-    if carries_fee(event):
+    if carries_fee(event) and not quoted(event):
         fee = found.fee.fee(amount)
         row, event = row | {"fee": fee}, with_fee(event, fee)
     if found.limit is None or found.limit.daily is None:

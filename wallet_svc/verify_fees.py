@@ -9,10 +9,9 @@ For every one that ended: the fees its credits and captures moved (each event id
 once) add up to the fee its completion named and its request asked for, and to nothing
 if it failed, was reversed or cancelled (the payer got amount + fee back through a
 compensation, which carries no fee, or the card through a full refund, or a
-withdrawal's hold was released). A transfer that converts
-(``TransferRequested.to_currency``) keeps its fee in system:fx with the amount, moved by
-its debit in the source currency (docs/fx.md): its credit, in the other currency, moves
-no fee.
+withdrawal's hold was released). A transfer that converts moves its fee the same way:
+its credit, in the payee's currency, moves the fee from system:fx to system:fees in the
+payer's (``WalletCredited.fee_currency``, docs/fx.md).
 """
 
 from __future__ import annotations
@@ -54,14 +53,11 @@ FeeMoved = WalletCredited | HoldCaptured
 def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) -> int:
     """Invariant 7 over the verifier's messages (``verify.Msg``); returns the fees moved."""
     requested: dict[str, int] = {}
-    converting: set[str] = set()
     ended: dict[str, int] = {}  # the fee each ended transaction's credits should have moved
     for m in tx_msgs:
         event = m.message
         if isinstance(event, Requested):
             requested[event.transaction_id] = event.fee
-            if isinstance(event, TransferRequested) and event.to_currency:
-                converting.add(event.transaction_id)
         elif isinstance(event, Completed):
             ended[event.transaction_id] = event.fee
         elif isinstance(event, MovedNothing):
@@ -76,7 +72,7 @@ def check_fees(tx_msgs: list[Any], wallet_msgs: list[Any], problems: list[str]) 
             seen.add(m.envelope.event_id)
             moved[event.transaction_id] += event.fee
     for tid in sorted(requested.keys() & ended.keys()):
-        expected = 0 if tid in converting else ended[tid]
+        expected = ended[tid]
         if moved[tid] != expected:
             problems.append(
                 f"fee: transaction {tid} should have moved {expected}, moved {moved[tid]}"

@@ -41,7 +41,9 @@ class CloseWallet(Message, frozen=True):
 
 
 class CreditWallet(Message, frozen=True):
-    """Move `amount` from `counter_account` to the wallet (and `fee` to `fee_account`).
+    """Move `amount` from `counter_account` to the wallet (and `fee` to `fee_account`, in
+    `fee_currency` when it is set: a converting transfer's fee is in the payer's currency,
+    its credit in the payee's; each currency's postings balance on their own).
 
     A `compensation` credit (refund of a reversed transfer) ignores frozen/closed status
     and `expires_at`: only an unknown wallet, a bad amount or another currency reject it.
@@ -57,6 +59,7 @@ class CreditWallet(Message, frozen=True):
     compensation: bool = False
     fee: int = 0
     fee_account: str = "system:fees"
+    fee_currency: str = ""  # empty: `currency`
 
 
 class DebitWallet(Message, frozen=True):

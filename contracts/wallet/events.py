@@ -77,7 +77,8 @@ class WalletDebited(Message, frozen=True):
 
 
 class WalletCredited(Message, frozen=True):
-    """`amount` reaches the wallet; `fee` more leaves `counter_account` for `fee_account`."""
+    """`amount` reaches the wallet; `fee` more leaves `counter_account` for `fee_account`
+    (in `fee_currency` when it is set, else in `currency`)."""
 
     command_id: str
     wallet_id: str
@@ -91,6 +92,7 @@ class WalletCredited(Message, frozen=True):
     fee: int = 0
     fee_account: str = "system:fees"
     compensation: bool = False
+    fee_currency: str = ""  # empty: `currency`
 
 
 class DebitRejected(Message, frozen=True):

@@ -1,9 +1,10 @@
 """Transfers that convert, through the gateway: a quote's transfer moves from_amount (+
 fee) out of the payer's wallet into system:fx in the source currency and to_amount out of
-system:fx into the payee's wallet in the target currency; a used, expired or foreign
-quote is a 409 and moves nothing; a credit the payee's wallet refuses gives the payer
-everything back; a transfer between currencies without a quote stays a 422; and the
-verifier finds every currency balanced."""
+system:fx into the payee's wallet in the target currency; the fee charged is the quote's
+and reaches system:fees in the source currency; a used, expired or foreign quote is a 409
+and moves nothing; a credit the payee's wallet refuses gives the payer everything back; a
+transfer between currencies without a quote stays a 422; and the verifier finds every
+currency balanced."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ from wallet_svc.verify import verify
 pytestmark = pytest.mark.e2e
 
 
-async def _quote(api: httpx.AsyncClient, user: User, amount: int) -> dict[str, Any]:
-    body = {"from_currency": "CAD", "to_currency": "AUD", "amount": amount}
+async def _quote(
+    api: httpx.AsyncClient, user: User, amount: int, pair: tuple[str, str] = ("CAD", "AUD")
+) -> dict[str, Any]:
+    body = {"from_currency": pair[0], "to_currency": pair[1], "amount": amount}
     r = await api.post("/fx/quotes", json=body, headers=user.auth)
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -83,9 +86,9 @@ async def test_a_quote_s_transfer_converts_once_and_every_currency_balances(
     assert (await settled_balance(api, payer, src, 50_000 - paid))["ledger"] == 50_000 - paid
     got = await settled_balance(api, payee, dst, quote["to_amount"])
     assert got["ledger"] == quote["to_amount"] > 0
-    # through system:fx, each currency on its own
+    # through system:fx, each currency on its own (the fee went on to system:fees)
     fx_after = await system_balances(settings, "system:fx")
-    assert fx_after.get("CAD", 0) - fx_before.get("CAD", 0) == paid
+    assert fx_after.get("CAD", 0) - fx_before.get("CAD", 0) == quote["from_amount"]
     assert fx_after.get("AUD", 0) - fx_before.get("AUD", 0) == -quote["to_amount"]
 
     # when the same request is sent again under its key: the first answer, nothing more
@@ -171,3 +174,45 @@ async def test_of_transfers_racing_for_one_quote_exactly_one_converts(
     assert got["ledger"] == quote["to_amount"]
     listed = await api.get("/transactions", params={"wallet_id": src}, headers=payer.auth)
     assert [t["type"] for t in listed.json()["items"]] == ["transfer", "deposit"]
+
+
+async def test_the_quote_s_fee_is_charged_and_reaches_system_fees_in_the_payer_s_currency(
+    api: httpx.AsyncClient, admin: User, settings: Settings
+) -> None:
+    # given a PLN transfer fee of 1 % + 7 (PLN: a currency no other test moves), a payer
+    # with 500.00 PLN and a payee with a CZK wallet
+    fee_rule = {"transaction_type": "transfer", "currency": "PLN", "basis_points": 100,
+                "fixed": 7, "minimum": 0}  # fmt: skip
+    assert (await api.put("/admin/fees", json=fee_rule, headers=admin.auth)).status_code == 200
+    payer, payee = await register(api, "fx-fee-payer"), await register(api, "fx-fee-payee")
+    src = await open_wallet(api, payer, "PLN")
+    dst = await open_wallet(api, payee, "CZK")
+    await deposit(api, payer, src, 50_000, "PLN")
+    # when the payer quotes 200.00 PLN in CZK (fee 200 + 7), then the admin raises the fee
+    quote = await _quote(api, payer, 20_000, ("PLN", "CZK"))
+    assert quote["fee"] == 207
+    raised = fee_rule | {"basis_points": 0, "fixed": 999}
+    assert (await api.put("/admin/fees", json=raised, headers=admin.auth)).status_code == 200
+    fx_before = await system_balances(settings, "system:fx")
+    fees_before = await system_balances(settings, "system:fees")
+    try:
+        r = await money_post(
+            api, payer, "/transfers", _transfer(src, dst, quote), key="fx-fee-1", wait=15
+        )
+    finally:
+        zero = fee_rule | {"basis_points": 0, "fixed": 0}
+        assert (await api.put("/admin/fees", json=zero, headers=admin.auth)).status_code == 200
+    # then the transfer charged the quote's fee, not the one in force at its acceptance
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert r.json()["fee"] == 207
+    assert (await settled_balance(api, payer, src, 50_000 - 20_207))["ledger"] == 29_793
+    assert (await settled_balance(api, payee, dst, quote["to_amount"]))["ledger"] > 0
+    # and the fee reached system:fees in PLN; system:fx kept only the amount in PLN
+    fees_after = await system_balances(settings, "system:fees")
+    fx_after = await system_balances(settings, "system:fx")
+    assert fees_after.get("PLN", 0) - fees_before.get("PLN", 0) == 207
+    assert fx_after.get("PLN", 0) - fx_before.get("PLN", 0) == 20_000
+    assert fx_after.get("CZK", 0) - fx_before.get("CZK", 0) == -quote["to_amount"]
+    # and the verifier finds every currency balanced and every fee where it was said to go
+    report = await verify(settings, wait=60)
+    assert report.ok, report.format()

@@ -11,8 +11,9 @@ CreditWallet `{tx}:reverse` (amount + fee back to the source, never rejected for
 or expiry) and ends in TransferReversed.
 A transfer that converts (a quote's, docs/fx.md) takes the same steps through
 system:fx instead: the debit moves amount + fee into it in the source currency, the
-credit moves `to_amount` out of it into the payee's wallet in the target currency (so
-each currency balances on its own), and the reversal gives amount + fee back from it.
+credit moves `to_amount` out of it into the payee's wallet in the target currency and the
+fee out of it to system:fees in the source currency (so each currency balances on its
+own), and the reversal gives amount + fee back from it.
 Payment to a merchant from a wallet, and its refund (`merchant.py`): the same steps as a
 transfer (payer -> merchant, or merchant -> payer), their own events; a card payment the
 deposit's steps into the merchant's wallet.
@@ -279,6 +280,9 @@ def _credit(s: SagaState) -> CreditWallet:
             currency=s.to_currency,
             counter_account=FX,
             expires_at=s.deadline,
+            fee=s.fee,
+            fee_account=FEES,
+            fee_currency=s.currency,
         )
     return CreditWallet(
         command_id=credit_command_id(s.transaction_id),

@@ -38,9 +38,10 @@ async def quoted(
     payee: tuple[str, str],
     tx_id: str,
 ) -> tuple[dict[str, Any], Record]:
-    """The request's conversion (``quote_id``, ``to_currency``, ``to_amount``) and the
-    record that uses the quote; 409 for a quote that is not the caller's, 422 for one
-    that does not fit the body or the payee's wallet (``payee``: its id and currency)."""
+    """The request's conversion (``quote_id``, ``to_currency``, ``to_amount`` and the
+    quote's ``fee``) and the record that uses the quote; 409 for a quote that is not the
+    caller's, 422 for one that does not fit the body or the payee's wallet (``payee``: its
+    id and currency)."""
     quote_id = str(body.quote_id)
     quote = await store.get_quote(app.engine, quote_id)
     if quote is None or quote.owner_id != principal.subject:
@@ -67,5 +68,6 @@ async def quoted(
         "quote_id": quote_id,
         "to_currency": quote.to_currency,
         "to_amount": quote.to_amount,
+        "fee": quote.fee,  # what the quote showed is what is charged
     }
     return conversion, use

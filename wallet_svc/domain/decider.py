@@ -200,12 +200,7 @@ def _credit(s: WalletState, c: msg.CreditWallet, at: int, exists: bool) -> list[
         return [
             msg.CreditRejected(**ids, amount=c.amount, reason=reason, compensation=c.compensation)
         ]
-    postings = [
-        Posting(account=c.counter_account, amount=-(c.amount + c.fee), currency=c.currency),
-        Posting(account=s.account, amount=c.amount, currency=c.currency),
-    ]
-    if c.fee:
-        postings.append(Posting(account=c.fee_account, amount=c.fee, currency=c.currency))
+    postings = _credit_postings(s, c)
     return [
         msg.WalletCredited(
             **ids,
@@ -217,8 +212,26 @@ def _credit(s: WalletState, c: msg.CreditWallet, at: int, exists: bool) -> list[
             available=s.available + c.amount,
             fee=c.fee,
             fee_account=c.fee_account,
+            fee_currency=c.fee_currency,
         )
     ]
+
+
+def _credit_postings(s: WalletState, c: msg.CreditWallet) -> list[Posting]:
+    """The counter account pays the wallet ``amount`` and the fee account ``fee``; a fee in
+    another currency (a conversion's, in the payer's) is its own balanced pair."""
+    fee_currency = c.fee_currency or c.currency
+    same = fee_currency == c.currency
+    paid = c.amount + c.fee if same else c.amount
+    postings = [
+        Posting(account=c.counter_account, amount=-paid, currency=c.currency),
+        Posting(account=s.account, amount=c.amount, currency=c.currency),
+    ]
+    if c.fee and not same:
+        postings.append(Posting(account=c.counter_account, amount=-c.fee, currency=fee_currency))
+    if c.fee:
+        postings.append(Posting(account=c.fee_account, amount=c.fee, currency=fee_currency))
+    return postings
 
 
 def _place_hold(s: WalletState, c: msg.PlaceHold, at: int, exists: bool) -> list[msg.WalletEvent]:

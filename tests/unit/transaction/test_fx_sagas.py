@@ -1,8 +1,9 @@
 """A transfer that converts (a quote's), against the real wallet decider: the payer's
 amount + fee goes into system:fx in the source currency, the quote's to_amount comes out
-of system:fx in the target currency into the payee's wallet, so every currency balances
-on its own; a rejected credit gives the payer everything back; the stored first state
-appends the same request again."""
+of system:fx in the target currency into the payee's wallet and the fee out of it to
+system:fees in the source currency, so every currency balances on its own; a rejected
+credit gives the payer everything back (no fee kept); the stored first state appends the
+same request again."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from test_saga import NOW
 from contracts import transaction as tx
 from contracts.wallet import CreditWallet, FreezeWallet, OpenWallet, WalletCommand
 from transaction_svc.domain import SagaStatus, react, saga_from_dict, saga_to_dict
-from transaction_svc.domain.steps import FX
+from transaction_svc.domain.steps import FEES, FX
 from transaction_svc.start import request_of
 from wallet_svc.domain import WalletState, continuation, decide, evolve
 
@@ -97,9 +98,12 @@ def test_a_conversion_balances_each_currency_through_the_fx_account(
     # then the payer paid amount + fee in the source currency, the payee got to_amount
     assert state.status is SagaStatus.COMPLETED
     assert (ledger.ledger(PAYER), ledger.ledger(PAYEE)) == (0, to_amount)
-    # through the FX account, each currency balancing on its own
-    assert ledger.postings[(FX, source)] == amount + fee
+    # through the FX account, which keeps the amount; the fee went on to system:fees in
+    # the source currency, as every fee; each currency balancing on its own
+    assert ledger.postings[(FX, source)] == amount
+    assert ledger.postings[(FEES, source)] == fee
     assert ledger.postings[(FX, target)] == -to_amount
+    assert ledger.postings[(FEES, target)] == 0
     for currency in (source, target):
         assert sum(v for (_, c), v in ledger.postings.items() if c == currency) == 0
     [completed] = public
@@ -120,6 +124,7 @@ def test_a_conversion_the_payee_cannot_take_gives_the_payer_everything_back() ->
     assert state.status is SagaStatus.REVERSED and state.failure_reason == "wallet_frozen"
     assert (ledger.ledger(PAYER), ledger.ledger(PAYEE)) == (10_000, 0)
     assert ledger.postings[(FX, "USD")] == 0 and ledger.postings[(FX, "JPY")] == 0
+    assert ledger.postings[(FEES, "USD")] == 0
     assert [type(e).__name__ for e in public] == ["TransferReversed"]
 
 
