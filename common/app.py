@@ -90,7 +90,7 @@ def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> Non
         http=CorkedHttpToolsProtocol,  # httptools, one send per response (common/corked.py)
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.shutdown_drain_s,
         # Longer than any client pool's idle expiry (httpx: 5 s), so a client never sends
         # a request on a connection the server is closing at that instant.
         timeout_keep_alive=75,

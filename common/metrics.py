@@ -36,6 +36,11 @@ CONSUMER_LAG = Gauge(
     "End offset minus the stored next offset of a tracked consumer, per partition",
     ["service", "group", "topic", "partition"],
 )
+CPU_WORK_REFUSED = Counter(
+    "paystream_cpu_work_refused_total",
+    "CPU-heavy calls (password hashing, common.cpu) refused 503: no slot free in time",
+    ["service"],
+)
 NOTIFICATIONS = Counter(
     "paystream_notifications_total",
     "Notifications whose delivery ended (notification_worker), by channel and outcome",

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # CPU-heavy work (password hashing, common.cpu): at most this many calls at once (0:
+    # one per core the process may use); a call that cannot start within the wait is
+    # answered 503 with Retry-After, well inside the gateway's upstream_timeout_s.
+    cpu_work_slots: int = Field(default=0, ge=0)
+    cpu_work_max_wait_s: float = Field(default=2.0, ge=0)
+    # On SIGTERM, how long open requests may still finish before the server closes them;
+    # then the lifespan stops the process's clients and loops (infra/k8s sizes the pods'
+    # terminationGracePeriodSeconds on it).
+    shutdown_drain_s: int = Field(default=10, ge=1)
 
     gateway_url: str = "http://127.0.0.1:18000"
     user_svc_url: str = "http://127.0.0.1:18001"

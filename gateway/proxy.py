@@ -18,7 +18,7 @@ from common.auth import JwksVerifier, Principal, token_of
 from common.body import too_large
 from common.errors import Problem
 from common.fastlane import FastRequest, FastResponse
-from common.http1 import ConnectError, HttpError
+from common.http1 import ConnectError, Headers, HttpError
 from common.prefer import prefer_wait
 from gateway.metrics import RATE_LIMITED, UPSTREAM_RESPONSES
 from gateway.ratelimit import RateDecision, RedisRateLimiter
@@ -181,12 +181,18 @@ class Proxy:
         except BaseException:
             breaker.release()  # 413, a cancelled request: says nothing about the upstream
             raise
-        if status in FAILURE_STATUSES:
+        if status in FAILURE_STATUSES and not _busy(status, raw):
             breaker.record_failure()
         else:
             breaker.record_success()
         UPSTREAM_RESPONSES.labels(upstream.name, str(status)).inc()
         return FastResponse(status, content, response_headers(raw))
+
+
+def _busy(status: int, raw: Headers) -> bool:
+    """A 503 with ``Retry-After`` is a live service shedding a burst (common.cpu): passed
+    on as it is, and no failure for the breaker, which would refuse every other call."""
+    return status == 503 and any(k.lower() == b"retry-after" for k, _ in raw)
 
 
 def _upstream_target(request: FastRequest, prefix: str) -> str:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.app import build_app
+from common.cpu import CpuBound
 from common.resources import Resources
 from common.revocation import RevokedSessions
 from common.settings import Settings
@@ -57,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
             verifier = KeyStoreVerifier(
                 keys, s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked
             )
-            passwords = Argon2Passwords()
+            passwords = Argon2Passwords(bound=CpuBound.of(s))
             relay = PgOutboxRelay(engine, resources.producer, s.outbox_poll_s)
             refresh = RedisRefreshTokens(
                 resources.redis, s.refresh_token_ttl_s, s.access_token_ttl_s

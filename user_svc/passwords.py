@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import string
 from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from common.cpu import CpuBound
+from common.settings import Settings
 
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 
@@ -53,14 +55,17 @@ def password_problems(password: str, email: str, min_length: int = 12) -> list[s
 
 
 class Argon2Passwords:
-    """argon2id hashes; work runs in a thread so the event loop keeps serving."""
+    """argon2id hashes, computed within ``bound`` (threads, at most so many at once): the
+    event loop keeps serving, and a burst is refused 503 rather than queued past the
+    gateway's timeout."""
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, hasher: PasswordHasher | None = None, bound: CpuBound | None = None) -> None:
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+        self._bound = bound or CpuBound.of(Settings())
         self._dummy = self._hasher.hash("not a real password, only spends time")
 
     async def hash(self, secret: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, secret)
+        return await self._bound.run(self._hasher.hash, secret)
 
     def _verify(self, stored: str | None, secret: str) -> bool:
         try:
@@ -71,7 +76,7 @@ class Argon2Passwords:
     async def verify(self, stored: str | None, secret: str) -> bool:
         """True when ``secret`` matches ``stored``; with no ``stored`` hash (unknown
         account) a dummy hash is checked anyway so both answers take the same time."""
-        return await asyncio.to_thread(self._verify, stored, secret)
+        return await self._bound.run(self._verify, stored, secret)
 
     def needs_rehash(self, stored: str) -> bool:
         return self._hasher.check_needs_rehash(stored)

@@ -4,8 +4,8 @@
 elsewhere); the upstreams are those the lifespan builds (``make_upstreams``), with
 ``wallet_svc`` pointing at the stand-in, which answers by path: ``/wallets/ok`` with an
 echo of the request and some headers, ``/wallets/down`` with 503, ``/wallets/broken``
-with a malformed status line, ``/wallets/slow`` after half a second and
-``/wallets/hang`` after five.
+with a malformed status line, ``/wallets/busy`` with 503 and ``Retry-After`` (a service
+shedding a burst), ``/wallets/slow`` after half a second and ``/wallets/hang`` after five.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 await asyncio.sleep(0.5)
             if target.startswith("/wallets/broken"):
                 writer.write(b"HTTP/9 nonsense\r\n\r\n")
+                continue
+            if target.startswith("/wallets/busy"):
+                writer.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3\r\n"
+                             b"Content-Length: 0\r\n\r\n")  # fmt: skip
                 continue
             status = b"503 Service Unavailable" if target.startswith("/wallets/down") else b"200 OK"
             echo = orjson.dumps(
@@ -183,6 +187,21 @@ async def test_an_upstream_503_counts_as_a_failure_and_is_passed_on(
     with pytest.raises(Problem) as refused:
         await p._forward(up, request("GET", b"/api/v1/wallets/ok"), "/api/v1")
     assert (refused.value.status, refused.value.extra.get("circuit")) == (503, "open")
+
+
+async def test_an_upstream_shedding_a_burst_is_passed_on_without_opening_the_breaker(
+    proxy: tuple[Proxy, Upstream],
+) -> None:
+    """Given an upstream answering 503 with Retry-After (busy, common.cpu), when more of
+    those come than the breaker's threshold, then each is passed on with its Retry-After
+    and the breaker stays closed: the upstream's other calls still go through."""
+    p, up = proxy
+    for _ in range(3):
+        response = await p._forward(up, request("POST", b"/api/v1/wallets/busy"), "/api/v1")
+        assert (response.status, response.headers) == (503, [(b"Retry-After", b"3")])
+    assert up.breaker.state is BreakerState.CLOSED
+    response = await p._forward(up, request("GET", b"/api/v1/wallets/ok"), "/api/v1")
+    assert response.status == 200
 
 
 @pytest.mark.parametrize(
