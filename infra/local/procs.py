@@ -28,23 +28,28 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> N
     raise TimeoutError(f"{what} did not come up within {timeout:.0f}s")
 
 
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie child of ours does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
 def read_pid(pidfile: Path) -> int | None:
+    """The pid in ``pidfile`` while that process runs, else None."""
     try:
         pid = int(pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    # a zombie child of ours is not alive
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return None
-    return pid
+    return pid if pid_alive(pid) else None
 
 
 LOGPUMP = Path(__file__).with_name("logpump.py")

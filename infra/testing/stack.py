@@ -4,7 +4,8 @@
 2. A Docker engine answers a ping: testcontainers (Kafka, Postgres, Mongo, Redis).
 3. Otherwise: the local launcher starts real processes on loopback.
 
-Whatever the session started, it stops; nothing is left behind.
+Whatever the session started, it stops; nothing is left behind. The session owns its run
+folder meanwhile: a second stack on the same folder is refused (``infra.local.lock``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from contextlib import ExitStack
 
 from infra.local.backing import start_backing, stop_backing
 from infra.local.config import LocalConfig
+from infra.local.lock import acquire, release
 from infra.local.procs import stop
 from infra.local.stack import app_processes, docker_engine_answers, start_app
+
+TEST_SESSION = "test session"  # the lock's kind for a stack this class starts
 
 
 def _bootstrap() -> None:
@@ -53,6 +57,10 @@ class StackUnderTest:
         self._started_apps: list[str] = []
 
     def open(self) -> StackUnderTest:
+        """Start (or find) the backing services; refused with :class:`StackBusy` while
+        another stack owns the run folder (``infra.local.lock``)."""
+        acquire(self.cfg.run_dir, TEST_SESSION)
+        self._exit.callback(release, self.cfg.run_dir)
         if os.environ.get("PAYSTREAM_KAFKA_BOOTSTRAP"):
             self.mode = "environment"
         elif docker_engine_answers():
