@@ -17,17 +17,17 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from common.settings import Settings
 from infra.grafana.generate import OUT as DASHBOARDS
 from infra.local.backing import ALERTMANAGER_CONFIG, EXPORTERS, ONCALL, prometheus_config
-from infra.local.config import SERVICE_PORTS, WORKER_PORTS, LocalConfig
-from user_svc.seeded_clients import parse_seeds
+from infra.local.config import LocalConfig
+from infra.testing.processes import (
+    CLIENT_HOLDERS,
+    PROCESSES,
+    unknown_settings,
+    unseeded_clients,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-# Every process the local launcher runs: name -> python module.
-PROCESSES = {name: name for name in SERVICE_PORTS} | {
-    name: module for name, (module, _) in WORKER_PORTS.items()
-}
 IMAGES = ("apache/kafka:3.9.1", "postgres:15", "mongo:7", "redis:7")
 UNPINNED_IMAGES = ("prom/prometheus", "grafana/grafana")
 
@@ -72,24 +72,6 @@ def env_of(svc: dict[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
     return {k: str(v) for k, v in env.items()}
-
-
-def settings_fields(module: str) -> set[str]:
-    """Fields of Settings plus those of its subclasses defined in the service's package."""
-    module = module.split(".")[0]  # a worker module runs on its package's settings
-    try:
-        importlib.import_module(f"{module}.settings")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{module}.settings":
-            raise
-    fields = set(Settings.model_fields)
-    todo = list(Settings.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls.__module__ == module or cls.__module__.startswith(f"{module}."):
-            fields |= set(cls.model_fields)
-    return fields
 
 
 def test_backing_images_are_present() -> None:
@@ -170,10 +152,7 @@ def test_service_builds_root_dockerfile_and_runs_its_module(name: str) -> None:
     if name not in one_shots():
         assert env["PAYSTREAM_HTTP_HOST"] == "0.0.0.0" and env["PAYSTREAM_HTTP_PORT"] == "8000"
     assert env["PAYSTREAM_SERVICE_NAME"] == name
-    fields = settings_fields(module)
-    unknown = {k for k in env if k.startswith("PAYSTREAM_")} - {
-        f"PAYSTREAM_{f.upper()}" for f in fields
-    }
+    unknown = unknown_settings(module, set(env))
     assert not unknown, f"not settings of {module}: {sorted(unknown)}"
     for dep, cond in (svc.get("depends_on") or {}).items():
         wanted = "service_completed_successfully" if dep in one_shots() else "service_healthy"
@@ -183,21 +162,14 @@ def test_service_builds_root_dockerfile_and_runs_its_module(name: str) -> None:
 def test_user_svc_seeds_the_service_client_each_holder_uses() -> None:
     """Given the processes that hold a service client's credentials, user_svc seeds that
     client with the same secret (else their tokens are refused)."""
-    seeds = parse_seeds(env_of(compose()["user_svc"])["PAYSTREAM_SEED_SERVICE_CLIENTS"])
+    seeds = env_of(compose()["user_svc"])["PAYSTREAM_SEED_SERVICE_CLIENTS"]
     holders = {
         name: env_of(svc)
         for name, svc in compose().items()
         if "PAYSTREAM_SERVICE_CLIENT_ID" in env_of(svc)
     }
-    assert set(holders) == {
-        "transaction_svc",
-        "transaction_saga",
-        "transaction_provider",
-        "transaction_scheduler",
-        "notification_worker",
-    }
-    for env in holders.values():
-        assert seeds[env["PAYSTREAM_SERVICE_CLIENT_ID"]] == env["PAYSTREAM_SERVICE_CLIENT_SECRET"]
+    assert set(holders) == CLIENT_HOLDERS
+    assert not unseeded_clients(seeds, holders)
 
 
 def test_bootstrap_runs_before_every_service() -> None:
