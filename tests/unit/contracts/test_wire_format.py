@@ -109,10 +109,11 @@ def test_a_stored_saga_state_decodes_and_is_stored_the_same_way() -> None:
     assert state.status is SagaStatus.CREDITING
     assert state.steps == (Step("requested", "done", 1), Step("debit", "done", 2))
     # a state stored before deposits went through the provider, before payments to
-    # merchants and before transfers that convert, gets the new fields' defaults
+    # merchants, before transfers that convert and before early answers were kept, gets
+    # the new fields' defaults
     new_fields = {"owner_id": "", "method_id": "", "charge_id": ""}
     new_fields |= {"merchant_id": "", "order_id": "", "payment_id": ""}
-    new_fields |= {"quote_id": "", "to_currency": "", "to_amount": 0}
+    new_fields |= {"quote_id": "", "to_currency": "", "to_amount": 0, "early": []}
     assert orjson.loads(orjson.dumps(saga_to_dict(state))) == stored | new_fields
     assert isinstance(state, SagaState)
 
