@@ -73,7 +73,7 @@ def asgi_app(app: FastAPI) -> ASGIApp:
 def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
     """Run one service: one event loop, uvloop and httptools (each response in one send),
     JSON logs."""
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.instance)
     app = app_factory(settings)
     # What exists at start (modules, the app) is never garbage: keep it out of every
     # collection, and collect the young generation less often. A request or a batch

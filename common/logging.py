@@ -101,9 +101,10 @@ def redact(value: Any) -> Any:
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, ids, and extra fields."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, instance: str = "") -> None:
         super().__init__()
         self.service = service
+        self.identity = {"service": service} | ({"instance": instance} if instance else {})
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {"msg": record.getMessage()}
@@ -123,17 +124,18 @@ class JsonFormatter(logging.Formatter):
         line = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
-            "service": self.service,
+            **self.identity,
             "logger": record.name,
             **redact(doc),
         }
         return orjson.dumps(line, default=str).decode()
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route every logger (uvicorn's included) through the JSON formatter on stderr."""
+def configure_logging(service: str, level: str = "INFO", instance: str = "") -> None:
+    """Route every logger (uvicorn's included) through the JSON formatter on stderr;
+    ``instance`` (when the service runs several) is in every line beside ``service``."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
+    handler.setFormatter(JsonFormatter(service, instance))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
 
     env: str = "dev"
     service_name: str = "paystream"
+    # Which of the service's instances this process is, in every log line (the launcher's
+    # process name, e.g. wallet_decider-2, when it runs several); empty when not told.
+    instance: str = ""
     log_level: str = "INFO"
 
     kafka_bootstrap: str = "127.0.0.1:19092"

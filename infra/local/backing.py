@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.local.config import PG_VERSION, REPO_ROOT, LocalConfig
+from infra.local.config import PG_VERSION, REPO_ROOT, SCALED, LocalConfig, instance_name
 from infra.local.procs import log_file, port_open, read_pid, spawn, stop, wait_until
 
 RULE_FILES = ("rules.yml", "alerts.yml")  # in infra/prometheus, for both setups
@@ -260,8 +260,9 @@ def start_kafka(cfg: LocalConfig) -> None:
 
 
 def prometheus_config(cfg: LocalConfig) -> str:
-    """A scrape job per paystream process, per backing service's exporter (and Prometheus
-    itself), every 5 seconds, as in the Docker setup: each scrape costs every service a
+    """A scrape job per paystream process (a target per instance, labelled with the
+    instance's process name), per backing service's exporter (and Prometheus itself),
+    every 5 seconds, as in the Docker setup: each scrape costs every service a
     /metrics rendering, and on two shared cores a 2-second interval was a visible share of
     the CPU under load. Alerts go to the stack's Alertmanager."""
     lines = [
@@ -279,12 +280,19 @@ def prometheus_config(cfg: LocalConfig) -> str:
         "    static_configs:",
         f"      - targets: ['127.0.0.1:{cfg.prometheus_port}']",
     ]
-    exporters = {name: getattr(cfg, port) for name, port in EXPORTERS.items()}
-    for name, port in {**cfg.service_ports, **cfg.worker_ports, **exporters}.items():
+    for name in [*cfg.service_ports, *cfg.worker_ports]:  # instance: the process's name
+        count = cfg.worker_instances if name in SCALED else 1
+        lines += [f"  - job_name: {name}", "    static_configs:"]
+        for process in (instance_name(name, i) for i in range(1, count + 1)):
+            lines += [
+                f"      - targets: ['127.0.0.1:{cfg.port_of(process)}']",
+                f"        labels: {{instance: {process}}}",
+            ]
+    for name, port in EXPORTERS.items():
         lines += [
             f"  - job_name: {name}",
             "    static_configs:",
-            f"      - targets: ['127.0.0.1:{port}']",
+            f"      - targets: ['127.0.0.1:{getattr(cfg, port)}']",
         ]
     return "\n".join(lines) + "\n"
 
@@ -450,6 +458,33 @@ def start_backing(cfg: LocalConfig, only: tuple[str, ...] = BACKING) -> list[str
     return started
 
 
+def _stop_postgres(cfg: LocalConfig) -> None:
+    """A fast shutdown, waited for. The SIGTERM ``stop`` sends would reach runuser too,
+    which kills postgres 2 s later: a shutdown cut short, whose leftover lock file keeps
+    the next start from starting."""
+    if read_pid(cfg.run_dir / "pids" / "postgres.pid") is not None:
+        pg_ctl = [str(PG_BIN / "pg_ctl"), "stop", "-D", str(cfg.run_dir / "postgres")]
+        subprocess.run(_as_postgres([*pg_ctl, "-m", "fast", "-w", "-t", "60"]),
+                       capture_output=True, check=False)  # fmt: skip
+    stop("postgres", cfg.run_dir, timeout=30)
+
+
+def stop_backing_service(cfg: LocalConfig, name: str) -> None:
+    """Stop backing service ``name`` (SIGTERM to its process group; Postgres by pg_ctl)."""
+    if name == "postgres":
+        _stop_postgres(cfg)
+    else:
+        stop(name, cfg.run_dir, timeout=30)
+
+
+def restart_backing(cfg: LocalConfig, name: str) -> None:
+    """Stop backing service ``name`` as an operator's restart does and start it again on
+    the same data and port (the chaos tests restart them under load)."""
+    stop_backing_service(cfg, name)
+    wait_until(lambda: not port_open(getattr(cfg, STARTERS[name][1])), f"{name} stop")
+    STARTERS[name][0](cfg)
+
+
 def stop_backing(cfg: LocalConfig) -> None:
     for name in reversed(BACKING):
-        stop(name, cfg.run_dir, timeout=30)
+        stop_backing_service(cfg, name)

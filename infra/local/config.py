@@ -41,6 +41,30 @@ WORKER_PORTS: dict[str, tuple[str, int]] = {
     "transaction_scheduler": ("transaction_svc.schedules.worker", 18017),
 }
 
+# The consumer workers the launcher runs as ``PAYSTREAM_WORKER_INSTANCES`` instances each
+# (1 to MAX_INSTANCES; default 1): the instances of a worker join its one consumer group,
+# so Kafka splits the partitions between them, and the scheduler's claim rows with SKIP
+# LOCKED. audit_svc stays one process: its projector is the one writer of the audit log's
+# hash chain (a second writer's batches fail on the chain's head: docs/audit.md).
+SCALED: tuple[str, ...] = (*WORKER_PORTS, "notification_worker")
+MAX_INSTANCES = 5
+INSTANCE_PORT_STEP = 20  # instance i listens on its process's port + 20 * (i - 1)
+
+
+def instance_name(name: str, instance: int) -> str:
+    """The process name of instance ``instance`` (from 1) of ``name``: the first keeps the
+    plain name, the others end in ``-<instance>`` (``wallet_decider-2``)."""
+    return name if instance == 1 else f"{name}-{instance}"
+
+
+def parse_instance(process: str) -> tuple[str, int]:
+    """(the process's name without its instance, the instance) of a process name."""
+    name, _, suffix = process.rpartition("-")
+    if name in SCALED and suffix.isdigit() and 2 <= int(suffix) <= MAX_INSTANCES:
+        return name, int(suffix)
+    return process, 1
+
+
 # Settings of every process of a local stack: everything runs on loopback, so merchants'
 # webhooks may go to plain http on loopback too (never so in docker-compose.yml).
 LOCAL_SETTINGS: dict[str, str] = {
@@ -55,6 +79,13 @@ def _env_port(name: str, default: int) -> int:
     (the test command uses an offset so it never meets a stack started by ``make up``)."""
     offset = int(os.environ.get("PAYSTREAM_PORT_OFFSET", "0"))
     return int(os.environ.get(f"PAYSTREAM_{name.upper()}_PORT", default + offset))
+
+
+def _instances() -> int:
+    n = int(os.environ.get("PAYSTREAM_WORKER_INSTANCES", "1"))
+    if not 1 <= n <= MAX_INSTANCES:
+        raise ValueError(f"PAYSTREAM_WORKER_INSTANCES must be 1 to {MAX_INSTANCES}, not {n}")
+    return n
 
 
 @dataclass(frozen=True)
@@ -77,6 +108,7 @@ class LocalConfig:
     kafka_exporter_port: int
     service_ports: dict[str, int] = field(default_factory=dict)
     worker_ports: dict[str, int] = field(default_factory=dict)
+    worker_instances: int = 1  # of each process in SCALED
 
     @classmethod
     def from_env(cls) -> LocalConfig:
@@ -100,7 +132,14 @@ class LocalConfig:
             kafka_exporter_port=_env_port("kafka_exporter", 19404),
             service_ports={n: _env_port(n, p) for n, p in SERVICE_PORTS.items()},
             worker_ports={n: _env_port(n, p) for n, (_, p) in WORKER_PORTS.items()},
+            worker_instances=_instances(),
         )
+
+    def port_of(self, process: str) -> int:
+        """The port of a paystream process (any instance of a scaled one)."""
+        name, instance = parse_instance(process)
+        port = self.service_ports.get(name) or self.worker_ports[name]
+        return port + INSTANCE_PORT_STEP * (instance - 1)
 
     @property
     def kafka_libs(self) -> Path:

@@ -9,7 +9,16 @@ import urllib.request
 from dataclasses import dataclass
 
 from infra.local.backing import BACKING, STARTERS, start_backing, stop_backing
-from infra.local.config import LOCAL_SETTINGS, REPO_ROOT, WORKER_PORTS, LocalConfig
+from infra.local.config import (
+    LOCAL_SETTINGS,
+    MAX_INSTANCES,
+    REPO_ROOT,
+    SCALED,
+    WORKER_PORTS,
+    LocalConfig,
+    instance_name,
+    parse_instance,
+)
 from infra.local.credentials import credentials_env
 from infra.local.install import install_all
 from infra.local.procs import log_file, port_open, read_pid, spawn, stop, wait_until
@@ -39,23 +48,37 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def app_processes(cfg: LocalConfig) -> dict[str, tuple[list[str], int]]:
-    """name -> (argv, port) of every paystream process the stack runs."""
-    procs = {name: ([sys.executable, "-m", name], port) for name, port in cfg.service_ports.items()}
-    for name, (module, _) in WORKER_PORTS.items():
-        procs[name] = ([sys.executable, "-m", module], cfg.worker_ports[name])
-    return procs
+def app_process(cfg: LocalConfig, process: str) -> tuple[list[str], int]:
+    """(argv, port) of a paystream process: a service, a worker, or an instance of a
+    scaled one (``wallet_decider-2``, whether the stack runs it or not)."""
+    name, _ = parse_instance(process)
+    module = WORKER_PORTS[name][0] if name in WORKER_PORTS else name
+    return [sys.executable, "-m", module], cfg.port_of(process)
+
+
+def app_processes(
+    cfg: LocalConfig, instances: int | None = None
+) -> dict[str, tuple[list[str], int]]:
+    """name -> (argv, port) of every paystream process the stack runs: each process of
+    ``SCALED`` ``instances`` times (by default ``cfg.worker_instances``)."""
+    names = []
+    for name in [*cfg.service_ports, *WORKER_PORTS]:
+        count = (instances or cfg.worker_instances) if name in SCALED else 1
+        names += [instance_name(name, i) for i in range(1, count + 1)]
+    return {name: app_process(cfg, name) for name in names}
 
 
 def start_app(cfg: LocalConfig, name: str, env: dict[str, str] | None = None) -> None:
-    """Start one paystream process (an API or a worker) and wait for its /health.
-    ``env`` overrides its settings last (a test points a worker at a stand-in)."""
-    argv, port = app_processes(cfg)[name]
+    """Start one paystream process (an API, a worker, or an instance of one: ``name``
+    as ``app_process`` takes it) and wait for its /health. ``env`` overrides its
+    settings last (a test points a worker at a stand-in)."""
+    argv, port = app_process(cfg, name)
     env = {
         **cfg.client_env(),
         **LOCAL_SETTINGS,
         **credentials_env(cfg.run_dir, argv[-1]),
-        "PAYSTREAM_SERVICE_NAME": name,
+        "PAYSTREAM_SERVICE_NAME": parse_instance(name)[0],
+        "PAYSTREAM_INSTANCE": name,
         "PAYSTREAM_HTTP_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
@@ -113,7 +136,7 @@ def down(cfg: LocalConfig, docker: bool = False) -> None:
     if docker:
         subprocess.run([*COMPOSE, "down", "-v"], check=True)
         return
-    for name in reversed(list(app_processes(cfg))):
+    for name in reversed(list(app_processes(cfg, MAX_INSTANCES))):  # whatever was started
         stop(name, cfg.run_dir)
     stop_backing(cfg)
     print("[down] stopped")

@@ -49,3 +49,12 @@ def test_formatter_writes_one_json_object_with_ids_and_extras() -> None:
     assert doc["request_id"] == "req-1" and doc["method"] == "POST"
     assert doc["path"] == "/wallets/w-1/freeze"
     assert doc["token"] == "[REDACTED]" and "secret" not in line
+
+
+def test_an_instance_of_a_service_run_several_times_names_itself_in_every_line() -> None:
+    record = logging.makeLogRecord({"name": "t", "levelname": "INFO", "msg": "decided"})
+    assert (
+        orjson.loads(JsonFormatter("wallet_decider", "wallet_decider-2").format(record))["instance"]
+        == "wallet_decider-2"
+    )
+    assert "instance" not in orjson.loads(JsonFormatter("wallet_decider").format(record))
