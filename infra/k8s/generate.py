@@ -29,7 +29,9 @@ CONFIG = "paystream-config"  # ConfigMap: addresses and knobs every process shar
 SECRETS = "paystream-secrets"  # Secret: made by an overlay (overlays/local: dev values)
 PRE_STOP_S = 5  # the pod leaves the Service's endpoints before the server stops accepting
 LIFESPAN_STOP_S = 15  # after the drain: consumers leave their group, producers flush
-PARTITIONS = Settings().kafka_partitions
+# the settings' defaults, never this shell's environment: the files are the same for all
+PARTITIONS: int = Settings.model_fields["kafka_partitions"].default
+DRAIN_S: int = Settings.model_fields["shutdown_drain_s"].default
 
 # Every process: the addresses of the backing services and of the APIs (in-cluster names).
 SHARED_ENV: dict[str, str] = {
@@ -44,7 +46,7 @@ SHARED_ENV: dict[str, str] = {
     "PAYSTREAM_PROMETHEUS_URL": "http://prometheus:9090",
     "PAYSTREAM_SMTP_HOST": "mailbox",
     "PAYSTREAM_SMTP_PORT": "1025",
-    "PAYSTREAM_SHUTDOWN_DRAIN_S": str(Settings().shutdown_drain_s),
+    "PAYSTREAM_SHUTDOWN_DRAIN_S": str(DRAIN_S),
     **{f"PAYSTREAM_{name.upper()}_URL": f"http://{name.replace('_', '-')}:{PORT}"
        for name in SERVICE_PORTS},
 }  # fmt: skip
@@ -172,7 +174,7 @@ def deployment(name: str, p: Process) -> dict[str, Any]:
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - the pod's own
     }
-    grace = PRE_STOP_S + Settings().shutdown_drain_s + LIFESPAN_STOP_S
+    grace = PRE_STOP_S + DRAIN_S + LIFESPAN_STOP_S
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 
-from common.settings import Settings
 from infra.k8s import generate
 from infra.k8s.generate import LIFESPAN_STOP_S, k8s_name
 from infra.local.config import SERVICE_PORTS
@@ -131,9 +130,7 @@ def test_every_process_has_probes_resources_and_a_grace_period_over_its_drain(
         # SIGTERM comes after preStop; then the server drains open requests for
         # shutdown_drain_s and the lifespan stops consumers and producers
         pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
-        drain = int(env_of(kustomization, d).get("PAYSTREAM_SHUTDOWN_DRAIN_S", 0)) or (
-            Settings().shutdown_drain_s
-        )
+        drain = int(env_of(kustomization, d)["PAYSTREAM_SHUTDOWN_DRAIN_S"])
         grace = d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace >= pre_stop + drain + LIFESPAN_STOP_S, process
 
