@@ -43,7 +43,6 @@ SHARED_ENV: dict[str, str] = {
     "PAYSTREAM_MONGO_URL": "mongodb://mongo:27017/",
     "PAYSTREAM_MONGO_DB": "paystream",
     "PAYSTREAM_REDIS_URL": "redis://redis:6379/0",
-    "PAYSTREAM_PROMETHEUS_URL": "http://prometheus:9090",
     "PAYSTREAM_SMTP_HOST": "mailbox",
     "PAYSTREAM_SMTP_PORT": "1025",
     "PAYSTREAM_SHUTDOWN_DRAIN_S": str(DRAIN_S),
