@@ -60,7 +60,8 @@ class Process:
 
     module: str
     cpu: str = "100m"  # request
-    memory: str = "256Mi"  # request and limit
+    memory: str = "256Mi"  # request
+    memory_limit: str = "512Mi"
     cpu_limit: str = "1"
     env: Pairs = ()  # plain values
     secrets: Pairs = ()  # env var -> key of SECRETS
@@ -87,6 +88,7 @@ PROCESSES: dict[str, Process] = {
         "user_svc",
         cpu="500m",
         memory="512Mi",
+        memory_limit="768Mi",
         cpu_limit="2",
         env=(("PAYSTREAM_CPU_WORK_SLOTS", "2"),),
         secrets=(("PAYSTREAM_SEED_SERVICE_CLIENTS", "seed-service-clients"),),
@@ -168,7 +170,7 @@ def deployment(name: str, p: Process) -> dict[str, Any]:
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_S)]}}},
         "resources": {
             "requests": {"cpu": p.cpu, "memory": p.memory},
-            "limits": {"cpu": p.cpu_limit, "memory": p.memory},
+            "limits": {"cpu": p.cpu_limit, "memory": p.memory_limit},
         },
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - the pod's own
@@ -311,8 +313,15 @@ HEADER = (
 )
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a dict used twice (the labels) out twice, not as a YAML alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render(objects: list[dict[str, Any]]) -> str:
-    return HEADER + "---\n".join(yaml.safe_dump(o, sort_keys=False) for o in objects)
+    return HEADER + "---\n".join(yaml.dump(o, Dumper=_Dumper, sort_keys=False) for o in objects)
 
 
 def main() -> None:
