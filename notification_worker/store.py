@@ -6,10 +6,20 @@ they changed).
 Every write the consumer makes is idempotent (FerretDB has no transactions): a
 notification is claimed by an insert under the unique index on (event, kind, channel,
 user); projections are upserts keyed by their id.
+
+A notification's life is three inserts and no update: its claim in ``notifications``,
+its outcome in ``notification_outcomes`` and, once that is on ``notification-events``, a
+mark in ``notification_published`` (both keyed by the notification's id). FerretDB v1.24's
+SQLite backend answers every find or update, even one by ``_id``, by reading the whole
+collection (it filters ``_id`` with an expression its ``_id`` index does not match), while
+an insert is checked under the unique indexes in log time: so the worker's cost per
+notification does not grow with the history. Only a redelivery looks anything up. Readers
+see a notification with its outcome (``with_outcomes``); a claim without one is pending.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +35,8 @@ NOTIFICATIONS = "notifications"
 USERS = "notification_users"
 WALLETS = "notification_wallets"
 SWITCHES = "notification_switches"
+OUTCOMES = "notification_outcomes"
+PUBLISHED = "notification_published"
 OFFSETS = "notification_offsets"
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -105,38 +117,53 @@ async def save_switches(db: Db, user_id: str, change: dict[str, dict[str, bool]]
 
 
 async def claim(db: Db, key: dict[str, str], fields: dict[str, Any]) -> MongoDocument:
-    """The notification of ``key`` (event_id, kind, channel, user_id): a new pending one,
-    or the stored one when the insert meets it under the unique index (a redelivery).
-    Inserting first spares the usual case a look-up by the four fields, which FerretDB v1
-    answers by reading every notification (it filters only ``_id`` in SQLite): under
-    load those scans took most of its CPU and starved the audit projector."""
-    doc = {"_id": str(uuid7()), **key, **fields, "status": PENDING, "attempts": 0,
-           "published": False, "read_at": None, "created_at": datetime.now(UTC)}  # fmt: skip
+    """The notification of ``key`` (event_id, kind, channel, user_id) with its outcome: a
+    new pending one, or the stored one when the insert meets it under the unique index (a
+    redelivery, the only time it is looked up)."""
+    doc = {"_id": str(uuid7()), **key, **fields, "read_at": None,
+           "created_at": datetime.now(UTC)}  # fmt: skip
     try:
         await db[NOTIFICATIONS].insert_one(doc)
     except DuplicateKeyError:
         found = await db[NOTIFICATIONS].find_one(key)
         assert found is not None
-        return found
-    return doc
+        [stored] = await with_outcomes(db, [found])
+        published = await db[PUBLISHED].find_one({"_id": found["_id"]})
+        return {**stored, "published": stored["published"] or published is not None}
+    return {**doc, "status": PENDING, "attempts": 0, "published": False}
 
 
-async def settle(db: Db, notification_id: str, status: str, attempts: int,
+async def settle(db: Db, doc: MongoDocument, status: str, attempts: int,
                  error: str | None = None, dead_letter: bool = False) -> MongoDocument:  # fmt: skip
-    """Record how a delivery ended (sent or failed; ``dead_letter``: its event goes to
-    the DLQ, on every replay too)."""
-    doc = await db[NOTIFICATIONS].find_one_and_update(
-        {"_id": notification_id},
-        {"$set": {"status": status, "attempts": attempts, "error": error,
-                  "dead_letter": dead_letter, "settled_at": datetime.now(UTC)}},
-        return_document=ReturnDocument.AFTER,
-    )  # fmt: skip
-    assert doc is not None
-    return doc
+    """Record how the delivery of ``doc`` ended (sent or failed; ``dead_letter``: its event
+    goes to the DLQ, on every replay too): its outcome, written once (a second settle of the
+    same notification keeps the first)."""
+    outcome = {"_id": doc["_id"], "status": status, "attempts": attempts, "error": error,
+               "dead_letter": dead_letter, "settled_at": datetime.now(UTC)}  # fmt: skip
+    try:
+        await db[OUTCOMES].insert_one(outcome)
+    except DuplicateKeyError:
+        stored = await db[OUTCOMES].find_one({"_id": doc["_id"]})
+        assert stored is not None
+        outcome = stored
+    return {**doc, **outcome, "_id": doc["_id"]}
 
 
 async def mark_published(db: Db, notification_id: str) -> None:
-    await db[NOTIFICATIONS].update_one({"_id": notification_id}, {"$set": {"published": True}})
+    """Its outcome is on ``notification-events``: a replay does not publish it again."""
+    with suppress(DuplicateKeyError):  # published and marked before
+        await db[PUBLISHED].insert_one({"_id": notification_id})
+
+
+async def with_outcomes(db: Db, docs: list[MongoDocument]) -> list[MongoDocument]:
+    """``docs`` (notifications) with their outcome's fields; pending without one. A
+    notification settled in place by an earlier version keeps its own fields."""
+    if not docs:
+        return []
+    ids = [doc["_id"] for doc in docs]
+    outcomes = {o["_id"]: o async for o in db[OUTCOMES].find({"_id": {"$in": ids}})}
+    pending = {"status": PENDING, "attempts": 0, "published": False}
+    return [{**pending, **doc, **outcomes.get(doc["_id"], {})} for doc in docs]
 
 
 async def history(db: Db, user_id: str, before: str | None, limit: int) -> list[MongoDocument]:
@@ -145,7 +172,7 @@ async def history(db: Db, user_id: str, before: str | None, limit: int) -> list[
     if before is not None:
         query["_id"] = {"$lt": before}
     cursor = db[NOTIFICATIONS].find(query).sort("_id", DESCENDING).limit(limit)
-    return [doc async for doc in cursor]
+    return await with_outcomes(db, [doc async for doc in cursor])
 
 
 async def mark_read(db: Db, user_id: str, notification_id: str) -> MongoDocument | None:
@@ -159,4 +186,4 @@ async def mark_read(db: Db, user_id: str, notification_id: str) -> MongoDocument
             {"$set": {"read_at": datetime.now(UTC)}},
             return_document=ReturnDocument.AFTER,
         )
-    return doc
+    return (await with_outcomes(db, [doc]))[0] if doc else None

@@ -33,6 +33,7 @@ from infra.testing.api import User, register
 from infra.testing.kafka import read_records, read_topic, wait_for
 from infra.testing.mailbox import Mail, read_mail, wait_for_mail
 from infra.testing.stack import StackUnderTest
+from notification_worker import store
 
 pytestmark = pytest.mark.integration
 
@@ -140,8 +141,8 @@ async def test_a_transfer_mails_both_sides_once_even_when_redelivered(
     assert "12.50 EUR" in sent.body("plain") and "12.50 EUR" in got.body("html")
 
     # and one notification per (event, kind, channel, person): email and push by default
-    def stored() -> Any:
-        return mongo["notifications"].find({"event_id": transfer.event_id}).to_list()
+    async def stored() -> Any:
+        return await _notifications(mongo, {"event_id": transfer.event_id})
 
     await wait_for(lambda: _count(stored, 4), timeout=30)
     docs = await stored()
@@ -224,8 +225,8 @@ async def test_a_failed_or_reversed_transfer_or_payment_tells_the_sender(
     assert says in mail.body("plain") and says in mail.body("html")
 
     # and only the sender is told (email and push by default), the receiver not at all
-    def stored() -> Any:
-        return mongo["notifications"].find({"event_id": event.event_id}).to_list()
+    async def stored() -> Any:
+        return await _notifications(mongo, {"event_id": event.event_id})
 
     await wait_for(lambda: _count(stored, 2), timeout=30)
     docs = await stored()
@@ -237,6 +238,11 @@ async def test_a_failed_or_reversed_transfer_or_payment_tells_the_sender(
 
 async def _count(fetch: Any, n: int) -> bool:
     return len(await fetch()) >= n
+
+
+async def _notifications(mongo: Any, query: dict[str, str]) -> list[dict[str, Any]]:
+    """The stored notifications that match ``query``, with their outcomes."""
+    return await store.with_outcomes(mongo, await mongo[store.NOTIFICATIONS].find(query).to_list())
 
 
 async def test_preferences_failing_sms_and_the_dlq(
@@ -273,12 +279,11 @@ async def test_preferences_failing_sms_and_the_dlq(
     await wait_for_mail(started.cfg.mail_dir, lambda m: payee.email in m.to)
 
     async def sms() -> Any:
-        return await mongo["notifications"].find_one(
-            {"event_id": transfer.event_id, "channel": "sms", "status": "failed"}
-        )
+        found = await _notifications(mongo, {"event_id": transfer.event_id, "channel": "sms"})
+        return [d for d in found if d["status"] == "failed"]
 
     await wait_for(sms, timeout=30)
-    failed = await sms()
+    [failed] = await sms()
     assert failed["attempts"] == 3 and "simulated" in failed["error"]
     assert not await mongo["notifications"].find_one(
         {"event_id": transfer.event_id, "user_id": payee_id, "channel": "push"}
@@ -449,13 +454,12 @@ async def test_mail_waits_out_an_smtp_outage(
 
         # then the mail stays pending: an outage fails nothing (the worker waits it out)
         async def claimed() -> Any:
-            return await mongo["notifications"].find_one(
-                {"event_id": transfer.event_id, "channel": "email"}
-            )
+            mail = {"event_id": transfer.event_id, "channel": "email", "user_id": payee_id}
+            return await _notifications(mongo, mail)
 
         await wait_for(claimed, timeout=30)
         await asyncio.sleep(2)  # retried meanwhile
-        pending = await claimed()
+        [pending] = await claimed()
         assert pending["status"] == "pending"
     finally:
         start_smtp(started.cfg)

@@ -1,0 +1,141 @@
+"""What one notification costs FerretDB does not grow with the history: its claim, outcome
+and published mark are inserts (FerretDB v1.24's SQLite backend reads the whole
+collection for any find or update, even by ``_id``; an insert is checked under the unique
+indexes), and a redelivery still finds it settled and published."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener, CommandStartedEvent
+
+from common.settings import Settings
+from infra.testing.stack import StackUnderTest
+from notification_worker import store
+
+pytestmark = pytest.mark.integration
+
+HISTORY = 3000
+
+
+class Commands(CommandListener):
+    """The names of the commands the client sent while ``on``."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.names: list[str] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if self.on:
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+@pytest.fixture
+async def mongo(stack: StackUnderTest) -> AsyncIterator[tuple[Any, Commands]]:
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        Settings().mongo_url, event_listeners=[commands]
+    )
+    yield client, commands
+    await client.close()
+
+
+async def _with_history(client: Any, n: int) -> Any:
+    """A fresh notification_worker database holding ``n`` settled, published notifications."""
+    db = client[f"notification_cost_{uuid.uuid4().hex[:8]}"]
+    await store.ensure_indexes(db)
+    for start in range(0, n, 1000):
+        batch = [_settled() for _ in range(start, min(n, start + 1000))]
+        await db[store.NOTIFICATIONS].insert_many(batch)
+        await db[store.OUTCOMES].insert_many(
+            [{"_id": d["_id"], "status": store.SENT, "attempts": 1} for d in batch]
+        )
+        await db[store.PUBLISHED].insert_many([{"_id": d["_id"]} for d in batch])
+    return db
+
+
+def _settled() -> dict[str, Any]:
+    return {"_id": str(uuid.uuid4()), "event_id": str(uuid.uuid4()), "kind": "transfer_sent",
+            "channel": "email", "user_id": str(uuid.uuid4()), "category": "transfers",
+            "title": "You sent 12.50 EUR", "read_at": None,
+            "created_at": datetime.now(UTC)}  # fmt: skip
+
+
+def _key() -> dict[str, str]:
+    return {"event_id": str(uuid.uuid4()), "kind": "transfer_received", "channel": "email",
+            "user_id": "payee"}  # fmt: skip
+
+
+async def _notify(db: Any, key: dict[str, str]) -> float:
+    """The worker's store calls for one notification (claim, settle, mark published), as
+    ``Notifier._notify`` makes them; their duration in seconds."""
+    began = time.perf_counter()
+    doc = await store.claim(db, key, {"category": "transfers", "title": "You received 1 EUR"})
+    doc = await store.settle(db, doc, store.SENT, 1)
+    await store.mark_published(db, doc["_id"])
+    return time.perf_counter() - began
+
+
+async def test_a_notification_is_inserts_only_and_costs_the_same_at_any_history(
+    mongo: tuple[Any, Commands],
+) -> None:
+    client, commands = mongo
+    # given an empty history and one of 3,000 notifications
+    empty, full = await _with_history(client, 0), await _with_history(client, HISTORY)
+    try:
+        # when notifications are made in each, alternately (the machine's load hits both)
+        commands.on = True
+        await _notify(full, _key())
+        commands.on = False
+        times: dict[str, list[float]] = {"empty": [], "full": []}
+        for _ in range(15):
+            times["empty"].append(await _notify(empty, _key()))
+            times["full"].append(await _notify(full, _key()))
+        # then each is three inserts and nothing that reads the collection
+        assert commands.names == ["insert", "insert", "insert"]
+        # and it takes about as long with the history as without (a read of every stored
+        # notification took 10-20 times as long at this size)
+        empty_ms, full_ms = (statistics.median(t) * 1000 for t in times.values())
+        assert full_ms < 3 * empty_ms, (empty_ms, full_ms)
+    finally:
+        await client.drop_database(empty.name)
+        await client.drop_database(full.name)
+
+
+async def test_a_redelivered_notification_is_found_settled_and_published(
+    mongo: tuple[Any, Commands],
+) -> None:
+    client, _ = mongo
+    db = await _with_history(client, 10)
+    try:
+        # given a notification that was sent and published
+        key = _key()
+        await _notify(db, key)
+        # when its event is delivered again
+        again = await store.claim(db, key, {"category": "transfers", "title": "other"})
+        # then the claim finds it as it ended: sent, published, nothing to do
+        assert (again["status"], again["attempts"], again["published"]) == (store.SENT, 1, True)
+        assert await db[store.NOTIFICATIONS].count_documents(key) == 1
+        # and a second settle keeps the first outcome
+        later = await store.settle(db, again, store.FAILED, 3, "late")
+        assert (later["status"], later["attempts"]) == (store.SENT, 1)
+        # and the person's history shows it sent
+        [shown] = [
+            d for d in await store.history(db, "payee", None, 50) if d["_id"] == again["_id"]
+        ]
+        assert shown["status"] == store.SENT and shown["kind"] == "transfer_received"
+    finally:
+        await client.drop_database(db.name)
