@@ -22,7 +22,7 @@ import yaml
 
 from infra.k8s import generate
 from infra.k8s.generate import LIFESPAN_STOP_S, k8s_name
-from infra.local.config import SERVICE_PORTS
+from infra.local.config import SCALED, SERVICE_PORTS
 from infra.testing.processes import (
     CLIENT_HOLDERS,
     PROCESSES,
@@ -166,6 +166,8 @@ def test_kafka_workers_scale_on_their_groups_lag_up_to_one_per_partition(
         assert spec["maxReplicaCount"] <= int(env["PAYSTREAM_KAFKA_PARTITIONS"])
     for process in ONE_INSTANCE:
         assert objects(kustomization, "Deployment")[k8s_name(process)]["spec"]["replicas"] == 1
+    # what may run twice here is what the launcher runs twice (PAYSTREAM_WORKER_INSTANCES)
+    assert set(GROUPS) <= set(SCALED) and not ONE_INSTANCE & set(SCALED)
 
 
 def test_user_svc_hashes_no_more_passwords_at_once_than_it_has_cores() -> None:
