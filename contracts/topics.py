@@ -58,10 +58,12 @@ PUBLIC: tuple[PublicTopic, ...] = (
     ),
     PublicTopic(
         TRANSACTION_EVENTS,
-        "transaction_id (a change of fees, limits or exchange rates: what changed)",
+        "transaction_id (a change of fees, limits or exchange rates: what changed; a "
+        "schedule's message: schedule:<id>)",
         "What happened to each transfer, deposit, withdrawal, payment to a merchant and "
-        "refund, from request to terminal state; and every change of the fee schedule, "
-        "of the limits and of the exchange rates, with the admin who made it.",
+        "refund, from request to terminal state; every change of the fee schedule, "
+        "of the limits and of the exchange rates, with the admin who made it; and each "
+        "scheduled run that failed and each schedule paused after failures.",
         TransactionTopicEvent.__args__,
     ),
     PublicTopic(

@@ -3,7 +3,8 @@ deposit, a withdrawal, a payment to a merchant or a refund, from request to term
 (the provider's part of a deposit's or withdrawal's life, and each step of a payment and
 its refunds, is on `payment-events`, contracts.payment); and the admins' changes of fees
 and limits (`TermsChanged`, keyed by what changed), and of exchange rates
-(`contracts.fx.FxRatesChanged`).
+(`contracts.fx.FxRatesChanged`); and what the scheduler tells of schedules' runs
+(`contracts.schedule`, keyed by the schedule).
 Amounts are int minor units; `deadline` is epoch ms.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, TypeAlias
 
 from contracts.fx import FxRatesChanged
 from contracts.message import Message, from_payload
+from contracts.schedule import ScheduledRunFailed, SchedulePaused
 
 
 class TransferRequested(Message, frozen=True):
@@ -300,13 +302,15 @@ TransactionEvent: TypeAlias = (
     | RefundFailed
 )
 TermsChanged: TypeAlias = FeeScheduleChanged | LimitChanged  # an admin's, no transaction
+ScheduleEvent: TypeAlias = ScheduledRunFailed | SchedulePaused  # the scheduler's
 TransactionTopicEvent: TypeAlias = (  # all the topic carries
-    TransactionEvent | TermsChanged | FxRatesChanged
+    TransactionEvent | TermsChanged | FxRatesChanged | ScheduleEvent
 )
 
 
 def decode_transaction_event(payload: Mapping[str, Any]) -> TransactionTopicEvent:
     """The `transaction-events` message of an envelope's payload (ValueError if it is
-    none): a transaction's event, or a change of the fees or limits."""
+    none): a transaction's event, a change of the fees, limits or rates, or a
+    schedule's."""
     event: TransactionTopicEvent = from_payload(payload, TransactionTopicEvent)
     return event

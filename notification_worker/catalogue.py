@@ -3,7 +3,8 @@
 An event becomes zero or more ``Intent``s: a kind (its templates are
 ``templates/<kind>/``), a category (preferences), a recipient (a user, or the owner of a
 wallet, looked up in the worker's projection) and what the templates show. Deposits,
-withdrawals and transfers (completed, failed, or reversed: the sender hears) are told from
+withdrawals and transfers (completed, failed, or reversed: the sender hears), and a
+schedule's failed runs and its pause after failures (its owner hears), are told from
 ``transaction-events``; payments to merchants (received, or failed: the payer hears) and
 their refunds from ``payment-events``, whose events name the payer's wallet.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts import payment, transaction, user
+from contracts import payment, schedule, transaction, user
 from contracts.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, USER_EVENTS
 from notification_worker.preferences import SECURITY
 
@@ -89,7 +90,26 @@ def transaction_intents(event: Event) -> list[Intent]:
             return [Intent(kind="withdrawal_failed", category="withdrawals",
                            wallet_id=event.wallet_id,
                            context={**_money(event), "reason": event.reason})]  # fmt: skip
+        case schedule.ScheduledRunFailed():
+            return [Intent(kind="scheduled_run_failed", category=_scheduled(event.kind),
+                           user_id=event.owner_id,
+                           context={**_schedule(event), "run": event.run,
+                                    "transaction_id": event.transaction_id})]  # fmt: skip
+        case schedule.SchedulePaused():
+            return [Intent(kind="schedule_paused", category=_scheduled(event.kind),
+                           user_id=event.owner_id,
+                           context={**_schedule(event), "failures": event.failures})]  # fmt: skip
     return []
+
+
+def _scheduled(kind: str) -> str:
+    """A schedule's notifications are in the category of what it runs."""
+    return "merchant" if kind == "payment" else "transfers"
+
+
+def _schedule(event: Any) -> dict[str, Any]:
+    return {"amount": event.amount, "currency": event.currency, "reason": event.reason,
+            "schedule_id": event.schedule_id, "schedule_kind": event.kind}  # fmt: skip
 
 
 def payment_intents(event: Event) -> list[Intent]:

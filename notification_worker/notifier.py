@@ -71,7 +71,8 @@ WANTED: dict[str, frozenset[str]] = {
     WALLET_EVENTS: frozenset({"WalletOpened"}),
     TRANSACTION_EVENTS: frozenset(
         {"TransferCompleted", "TransferFailed", "TransferReversed", "DepositCompleted",
-         "DepositFailed", "WithdrawalCompleted", "WithdrawalFailed"}
+         "DepositFailed", "WithdrawalCompleted", "WithdrawalFailed", "ScheduledRunFailed",
+         "SchedulePaused"}
     ),
     PAYMENT_EVENTS: frozenset({"PaymentCompleted", "PaymentFailed", "RefundCompleted"}),
 }  # fmt: skip

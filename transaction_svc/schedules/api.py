@@ -19,7 +19,7 @@ from contracts.ids import uuid7
 from transaction_svc.api import READERS, Caller, page_by_creation
 from transaction_svc.deps import App, TransactionApp
 from transaction_svc.schedules import store
-from transaction_svc.schedules.plan import POSTS, next_after, request_of, timing_of
+from transaction_svc.schedules.plan import POSTS, request_of, resume_at, timing_of
 from transaction_svc.schedules.schemas import ScheduleCreate, SchedulePublic, SchedulesPage
 
 router = APIRouter(tags=["schedules"])
@@ -168,15 +168,16 @@ async def resume_schedule(
     schedule_id: ScheduleId, app: App, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Runs again from the first occurrence not yet past (those missed while paused are
-    not run); a schedule with none left is completed."""
+    not run), its failures in a row counted from 0; a schedule with none left is
+    completed."""
     now = datetime.now(UTC)
     row = await _visible(app, principal, schedule_id)
     if row.status == "active":
         return represent(row)
     timing = timing_of(row.interval, row.cron, row.timezone, row.start_at, 0)
-    upcoming = next_after(timing, now, now, row.runs, row.max_runs, row.end_at)
+    upcoming = resume_at(timing, now, row.runs, row.max_runs, row.end_at)
     status = "active" if upcoming is not None else "completed"
-    changes = {"status": status, "next_run_at": upcoming}
+    changes = {"status": status, "next_run_at": upcoming, "failures": 0}
     return represent(await _change(app, principal, schedule_id, changes, now))
 
 

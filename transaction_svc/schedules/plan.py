@@ -4,7 +4,7 @@ and when the next run falls (shared by the API, which vets run 1, and the schedu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -49,9 +49,10 @@ def request_of(kind: str, body: dict[str, Any], run: int) -> BaseModel:
     return request
 
 
-def key_of(schedule_id: str, run: int) -> str:
-    """The Idempotency-Key of a run: the same for every attempt at it, by any scheduler."""
-    return f"schedule:{schedule_id}:{run}"
+def key_of(schedule_id: str, occurrence: datetime) -> str:
+    """The Idempotency-Key of the run for ``occurrence``: the schedule and the occurrence
+    time (UTC), the same for every attempt at it, by any scheduler, after any restart."""
+    return f"schedule:{schedule_id}:{occurrence.astimezone(UTC).isoformat()}"
 
 
 def next_after(
@@ -71,3 +72,11 @@ def next_after(
     if at is None or (end_at is not None and at > end_at):
         return None
     return at
+
+
+def resume_at(
+    timing: Timing, now: datetime, runs: int, max_runs: int | None, end_at: datetime | None
+) -> datetime | None:
+    """The next run of a schedule resumed at ``now``: the first occurrence not yet past
+    (those that fell while it was paused are skipped), or None when none is left."""
+    return next_after(timing, now, now, runs, max_runs, end_at)

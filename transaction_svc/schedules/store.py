@@ -3,7 +3,9 @@
 
 The scheduler claims due schedules with ``FOR UPDATE SKIP LOCKED`` (`claim_due`): a
 schedule being run by one scheduler is skipped by every other, and its row stays locked
-until its run is recorded and its next run set, in the same database transaction.
+until its run is recorded and its next run set, in the same database transaction. Once
+a run's outcome is known it is settled (`ended_runs`, `settle`): counted in its
+schedule's failures in a row, which pause the schedule at the configured number.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from transaction_svc.status import TERMINAL
 from transaction_svc.store import newest_first
 
 S = "transactions.schedules"
@@ -127,34 +130,50 @@ async def claim_due(conn: AsyncConnection, now: datetime, limit: int) -> Sequenc
 FAILED = ("failed", "reversed")  # a transaction that moved nothing in the end
 
 
-async def failed_in_a_row(conn: AsyncConnection, schedule_id: str, most: int) -> int:
-    """How many of the schedule's latest runs (up to ``most``) failed in a row: refused
-    when submitted, or their transaction failed or was reversed. A run still pending
-    ends the count (its outcome is not known yet)."""
+async def ended_runs(conn: AsyncConnection, limit: int) -> Sequence[Row[Any]]:
+    """Runs not yet settled whose outcome is known, oldest first per schedule, locked
+    until ``conn``'s transaction ends (those another scheduler holds are skipped): each
+    with ``failed`` (refused when submitted, or its transaction failed or was reversed),
+    why, and what its schedule sends."""
     result = await conn.execute(
         text(
-            "SELECT r.transaction_id IS NULL OR t.status = ANY(:failed) AS failed "
-            f"FROM {R} r LEFT JOIN transactions.transactions t ON t.id = r.transaction_id "
-            "WHERE r.schedule_id = :id ORDER BY r.run DESC LIMIT :most"
+            "SELECT r.schedule_id, r.run, r.at, r.transaction_id, s.owner_id, s.kind, "
+            "s.body, r.transaction_id IS NULL OR t.status = ANY(:failed) AS failed, "
+            "COALESCE(r.error, t.failure_reason, t.status) AS reason "
+            f"FROM {R} r JOIN {S} s ON s.id = r.schedule_id "
+            "LEFT JOIN transactions.transactions t ON t.id = r.transaction_id "
+            "WHERE NOT r.settled AND (r.transaction_id IS NULL OR t.status = ANY(:terminal)) "
+            "ORDER BY r.schedule_id, r.run LIMIT :limit FOR UPDATE OF r SKIP LOCKED"
         ),
-        {"id": schedule_id, "most": most, "failed": list(FAILED)},
+        {"failed": list(FAILED), "terminal": sorted(TERMINAL), "limit": limit},
     )
-    count = 0
-    for (failed,) in result:
-        if not failed:
-            break
-        count += 1
-    return count
+    return result.all()
 
 
-async def pause(conn: AsyncConnection, schedule_id: str, now: datetime) -> None:
+async def settle(conn: AsyncConnection, run: Any, most: int, now: datetime) -> tuple[int, bool]:
+    """``run`` settled and counted: a failure adds one to its schedule's failures in a
+    row, any other outcome sets them to 0; the ``most``-th pauses the schedule if it is
+    active. The failures in a row, and whether this paused it."""
     await conn.execute(
-        text(
-            f"UPDATE {S} SET status = 'paused', next_run_at = NULL, updated_at = :now "
-            "WHERE id = :id"
-        ),
-        {"id": schedule_id, "now": now},
+        text(f"UPDATE {R} SET settled = true WHERE schedule_id = :id AND run = :run"),
+        {"id": run.schedule_id, "run": run.run},
     )
+    counted = (
+        await conn.execute(
+            text(
+                f"WITH old AS (SELECT id, status, failures FROM {S} WHERE id = :id FOR UPDATE) "
+                f"UPDATE {S} s SET failures = CASE WHEN :failed THEN old.failures + 1 ELSE 0 END, "
+                "status = CASE WHEN :failed AND old.failures + 1 >= :most "
+                "AND old.status = 'active' THEN 'paused' ELSE old.status END, "
+                "next_run_at = CASE WHEN :failed AND old.failures + 1 >= :most "
+                "AND old.status = 'active' THEN NULL ELSE s.next_run_at END, "
+                "updated_at = :now FROM old WHERE s.id = old.id "
+                "RETURNING s.failures, old.status = 'active' AND s.status = 'paused' AS paused"
+            ),
+            {"id": run.schedule_id, "failed": run.failed, "most": most, "now": now},
+        )
+    ).one()
+    return counted.failures, counted.paused
 
 
 async def record_run(
