@@ -37,7 +37,7 @@ from common.kafka.headers import (
     traceparent_of,
 )
 from common.kafka.producer import make_producer
-from common.metrics import DECISIONS
+from common.metrics import CONSUMER_LAG, DECISIONS
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
 from common.worker import worker_app
 from contracts.envelope import Envelope
@@ -123,6 +123,7 @@ class DeciderWorker(ConsumerRebalanceListener):
             fetch=settings.fetch_tuning(),
         )
         self.producers: dict[int, AIOKafkaProducer] = {}
+        self.taking: dict[int, asyncio.Task[None]] = {}  # takeovers under way, by partition
         self.states: dict[int, States] = {}
         self.checks: dict[str, ReadyCheck] = {"kafka": self._check}
 
@@ -135,31 +136,87 @@ class DeciderWorker(ConsumerRebalanceListener):
             if tp.partition in self.dirty and tp.partition in self.producers:
                 self.snapshot_at.pop(tp.partition, None)  # hand over a fresh snapshot
                 await self.snapshot_due()
-            self.states.pop(tp.partition, None)
-            self.with_holds.pop(tp.partition, None)
-            producer = self.producers.pop(tp.partition, None)
-            if producer is not None:
-                await producer.stop()
+            await self._release(tp.partition)
+            with contextlib.suppress(KeyError):  # its lag is the next owner's to report
+                CONSUMER_LAG.remove(self.settings.service_name, GROUP, tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        new = [tp for tp in assigned if tp.partition not in self.producers]
-        await asyncio.gather(*(self._take_over(tp) for tp in new))
+        """Take the new partitions over in the background: the rebalance is not held up
+        by rebuilds, and a takeover that fails (a broker restarting) is tried again."""
+        for tp in assigned:
+            self._own(tp)
+
+    async def _release(self, partition: int) -> None:
+        """Forget a partition: its takeover (if under way), state and producer."""
+        task = self.taking.pop(partition, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.states.pop(partition, None)
+        self.with_holds.pop(partition, None)
+        producer = self.producers.pop(partition, None)
+        if producer is not None:
+            with contextlib.suppress(Exception):  # a broken producer has nothing to flush
+                await asyncio.wait_for(producer.stop(), 10)
+
+    def _own(self, tp: TopicPartition) -> None:
+        """Take ``tp`` over in the background unless it is decided here already or being
+        taken over; until then its fetched commands are read again later (``run``)."""
+        if tp.partition not in self.producers and tp.partition not in self.taking:
+            task = asyncio.create_task(self._take_over_until_done(tp))
+            self.taking[tp.partition] = task
+
+            def forget(done: asyncio.Task[None]) -> None:
+                if self.taking.get(tp.partition) is done:  # not a later takeover's
+                    del self.taking[tp.partition]
+
+            task.add_done_callback(forget)
+
+    async def _take_over_until_done(self, tp: TopicPartition) -> None:
+        """``_take_over``, tried again (a broker or Postgres may be restarting) while the
+        partition is still assigned to this instance."""
+        delay = 0.2
+        while tp in self.consumer.assignment():
+            try:
+                await self._take_over(tp)
+                return
+            except Exception:
+                log.warning("partition takeover failed; retrying", exc_info=True,
+                            extra={"partition": tp.partition})  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
 
     async def _take_over(self, tp: TopicPartition) -> None:
+        """Decide ``tp`` from here on, as its one writer: fence the previous owner (which
+        also ends its open transaction, committed or aborted), rebuild the states from
+        the log up to its last stable offset, and read the commands from the offset
+        committed with the last transaction. Done again after a failed batch, whose
+        commit may have passed unseen: the log, not memory, says what was decided."""
         producer = make_producer(
             self.settings.kafka_bootstrap,
             client_id=f"{self.settings.service_name}-{tp.partition}",
             transactional_id=f"{GROUP}-{tp.partition}",
             linger_ms=2,
         )
-        await producer.start()  # InitProducerId: fences the previous owner
-        started = time.perf_counter()
-        offset, snapshot = await snapshots.load(self.engine, tp.partition)
-        self.states[tp.partition], self.next_event_offset[tp.partition] = await rebuild_partition(
-            self.settings.kafka_bootstrap, tp.partition, offset, snapshot
-        )
+        try:
+            await producer.start()  # InitProducerId: fences the previous owner
+            started = time.perf_counter()
+            offset, snapshot = await snapshots.load(self.engine, tp.partition)
+            states, next_event_offset = await rebuild_partition(
+                self.settings.kafka_bootstrap, tp.partition, offset, snapshot
+            )
+            committed = await self.consumer.committed(tp)  # stable: the fence ended any
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
+            raise
+        if tp not in self.consumer.assignment():  # revoked meanwhile
+            await producer.stop()
+            return
+        self.consumer.seek(tp, committed or 0)
+        self.states[tp.partition], self.next_event_offset[tp.partition] = states, next_event_offset
         self.with_holds[tp.partition] = {
-            wallet_id for wallet_id, state in self.states[tp.partition].items() if state.holds
+            wallet_id for wallet_id, state in states.items() if state.holds
         }
         self.snapshot_at[tp.partition] = time.monotonic()
         REBUILD_SECONDS.observe(time.perf_counter() - started)
@@ -168,8 +225,9 @@ class DeciderWorker(ConsumerRebalanceListener):
             "partition ready",
             extra={
                 "partition": tp.partition,
-                "wallets": len(self.states[tp.partition]),
+                "wallets": len(states),
                 "snapshot_offset": offset,
+                "command_offset": committed or 0,
             },
         )
 
@@ -311,6 +369,7 @@ class DeciderWorker(ConsumerRebalanceListener):
     async def run(self) -> None:
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            deciders = dict(self.producers)  # who decided each partition when it was read
             await self.snapshot_due()
             try:
                 await self.sweep_holds()
@@ -321,22 +380,31 @@ class DeciderWorker(ConsumerRebalanceListener):
             for tp, records in batches.items():
                 if not records:
                     continue
-                if tp.partition not in self.producers:
+                producer = self.producers.get(tp.partition)
+                if producer is None:
                     # fetched before the partition's state was rebuilt: read it again later
-                    self.consumer.seek(tp, records[0].offset)
+                    # (the takeover, once done, seeks to the committed offset itself)
+                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                        self.consumer.seek(tp, records[0].offset)
+                        self._own(tp)
                     continue
+                if producer is not deciders.get(tp.partition):
+                    continue  # taken over again since it was read: read from its new offset
                 started = time.perf_counter()
                 try:
                     await self.decide_batch(tp, records)
                 except ProducerFenced:
                     raise  # another instance owns this partition now: exit, let it work
                 except Exception:
-                    # Nothing of this batch is visible. Decide it again from the last
+                    # Whether its transaction committed is not known (a broker that went
+                    # away mid-commit): take the partition over again, which ends that
+                    # transaction, rebuilds the states from the log and reads on from the
                     # committed offset (a fenced producer ends the process instead).
-                    log.exception("batch aborted; retrying", extra=record_context(records))
-                    committed = await self.consumer.committed(tp)
-                    self.consumer.seek(tp, committed or 0)
-                    await asyncio.sleep(0.2)
+                    log.exception("batch aborted; taking the partition over again",
+                                  extra=record_context(records))  # fmt: skip
+                    await self._release(tp.partition)
+                    if tp in self.consumer.assignment():
+                        self._own(tp)
                     continue
                 BATCH_SECONDS.observe(time.perf_counter() - started)
             await self._report_lag()
@@ -353,8 +421,8 @@ class DeciderWorker(ConsumerRebalanceListener):
 
     async def stop(self) -> None:
         await self.consumer.stop()
-        for producer in self.producers.values():
-            await producer.stop()
+        for partition in list(self.producers) + list(self.taking):
+            await self._release(partition)
         await self.engine.dispose()
 
 
