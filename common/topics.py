@@ -19,6 +19,7 @@ from contracts.topics import (  # the names are part of the message contract
     WALLET_COMMANDS,
     WALLET_EVENTS,
     dlq,
+    replay,
 )
 
 __all__ = [
@@ -33,14 +34,16 @@ __all__ = [
     "WALLET_EVENTS",
     "dlq",
     "ensure_topics",
+    "replay",
 ]
 
 
 async def ensure_topics(
     bootstrap: str, partitions: int, topics: tuple[str, ...] = ALL_TOPICS, timeout: float = 90
 ) -> list[str]:
-    """Create every topic and its dead-letter topic if missing; return those created."""
-    wanted = [t for topic in topics for t in (topic, dlq(topic))]
+    """Create every topic, its dead-letter topic and its replay topic if missing; return
+    those created."""
+    wanted = [t for topic in topics for t in (topic, dlq(topic), replay(topic))]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)

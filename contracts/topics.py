@@ -40,6 +40,15 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+REPLAY_SUFFIX = ".replay"
+
+
+def replay(topic: str) -> str:
+    """Where ``topic``'s dead-lettered records are appended again, each for the one
+    consumer group it failed in (``common.kafka.replay``)."""
+    return f"{topic}{REPLAY_SUFFIX}"
+
+
 class PublicTopic(NamedTuple):
     name: str
     key: str  # what the Kafka key (= the envelope's ``key``) is

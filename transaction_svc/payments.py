@@ -58,19 +58,6 @@ async def merchant(engine: AsyncEngine, user_id: str, currency: str) -> Merchant
     return Merchant(row.role == MERCHANT, row.wallet_id)
 
 
-async def project_roles(conn: AsyncConnection, roles: list[tuple[str, str]]) -> None:
-    """Each user's latest role (``(user id, role)`` pairs in log order: a user's events
-    are keyed by it, so in order)."""
-    latest = dict(roles)
-    await conn.execute(
-        text(
-            "INSERT INTO transactions.merchants (user_id, role) VALUES (:u, :r) "
-            "ON CONFLICT (user_id) DO UPDATE SET role = EXCLUDED.role"
-        ),
-        [{"u": u, "r": r} for u, r in latest.items()],
-    )
-
-
 def record_payment(payment: dict[str, Any]) -> Any:
     """The claim's extra row of a payment: its order, unique per merchant. A second payment
     of the order waits for the first one's claim to commit (the unique index), then is

@@ -23,7 +23,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -50,6 +49,7 @@ from contracts.envelope import Envelope
 from contracts.payment import ProviderOutcome, decode_payment_event
 from contracts.user import UserRegistered, UserRoleChanged, decode_user_event
 from contracts.wallet import WalletOpened, decode_event
+from transaction_svc.directory_store import Opened, PgDirectoryStore, Role
 from transaction_svc.domain.saga import react, transaction_of
 from transaction_svc.domain.state import (
     TERMINAL,
@@ -61,7 +61,7 @@ from transaction_svc.domain.state import (
 )
 from transaction_svc.in_flight import KINDS, InFlightWatch
 from transaction_svc.outbound import outbound
-from transaction_svc.payments import project_roles, settle_refunds
+from transaction_svc.payments import settle_refunds
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import Start, append, request_of, start
 from transaction_svc.status import public_status
@@ -96,15 +96,6 @@ SWEEP_UNREADABLE = Counter(
 # A decider's answer to a saga's command, decoded, with its traceparent (what the saga
 # sends in reaction is in its trace).
 Answer = tuple[Envelope, Any, str | None]
-Opened = dict[str, str]  # a wallet-directory row (wallet id, owner, currency)
-
-
-@dataclass(frozen=True, slots=True)
-class Role:
-    """A user's role as of an event: the merchants row (``payments.project_roles``)."""
-
-    user_id: str
-    role: str
 
 
 def read_answer(record: ConsumerRecord[bytes, bytes]) -> Answer | Opened | Role | None:
@@ -159,6 +150,7 @@ class SagaWorker:
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self.in_flight = InFlightWatch(self.engine)
+        self.directory = PgDirectoryStore()
         declare_terminal(KINDS, sorted(TERMINAL))
 
     async def start(self) -> None:
@@ -245,19 +237,8 @@ class SagaWorker:
         """React to one batch inside the tracked consumer's transaction; the completion
         notices are published once it has committed."""
         messages = [t.value for t in batch if isinstance(t.value, tuple)]
-        roles = [t.value for t in batch if isinstance(t.value, Role)]
-        directory = [t.value for t in batch if isinstance(t.value, dict)]
-        if roles:
-            await project_roles(unit, [(r.user_id, r.role) for r in roles])
+        await self.directory.write(unit, [t.value for t in batch])
         notices = await self._advance(unit, messages)
-        if directory:
-            await unit.execute(
-                text(
-                    "INSERT INTO transactions.wallet_directory (wallet_id, owner_id, "
-                    "currency) VALUES (:w, :o, :c) ON CONFLICT DO NOTHING"
-                ),
-                directory,
-            )
         if not notices:
             return None
         return partial(publish_many, self.redis, TRANSACTION_CHANNEL, notices)

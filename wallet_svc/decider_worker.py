@@ -248,7 +248,7 @@ class DeciderWorker(ConsumerRebalanceListener):
             except Exception as exc:  # a malformed command must not stall the partition
                 log.error("undecodable command dead-lettered", extra=record_context([record], exc))
                 headers = dead_letter_headers(
-                    record.headers, exc, record.topic, record.partition, record.offset
+                    record.headers, exc, record.topic, record.partition, record.offset, GROUP
                 )
                 outgoing.append((dlq(WALLET_COMMANDS), record.value, record.key, headers))
                 DECISIONS.labels("dead_lettered", "").inc()

@@ -5,8 +5,11 @@
   record that caused it (:func:`common.trace.child_traceparent`): every message has one;
 - ``chained``: on a ``WalletDebited`` whose command's continuation (``DebitWallet.then``)
   the decider appended in the same transaction, so the saga need not react to it;
-- ``dlq_error`` and ``dlq_origin``: on a dead letter, why it failed and where it was
-  read (``topic:partition:offset``).
+- ``dlq_error``, ``dlq_origin`` and ``dlq_group``: on a dead letter, why it failed,
+  where it was read (``topic:partition:offset``) and the consumer group it failed in;
+- ``dlq_replayed_from``: on a dead-lettered event appended to ``<topic>.replay``, the
+  dead letter's own place (``topic:partition:offset``), so a replay is appended once
+  (``common.kafka.replay``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ TRACEPARENT = "traceparent"
 CHAINED = "chained"
 DLQ_ERROR = "dlq_error"
 DLQ_ORIGIN = "dlq_origin"
+DLQ_GROUP = "dlq_group"
+DLQ_REPLAYED_FROM = "dlq_replayed_from"
+DLQ_HEADERS = frozenset({DLQ_ERROR, DLQ_ORIGIN, DLQ_GROUP, DLQ_REPLAYED_FROM})
 MAX_ERROR_CHARS = 500
 
 
@@ -68,12 +74,29 @@ def is_chained(headers: Received) -> bool:
 
 
 def dead_letter_headers(
-    headers: Received, error: BaseException, topic: str, partition: int, offset: int
+    headers: Received, error: BaseException, topic: str, partition: int, offset: int, group: str
 ) -> Headers:
-    """A dead letter's headers: the record's own, then why it failed and where it was."""
+    """A dead letter's headers: the record's own (without earlier ``dlq_*`` ones), then
+    why it failed, where it was and the consumer group it failed in."""
     reason = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS].encode()
     return [
-        *(headers or ()),
+        *without_dead_letter_headers(headers),
         (DLQ_ERROR, reason),
         (DLQ_ORIGIN, f"{topic}:{partition}:{offset}".encode()),
+        (DLQ_GROUP, group.encode()),
     ]
+
+
+def without_dead_letter_headers(headers: Received) -> Headers:
+    """The record's headers as they were before it was dead-lettered."""
+    return [(k, v) for k, v in headers or () if k not in DLQ_HEADERS]
+
+
+def origin_of(headers: Received) -> tuple[str, int, int] | None:
+    """A dead letter's origin (topic, partition, offset), or None without a readable one."""
+    value = (header(headers, DLQ_ORIGIN) or b"").decode(errors="replace")
+    topic, _, rest = value.rpartition(":")
+    topic, _, partition = topic.rpartition(":")
+    if not (topic and partition.isdigit() and rest.isdigit()):
+        return None
+    return topic, int(partition), int(rest)

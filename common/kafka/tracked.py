@@ -19,7 +19,10 @@ fails after ``attempts`` tries is split in halves until the failing record is al
 that record goes to ``<topic>.dlq`` with the error and origin in its headers: the good
 records are applied and the partition moves on. Outages (a lost connection to the store
 or to Kafka) are no record's fault: they are retried until they pass, never
-dead-lettered.
+dead-lettered. The dead letter's headers name the consumer group; the consumer also
+reads the replay topic of each of its topics and applies there the dead letters that
+the operator replayed to its group (``common.kafka.replay``); one that fails again is
+dead-lettered again as its original record.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from common.kafka.consumer import make_consumer, record_context, report_lag
 from common.kafka.headers import dead_letter_headers
+from common.kafka.replay import as_origin, is_replay, replayed_for
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
 from common.settings import Settings
-from common.topics import dlq
+from common.topics import dlq, replay
 
 log = logging.getLogger("paystream.tracked")
 
@@ -57,14 +61,22 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Tracked(Generic[T]):
-    """One consumed record and what ``decode`` made of it."""
+    """One consumed record and what ``decode`` made of it. ``record`` is what the
+    handler sees; ``fetched``, the record as read when that differs (a replayed dead
+    letter, read from a replay topic: ``record`` is then its origin)."""
 
     record: ConsumerRecord[bytes, bytes]
     value: T
+    fetched: ConsumerRecord[bytes, bytes] | None = None
+
+    @property
+    def read(self) -> ConsumerRecord[bytes, bytes]:
+        """The record as read: its place is what the stored offsets count."""
+        return self.fetched or self.record
 
     @property
     def tp(self) -> TopicPartition:
-        return _tp(self.record)
+        return _tp(self.read)
 
 
 class OffsetStore(Protocol[U]):
@@ -191,7 +203,8 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         )
 
     async def start(self) -> None:
-        self.consumer.subscribe(self.topics, listener=self)
+        topics = [*self.topics, *(replay(t) for t in self.topics)]
+        self.consumer.subscribe(topics, listener=self)
         await self.consumer.start()
 
     async def stop(self) -> None:
@@ -260,8 +273,15 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
     async def _batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         decoded: list[Tracked[T] | ConsumerRecord[bytes, bytes]] = []
         for record in records:
+            replayed = is_replay(record)
+            if replayed and not replayed_for(record, self.group):
+                decoded.append(record)  # another group's dead letter: only its offset counts
+                continue
+            seen = as_origin(record) if replayed else record
             try:
-                decoded.append(Tracked(record, self.handler.decode(record)))
+                decoded.append(
+                    Tracked(seen, self.handler.decode(seen), record if replayed else None)
+                )
             except Exception as exc:
                 await self._retrying(
                     partial(self._dead_letter, record, exc), context=record_context([record])
@@ -305,7 +325,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
             fresh = [
                 item
                 for item in part
-                if isinstance(item, Tracked) and item.record.offset >= stored.get(item.tp, 0)
+                if isinstance(item, Tracked) and item.read.offset >= stored.get(item.tp, 0)
             ]
             if fresh:
                 after = await self.handler.apply(fresh, unit)
@@ -325,14 +345,17 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
                 )
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+        """Send ``record`` to its topic's dead-letter topic; a replayed one as the record
+        it was at its origin (it failed there again)."""
         log.error("record dead-lettered", extra=record_context([record], exc))
+        origin = as_origin(record) if is_replay(record) else record
         headers = dead_letter_headers(
-            record.headers, exc, record.topic, record.partition, record.offset
+            origin.headers, exc, origin.topic, origin.partition, origin.offset, self.group
         )
         await self.dead_letters.send_and_wait(
-            dlq(record.topic), record.value, key=record.key, headers=headers
+            dlq(origin.topic), record.value, key=record.key, headers=headers
         )
-        EVENTS_PROCESSED.labels(self.service, record.topic, "dead_lettered").inc()
+        EVENTS_PROCESSED.labels(self.service, origin.topic, "dead_lettered").inc()
 
     async def _retrying(
         self,
@@ -371,7 +394,7 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
 
 
 def _record(item: Tracked[Any] | ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
-    return item.record if isinstance(item, Tracked) else item
+    return item.read if isinstance(item, Tracked) else item
 
 
 def _tp(record: ConsumerRecord[bytes, bytes]) -> TopicPartition:

@@ -3,12 +3,14 @@
 - ``paystream status``: each process's readiness, consumer lag, sagas in flight and
   dead-letter topics' depth (exit 1 if a process is not ready or a DLQ holds records);
 - ``paystream dlq show TOPIC``: the dead letters of TOPIC, with their origin and error;
-- ``paystream dlq replay TOPIC``: a command topic's dead letters appended again, then
-  deleted from its dead-letter topic;
+- ``paystream dlq replay TOPIC``: a topic's dead letters appended again (a command to
+  its topic, an event to the replay topic of the group it failed in), then deleted from
+  its dead-letter topic;
 - ``paystream verify``: the ledger verifier (``wallet_svc.verify``);
 - ``paystream tail TOPIC``: TOPIC's records as they arrive, decoded, with their headers;
-- ``paystream rebuild [--swap [--force]]``: the balances read model replayed from offset 0
-  into a fresh schema, its checksums compared with the live one's, swapped in if asked.
+- ``paystream rebuild [wallets|directory] [--swap [--force]]``: a read model replayed
+  from offset 0 into a fresh schema, its checksums compared with the live one's, swapped
+  in if asked.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 from rich.console import Console
 
 from infra.ops.dlq import dlq_replay, dlq_show
+from infra.ops.read_models import READ_MODELS
 from infra.ops.rebuild import rebuild
 from infra.ops.records import tail
 from infra.ops.status import status
@@ -36,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     show = dlq_sub.add_parser("show", help="the dead letters of a topic")
     show.add_argument("topic")
     show.add_argument("--limit", type=int, default=100)
-    replay = dlq_sub.add_parser("replay", help="append a command topic's dead letters again")
+    replay = dlq_sub.add_parser("replay", help="replay a topic's dead letters")
     replay.add_argument("topic")
     verify = sub.add_parser("verify", help="replay the log and check the ledger")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to await the projector")
@@ -45,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
     tail_p.add_argument("--from-beginning", action="store_true")
     tail_p.add_argument("-n", "--count", type=int, default=None, help="stop after N records")
     tail_p.add_argument("--until-end", action="store_true", help="stop at the topic's end")
-    rebuild_p = sub.add_parser("rebuild", help="replay the balances read model and compare")
+    rebuild_p = sub.add_parser("rebuild", help="replay a read model and compare")
+    rebuild_p.add_argument("model", nargs="?", choices=sorted(READ_MODELS), default="wallets")
     rebuild_p.add_argument("--swap", action="store_true", help="make the rebuilt model live")
     rebuild_p.add_argument("--force", action="store_true", help="swap even when they differ")
     return p
@@ -73,7 +77,8 @@ def run(argv: list[str] | None = None, console: Console | None = None) -> int:
             )
         )
     if args.command == "rebuild":
-        return asyncio.run(rebuild(target.settings(), args.swap, args.force, console))
+        model = READ_MODELS[args.model]
+        return asyncio.run(rebuild(target.settings(), args.swap, args.force, console, model))
     return verify(target, args.wait, console)
 
 

@@ -1,7 +1,8 @@
 """The tracked consumer (common/kafka/tracked.py) on real Kafka and Postgres: poison is
-dead-lettered and the partition moves on, a crash between effect and offset replays
-without a duplicate, a restart continues from the stored offsets, and the lag metric is
-the end offset minus the stored one.
+dead-lettered and the partition moves on, a dead letter replayed to its group is applied
+there once, a crash between effect and offset replays without a duplicate, a restart
+continues from the stored offsets, and the lag metric is the end offset minus the stored
+one.
 
 The effect under test is deliberately NOT idempotent (a plain insert per record, no key),
 so a record applied twice shows as two rows.
@@ -10,6 +11,7 @@ so a record applied twice shows as two rows.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 import uuid
@@ -22,16 +24,18 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from prometheus_client import REGISTRY
+from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.db import make_engine
-from common.kafka.consumer import make_consumer
+from common.kafka.consumer import make_consumer, read_records
 from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.settings import Settings
-from common.topics import dlq, ensure_topics
+from common.topics import dlq, ensure_topics, replay
+from infra.ops.dlq import dlq_replay
 
 pytestmark = pytest.mark.integration
 
@@ -234,6 +238,53 @@ async def test_poison_is_dead_lettered_and_the_partition_moves_on(
     assert lines[1].event_id == "e-boom"
 
 
+async def test_a_dead_letter_replayed_to_its_group_is_applied_there_once(
+    world: World, settings: Settings
+) -> None:
+    # given two groups on the topic, and a database that refuses group one's row "x"
+    other = replace(world, group=f"{world.group}-other")
+    refusal = f"no_x_{uuid.uuid4().hex[:8]}"
+    async with world.engine.begin() as conn:
+        await conn.execute(text(
+            f"ALTER TABLE it_tracked.effects ADD CONSTRAINT {refusal} "
+            f"CHECK (NOT (consumer = '{world.group}' AND k = 'x'))"
+        ))  # fmt: skip
+    await world.send("a", "x", "b")
+    try:
+        async with world.running(Effects(world.group)) as one:
+            await _until_stored(one, world, lambda n: n == 3)
+    finally:
+        async with world.engine.begin() as conn:  # when the cause is fixed
+            await conn.execute(text(f"ALTER TABLE it_tracked.effects DROP CONSTRAINT {refusal}"))
+    async with other.running(Effects(other.group)) as two:
+        await _until_stored(two, other, lambda n: n == 3)
+    # then "x" was dead-lettered by group one only, its group named
+    (dead,) = await _dead_letters(settings, world.topic)
+    assert dict(dead.headers)["dlq_group"] == world.group.encode()
+    assert (await world.effects(), await other.effects()) == (["a", "b"], ["a", "x", "b"])
+    # given a replay that appended it to the replay topic and was cut short there
+    place = f"{dead.topic}:0:{dead.offset}".encode()
+    await world.producer.send_and_wait(
+        replay(world.topic), dead.value, key=dead.key,
+        headers=[*dead.headers, ("dlq_replayed_from", place)],
+    )  # fmt: skip
+    # when the operator replays the topic's dead letters, twice
+    out = io.StringIO()
+    console = Console(file=out, width=500)
+    assert await dlq_replay(settings.kafka_bootstrap, world.topic, console) == 0
+    assert await dlq_replay(settings.kafka_bootstrap, world.topic, console) == 0
+    assert "(1 of them appended there before)" in out.getvalue()
+    assert "replayed 0 records" in out.getvalue()
+    # and both groups run through the replay topic
+    for group in (world, other):
+        async with group.running(Effects(group.group)) as runtime:
+            for _ in range(20):
+                await runtime.run_once(timeout_ms=300)
+    # then group one applied "x" once, as read at its origin; group two nothing more
+    assert (await world.effects(), await other.effects()) == (["a", "b", "x"], ["a", "x", "b"])
+    assert await read_records(settings.kafka_bootstrap, dlq(world.topic)) == []
+
+
 async def test_a_crash_between_effect_and_offset_replays_without_a_duplicate(
     world: World,
 ) -> None:
@@ -360,7 +411,8 @@ async def test_a_rebalance_hands_partitions_over_without_loss_or_duplicate(
         tasks.append(asyncio.create_task(second.run()))
         await send(after)
         deadline = time.monotonic() + 60
-        while len(first.consumer.assignment()) != 1 or len(second.consumer.assignment()) != 1:
+        while [len([tp for tp in c.consumer.assignment() if tp.topic == two.topic])
+               for c in (first, second)] != [1, 1]:  # fmt: skip
             assert time.monotonic() < deadline, "the second instance got no partition"
             await asyncio.sleep(0.2)
         await applied(40)

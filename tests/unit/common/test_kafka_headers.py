@@ -41,7 +41,7 @@ def test_a_message_is_a_child_span_of_what_caused_it() -> None:
 def test_a_dead_letter_keeps_the_record_headers_and_says_why_and_where() -> None:
     error = ValueError("bad " + "x" * 1000)
     sent = message_headers(ENV, TP)
-    headers = dead_letter_headers(sent, error, "wallet-commands", 3, 42)
+    headers = dead_letter_headers(sent, error, "wallet-commands", 3, 42, "wallet-decider")
     assert message_type(headers) == "WalletDebited"
     assert traceparent_of(headers) == traceparent_of(sent)
     reason = header(headers, "dlq_error")

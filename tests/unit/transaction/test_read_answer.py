@@ -13,7 +13,8 @@ from common.kafka.headers import message_headers
 from contracts.envelope import Envelope
 from contracts.user import EmailVerified, UserRegistered, UserRoleChanged
 from contracts.wallet import CreditWallet, OpenWallet, WalletCommand, command_envelope
-from transaction_svc.saga_worker import Role, read_answer
+from transaction_svc.directory_store import Role
+from transaction_svc.saga_worker import read_answer
 from wallet_svc.domain import WalletState, decide, evolve
 from wallet_svc.wire import event_envelopes
 
