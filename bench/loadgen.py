@@ -13,7 +13,8 @@ the answers' speed (an open loop: latency is not hidden by a slow server slowing
 client down). It reports per phase accepted/s, completed/s (terminal in the read model),
 request-to-terminal latency percentiles and the projector's lag, and, in the same run,
 the raw aiokafka and raw Postgres baselines, writing everything to
-``bench/results/<time>.json``.
+``bench/results/<time>.json`` (or ``--out``). For a sample of each phase's requests it
+also reports where their time went, hop by hop (``bench.timeline``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
+from bench import timeline
 from bench.baselines import kafka_baseline, postgres_baseline
+from bench.stats import percentiles
 from common.http1 import Http1Pool
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
@@ -59,22 +62,29 @@ class Account:
     bank: str = ""  # only with --kind withdrawal
 
 
-# Sign-ups at once: each hashes a password (argon2id) twice, so fifty together on two
-# busy cores outlast the gateway's upstream timeout.
-SIGNUPS = 4
+# How often a sign-up or login refused as busy is sent again before the setup gives up.
+BUSY_TRIES = 60
 
 
-async def _user(client: httpx.AsyncClient, i: int, run: str, slots: asyncio.Semaphore) -> str:
+async def _hashing(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    """POST a request that hashes a password. user_svc hashes within a bound and refuses
+    what cannot start in time with 503 and ``Retry-After`` (common.cpu): such an answer
+    is sent again after the wait it asks for; any other answer is raised or returned."""
+    for _ in range(BUSY_TRIES):
+        r = await client.post(path, json=body)
+        if r.status_code != 503 or "Retry-After" not in r.headers:
+            break
+        await asyncio.sleep(float(r.headers["Retry-After"]))
+    r.raise_for_status()
+    return r
+
+
+async def _user(client: httpx.AsyncClient, i: int, run: str) -> str:
     email = f"bench-{run}-{i}@example.com"
     password = f"Bench-{run}-password-{i}!"
-    async with slots:
-        r = await client.post(
-            "/auth/register",
-            json={"email": email, "password": password, "full_name": f"Bench {i}"},
-        )
-        r.raise_for_status()
-        r = await client.post("/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
+    body = {"email": email, "password": password, "full_name": f"Bench {i}"}
+    await _hashing(client, "/auth/register", body)
+    r = await _hashing(client, "/auth/login", {"email": email, "password": password})
     return str(r.json()["access_token"])
 
 
@@ -114,8 +124,7 @@ async def setup(
 ) -> list[Account]:
     """Every wallet, funded, with a card (and a bank account if ``bank``)."""
     run = uuid.uuid4().hex[:6]
-    slots = asyncio.Semaphore(SIGNUPS)
-    tokens = await asyncio.gather(*(_user(client, i, run, slots) for i in range(users)))
+    tokens = await asyncio.gather(*(_user(client, i, run) for i in range(users)))
     return await asyncio.gather(
         *(_wallet(client, t, funds, bank) for t in tokens for _ in range(wallets))
     )
@@ -128,9 +137,8 @@ async def merchant(client: httpx.AsyncClient, payer: Account) -> str:
     run = uuid.uuid4().hex[:6]
     email, password = f"bench-shop-{run}@example.com", f"Bench-{run}-shop-password!"
     body = {"email": email, "password": password, "full_name": "Bench Shop", "role": "merchant"}
-    (await client.post("/auth/register", json=body)).raise_for_status()
-    r = await client.post("/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
+    await _hashing(client, "/auth/register", body)
+    r = await _hashing(client, "/auth/login", {"email": email, "password": password})
     auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
     (await client.post("/wallets", json={"currency": "USD"}, headers=auth)).raise_for_status()
     merchant_id = str((await client.get("/users/me", headers=auth)).json()["id"])
@@ -229,8 +237,10 @@ async def drive(
     rate: float,
     duration: float,
     label: str = "transfers",
+    answered: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], int, int]:
-    """Offer ``rate`` requests/s; return ({tx_id: scheduled_at}, accepted, refused).
+    """Offer ``rate`` requests/s; return ({tx_id: scheduled_at}, accepted, refused), and
+    fill ``answered`` with {tx_id: when its 202 came} if given.
 
     Each request is timed from the moment the schedule says it should start, not from
     when a connection was free to send it: a client held up by a slow server does not
@@ -251,7 +261,10 @@ async def drive(
             return
         if status == 202:
             accepted += 1
-            sent[orjson.loads(answer)["id"]] = scheduled
+            tx_id = orjson.loads(answer)["id"]
+            sent[tx_id] = scheduled
+            if answered is not None:
+                answered[tx_id] = time.time()
         else:
             refused += 1
 
@@ -289,14 +302,9 @@ async def completions(settings: Settings, sent: dict[str, float], timeout: float
             await asyncio.sleep(1)
     finally:
         await conn.close()
-    latencies = sorted(r["updated_at"].timestamp() - sent[r["id"]] for r in rows)
+    latencies = [(r["updated_at"].timestamp() - sent[r["id"]]) * 1000 for r in rows]
     finished = [r["updated_at"].timestamp() for r in rows]
     span = (max(finished) - min(sent.values())) if finished else 0.0
-
-    def pct(p: float) -> float:
-        return (
-            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
-        )
 
     statuses: dict[str, int] = {}
     for r in rows:
@@ -305,12 +313,7 @@ async def completions(settings: Settings, sent: dict[str, float], timeout: float
         "terminal": len(rows),
         "statuses": statuses,
         "completed_per_s": len(rows) / span if span else 0,
-        "latency_ms": {
-            "p50": pct(0.50),
-            "p95": pct(0.95),
-            "p99": pct(0.99),
-            "mean": statistics.fmean(latencies) * 1000 if latencies else 0.0,
-        },
+        "latency_ms": percentiles(latencies),
     }
 
 
@@ -336,13 +339,17 @@ async def run_phase(
     t0 = time.perf_counter()
     pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
     try:
-        sent, accepted, refused = await drive(pool, request, rate, args.duration, f"{kind}s")
+        answered: dict[str, float] = {}
+        sent, accepted, refused = await drive(
+            pool, request, rate, args.duration, f"{kind}s", answered
+        )
     finally:
         await pool.close()
     offered_s = time.perf_counter() - t0
     result = await completions(settings, sent, timeout=args.drain)
     sampler.cancel()
     await asyncio.gather(sampler, return_exceptions=True)
+    hops = await timeline.measure(settings.postgres_dsn, sent, answered, args.timeline_sample)
     return {
         "kind": kind,
         "rate": rate,
@@ -355,6 +362,7 @@ async def run_phase(
             "max": max(lag_samples, default=0),
             "mean": statistics.fmean(lag_samples) if lag_samples else 0,
         },
+        "timeline": hops,
     }
 
 
@@ -377,6 +385,7 @@ def summary(report: dict[str, Any]) -> str:
             f"{p['completed_per_s']:>11.1f} {ms['p50']:>8.0f} {ms['p95']:>8.0f} "
             f"{ms['p99']:>8.0f} {p['projector_lag']['max']:>4} {vs_tx:>13} {vs_pg:>13}"
         )
+        lines += timeline.summary_lines(p["timeline"])
     return "\n".join(lines)
 
 
@@ -394,6 +403,9 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--drain", type=float, default=120, help="seconds to await terminals")
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--timeline-sample", type=int, default=2000,
+                        help="requests per phase followed hop by hop (bench.timeline)")  # fmt: skip
+    parser.add_argument("--out", help="the report's path (default: bench/results/<time>.json)")
     args = parser.parse_args()
     settings = Settings()
     base = args.base_url or f"{settings.gateway_url}/api/v1"
@@ -422,7 +434,7 @@ async def main() -> None:
             updates = report["baseline_postgres"]["updates_per_s"]
             p["ratio_completed_to_pg_updates"] = p["completed_per_s"] / updates
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out = Path(args.out) if args.out else RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     print(summary(report))

@@ -85,6 +85,8 @@ def start_postgres(cfg: LocalConfig) -> None:
         "shared_buffers=256MB",
         "-c",
         "synchronous_commit=on",
+        "-c",  # commit times, for bench.timeline's per-hop latency (a few bytes a commit)
+        "track_commit_timestamp=on",
     ]
     spawn("postgres", _as_postgres(argv), cfg.run_dir)
     wait_until(lambda: _pg_ready(cfg), "postgres")
