@@ -17,13 +17,20 @@ from typing import Any
 
 import orjson
 
+from audit_svc.records import keys_of_record
+
 GENESIS = "0" * 64  # the prev_hash of record 1
 UNHASHED = frozenset({"_id", "hash", "prev_hash"})
+# set on a record hashed before it had ``keys`` (``audit_svc.backfill``): its keys are not
+# in its hash, and a walk checks that they are the ones its hashed fields give
+KEYS_ADDED = "keys_added"
+ADDED_LATER = frozenset({"keys", KEYS_ADDED})
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes that are hashed: the record without its unhashed fields."""
-    body = {k: v for k, v in record.items() if k not in UNHASHED}
+    unhashed = UNHASHED | ADDED_LATER if record.get(KEYS_ADDED) else UNHASHED
+    body = {k: v for k, v in record.items() if k not in unhashed}
     return orjson.dumps(
         body, default=instant_text, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
     )
@@ -75,6 +82,7 @@ class Walk:
             record.get("seq") != self.expected  # a gap (or a record out of place)
             or (self.prev_hash is not None and own_prev != self.prev_hash)
             or record.get("hash") != link(own_prev, record)
+            or (bool(record.get(KEYS_ADDED)) and record.get("keys") != keys_of_record(record))
         )
         if broken:
             self.first_bad_seq = self.expected

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from audit_svc import api
+from audit_svc.backfill import backfill_keys
 from audit_svc.chain_watch import ChainWatch
 from audit_svc.deps import AuditApp
 from audit_svc.projector import audit_consumer
@@ -40,6 +41,7 @@ def create_app(settings: AuditSettings) -> FastAPI:
             db = mongo[settings.mongo_db]
             audit_log = MongoAuditLog(db)  # the API's reader; the projector has its own
             await audit_log.ensure_indexes()
+            await backfill_keys(db)  # records of an earlier version, before anyone reads
             install(app, AuditApp(verifier=verifier, log=audit_log, producer=producer))
             watch = ChainWatch(audit_log, settings.audit_verify_interval_s)
             async with (

@@ -12,6 +12,7 @@ store time (docs/benchmarks.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,12 @@ def keys_of(type_: str, actor_id: str, subjects: dict[str, list[str]]) -> list[s
         search_key("actor_id", actor_id),
         *(search_key(SUBJECT_FILTERS[kind], v) for kind, ids in subjects.items() for v in ids),
     ]
+
+
+def keys_of_record(record: Mapping[str, Any]) -> list[str]:
+    """The keys of a stored record, from its type, actor and subjects."""
+    return keys_of(str(record.get("type")), str(record.get("actor", {}).get("id")),
+                   dict(record.get("subjects", {})))  # fmt: skip
 
 
 def actor_of(producer: str, payload: dict[str, Any]) -> dict[str, Any]:

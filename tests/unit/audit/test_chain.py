@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit_svc.chain import GENESIS, canonical, chained, link, verify
+from audit_svc.chain import GENESIS, KEYS_ADDED, canonical, chained, link, verify
+from audit_svc.records import keys_of_record
 
 VALUES = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20)
 DATA = st.dictionaries(st.text(min_size=1, max_size=8), VALUES, max_size=5)
@@ -84,3 +85,19 @@ def test_a_range_starts_from_the_hash_before_it() -> None:
     assert verify(log[1:3], 2, 3, log[0]["hash"]).ok
     assert verify(log[1:3], 2, 3, None).checked == 2
     assert verify(log[1:3], 2, 3, GENESIS).first_bad_seq == 2
+
+
+def test_keys_added_after_hashing_are_outside_the_hash_but_must_be_the_records_own() -> None:
+    # given a record hashed before it had keys (the earlier shape)
+    subjects = {"user_ids": ["u-1"], "wallet_ids": [], "transaction_ids": [], "payment_ids": []}
+    [old] = chained(GENESIS, [{"seq": 1, "event_id": "e-1", "type": "UserRegistered",
+                               "actor": {"id": "u-1"}, "subjects": subjects}])  # fmt: skip
+    # when it is given its keys with the mark (audit_svc.backfill), it still verifies
+    keys = ["type:UserRegistered", "actor_id:u-1", "user_id:u-1"]
+    upgraded = {**old, "keys": keys, KEYS_ADDED: True}
+    assert keys_of_record(upgraded) == keys
+    assert verify([upgraded], 1, 1, GENESIS).ok
+    # but keys that are not its own break it, and so do keys without the mark
+    hidden = {**upgraded, "keys": ["type:Other"]}
+    assert verify([hidden], 1, 1, GENESIS).first_bad_seq == 1
+    assert not verify([{**old, "keys": keys}], 1, 1, GENESIS).ok
