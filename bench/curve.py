@@ -43,6 +43,29 @@ def points(report: Mapping[str, Any], kind: str = "transfer") -> list[dict[str, 
     return sorted(out, key=lambda q: q["offered_per_s"])
 
 
+def curve_data(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``<report>.curve.json`` holds: the points, each rate's per-hop p50 and p99
+    (``bench.timeline``: where the time goes as the load grows) and the report's same-run
+    baselines."""
+    hops = {
+        f"{p['rate']:g}": {
+            name: {"p50": h["p50"], "p99": h["p99"]} for name, h in p["timeline"]["hops"].items()
+        }
+        for p in report["phases"]
+        if p["kind"] == "transfer"
+    }
+    return {
+        "at": report["at"],
+        "duration_s": report["args"]["duration"],
+        "points": points(report),
+        "hops_ms": hops,
+        "baselines": {
+            "kafka": report.get("baseline_kafka"),
+            "postgres": report.get("baseline_postgres"),
+        },
+    }
+
+
 def series(pts: Sequence[Mapping[str, float]]) -> dict[str, list[float]]:
     """What the plot draws: the offered rates (x), completed/s and each percentile."""
     keys = ("offered_per_s", "completed_per_s", "p50_ms", "p95_ms", "p99_ms")
@@ -77,20 +100,24 @@ def main() -> None:
     parser.add_argument("report", type=Path, help="a bench.loadgen report (JSON)")
     parser.add_argument("--png", type=Path, help="where to draw (default: beside the report)")
     args = parser.parse_args()
-    report = orjson.loads(args.report.read_bytes())
-    pts = points(report)
+    curve = curve_data(orjson.loads(args.report.read_bytes()))
     base = args.report.with_suffix("")
     data = base.with_suffix(".curve.json")
-    data.write_bytes(orjson.dumps({"at": report["at"], "points": pts}, option=orjson.OPT_INDENT_2))
+    data.write_bytes(orjson.dumps(curve, option=orjson.OPT_INDENT_2))
     png = args.png or base.with_suffix(".curve.png")
-    duration = report["args"]["duration"]
-    draw(pts, png, f"paystream transfers, {duration:g} s per rate, {report['at'][:16]}")
+    title = f"paystream transfers, {curve['duration_s']:g} s per rate, {curve['at'][:16]}"
+    draw(curve["points"], png, title)
     print("offered/s  completed/s   p50 ms   p95 ms   p99 ms")
-    for q in pts:
+    for q in curve["points"]:
         print(
             f"{q['offered_per_s']:>9g} {q['completed_per_s']:>12.1f} {q['p50_ms']:>8.0f} "
             f"{q['p95_ms']:>8.0f} {q['p99_ms']:>8.0f}"
         )
+    rates = "  ".join(f"{r + '/s':>11}" for r in curve["hops_ms"])
+    print(f"  {'per hop p50/p99 ms':<24} {rates}")
+    for name in next(iter(curve["hops_ms"].values()), {}):
+        cells = [f"{h[name]['p50']:.0f}/{h[name]['p99']:.0f}" for h in curve["hops_ms"].values()]
+        print(f"  {name:<24} " + "  ".join(f"{c:>11}" for c in cells))
     print(f"written to {data} and {png}")
 
 
