@@ -11,7 +11,8 @@ payment``: a merchant with a USD wallet made in setup, each payment a new order)
 for ``--duration`` seconds whatever
 the answers' speed (an open loop: latency is not hidden by a slow server slowing the
 client down). It reports per phase accepted/s, completed/s (terminal in the read model),
-request-to-terminal latency percentiles and the projector's lag, and, in the same run,
+request-to-terminal latency percentiles, the projector's lag and the audit projector's
+(sampled every 2 s during the load and after it until caught up), and, in the same run,
 the raw aiokafka and raw Postgres baselines, writing everything to
 ``bench/results/<time>.json`` (or ``--out``). For a sample of each phase's requests it
 also reports where their time went, hop by hop (``bench.timeline``).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -37,10 +39,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
+from audit_svc.projector import GROUP as AUDIT_GROUP
+from audit_svc.projector import RECORDED
+from audit_svc.store import OFFSETS as AUDIT_OFFSETS
 from bench import timeline
 from bench.baselines import kafka_baseline, postgres_baseline
 from bench.stats import percentiles
 from common.http1 import Http1Pool
+from common.kafka.mongo_offsets import MongoOffsets
+from common.mongo import make_mongo_client
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
 
@@ -194,14 +201,18 @@ def requests_of(
 
 
 class LagProbe:
-    """The projector's lag: ``wallet-events`` end offsets minus what the projector has
-    stored, summed. One Kafka client and one Postgres connection for the whole run (a
-    client per sample would load the stack it measures)."""
+    """The consumers' lag: a topic's end offsets minus what the consumer has stored, summed
+    over its partitions. The wallet projector's offsets are in Postgres; the audit
+    projector's in Mongo (``MongoOffsets``), over every topic it records. One Kafka
+    client, one Postgres connection and one Mongo client for the whole run (a client per
+    sample would load the stack it measures)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
         self.conn: asyncpg.Connection | None = None
+        self.mongo = make_mongo_client(settings.mongo_url, "bench-lag")
+        self.audit = MongoOffsets(self.mongo[settings.mongo_db][AUDIT_OFFSETS], AUDIT_GROUP)
 
     async def __aenter__(self) -> LagProbe:
         await self.consumer.start()
@@ -210,12 +221,16 @@ class LagProbe:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
+        await self.mongo.close()
         if self.conn is not None:
             await self.conn.close()
 
+    def partitions(self, *topics: str) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t in topics for p in range(self.settings.kafka_partitions)]
+
     async def lag(self) -> int:
         assert self.conn is not None
-        tps = [TopicPartition(WALLET_EVENTS, p) for p in range(self.settings.kafka_partitions)]
+        tps = self.partitions(WALLET_EVENTS)
         ends = await self.consumer.end_offsets(tps)
         rows = await self.conn.fetch(
             "SELECT partition, next_offset FROM wallets.offsets WHERE topic = $1", WALLET_EVENTS
@@ -223,6 +238,53 @@ class LagProbe:
         stored = {r["partition"]: r["next_offset"] for r in rows}
         # transaction markers take offsets too, so a caught-up projector can lag by a few
         return sum(max(0, ends[tp] - stored.get(tp.partition, 0)) for tp in tps)
+
+    async def audit_lag(self) -> int:
+        """The audit projector's lag over every topic it records (a caught-up one lags
+        by at most a transaction marker per partition)."""
+        tps = self.partitions(*RECORDED)
+        ends = await self.consumer.end_offsets(tps)
+        stored = await self.audit.load(tps)
+        return sum(max(0, ends[tp] - stored.get(tp, 0)) for tp in tps)
+
+
+class AuditLag:
+    """The audit projector's lag sampled every ``every`` s from the start of a phase's load
+    until it is caught up after it (or ``limit`` s after the load)."""
+
+    def __init__(self, probe: LagProbe, every: float = 2.0) -> None:
+        self.probe, self.every = probe, every
+        self.t0 = time.perf_counter()
+        self.samples: list[tuple[float, int]] = []  # (s since the load began, lag)
+
+    async def sample(self) -> int:
+        lag = await self.probe.audit_lag()
+        self.samples.append((round(time.perf_counter() - self.t0, 1), lag))
+        return lag
+
+    async def during(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self.every)
+
+    async def after(self, load_end: float, limit: float) -> dict[str, Any]:
+        """Sample until caught up; the figures of the whole phase."""
+        caught_up = len(self.probe.partitions(*RECORDED))
+        at_end = [lag for t, lag in self.samples if t <= load_end]
+        drained_s = None
+        while time.perf_counter() - self.t0 < load_end + limit:
+            if await self.sample() <= caught_up:
+                drained_s = round(self.samples[-1][0] - load_end, 1)
+                break
+            await asyncio.sleep(self.every)
+        lags = [lag for _, lag in self.samples]
+        return {
+            "max": max(lags, default=0),
+            "max_during_load": max(at_end, default=0),
+            "at_load_end": at_end[-1] if at_end else 0,
+            "drained_s_after_load": drained_s,
+            "samples": self.samples,
+        }
 
 
 # The load generator wakes at most every this often and launches every transfer due by
@@ -336,6 +398,8 @@ async def run_phase(
             await asyncio.sleep(2)
 
     sampler = asyncio.create_task(sample_lag())
+    audit = AuditLag(probe)
+    audit_sampler = asyncio.create_task(audit.during())
     t0 = time.perf_counter()
     pool = Http1Pool(base, max_connections=args.connections, timeout=60, retry_unsafe=True)
     try:
@@ -345,8 +409,13 @@ async def run_phase(
         )
     finally:
         await pool.close()
+        audit_sampler.cancel()
+        await asyncio.gather(audit_sampler, return_exceptions=True)
     offered_s = time.perf_counter() - t0
-    result = await completions(settings, sent, timeout=args.drain)
+    audit_lag = audit.after(offered_s, args.drain)
+    result, audit_figures = await asyncio.gather(
+        completions(settings, sent, timeout=args.drain), audit_lag
+    )
     sampler.cancel()
     await asyncio.gather(sampler, return_exceptions=True)
     hops = await timeline.measure(settings.postgres_dsn, sent, answered, args.timeline_sample)
@@ -362,6 +431,8 @@ async def run_phase(
             "max": max(lag_samples, default=0),
             "mean": statistics.fmean(lag_samples) if lag_samples else 0,
         },
+        "audit_lag": audit_figures,
+        "load_average": os.getloadavg(),  # others' work on the machine shows here
         "timeline": hops,
     }
 
@@ -374,9 +445,9 @@ def summary(report: dict[str, Any]) -> str:
         p["rate"]: p["completed_per_s"] for p in report["phases"] if p["kind"] == "transfer"
     }
     lines = ["kind        offered  accepted/s completed/s   p50 ms   p95 ms   p99 ms  lag  "
-             "vs transfers  vs PG UPDATE"]  # fmt: skip
+             "vs transfers  vs PG UPDATE  audit lag max/at end/drained s"]  # fmt: skip
     for p in report["phases"]:
-        ms = p["latency_ms"]
+        ms, audit = p["latency_ms"], p["audit_lag"]
         same = transfers.get(p["rate"])
         vs_tx = f"{p['completed_per_s'] / same:.2f}" if same else "-"
         vs_pg = f"{p['completed_per_s'] / updates:.4f}" if updates else "-"
@@ -384,6 +455,7 @@ def summary(report: dict[str, Any]) -> str:
             f"{p['kind']:<10} {p['rate']:>8g} {p['accepted_per_s']:>11.1f} "
             f"{p['completed_per_s']:>11.1f} {ms['p50']:>8.0f} {ms['p95']:>8.0f} "
             f"{ms['p99']:>8.0f} {p['projector_lag']['max']:>4} {vs_tx:>13} {vs_pg:>13}"
+            f"  {audit['max']}/{audit['at_load_end']}/{audit['drained_s_after_load']}"
         )
         lines += timeline.summary_lines(p["timeline"])
     return "\n".join(lines)
