@@ -33,13 +33,15 @@ def build_app(
     *,
     check_bodies: bool = True,
     form_paths: frozenset[str] = frozenset(),
+    body_limits: dict[str, int] | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with problem+json errors, request context, metrics and probes.
 
     ``ready_checks`` is kept on ``app.state.ready_checks`` so a lifespan can add to it
     once its clients exist. Bodies and URLs are read by :class:`common.body.BodyGuard`
-    (JSON only, but a form body on ``form_paths``) unless ``check_bodies`` is False.
+    (JSON only, but a form body on ``form_paths``; at most 64 KiB, but ``body_limits``
+    for the paths it names) unless ``check_bodies`` is False.
     """
     app = FastAPI(
         title=service,
@@ -56,7 +58,7 @@ def build_app(
     install_openapi(app)
     install_health(app, checks)
     if check_bodies:
-        app.add_middleware(BodyGuard, form_paths=form_paths)
+        app.add_middleware(BodyGuard, form_paths=form_paths, path_limits=body_limits)
     install_metrics(app)
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

@@ -121,17 +121,20 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 class BodyGuard:
     """ASGI middleware: :func:`check_url` for every request, and :func:`read_json` for
     every body (a form body only on ``form_paths``), before the app sees it. The body
-    read here is handed on unchanged; past ``body_limit`` bytes it is a 413."""
+    read here is handed on unchanged; past ``body_limit`` bytes (``path_limits``: another
+    limit for some paths) it is a 413."""
 
     def __init__(
         self,
         app: ASGIApp,
         form_paths: frozenset[str] = frozenset(),
         body_limit: int = DEFAULT_BODY_LIMIT,
+        path_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.form_paths = form_paths
         self.body_limit = body_limit
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,7 +151,7 @@ class BodyGuard:
         await self.app(scope, receive, send)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
-        raw = await read_body(receive, self.body_limit)
+        raw = await read_body(receive, self.path_limits.get(scope["path"], self.body_limit))
         if raw:
             headers = dict(scope["headers"])
             content_type = headers.get(b"content-type", b"").decode("latin-1")

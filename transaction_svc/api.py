@@ -52,9 +52,10 @@ from transaction_svc.schemas import (
     WithdrawalCreate,
 )
 from transaction_svc.settings import TransactionSettings
-from transaction_svc.start import append, start
+from transaction_svc.start import Start, append, start
 from transaction_svc.status import PENDING, TERMINAL, payment_status
 from transaction_svc.store import Record
+from transaction_svc.terms import Terms
 
 router = APIRouter()
 READERS = ("admin", "auditor")  # see every wallet and transaction
@@ -138,6 +139,54 @@ Build = Callable[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A money request checked, priced and started, ready to be claimed: the steps every
+    money POST takes before its one claim statement (a batch's items too)."""
+
+    tx_id: str
+    event: Any  # the request event (with its fee and deadline)
+    begun: Start  # the saga's first state and the messages that set it going
+    first: dict[str, Any]  # the first answer (202 pending)
+    claim: store.ClaimRequest
+
+
+async def prepare(
+    state: TransactionApp,
+    caller: Caller,
+    body: BaseModel,
+    key: str,
+    build: Build,
+    now: datetime,
+    found: Terms | None = None,
+) -> Prepared:
+    """Build, price (``found``: the caller's terms if already read) and start the request
+    under ``key``; raises the request's problem, having recorded nothing."""
+    kind = type(body).__name__.removesuffix("Create").lower()
+    tx_id = deterministic_id(kind, caller.principal.subject, key)
+    row, event, record = await build(state, caller, body, tx_id, now)
+    row, event, record = await priced(
+        state.engine, caller.principal, row, event, record, now, found
+    )
+    await _chargeable_with_fee(state, caller.principal.subject, event)
+    begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
+    row |= begun.columns()
+    shown = {"status": PENDING, "failure_reason": None, "saga": begun.saga}
+    first = represent(_Row(row | shown | {"created_at": now, "updated_at": now}))
+    claim = store.ClaimRequest(key, request_hash(body), 202, first, row, record)
+    return Prepared(tx_id, event, begun, first, claim)
+
+
+def restarted(settings: Any, prepared: Prepared, current: Any, correlation_id: str) -> Start:
+    """What the first request under the key appended (a replay of an unfinished one
+    appends it again): its deadline from the first creation time, the first's fee,
+    whatever it is now."""
+    first_at = current.created_at
+    event = msgspec.structs.replace(prepared.event, deadline=deadline_of(settings, first_at))
+    event = with_fee(event, current.fee)
+    return start(event, first_at, correlation_id)
+
+
 async def submit(
     state: TransactionApp,
     caller: Caller,
@@ -149,28 +198,9 @@ async def submit(
     principal = caller.principal
     wait_s = prefer_wait(headers.prefer)
     key = headers.idempotency_key
-    kind = type(body).__name__.removesuffix("Create").lower()
-    tx_id = deterministic_id(kind, principal.subject, key)
-    now = datetime.now(UTC)
-    row, event, record = await build(state, caller, body, tx_id, now)
-    row, event, record = await priced(state.engine, principal, row, event, record, now)
-    await _chargeable_with_fee(state, principal.subject, event)
-    begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
-    row |= begun.columns()
-    first = represent(
-        _Row(
-            row
-            | {
-                "status": PENDING,
-                "failure_reason": None,
-                "saga": begun.saga,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    )
-    claim = store.ClaimRequest(key, request_hash(body), 202, first, row, record)
-    claimed = await state.claims.claim(claim)
+    prepared = await prepare(state, caller, body, key, build, datetime.now(UTC))
+    tx_id, begun, first = prepared.tx_id, prepared.begun, prepared.first
+    claimed = await state.claims.claim(prepared.claim)
     if not claimed.same_body:
         raise key_reused()
 
@@ -184,10 +214,7 @@ async def submit(
         current = await store.get(state.engine, tx_id)
         needs_append = current is not None and current.status not in TERMINAL
         if current is not None:  # append exactly what the first request would have
-            first_at = current.created_at
-            event = msgspec.structs.replace(event, deadline=deadline_of(state.settings, first_at))
-            event = with_fee(event, current.fee)  # the fee of the first, whatever it is now
-            begun = start(event, first_at, caller.correlation_id)
+            begun = restarted(state.settings, prepared, current, caller.correlation_id)
         if not wait_s or not needs_append:
             if needs_append:
                 await append(state.producer, begun, caller.traceparent)
@@ -431,11 +458,15 @@ class MoneyPost:
     build: Build
     out: bool = False  # moves money out of the caller's wallet (transfer, withdrawal, payment)
 
-    def permit(self, state: TransactionApp, caller: Caller, body: Any) -> None:
-        """The checks that need no store: the caller's role and email, the body's own."""
+    def allow(self, state: TransactionApp, caller: Caller) -> None:
+        """Whether the caller may make such requests at all: their role and email."""
         _may_move_money(caller.principal)
         if self.out:
             may_move_money_out(state.settings, caller.principal)
+
+    def permit(self, state: TransactionApp, caller: Caller, body: Any) -> None:
+        """The checks that need no store: the caller's role and email, the body's own."""
+        self.allow(state, caller)
         self.check(body)
 
     async def answer(
@@ -484,6 +515,13 @@ FAST_ROUTES = [
 ]
 
 
+def caller_of(request: Request, principal: Principal) -> Caller:
+    """The caller of a request that came through FastAPI."""
+    authorization = request.headers.get("authorization")
+    state = request.state
+    return Caller(principal, state.correlation_id, state.traceparent, authorization)
+
+
 async def answer_slow(
     post: MoneyPost,
     app: TransactionApp,
@@ -493,11 +531,7 @@ async def answer_slow(
     body: BaseModel,
     headers: MoneyHeaders,
 ) -> dict[str, Any]:
-    authorization = request.headers.get("authorization")
-    caller = Caller(
-        principal, request.state.correlation_id, request.state.traceparent, authorization
-    )
-    answer = await post.answer(app, caller, body, headers)
+    answer = await post.answer(app, caller_of(request, principal), body, headers)
     response.status_code = answer.status
     response.headers.update(answer.headers)
     return answer.body
@@ -552,7 +586,8 @@ async def create_withdrawal(
     return await answer_slow(WITHDRAWALS, app, request, response, principal, body, headers)
 
 
-def _visible(principal: Principal, row: Any) -> bool:
+def visible(principal: Principal, row: Any) -> bool:
+    """Whether ``principal`` may read ``row`` (a transaction, a batch): its owner, or a reader."""
     return principal.has_role(*READERS) or row.owner_id == principal.subject
 
 
@@ -563,7 +598,7 @@ async def get_transaction(
     transaction_id: str, app: App, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     row = await store.get(app.engine, transaction_id)
-    if row is None or not _visible(principal, row):
+    if row is None or not visible(principal, row):
         raise Problem(404, "transaction_not_found", f"no transaction {transaction_id}")
     return represent(row)
 

@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from common.app import build_app
 from common.state import install
-from transaction_svc import callbacks, payment_cancel, payments_api, terms_api
+from transaction_svc import batch_api, callbacks, payment_cancel, payments_api, terms_api
 from transaction_svc.api import FAST_ROUTES, router
 from transaction_svc.app_state import opened_state
+from transaction_svc.batch_schemas import BATCH_BODY_LIMIT
 from transaction_svc.fx import api as fx_api
 from transaction_svc.fx.source import Feed
 from transaction_svc.fx.ticker import run_feed
@@ -38,8 +39,10 @@ def create_app(settings: TransactionSettings) -> FastAPI:
                 if feed is not None:
                     feed.cancel()
 
-    app = build_app(settings.service_name, lifespan=lifespan)
+    limits = {"/transfers/batch": BATCH_BODY_LIMIT}  # a batch's body may be larger
+    app = build_app(settings.service_name, lifespan=lifespan, body_limits=limits)
     app.include_router(router)
+    app.include_router(batch_api.router)
     app.include_router(payments_api.router)
     app.include_router(terms_api.router)
     app.include_router(callbacks.router)

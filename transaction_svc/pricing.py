@@ -54,12 +54,15 @@ async def priced(
     event: Any,
     record: Record | None,
     now: datetime,
+    found: terms.Terms | None = None,
 ) -> tuple[dict[str, Any], Any, Record | None]:
     """The request with its fee (row and event), after the caller's per-transaction
     limit is checked (422 ``limit_exceeded``), and with its daily share to reserve when
-    the claim is recorded (after what ``record`` writes)."""
+    the claim is recorded (after what ``record`` writes). ``found``: the caller's terms
+    of the request's type and currency when already read (a batch reads them once)."""
     kind, amount, currency = row["kind"], row["amount"], row["currency"]
-    found = await terms.terms_of(engine, kind, currency, principal.role, principal.subject)
+    if found is None:
+        found = await terms.terms_of(engine, kind, currency, principal.role, principal.subject)
     terms.check_per_transaction(found.limit, amount)
     if carries_fee(event) and not quoted(event):
         fee = found.fee.fee(amount)

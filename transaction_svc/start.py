@@ -113,7 +113,17 @@ async def append(producer: AIOKafkaProducer, start: Start, traceparent: str | No
     command; return once it is acknowledged too. Events first: whatever the command
     causes (the saga's next events on the same public topics and keys) comes after them
     in their partitions, even when a send is retried."""
-    events = [(t, e) for t, e in start.messages if t not in COMMAND_TOPICS]
-    commands = [(t, e) for t, e in start.messages if t in COMMAND_TOPICS]
+    await append_many(producer, [start], traceparent)
+
+
+async def append_many(
+    producer: AIOKafkaProducer, starts: list[Start], traceparent: str | None
+) -> None:
+    """``append`` for many sagas at once (a batch of transfers): every request and first
+    event handed to the producer, then their acknowledgements awaited together, then
+    every first command the same way."""
+    messages = [m for s in starts for m in s.messages]
+    events = [(t, e) for t, e in messages if t not in COMMAND_TOPICS]
+    commands = [(t, e) for t, e in messages if t in COMMAND_TOPICS]
     await send_envelopes(producer, events, traceparent)
     await send_envelopes(producer, commands, traceparent)

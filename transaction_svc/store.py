@@ -159,6 +159,18 @@ class Claims:
             return await claim(self.engine, request)
         return await self._grouped(request)
 
+    async def claim_many(self, requests: list[ClaimRequest]) -> list[Claimed | BaseException]:
+        """Claim ``requests`` (a batch of transfers) together: those that record nothing
+        more in one statement (as one group-committed batch), the others each in its
+        own database transaction; one outcome each, in order."""
+        plain = [i for i, r in enumerate(requests) if r.record is None]
+        outcomes: list[Claimed | BaseException | None] = [None] * len(requests)
+        if plain:
+            claimed = await self._claim_batch([requests[i] for i in plain])
+            for i, outcome in zip(plain, claimed, strict=True):
+                outcomes[i] = outcome
+        return await self._one_by_one(requests, outcomes)
+
     async def _claim_batch(self, batch: list[ClaimRequest]) -> list[Claimed | BaseException]:
         outcomes: list[Claimed | BaseException | None] = [None] * len(batch)
         first: dict[tuple[str, str], int] = {}  # (owner, key) -> its first index
@@ -171,7 +183,13 @@ class Claims:
         for i in first.values():
             if batch[i].row["id"] in taken:
                 outcomes[i] = fresh(batch[i])
-        for i, request in enumerate(batch):
+        return await self._one_by_one(batch, outcomes)
+
+    async def _one_by_one(
+        self, requests: list[ClaimRequest], outcomes: list[Claimed | BaseException | None]
+    ) -> list[Claimed | BaseException]:
+        """``outcomes`` with each request that has none yet claimed on its own."""
+        for i, request in enumerate(requests):
             if outcomes[i] is None:
                 try:
                     outcomes[i] = await claim(self.engine, request)
@@ -282,6 +300,16 @@ async def get(engine: AsyncEngine, transaction_id: str) -> Row[Any] | None:
                 {"id": transaction_id},
             )
         ).first()
+
+
+async def get_many(engine: AsyncEngine, transaction_ids: list[str]) -> dict[str, Row[Any]]:
+    """The rows of ``transaction_ids`` that exist, by id (one statement)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(f"SELECT {COLUMNS} FROM {FROM} WHERE t.id = ANY(:ids)"),
+            {"ids": transaction_ids},
+        )
+        return {row.id: row for row in rows}
 
 
 async def search(

@@ -91,3 +91,23 @@ def test_nul_in_the_query_or_the_path_is_a_422() -> None:
     _problem(client.get("/notes?q=%00"), 422, "validation_error")
     _problem(client.get("/notes/%00"), 422, "validation_error")
     assert client.get("/notes?q=%2500").json() == {"q": "%00"}  # a literal "%00" is text
+
+
+def test_a_path_given_its_own_limit_takes_a_larger_body_and_the_others_keep_64_kib() -> None:
+    # given an app whose /big accepts up to 200 KiB
+    app = build_app("unit", body_limits={"/big": 200 * 1024})
+
+    @app.post("/big")
+    async def big(body: Note) -> dict[str, int]:
+        return {"length": len(body.text)}
+
+    @app.post("/small")
+    async def small(body: Note) -> dict[str, int]:
+        return {"length": len(body.text)}
+
+    client = TestClient(app)
+    raw = b'{"text": "' + b"x" * 100_000 + b'"}'
+    # when a 100 KB body is sent to each
+    # then /big reads it and /small refuses it as too large
+    assert client.post("/big", content=raw, headers=_JSON).json() == {"length": 100_000}
+    _problem(client.post("/small", content=raw, headers=_JSON), 413, "body_too_large")
