@@ -5,8 +5,6 @@ indexes), and a redelivery still finds it settled and published."""
 
 from __future__ import annotations
 
-import statistics
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -79,39 +77,31 @@ def _key() -> dict[str, str]:
             "user_id": "payee"}  # fmt: skip
 
 
-async def _notify(db: Any, key: dict[str, str]) -> float:
+async def _notify(db: Any, key: dict[str, str]) -> None:
     """The worker's store calls for one notification (claim, settle, mark published), as
-    ``Notifier._notify`` makes them; their duration in seconds."""
-    began = time.perf_counter()
+    ``Notifier._notify`` makes them."""
     doc = await store.claim(db, key, {"category": "transfers", "title": "You received 1 EUR"})
     doc = await store.settle(db, doc, store.SENT, 1)
     await store.mark_published(db, doc["_id"])
-    return time.perf_counter() - began
 
 
-async def test_a_notification_is_inserts_only_and_costs_the_same_at_any_history(
+async def test_a_notification_is_inserts_only_whatever_the_history(
     mongo: tuple[Any, Commands],
 ) -> None:
+    """Inserts only, so the cost does not grow with the history (no timing here: speed is
+    measured in bench/, never by tests)."""
     client, commands = mongo
-    # given an empty history and one of 3,000 notifications
-    empty, full = await _with_history(client, 0), await _with_history(client, HISTORY)
+    # given a history of 3,000 notifications
+    full = await _with_history(client, HISTORY)
     try:
-        # when notifications are made in each, alternately (the machine's load hits both)
+        # when a notification is made
         commands.on = True
         await _notify(full, _key())
         commands.on = False
-        times: dict[str, list[float]] = {"empty": [], "full": []}
-        for _ in range(15):
-            times["empty"].append(await _notify(empty, _key()))
-            times["full"].append(await _notify(full, _key()))
-        # then each is three inserts and nothing that reads the collection
+        # then it is three inserts and nothing that reads the collection
         assert commands.names == ["insert", "insert", "insert"]
-        # and it takes about as long with the history as without (a read of every stored
-        # notification took 10-20 times as long at this size)
-        empty_ms, full_ms = (statistics.median(t) * 1000 for t in times.values())
-        assert full_ms < 3 * empty_ms, (empty_ms, full_ms)
+        assert await full[store.NOTIFICATIONS].count_documents({}) == HISTORY + 1
     finally:
-        await client.drop_database(empty.name)
         await client.drop_database(full.name)
 
 
