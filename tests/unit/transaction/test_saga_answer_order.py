@@ -13,30 +13,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_provider_sagas import Provider, deposit, names, withdrawal
-from test_saga import NOW, Bank, transfer
+from test_saga import NOW, Bank, bank_with, transfer
 
 from contracts.provider import ProviderCommand
-from contracts.wallet import FreezeWallet
 from transaction_svc.domain import SagaState, react, saga_from_dict, saga_to_dict
 
-
-def _bank(a: int = 100, freeze_b: bool = False) -> Bank:
-    bank = Bank()
-    bank.open("A", a)
-    bank.open("B")
-    if freeze_b:
-        bank.handle(FreezeWallet(command_id="fz", wallet_id="B"))
-    return bank
-
-
 SCENARIOS: dict[str, tuple[Callable[[], Bank], Any]] = {
-    "deposit": (lambda: _bank(a=0), deposit()),
-    "deposit declined": (lambda: _bank(a=0), deposit("declined")),
-    "deposit credit refused": (lambda: _bank(a=0, freeze_b=True), deposit()),
-    "withdrawal": (lambda: _bank(a=100), withdrawal(amount=60)),
-    "withdrawal to a closed account": (lambda: _bank(a=100), withdrawal("closed", 60)),
-    "transfer": (lambda: _bank(a=100), transfer(30)),
-    "transfer reversed": (lambda: _bank(a=100, freeze_b=True), transfer(30)),
+    "deposit": (lambda: bank_with(a=0), deposit()),
+    "deposit declined": (lambda: bank_with(a=0), deposit("declined")),
+    "deposit credit refused": (lambda: bank_with(a=0, freeze_b=True), deposit()),
+    "withdrawal": (lambda: bank_with(a=100), withdrawal(amount=60)),
+    "withdrawal to a closed account": (lambda: bank_with(a=100), withdrawal("closed", 60)),
+    "transfer": (lambda: bank_with(a=100), transfer(30)),
+    "transfer reversed": (lambda: bank_with(a=100, freeze_b=True), transfer(30)),
 }
 
 
