@@ -1,7 +1,9 @@
 """Baselines measured in the same run as the load test, so results read as ratios.
 
 - raw aiokafka: idempotent produce of N small messages, then consume them back;
-- raw PostgreSQL: single-row UPDATEs (autocommit) from C concurrent connections.
+- raw PostgreSQL: single-row UPDATEs (autocommit) from C concurrent connections;
+- raw PostgreSQL inserts: N rows inserted ``batch`` at a time, one ``unnest`` statement
+  each (the shape of the command API's group-committed claims; bench.batch).
 """
 
 from __future__ import annotations
@@ -85,3 +87,24 @@ async def postgres_baseline(
     await pool.execute("DROP TABLE public.bench_rows")
     await pool.close()
     return {"updates_per_s": done / elapsed}
+
+
+async def postgres_insert_baseline(dsn: str, rows: int, batch: int = 1000) -> dict[str, float]:
+    """Rows per second inserted ``batch`` at a time by ``INSERT ... SELECT FROM unnest``
+    (autocommit, durable), each row a text id, a bigint and a 300-byte text."""
+    dsn = dsn.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    table = f"public.bench_inserts_{uuid.uuid4().hex[:8]}"
+    await conn.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, n bigint, body text)")
+    statement = await conn.prepare(
+        f"INSERT INTO {table} SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])"
+    )
+    payload = "x" * 300
+    started = time.perf_counter()
+    for at in range(0, rows, batch):
+        ids = [str(uuid.uuid4()) for _ in range(at, min(at + batch, rows))]
+        await statement.fetch(ids, list(range(len(ids))), [payload] * len(ids))
+    elapsed = time.perf_counter() - started
+    await conn.execute(f"DROP TABLE {table}")
+    await conn.close()
+    return {"inserts_per_s": rows / elapsed, "batch": batch}

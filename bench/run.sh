@@ -2,6 +2,7 @@
 # One reproducible benchmark run: a fresh stack of its own (ports +800, its own run
 # folder), the load generator, the verifier, then everything stopped again.
 #   bench/run.sh [loadgen options]      e.g. bench/run.sh --rate 500 --duration 60
+#   bench/run.sh batch [batch options]  e.g. bench/run.sh batch --batches 20 (bench/batch.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV="$(scripts/ensure-uv.sh)"
@@ -14,5 +15,7 @@ rm -rf "$PAYSTREAM_RUN_DIR"
 trap '"$UV" run python -m infra.local down --local >/dev/null; rm -rf "$PAYSTREAM_RUN_DIR"' EXIT
 "$UV" run python -m infra.local up --local
 eval "$("$UV" run python -m infra.local env)"
-"$UV" run python -m bench.loadgen "$@"
+MODULE=bench.loadgen
+if [ "${1:-}" = batch ]; then MODULE=bench.batch; shift; fi
+"$UV" run python -m "$MODULE" "$@"
 "$UV" run python -m wallet_svc.verify --wait 120
