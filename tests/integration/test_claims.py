@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from common.errors import Problem
 from transaction_svc import store
 
 pytestmark = pytest.mark.integration
@@ -80,3 +82,38 @@ async def test_a_bad_request_does_not_fail_the_others_of_its_batch(engine: Async
     assert all(isinstance(o, store.Claimed) and o.fresh for o in outcomes[:2] + outcomes[3:])
     assert await _count(engine, "transactions", owner) == 5
     assert await _count(engine, "idempotency", owner) == 5  # nothing of the bad one
+
+
+async def test_a_batch_of_transfers_is_claimed_together_each_with_its_own_outcome_in_order(
+    engine: AsyncEngine,
+) -> None:
+    # given a batch of 1,000 new keys, one key again with another body, one that breaks
+    # its row, and one whose extra record refuses it (a daily limit, say)
+    claims = store.Claims(engine)
+    owner = f"claims-{uuid.uuid4()}"
+
+    async def refuse(conn: AsyncConnection) -> None:
+        raise Problem(422, "limit_exceeded")
+
+    limited = dataclasses.replace(_request(owner, "limited", "h"), record=refuse)
+    requests = [_request(owner, f"n{i}", "h") for i in range(1000)] + [
+        _request(owner, "n7", "other"),
+        _request(owner, "bad", "h", currency="TOOLONG"),
+        limited,
+    ]
+    # when they are claimed as one batch
+    outcomes = await claims.claim_many(requests)
+    # then each has its own outcome, in order: the new keys claimed, the reused key a
+    # conflict, the broken and the refused ones their errors, with nothing of theirs kept
+    assert len(outcomes) == len(requests)
+    assert all(isinstance(o, store.Claimed) and o.fresh for o in outcomes[:1000])
+    reused = outcomes[1000]
+    assert isinstance(reused, store.Claimed) and not reused.fresh and not reused.same_body
+    assert isinstance(outcomes[1001], Exception) and not isinstance(outcomes[1001], Problem)
+    assert isinstance(outcomes[1002], Problem) and outcomes[1002].code == "limit_exceeded"
+    assert await _count(engine, "transactions", owner) == 1000
+    assert await _count(engine, "idempotency", owner) == 1000
+    # and the same batch again creates nothing: every key is a replay of the same body
+    again = await claims.claim_many(requests[:1000])
+    assert all(isinstance(o, store.Claimed) and not o.fresh and o.same_body for o in again)
+    assert await _count(engine, "transactions", owner) == 1000
