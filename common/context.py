@@ -10,7 +10,7 @@ import time
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from common.errors import PROBLEM, problem_body
+from common.errors import PROBLEM, problem_body, unhandled
 from common.logging import RequestInfo, current_request, log_access
 from common.metrics import observe_http
 from common.trace import child_traceparent
@@ -75,8 +75,9 @@ def route_template(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Every HTTP request of the FastAPI stack: takes ``X-Request-ID``/
     ``X-Correlation-ID``/``traceparent`` from the caller (or makes them), makes them the
-    logging context and echoes them back; answers an unhandled error with a 500 problem
-    (logged here, inside the request's context); counts, times and access-logs the
+    logging context and echoes them back; answers an unhandled error with a problem
+    (``common.errors.unhandled``: 503 for an outage, else 500; logged here, inside the
+    request's context); counts, times and access-logs the
     request by its route template."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
@@ -106,18 +107,21 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
+        except Exception as exc:
             log.exception("unhandled error")
             if begun:  # nothing else can be sent
                 raise
-            body = orjson.dumps(problem_body(500, "internal_error", None, scope["path"]))
+            problem = unhandled(exc)
+            body = orjson.dumps(problem_body(problem.status, problem.code, None, scope["path"]))
+            headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
             await send_wrapper(
                 {
                     "type": "http.response.start",
-                    "status": 500,
+                    "status": problem.status,
                     "headers": [
                         (b"content-type", PROBLEM.encode()),
                         (b"content-length", str(len(body)).encode()),
+                        *headers,
                     ],
                 }
             )

@@ -10,6 +10,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from common.outage import is_outage
 from common.responses import OrjsonResponse
 
 PROBLEM = "application/problem+json"
@@ -48,6 +49,15 @@ class Problem(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra
+
+
+def unhandled(exc: BaseException) -> Problem:
+    """The answer to an error no handler took: a lost store or Kafka is no fault of the
+    request, so 503 with Retry-After (the client tries again); anything else a 500 that
+    shows nothing of the error (it is logged)."""
+    if is_outage(exc):
+        return Problem(503, "dependency_unavailable", headers={"Retry-After": "1"})
+    return Problem(500, "internal_error")
 
 
 def problem_body(

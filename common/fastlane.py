@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.body import DEFAULT_BODY_LIMIT, JSON, check_url, read_body, read_json
 from common.context import ServedRequest, scope_headers
-from common.errors import PROBLEM, Problem, problem_body
+from common.errors import PROBLEM, Problem, problem_body, unhandled
 
 log = logging.getLogger("paystream.errors")
 
@@ -183,9 +183,9 @@ class FastLane:
                 response = await route.handler(request)
             except Problem as exc:
                 response = problem_of(exc, path)
-            except Exception:
+            except Exception as exc:
                 log.exception("unhandled error")
-                response = problem_of(Problem(500, "internal_error"), path)
+                response = problem_of(unhandled(exc), path)
             status = response.status
             await send(
                 {

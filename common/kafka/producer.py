@@ -1,4 +1,5 @@
-"""Kafka producers: idempotent by default, transactional when given a transactional id."""
+"""Kafka producers: acks=all, transactional (and so idempotent) when given a transactional
+id."""
 
 from __future__ import annotations
 
@@ -19,15 +20,22 @@ def make_producer(
     transactional_id: str | None = None,
     linger_ms: int = 5,
 ) -> AIOKafkaProducer:
-    """An idempotent producer (acks=all, no duplicates on retry).
+    """A producer with acks=all that keeps each partition's order (aiokafka sends one
+    request at a time per broker, its partitions muted until it is answered).
 
-    With ``transactional_id`` it is a transactional producer: one id per input partition
-    fences a zombie that still holds that partition after a rebalance or a crash.
+    Without ``transactional_id`` it is not idempotent: after a broker restart aiokafka's
+    idempotent producer can fail every send with ``OutOfOrderSequenceNumber`` until the
+    process restarts (its sender ends and takes no new producer id; aio-libs/aiokafka
+    #1017), while a retry's duplicate is harmless here: every message carries an id
+    derived from what it is about, and every consumer ignores one it has seen
+    (docs/architecture.md). With ``transactional_id`` it is a transactional producer:
+    one id per input partition fences a zombie that still holds that partition after a
+    rebalance or a crash; the decider makes it anew after a failed batch.
     """
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
-        enable_idempotence=True,
+        enable_idempotence=transactional_id is not None,
         acks="all",
         linger_ms=linger_ms,
         transactional_id=transactional_id,

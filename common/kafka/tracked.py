@@ -39,15 +39,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import IllegalStateError, KafkaError
-from pymongo.errors import ConnectionFailure
-from sqlalchemy.exc import DBAPIError
+from aiokafka.errors import IllegalStateError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from common.kafka.consumer import make_consumer, record_context, report_lag
 from common.kafka.headers import dead_letter_headers
 from common.kafka.replay import as_origin, is_replay, replayed_for
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
+from common.outage import is_outage
 from common.settings import Settings
 from common.topics import dlq, replay
 
@@ -112,28 +111,6 @@ class BatchHandler(Protocol[T, U_contra]):
         """Apply ``batch`` (in partition order) inside ``unit``; optionally return what
         to do once the unit has committed (publish notices)."""
         ...
-
-
-# SQLSTATE classes of a lost or refused database connection: 08 connection exception,
-# 57 operator intervention (the server shutting down, or not accepting connections yet)
-OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "57"})
-
-
-def is_outage(exc: BaseException) -> bool:
-    """A lost connection (to the store or to Kafka), seen through wrapping exceptions;
-    for Mongo, pymongo's ``ConnectionFailure`` (also its timeouts choosing a server)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError | KafkaError | ConnectionFailure) or (
-            isinstance(seen, DBAPIError)
-            and (
-                seen.connection_invalidated
-                or str(getattr(seen.orig, "sqlstate", ""))[:2] in OUTAGE_SQLSTATE_CLASSES
-            )
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from common.db import LOG_DERIVED, make_engine
-from common.kafka.tracked import is_outage
+from common.outage import is_outage
 from common.migrate import current_head, upgrade_service
 from common.settings import Settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
 from common.app import build_app
 from common.errors import PROBLEM, Problem
@@ -38,6 +39,11 @@ def make_client(checks: dict | None = None) -> TestClient:  # type: ignore[type-
     async def boom() -> None:
         raise RuntimeError("secret internals")
 
+    @app.get("/store-down")
+    async def store_down() -> None:
+        lost = ConnectionRefusedError("connect to 10.0.0.5:5432 refused")
+        raise DBAPIError("SELECT 1", None, lost, connection_invalidated=True)
+
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -62,6 +68,13 @@ def test_unhandled_error_is_a_500_problem_without_internals() -> None:
     resp = make_client().get("/boom")
     assert resp.status_code == 500
     assert "secret internals" not in resp.text and resp.json()["code"] == "internal_error"
+
+
+def test_a_lost_database_is_a_503_problem_with_retry_after() -> None:
+    resp = make_client().get("/store-down")
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+    assert resp.headers["content-type"] == PROBLEM
+    assert resp.json()["code"] == "dependency_unavailable" and "10.0.0.5" not in resp.text
 
 
 def test_request_id_and_traceparent_are_propagated() -> None:

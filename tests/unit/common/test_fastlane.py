@@ -6,6 +6,7 @@ import logging
 
 import orjson
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
@@ -21,6 +22,8 @@ async def echo(request: FastRequest) -> FastResponse:
     body = await request.body()
     if body == b"boom":
         raise RuntimeError("unexpected")
+    if body == b"down":
+        raise RuntimeError("append failed") from KafkaConnectionError()
     if body == b"nope":
         raise Problem(409, "conflict_here", "not like this", {"Retry-After": "3"}, hint="x")
     return json_response(
@@ -105,3 +108,10 @@ def test_nul_in_the_query_is_a_422_in_the_lane_too() -> None:
     r = make_client().post("/things?note=a%00b", content=b"hello")
     assert (r.status_code, r.json()["code"]) == (422, "validation_error")
     assert r.json()["errors"][0]["loc"] == ["query", "note"]
+
+
+def test_a_lost_store_or_kafka_is_a_503_problem_with_retry_after() -> None:
+    r = make_client().post("/things", content=b"down")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["code"] == "dependency_unavailable"
+    assert "append failed" not in r.text

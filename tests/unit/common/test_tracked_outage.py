@@ -7,7 +7,7 @@ from aiokafka.errors import KafkaConnectionError, RequestTimedOutError
 from pymongo.errors import AutoReconnect, DuplicateKeyError, ServerSelectionTimeoutError
 from sqlalchemy.exc import DBAPIError
 
-from common.kafka.tracked import is_outage
+from common.outage import is_outage
 
 
 class _DriverError(Exception):
