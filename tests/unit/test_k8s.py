@@ -47,7 +47,8 @@ ONE_INSTANCE = {"audit_svc"}  # the one writer of the audit log's hash chain
 @cache
 def rendered(kustomization: str) -> tuple[dict[str, Any], ...]:
     kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is missing (Debian/apt package kubectl): it renders kustomize"
+    # kubectl comes with the machine image (the google-cloud-sdk kubectl package)
+    assert kubectl, "kubectl is missing: it renders the kustomizations"
     out = subprocess.run(
         [kubectl, "kustomize", str(K8S / kustomization)],
         capture_output=True,
