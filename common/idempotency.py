@@ -9,6 +9,7 @@ and a fast-lane handler validates a request's headers through the same model
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Annotated
 
 import orjson
@@ -58,9 +59,12 @@ class WriteHeaders(_Headers):
 
 def request_hash(body: BaseModel) -> str:
     """What tells a retry (same key, same body) from a reuse of the key with another body."""
-    return hashlib.sha256(
-        orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    ).hexdigest()
+    data = body.model_dump(mode="json")
+    try:
+        raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # free-form JSON orjson does not encode (an integer past 64 bits)
+        raw = json.dumps(data, sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()
 
 
 def key_reused() -> Problem:

@@ -285,16 +285,25 @@ def owned_wallet(
         raise Problem(422, "currency_mismatch", f"wallet {wallet_id} holds {wallet.currency}")
 
 
+def transfer_wallets(
+    wallets: dict[str, WalletEntry], principal: Principal, body: TransferCreate
+) -> WalletEntry:
+    """The payee's wallet, once the source is the caller's own in the transfer's currency
+    and the payee's exists (``wallets``: what the directory knows of both)."""
+    owned_wallet(wallets, principal, str(body.from_wallet_id), body.currency)
+    dest = wallets.get(str(body.to_wallet_id))
+    if dest is None:
+        raise _not_found(str(body.to_wallet_id))
+    return dest
+
+
 async def build_transfer(
     state: TransactionApp, caller: Caller, body: TransferCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any, Record | None]:
     principal = caller.principal
     src, dst = str(body.from_wallet_id), str(body.to_wallet_id)
     wallets = await state.directory.get(state.engine, [src, dst], caller.authorization)
-    owned_wallet(wallets, principal, src, body.currency)
-    dest = wallets.get(dst)
-    if dest is None:
-        raise _not_found(dst)
+    dest = transfer_wallets(wallets, principal, body)
     conversion: dict[str, Any] = {}
     record: Record | None = None
     if body.quote_id is not None:  # a conversion (docs/fx.md)

@@ -28,6 +28,7 @@ from transaction_svc.api import (
     caller_of,
     prepare,
     restarted,
+    transfer_wallets,
     visible,
 )
 from transaction_svc.batch import ItemOutcome, batch_id_of, link, present, read_item, refused
@@ -67,12 +68,15 @@ async def _prepared(
         else:
             read.append((index, *item))
     wallets = {str(w) for _, _, t in read for w in (t.from_wallet_id, t.to_wallet_id)}
-    await state.directory.get(state.engine, sorted(wallets), caller.authorization)  # cached
+    known = await state.directory.get(state.engine, sorted(wallets), caller.authorization)
     terms = await _terms(state, caller, [t for _, _, t in read])
     ready: list[tuple[int, Prepared]] = []
     for index, key, transfer in read:
         try:
             TRANSFERS.check(transfer)
+            # the wallets' checks first, on what the directory answered for the whole
+            # batch: an unknown wallet is not asked of wallet_svc again for each item
+            transfer_wallets(known, caller.principal, transfer)
             found = terms[transfer.currency]
             prepared = await prepare(state, caller, transfer, key, build_transfer, now, found)
         except Problem as problem:
