@@ -275,13 +275,20 @@ def check_log(msgs: list[Msg], problems: list[str]) -> dict[str, int]:
 
 
 def check_sagas(msgs: list[Msg], problems: list[str]) -> int:
-    """Invariant 4; returns the number of sagas started."""
+    """Invariant 4: each saga started has one terminal event; returns the number of
+    sagas started. A record that repeats an event id is that event again (a retried send
+    or a replayed saga batch writes one; every consumer ignores it), counted once, as
+    the payment and fee checks count."""
     started: set[str] = set()
     ends: Counter[str] = Counter()
+    seen: set[str] = set()
     for m in msgs:
         event = m.message
-        if not isinstance(event, TransactionEvent):
+        if m.envelope is None or not isinstance(event, TransactionEvent):
             continue  # not a transaction event as the contract declares it
+        if m.envelope.event_id in seen:
+            continue
+        seen.add(m.envelope.event_id)
         kind, tid = type(event).__name__, event.transaction_id
         if kind in SAGA_STARTS:
             started.add(tid)
