@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from common.db import LOG_DERIVED, make_engine
-from common.outage import is_outage
 from common.migrate import current_head, upgrade_service
+from common.outage import is_outage
 from common.settings import Settings
 
 pytestmark = pytest.mark.integration
