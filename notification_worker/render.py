@@ -37,11 +37,15 @@ def duration(seconds: int) -> str:
 
 @cache
 def environment() -> Environment:
+    """One environment per process; templates are compiled once and never re-checked
+    (``auto_reload=False``: the files change only with a release, and the check was a
+    ``stat`` per template per render)."""
     env = Environment(
         loader=PackageLoader("notification_worker", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
+        auto_reload=False,
     )
     env.filters["money"] = money
     env.filters["duration"] = duration
@@ -57,16 +61,21 @@ class Rendered:
     html: str | None = None
 
 
+@cache
 def channels_of(kind: str) -> frozenset[str]:
-    """The channels ``kind`` has templates for."""
+    """The channels ``kind`` has templates for (listing them walks the folder: once)."""
     names = set(environment().list_templates())
     return frozenset(c for c in ("email", "sms", "push") if f"{kind}/{c}.txt.j2" in names)
+
+
+def subject(kind: str, context: dict[str, Any]) -> str:
+    """The title of the notification ``kind`` (the mail's subject, the history's title)."""
+    return environment().get_template(f"{kind}/subject.txt.j2").render(context).strip()
 
 
 def render(kind: str, channel: str, context: dict[str, Any]) -> Rendered:
     """The notification ``kind`` for ``channel``, filled from ``context``."""
     env = environment()
-    subject = env.get_template(f"{kind}/subject.txt.j2").render(context).strip()
     text = env.get_template(f"{kind}/{channel}.txt.j2").render(context).strip() + "\n"
     html = env.get_template(f"{kind}/email.html.j2").render(context) if channel == "email" else None
-    return Rendered(subject, text, html)
+    return Rendered(subject(kind, context), text, html)
