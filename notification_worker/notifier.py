@@ -4,21 +4,26 @@ notifications and delivers them.
 Per batch: projections first (``UserRegistered`` -> who a user is, ``WalletOpened`` ->
 who owns a wallet; a miss is asked of its owner service, ``recipients``), then each
 event's intents (``catalogue``; one per event, kind and recipient, so an event
-redelivered within the batch is made once), up to ``CONCURRENCY`` at a time, each on the
-channels the recipient's preferences allow. A delivery is claimed under the unique index
-on (event, kind, channel, user), tried up to ``delivery_attempts`` times with
-exponential backoff, and settled as sent or failed; then its outcome is published on
-``notification-events`` (once: a ``published`` flag, and an event id derived from the
+redelivered within the batch is made once), each on the channels the recipient's
+preferences allow; the batch's recipients and preferences are read once for all of it.
+Its deliveries are claimed together, in one insert under the unique index on (event,
+kind, channel, user), then made up to ``CONCURRENCY`` at a time, each tried up to
+``delivery_attempts`` times with exponential backoff and settled as sent or failed (the
+outcomes written ``outcomes.WRITE_EVERY`` to an insert); then the outcomes are published
+on ``notification-events`` (once: a published mark, and an event id derived from the
 notification). A redelivered event finds its notifications settled and sends nothing
-again. Each step is an insert (``store``: claim, outcome, published mark), so what a
-notification costs FerretDB does not grow with the history.
+again. Each step is an insert (``store``: claims, outcomes, published marks), so what a
+notification costs FerretDB does not grow with the history, and a few commands serve a
+whole batch.
 
 A delivery the provider kept refusing fails the batch after everything else in it was
 done: the runtime retries (settled deliveries are skipped), splits the batch, and
 dead-letters the event whose delivery failed. A lost connection (SMTP, user_svc, Mongo,
-Kafka) is an outage: the runtime retries until it passes, and the delivery stays pending.
-Only the very moment between a provider's acceptance and the settle can send twice
-(after a crash); the mail's Message-ID is the same both times.
+Kafka) is an outage: the outcomes of what ended are written and published, the runtime
+retries until it passes, and the delivery stays pending. Only a crash between a
+provider's acceptance and the write of the outcome can send a message twice: at most the
+deliveries of the batch whose outcomes were still waiting for their write
+(``outcomes``); the mail's Message-ID is the same both times.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from common.kafka.headers import message_type, traceparent_of
 from common.kafka.mongo_offsets import MongoDocument
-from common.kafka.producer import send_envelope
+from common.kafka.producer import queue_envelope
 from common.kafka.tracked import AfterCommit, Tracked
 from common.metrics import NOTIFICATIONS
 from common.topics import (
@@ -55,9 +60,10 @@ from notification_worker import store
 from notification_worker.catalogue import Intent, intents
 from notification_worker.channels import Channel, ProviderRefused, Recipient
 from notification_worker.links import LinkUnavailable, UserSvcLinks
+from notification_worker.outcomes import Outcomes
 from notification_worker.preferences import channels_for
 from notification_worker.recipients import Recipients
-from notification_worker.render import channels_of, render
+from notification_worker.render import channels_of, render, subject
 from notification_worker.settings import NotificationSettings
 
 log = logging.getLogger("paystream.notifier")
@@ -97,6 +103,19 @@ class Incoming:
     traceparent: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification of a batch: what it tells whom on which channel, its claim."""
+
+    item: Incoming
+    intent: Intent
+    channel: str
+    to: Recipient
+    context: dict[str, Any]
+    key: dict[str, str]  # the claim's unique key (store.KEY)
+    fields: dict[str, Any]  # the claim's other fields
+
+
 class DeliveryFailed(Exception):
     """A provider kept refusing a delivery: the event goes to the DLQ."""
 
@@ -134,16 +153,37 @@ class Notifier:
         incoming = [t.value for t in batch if t.value is not None]
         for item in incoming:
             await self._project(unit, item.event)
-        # One notification per (event, kind, recipient) of the batch, made concurrently:
-        # a redelivered event in the same batch is made once (its claims would race),
-        # and different notifications have no order among them.
+        # One notification per (event, kind, recipient) of the batch: a redelivered event
+        # in the same batch is made once (its claims would meet in one insert).
         todo: dict[tuple[str, str, str | None, str | None], tuple[Incoming, Intent]] = {}
         for item in incoming:
             for intent in intents(item.topic, item.event):
                 key = (item.envelope.event_id, intent.kind, intent.user_id, intent.wallet_id)
                 todo.setdefault(key, (item, intent))
-        results = await asyncio.gather(*(self._bounded(unit, i, n) for i, n in todo.values()))
-        failed = [f for r in results for f in r]
+        deliveries = await self._planned(unit, list(todo.values()))
+        docs = await store.claim_many(unit, [(d.key, d.fields) for d in deliveries])
+        # the pending ones delivered concurrently (no order among them), their outcomes
+        # written a few at a time (``outcomes``); an outage leaves its delivery pending
+        # and fails the batch once the others ended and what was settled is published
+        pending = [i for i, doc in enumerate(docs) if doc["status"] == store.PENDING]
+        outcomes = Outcomes(unit, len(pending))
+        ended = await asyncio.gather(
+            *(self._bounded(outcomes, docs[i], deliveries[i]) for i in pending),
+            return_exceptions=True,
+        )
+        outage: BaseException | None = None
+        for i, result in zip(pending, ended, strict=True):
+            if isinstance(result, BaseException):
+                outage = outage or result
+            else:
+                docs[i] = result
+        settled = [(doc, d) for doc, d in zip(docs, deliveries, strict=True)
+                   if doc["status"] != store.PENDING]  # fmt: skip
+        await self._publish(unit, [(doc, d.item) for doc, d in settled if not doc["published"]])
+        if outage is not None:
+            raise outage
+        failed = [f"{d.intent.kind} by {d.channel}: {doc.get('error')}"
+                  for doc, d in settled if doc.get("dead_letter")]  # fmt: skip
         if failed:
             raise DeliveryFailed("; ".join(failed))
         return None
@@ -154,48 +194,58 @@ class Notifier:
         elif isinstance(event, WalletOpened):
             await store.remember_wallet(db, event.wallet_id, event.owner_id)
 
-    async def _bounded(self, db: store.Db, item: Incoming, intent: Intent) -> list[str]:
-        async with self._slots:
-            return await self._notify(db, item, intent)
-
-    async def _notify(self, db: store.Db, item: Incoming, intent: Intent) -> list[str]:
-        """Deliver ``intent`` on each allowed channel; the failures that dead-letter it."""
-        user_id = intent.user_id
-        if user_id is None and intent.wallet_id is not None:
-            user_id = await self.recipients.owner_of(db, intent.wallet_id)
-        to = await self.recipients.contact(db, user_id) if user_id else None
-        if user_id is None or to is None:  # its owner service does not know it either
-            extra = {"kind": intent.kind, "event_id": item.envelope.event_id}
-            log.warning("recipient unknown; notification skipped", extra=extra)
-            return []
-        wanted = channels_for(intent.category, await store.stored_preferences(db, user_id))
-        failures = []
-        for channel in [c for c in wanted if c in channels_of(intent.kind)]:
+    async def _planned(
+        self, db: store.Db, todo: Sequence[tuple[Incoming, Intent]]
+    ) -> list[Delivery]:
+        """Each notification of ``todo`` on each channel its recipient's preferences allow;
+        the recipients and their preferences read once for the whole batch."""
+        owners = await self.recipients.owners_of(
+            db, {n.wallet_id for _, n in todo if n.user_id is None and n.wallet_id is not None}
+        )
+        user_ids = [n.user_id or owners.get(n.wallet_id or "") for _, n in todo]
+        contacts = await self.recipients.contacts(db, {u for u in user_ids if u})
+        stored = await store.stored_preferences_of(db, contacts.keys())
+        planned: dict[tuple[str, ...], Delivery] = {}
+        for (item, intent), user_id in zip(todo, user_ids, strict=True):
+            to = contacts.get(user_id) if user_id else None
+            if user_id is None or to is None:  # its owner service does not know it either
+                extra = {"kind": intent.kind, "event_id": item.envelope.event_id}
+                log.warning("recipient unknown; notification skipped", extra=extra)
+                continue
             context = {**intent.context, "full_name": to.full_name, "email": to.email,
                        "category": intent.category}  # fmt: skip
-            key = {"event_id": item.envelope.event_id, "kind": intent.kind,
-                   "channel": channel, "user_id": user_id}  # fmt: skip
-            title = render(intent.kind, channel, {**context, "link": ""}).subject
-            doc = await store.claim(db, key, {"category": intent.category, "title": title})
-            if doc["status"] == store.PENDING:
-                doc = await self._deliver(db, doc, intent, channel, to, context)
-            if not doc["published"]:
-                await self._publish(doc, item)
-                await store.mark_published(db, doc["_id"])
-            if doc["status"] == store.FAILED and doc.get("dead_letter"):
-                failures.append(f"{intent.kind} by {channel}: {doc.get('error')}")
-        return failures
+            title = subject(intent.kind, {**context, "link": ""})
+            for channel in channels_for(intent.category, stored.get(user_id)):
+                if channel not in channels_of(intent.kind):
+                    continue
+                key = {"event_id": item.envelope.event_id, "kind": intent.kind,
+                       "channel": channel, "user_id": user_id}  # fmt: skip
+                fields = {"category": intent.category, "title": title}
+                delivery = Delivery(item, intent, channel, to, context, key, fields)
+                planned.setdefault(tuple(key.values()), delivery)  # one claim per key
+        return list(planned.values())
 
-    async def _deliver(
-        self, db: store.Db, doc: MongoDocument, intent: Intent, channel: str, to: Recipient,
-        context: dict[str, Any],
-    ) -> MongoDocument:  # fmt: skip
+    async def _bounded(
+        self, outcomes: Outcomes, doc: MongoDocument, delivery: Delivery
+    ) -> MongoDocument:
+        """Deliver ``doc`` (pending) within the batch's bound; ``doc`` settled."""
+        try:
+            async with self._slots:
+                outcome = await self._deliver(doc, delivery)
+        except BaseException:
+            await outcomes.left_pending()
+            raise
+        return await outcomes.settle(doc, outcome)
+
+    async def _deliver(self, doc: MongoDocument, d: Delivery) -> MongoDocument:
+        """Send ``doc`` on its channel, retrying refusals; how it ended (``store.outcome``)."""
+        intent, channel, context = d.intent, d.channel, d.context
         if intent.link_request is not None:
             try:
                 context = {**context, "link": await self.links.link(intent.link_request)}
             except LinkUnavailable:
                 NOTIFICATIONS.labels(channel, intent.kind, "link_unavailable").inc()
-                return await store.settle(db, doc, store.FAILED, 0, "link_unavailable")
+                return store.outcome(doc, store.FAILED, 0, "link_unavailable")
         message = render(intent.kind, channel, context)
         tries = 0
         try:
@@ -207,16 +257,29 @@ class Notifier:
             ):
                 with attempt:
                     tries += 1
-                    await self.channels[channel].send(doc["_id"], to, message)
+                    await self.channels[channel].send(doc["_id"], d.to, message)
         except ProviderRefused as exc:
             log.warning("delivery failed", extra={"notification_id": doc["_id"],
                         "channel": channel, "attempts": tries, "error": str(exc)})  # fmt: skip
             NOTIFICATIONS.labels(channel, intent.kind, "failed").inc()
-            return await store.settle(db, doc, store.FAILED, tries, str(exc), dead_letter=True)
+            return store.outcome(doc, store.FAILED, tries, str(exc), dead_letter=True)
         NOTIFICATIONS.labels(channel, intent.kind, "sent").inc()
-        return await store.settle(db, doc, store.SENT, tries)
+        return store.outcome(doc, store.SENT, tries)
 
-    async def _publish(self, doc: MongoDocument, item: Incoming) -> None:
+    async def _publish(
+        self, db: store.Db, settled: Sequence[tuple[MongoDocument, Incoming]]
+    ) -> None:
+        """Put the outcomes of ``settled`` on ``notification-events`` (every send awaited
+        together), then mark them published in one insert."""
+        if not settled:
+            return
+        sent = [await queue_envelope(self.producer, NOTIFICATION_EVENTS,
+                                     self._envelope(doc, item), item.traceparent)
+                for doc, item in settled]  # fmt: skip
+        await asyncio.gather(*sent)
+        await store.mark_published(db, [doc["_id"] for doc, _ in settled])
+
+    def _envelope(self, doc: MongoDocument, item: Incoming) -> Envelope:
         common = {"notification_id": doc["_id"], "user_id": doc["user_id"], "kind": doc["kind"],
                   "category": doc["category"], "channel": doc["channel"],
                   "cause_event_id": doc["event_id"]}  # fmt: skip
@@ -225,10 +288,9 @@ class Notifier:
             if doc["status"] == store.SENT
             else NotificationFailed(**common, reason=str(doc.get("error")))
         )
-        envelope = Envelope.of(
+        return Envelope.of(
             message, key=doc["user_id"], producer=self.settings.service_name,
             event_id=str(uuid.uuid5(OUTCOME_IDS, f"{doc['_id']}:{doc['status']}")),
             correlation_id=item.envelope.correlation_id or item.envelope.event_id,
             causation_id=item.envelope.event_id,
         )  # fmt: skip
-        await send_envelope(self.producer, NOTIFICATION_EVENTS, envelope, item.traceparent)

@@ -9,23 +9,25 @@ user); projections are upserts keyed by their id.
 
 A notification's life is three inserts and no update: its claim in ``notifications``,
 its outcome in ``notification_outcomes`` and, once that is on ``notification-events``, a
-mark in ``notification_published`` (both keyed by the notification's id). FerretDB v1.24's
-SQLite backend answers every find or update, even one by ``_id``, by reading the whole
-collection (it filters ``_id`` with an expression its ``_id`` index does not match), while
-an insert is checked under the unique indexes in log time: so the worker's cost per
-notification does not grow with the history. Only a redelivery looks anything up. Readers
-see a notification with its outcome (``with_outcomes``); a claim without one is pending.
+mark in ``notification_published`` (both keyed by the notification's id), each written
+with many others in one ``insert_many`` (unordered: a document the unique index refuses,
+stored before, does not stop the others). FerretDB v1.24's SQLite backend answers every
+find or update, even one by ``_id``, by reading the whole collection (it filters ``_id``
+with an expression its ``_id`` index does not match), while an insert is checked under the
+unique indexes in log time: so the worker's cost per notification does not grow with the
+history. Only a redelivery looks anything up. Readers see a notification with its outcome
+(``with_outcomes``); a claim without one is pending.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from common.kafka.mongo_offsets import MongoDocument
 from contracts.ids import uuid7
@@ -65,13 +67,19 @@ async def remember_wallet(db: Db, wallet_id: str, owner_id: str) -> None:
     await db[WALLETS].update_one({"_id": wallet_id}, {"$set": {"owner_id": owner_id}}, upsert=True)
 
 
-async def user(db: Db, user_id: str) -> MongoDocument | None:
-    return await db[USERS].find_one({"_id": user_id})
+async def users(db: Db, user_ids: Collection[str]) -> dict[str, MongoDocument]:
+    """The projected users of ``user_ids`` that are known, by id (one read for all)."""
+    if not user_ids:
+        return {}
+    return {doc["_id"]: doc async for doc in db[USERS].find({"_id": {"$in": list(user_ids)}})}
 
 
-async def wallet_owner(db: Db, wallet_id: str) -> str | None:
-    doc = await db[WALLETS].find_one({"_id": wallet_id})
-    return str(doc["owner_id"]) if doc else None
+async def wallet_owners(db: Db, wallet_ids: Collection[str]) -> dict[str, str]:
+    """The owner of each of ``wallet_ids`` that is projected, by wallet (one read)."""
+    if not wallet_ids:
+        return {}
+    query = {"_id": {"$in": list(wallet_ids)}}
+    return {doc["_id"]: str(doc["owner_id"]) async for doc in db[WALLETS].find(query)}
 
 
 def switch_id(user_id: str, category: str, channel: str) -> str:
@@ -80,10 +88,22 @@ def switch_id(user_id: str, category: str, channel: str) -> str:
 
 async def stored_preferences(db: Db, user_id: str) -> dict[str, dict[str, bool]]:
     """The switches ``user_id`` changed, by category and channel."""
-    ids = [switch_id(user_id, cat, ch) for cat, chs in CATEGORIES.items() for ch in chs]
-    stored: dict[str, dict[str, bool]] = {}
+    return (await stored_preferences_of(db, [user_id])).get(user_id, {})
+
+
+async def stored_preferences_of(
+    db: Db, user_ids: Collection[str]
+) -> dict[str, dict[str, dict[str, bool]]]:
+    """The switches each of ``user_ids`` changed, by user, category and channel (one read
+    for all: FerretDB reads the whole collection for any find, so one per batch)."""
+    ids = [switch_id(u, cat, ch) for u in user_ids for cat, chs in CATEGORIES.items()
+           for ch in chs]  # fmt: skip
+    stored: dict[str, dict[str, dict[str, bool]]] = {}
+    if not ids:
+        return stored
     async for doc in db[SWITCHES].find({"_id": {"$in": ids}}):
-        stored.setdefault(doc["category"], {})[doc["channel"]] = bool(doc["on"])
+        mine = stored.setdefault(doc["user_id"], {})
+        mine.setdefault(doc["category"], {})[doc["channel"]] = bool(doc["on"])
     return stored
 
 
@@ -116,43 +136,79 @@ async def save_switches(db: Db, user_id: str, change: dict[str, dict[str, bool]]
         await db[SWITCHES].bulk_write(writes, ordered=False)
 
 
-async def claim(db: Db, key: dict[str, str], fields: dict[str, Any]) -> MongoDocument:
-    """The notification of ``key`` (event_id, kind, channel, user_id) with its outcome: a
-    new pending one, or the stored one when the insert meets it under the unique index (a
-    redelivery, the only time it is looked up)."""
-    doc = {"_id": str(uuid7()), **key, **fields, "read_at": None,
-           "created_at": datetime.now(UTC)}  # fmt: skip
+KEY = ("event_id", "kind", "channel", "user_id")  # the unique claim of a notification
+Claim = tuple[dict[str, str], dict[str, Any]]  # its key (KEY's fields), its other fields
+
+
+async def _insert_new(collection: Any, docs: Sequence[MongoDocument]) -> list[int]:
+    """Insert ``docs`` in one command; the indexes of those a unique index refused (stored
+    before). Any other error is raised."""
+    if not docs:
+        return []
     try:
-        await db[NOTIFICATIONS].insert_one(doc)
-    except DuplicateKeyError:
-        found = await db[NOTIFICATIONS].find_one(key)
-        assert found is not None
-        [stored] = await with_outcomes(db, [found])
-        published = await db[PUBLISHED].find_one({"_id": found["_id"]})
-        return {**stored, "published": stored["published"] or published is not None}
-    return {**doc, "status": PENDING, "attempts": 0, "published": False}
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if exc.details.get("writeConcernErrors") or any(e.get("code") != 11000 for e in errors):
+            raise
+        return sorted(e["index"] for e in errors)
+    return []
 
 
-async def settle(db: Db, doc: MongoDocument, status: str, attempts: int,
-                 error: str | None = None, dead_letter: bool = False) -> MongoDocument:  # fmt: skip
-    """Record how the delivery of ``doc`` ended (sent or failed; ``dead_letter``: its event
-    goes to the DLQ, on every replay too): its outcome, written once (a second settle of the
-    same notification keeps the first)."""
-    outcome = {"_id": doc["_id"], "status": status, "attempts": attempts, "error": error,
-               "dead_letter": dead_letter, "settled_at": datetime.now(UTC)}  # fmt: skip
-    try:
-        await db[OUTCOMES].insert_one(outcome)
-    except DuplicateKeyError:
-        stored = await db[OUTCOMES].find_one({"_id": doc["_id"]})
-        assert stored is not None
-        outcome = stored
-    return {**doc, **outcome, "_id": doc["_id"]}
+async def claim_many(db: Db, claims: Sequence[Claim]) -> list[MongoDocument]:
+    """The notification of each claim's key with its outcome, in order: a new pending one,
+    or the stored one where the insert met it under the unique index (a redelivery, the
+    only time they are looked up). One insert for all of them."""
+    now = datetime.now(UTC)
+    docs = [{"_id": str(uuid7()), **key, **fields, "read_at": None, "created_at": now}
+            for key, fields in claims]  # fmt: skip
+    met = await _insert_new(db[NOTIFICATIONS], docs)
+    result = [{**doc, "status": PENDING, "attempts": 0, "published": False} for doc in docs]
+    if met:
+        found = await db[NOTIFICATIONS].find({"$or": [claims[i][0] for i in met]}).to_list()
+        stored = await with_outcomes(db, found)
+        query = {"_id": {"$in": [doc["_id"] for doc in stored]}}
+        published = {doc["_id"] async for doc in db[PUBLISHED].find(query, {"_id": 1})}
+        by_key = {
+            tuple(doc[f] for f in KEY): {
+                **doc,
+                "published": doc["published"] or doc["_id"] in published,
+            }
+            for doc in stored
+        }
+        for i in met:
+            result[i] = by_key[tuple(claims[i][0][f] for f in KEY)]
+    return result
 
 
-async def mark_published(db: Db, notification_id: str) -> None:
-    """Its outcome is on ``notification-events``: a replay does not publish it again."""
-    with suppress(DuplicateKeyError):  # published and marked before
-        await db[PUBLISHED].insert_one({"_id": notification_id})
+def outcome(doc: MongoDocument, status: str, attempts: int, error: str | None = None,
+            dead_letter: bool = False) -> MongoDocument:  # fmt: skip
+    """How the delivery of ``doc`` ended (sent or failed; ``dead_letter``: its event goes
+    to the DLQ, on every replay too), to be written by ``settle_many``."""
+    return {"_id": doc["_id"], "status": status, "attempts": attempts, "error": error,
+            "dead_letter": dead_letter, "settled_at": datetime.now(UTC)}  # fmt: skip
+
+
+async def settle_many(
+    db: Db, docs: Sequence[MongoDocument], outcomes: Sequence[MongoDocument]
+) -> list[MongoDocument]:
+    """Record the outcome of each of ``docs`` (one insert for all), written once: where one
+    was stored before (a second settle of the same notification), the first is kept. The
+    notifications with their outcome, in order."""
+    met = await _insert_new(db[OUTCOMES], outcomes)
+    kept = list(outcomes)
+    if met:
+        query = {"_id": {"$in": [outcomes[i]["_id"] for i in met]}}
+        stored = {doc["_id"]: doc async for doc in db[OUTCOMES].find(query)}
+        for i in met:
+            kept[i] = stored[outcomes[i]["_id"]]
+    return [{**doc, **o, "_id": doc["_id"]} for doc, o in zip(docs, kept, strict=True)]
+
+
+async def mark_published(db: Db, notification_ids: Sequence[str]) -> None:
+    """Their outcomes are on ``notification-events``: a replay does not publish them
+    again (one insert; a mark stored before is kept)."""
+    await _insert_new(db[PUBLISHED], [{"_id": i} for i in notification_ids])
 
 
 async def with_outcomes(db: Db, docs: list[MongoDocument]) -> list[MongoDocument]:

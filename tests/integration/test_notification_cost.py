@@ -1,7 +1,8 @@
-"""What one notification costs FerretDB does not grow with the history: its claim, outcome
-and published mark are inserts (FerretDB v1.24's SQLite backend reads the whole
-collection for any find or update, even by ``_id``; an insert is checked under the unique
-indexes), and a redelivery still finds it settled and published."""
+"""What notifications cost FerretDB does not grow with the history: their claims, outcomes
+and published marks are inserts, one command each for many notifications (FerretDB v1.24's
+SQLite backend reads the whole collection for any find or update, even by ``_id``; an
+insert is checked under the unique indexes), and a redelivery still finds them settled
+and published."""
 
 from __future__ import annotations
 
@@ -77,15 +78,19 @@ def _key() -> dict[str, str]:
             "user_id": "payee"}  # fmt: skip
 
 
-async def _notify(db: Any, key: dict[str, str]) -> None:
-    """The worker's store calls for one notification (claim, settle, mark published), as
-    ``Notifier._notify`` makes them."""
-    doc = await store.claim(db, key, {"category": "transfers", "title": "You received 1 EUR"})
-    doc = await store.settle(db, doc, store.SENT, 1)
-    await store.mark_published(db, doc["_id"])
+FIELDS = {"category": "transfers", "title": "You received 1 EUR"}
 
 
-async def test_a_notification_is_inserts_only_whatever_the_history(
+async def _notify(db: Any, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The worker's store calls for a batch's notifications (claim, settle, mark
+    published), as ``Notifier.apply`` makes them (its outcomes: ``Outcomes``)."""
+    docs = await store.claim_many(db, [(key, FIELDS) for key in keys])
+    docs = await store.settle_many(db, docs, [store.outcome(d, store.SENT, 1) for d in docs])
+    await store.mark_published(db, [doc["_id"] for doc in docs])
+    return docs
+
+
+async def test_notifications_are_inserts_only_whatever_the_history(
     mongo: tuple[Any, Commands],
 ) -> None:
     """Inserts only, so the cost does not grow with the history (no timing here: speed is
@@ -94,13 +99,13 @@ async def test_a_notification_is_inserts_only_whatever_the_history(
     # given a history of 3,000 notifications
     full = await _with_history(client, HISTORY)
     try:
-        # when a notification is made
+        # when a batch of 20 notifications is made
         commands.on = True
-        await _notify(full, _key())
+        await _notify(full, [_key() for _ in range(20)])
         commands.on = False
         # then it is three inserts and nothing that reads the collection
         assert commands.names == ["insert", "insert", "insert"]
-        assert await full[store.NOTIFICATIONS].count_documents({}) == HISTORY + 1
+        assert await full[store.NOTIFICATIONS].count_documents({}) == HISTORY + 20
     finally:
         await client.drop_database(full.name)
 
@@ -113,15 +118,22 @@ async def test_a_redelivered_notification_is_found_settled_and_published(
     try:
         # given a notification that was sent and published
         key = _key()
-        await _notify(db, key)
-        # when its event is delivered again
-        again = await store.claim(db, key, {"category": "transfers", "title": "other"})
+        await _notify(db, [key])
+        # when its event is delivered again, in a batch with a new one
+        new = _key()
+        again, fresh = await store.claim_many(db, [(key, FIELDS), (new, FIELDS)])
         # then the claim finds it as it ended: sent, published, nothing to do
         assert (again["status"], again["attempts"], again["published"]) == (store.SENT, 1, True)
         assert await db[store.NOTIFICATIONS].count_documents(key) == 1
-        # and a second settle keeps the first outcome
-        later = await store.settle(db, again, store.FAILED, 3, "late")
+        # and the new one is claimed pending
+        assert (fresh["status"], fresh["published"]) == (store.PENDING, False)
+        # and a second settle keeps the first outcome, beside the new one's
+        late = store.outcome(again, store.FAILED, 3, "late")
+        later, settled = await store.settle_many(
+            db, [again, fresh], [late, store.outcome(fresh, store.SENT, 2)]
+        )
         assert (later["status"], later["attempts"]) == (store.SENT, 1)
+        assert (settled["status"], settled["attempts"]) == (store.SENT, 2)
         # and the person's history shows it sent
         [shown] = [
             d for d in await store.history(db, "payee", None, 50) if d["_id"] == again["_id"]
