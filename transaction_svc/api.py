@@ -165,9 +165,7 @@ async def prepare(
     kind = type(body).__name__.removesuffix("Create").lower()
     tx_id = deterministic_id(kind, caller.principal.subject, key)
     row, event, record = await build(state, caller, body, tx_id, now)
-    row, event, record = await priced(
-        state.engine, caller.principal, row, event, record, now, found
-    )
+    row, event, record = await priced(state.terms, caller.principal, row, event, record, now, found)
     await _chargeable_with_fee(state, caller.principal.subject, event)
     begun = start(event, now, caller.correlation_id)  # the saga's first step, taken here
     row |= begun.columns()
@@ -489,7 +487,7 @@ class MoneyPost:
         method, limits), recording nothing: a schedule's body is vetted so when it is made."""
         self.permit(state, caller, body)
         row, event, record = await self.build(state, caller, body, "vetted", now)
-        await priced(state.engine, caller.principal, row, event, record, now)
+        await priced(state.terms, caller.principal, row, event, record, now)
 
     async def fast(self, request: FastRequest) -> FastResponse:
         """The fast lane's handler: the same checks in the order FastAPI applies them

@@ -19,6 +19,7 @@ from transaction_svc.fx.source import Rates
 from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
+from transaction_svc.terms import TermsReader
 from transaction_svc.wallets import WalletDirectory
 
 
@@ -43,7 +44,7 @@ async def opened_state(
     rates = Rates(engine, RedisRateCache(redis, settings.fx_rates_cache_ttl_s))
     state = TransactionApp(
         verifier=verifier, settings=settings, engine=engine, producer=producer,
-        claims=Claims(engine), waiters=waiters, directory=directory,
+        claims=Claims(engine), terms=TermsReader(engine), waiters=waiters, directory=directory,
         provider=provider, redis=redis, rates=rates,
     )  # fmt: skip
     try:

@@ -38,7 +38,7 @@ from transaction_svc.schemas import TransferCreate
 from transaction_svc.start import Start, append_many
 from transaction_svc.status import PENDING, TERMINAL
 from transaction_svc.store import Claimed
-from transaction_svc.terms import Terms, terms_of
+from transaction_svc.terms import Terms
 
 router = APIRouter()
 
@@ -49,7 +49,7 @@ async def _terms(
     """The caller's terms of a transfer in each currency the batch uses (one read each)."""
     principal = caller.principal
     return {
-        c: await terms_of(state.engine, "transfer", c, principal.role, principal.subject)
+        c: await state.terms("transfer", c, principal.role, principal.subject)
         for c in {t.currency for t in transfers}
     }
 

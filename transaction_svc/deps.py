@@ -16,6 +16,7 @@ from transaction_svc.fx.source import Rates
 from transaction_svc.provider import ProviderClient
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.store import Claims
+from transaction_svc.terms import TermsReader
 from transaction_svc.wallets import WalletDirectory
 
 
@@ -28,6 +29,7 @@ class TransactionApp(ServiceState):
     engine: AsyncEngine  # transactions and idempotency records
     producer: AIOKafkaProducer  # the saga's first step on transaction-events
     claims: Claims  # group-committed idempotency claims
+    terms: TermsReader  # fees and limits, read together
     waiters: Waiters  # terminal-state notices for Prefer: wait
     directory: WalletDirectory  # owners and currencies of wallets
     provider: ProviderClient  # pgw_svc: payment methods, asked before a deposit or withdrawal

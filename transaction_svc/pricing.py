@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from msgspec.structs import replace
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import Principal
 from contracts.transaction import (
@@ -48,7 +48,7 @@ def with_fee(event: Any, fee: int) -> Any:
 
 
 async def priced(
-    engine: AsyncEngine,
+    read: terms.TermsReader,
     principal: Principal,
     row: dict[str, Any],
     event: Any,
@@ -62,7 +62,7 @@ async def priced(
     of the request's type and currency when already read (a batch reads them once)."""
     kind, amount, currency = row["kind"], row["amount"], row["currency"]
     if found is None:
-        found = await terms.terms_of(engine, kind, currency, principal.role, principal.subject)
+        found = await read(kind, currency, principal.role, principal.subject)
     terms.check_per_transaction(found.limit, amount)
     if carries_fee(event) and not quoted(event):
         fee = found.fee.fee(amount)

@@ -1,8 +1,12 @@
 """Postgres access for fees and limits: what a money POST costs and may move
 (docs/fees-and-limits.md).
 
-A request reads its terms once (``terms_of``: the fee rule of its type and currency, and
-the limit that applies to its caller: the user's own, else the role's). A daily limit is
+A request reads its terms once (``TermsReader``: the fee rule of its type and currency,
+and the limit that applies to its caller: the user's own, else the role's); the reads of
+requests that arrive together go in one statement (``common.batching.GroupCall``), on an
+autocommit connection, so a money POST's terms cost no round trip of its own under load
+and never a stale answer (no cache: an admin's change applies to the next request). A
+daily limit is
 enforced in the claim's own database transaction (``reserve``, a ``ClaimRequest.record``):
 the day's use grows by the amount only while it stays within the limit, in one
 statement, so concurrent requests are counted one after the other and none can slip
@@ -20,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from common.batching import GroupCall
 from common.errors import Problem
 from transaction_svc.domain.fees import NO_FEE, FeeRule
 
@@ -52,21 +57,47 @@ class Terms:
 
 
 _TERMS = text("""
-SELECT f.basis_points, f.fixed, f.minimum, f.maximum, l.per_transaction, l.daily, l.subject
-FROM (SELECT 1) AS one
-LEFT JOIN transactions.fee_schedule f ON f.kind = :k AND f.currency = :c
+SELECT q.i, f.basis_points, f.fixed, f.minimum, f.maximum, l.per_transaction, l.daily, l.subject
+FROM unnest(CAST(:k AS text[]), CAST(:c AS text[]), CAST(:u AS text[]), CAST(:r AS text[]))
+    WITH ORDINALITY AS q(k, c, u, r, i)
+LEFT JOIN transactions.fee_schedule f ON f.kind = q.k AND f.currency = q.c
 LEFT JOIN LATERAL (
     SELECT per_transaction, daily, subject FROM transactions.limits
-    WHERE subject IN (:user, :role) AND kind = :k AND currency = :c
-    ORDER BY subject = :user DESC LIMIT 1) l ON TRUE
+    WHERE subject IN (q.u, q.r) AND kind = q.k AND currency = q.c
+    ORDER BY subject = q.u DESC LIMIT 1) l ON TRUE
 """)
 
+TermsKey = tuple[str, str, str, str]  # kind, currency, role, user
 
-async def terms_of(engine: AsyncEngine, kind: str, currency: str, role: str, user: str) -> Terms:
-    """The fee rule of ``kind`` in ``currency`` and the limit of ``user`` (role ``role``)."""
-    params = {"k": kind, "c": currency, "user": user_subject(user), "role": role_subject(role)}
-    async with engine.connect() as conn:
-        row = (await conn.execute(_TERMS, params)).one()
+
+class TermsReader:
+    """The terms of money requests, read together: every call made while a read is in
+    flight joins the next one (one statement for all their distinct keys)."""
+
+    def __init__(self, engine: AsyncEngine, concurrency: int = 2) -> None:
+        self._engine = engine
+        self._group: GroupCall[TermsKey, Terms] = GroupCall(self._read_many, concurrency)
+
+    async def __call__(self, kind: str, currency: str, role: str, user: str) -> Terms:
+        """The fee rule of ``kind`` in ``currency`` and the limit of ``user`` (role ``role``)."""
+        return await self._group((kind, currency, role, user))
+
+    async def _read_many(self, keys: list[TermsKey]) -> list[Terms]:
+        distinct = list(dict.fromkeys(keys))
+        params = {
+            "k": [k for k, _, _, _ in distinct],
+            "c": [c for _, c, _, _ in distinct],
+            "u": [user_subject(u) for _, _, _, u in distinct],
+            "r": [role_subject(r) for _, _, r, _ in distinct],
+        }
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = (await conn.execute(_TERMS, params)).all()
+        found = {distinct[row.i - 1]: _terms(row) for row in rows}
+        return [found[key] for key in keys]
+
+
+def _terms(row: Row[Any]) -> Terms:
     fee = NO_FEE
     if row.basis_points is not None:
         fee = FeeRule(

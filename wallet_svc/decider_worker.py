@@ -377,37 +377,53 @@ class DeciderWorker(ConsumerRebalanceListener):
                 raise
             except Exception:  # the next sweep sends the same commands again
                 log.exception("hold sweep failed")
-            for tp, records in batches.items():
-                if not records:
-                    continue
-                producer = self.producers.get(tp.partition)
-                if producer is None:
-                    # fetched before the partition's state was rebuilt: read it again later
-                    # (the takeover, once done, seeks to the committed offset itself)
-                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile
-                        self.consumer.seek(tp, records[0].offset)
-                        self._own(tp)
-                    continue
-                if producer is not deciders.get(tp.partition):
-                    continue  # taken over again since it was read: read from its new offset
-                started = time.perf_counter()
-                try:
-                    await self.decide_batch(tp, records)
-                except ProducerFenced:
-                    raise  # another instance owns this partition now: exit, let it work
-                except Exception:
-                    # Whether its transaction committed is not known (a broker that went
-                    # away mid-commit): take the partition over again, which ends that
-                    # transaction, rebuilds the states from the log and reads on from the
-                    # committed offset (a fenced producer ends the process instead).
-                    log.exception("batch aborted; taking the partition over again",
-                                  extra=record_context(records))  # fmt: skip
-                    await self._release(tp.partition)
-                    if tp in self.consumer.assignment():
-                        self._own(tp)
-                    continue
-                BATCH_SECONDS.observe(time.perf_counter() - started)
+            # Partitions are decided at once, each in its own Kafka transaction on its own
+            # producer: a command waits for its own partition's commit, not for every
+            # other partition's before it (docs/benchmarks.md, "decider").
+            await asyncio.gather(
+                *(
+                    self._decide_read(tp, records, deciders.get(tp.partition))
+                    for tp, records in batches.items()
+                    if records
+                )
+            )
             await self._report_lag()
+
+    async def _decide_read(
+        self,
+        tp: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+        decider: AIOKafkaProducer | None,
+    ) -> None:
+        """Decide the commands read from ``tp`` if ``decider`` (the partition's producer
+        when they were read) still decides it; else leave them to be read again."""
+        producer = self.producers.get(tp.partition)
+        if producer is None:
+            # fetched before the partition's state was rebuilt: read it again later
+            # (the takeover, once done, seeks to the committed offset itself)
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                self.consumer.seek(tp, records[0].offset)
+                self._own(tp)
+            return
+        if producer is not decider:
+            return  # taken over again since it was read: read from its new offset
+        started = time.perf_counter()
+        try:
+            await self.decide_batch(tp, records)
+        except ProducerFenced:
+            raise  # another instance owns this partition now: exit, let it work
+        except Exception:
+            # Whether its transaction committed is not known (a broker that went away
+            # mid-commit): take the partition over again, which ends that transaction,
+            # rebuilds the states from the log and reads on from the committed offset
+            # (a fenced producer ends the process instead).
+            log.exception("batch aborted; taking the partition over again",
+                          extra=record_context(records))  # fmt: skip
+            await self._release(tp.partition)
+            if tp in self.consumer.assignment():
+                self._own(tp)
+            return
+        BATCH_SECONDS.observe(time.perf_counter() - started)
 
     async def _report_lag(self) -> None:
         """The lag of the partitions this instance decides: its position there is the

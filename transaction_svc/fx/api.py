@@ -22,7 +22,6 @@ from common.openapi import errors
 from common.paging import fetch_page
 from contracts.fx import FxRatesChanged
 from contracts.ids import uuid7
-from transaction_svc import terms
 from transaction_svc.changes import publish_change
 from transaction_svc.deps import App
 from transaction_svc.fx import store
@@ -137,7 +136,7 @@ async def create_quote(body: QuoteCreate, app: App, principal: CurrentPrincipal)
             "amount_too_small",
             f"{body.amount} {source} converts to less than one minor unit of {target}",
         )
-    found = await terms.terms_of(app.engine, "transfer", source, principal.role, principal.subject)
+    found = await app.terms("transfer", source, principal.role, principal.subject)
     now = datetime.now(UTC)
     quote = {
         "id": str(uuid7()),
