@@ -112,6 +112,6 @@ def verify(
 def instant_text(value: Any) -> str:
     """A datetime as RFC 3339 UTC with milliseconds (orjson's ``default`` for datetimes)."""
     if isinstance(value, datetime):
-        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return naive.isoformat(timespec="milliseconds") + "Z"  # (the milliseconds cut)
     raise TypeError(f"not JSON: {type(value).__name__}")

@@ -93,11 +93,13 @@ def actor_of(producer: str, payload: dict[str, Any]) -> dict[str, Any]:
 def subjects_of(payload: dict[str, Any]) -> dict[str, list[str]]:
     """The users, wallets, transactions and payments an event names (an audit query's
     filters included), each list sorted and without repeats."""
-    places = [payload] + ([payload["query"]] if isinstance(payload.get("query"), dict) else [])
-    return {
-        kind: sorted({str(p[k]) for p in places for k in keys if p.get(k)})
-        for kind, keys in SUBJECT_KEYS.items()
-    }
+    query = payload.get("query")
+    places = (payload, query) if isinstance(query, dict) else (payload,)
+    subjects: dict[str, list[str]] = {}
+    for kind, keys in SUBJECT_KEYS.items():
+        found = [str(v) for p in places for k in keys if (v := p.get(k))]
+        subjects[kind] = sorted(set(found)) if len(found) > 1 else found
+    return subjects
 
 
 def to_millis(instant: datetime) -> datetime:

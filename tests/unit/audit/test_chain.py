@@ -101,3 +101,13 @@ def test_keys_added_after_hashing_are_outside_the_hash_but_must_be_the_records_o
     hidden = {**upgraded, "keys": ["type:Other"]}
     assert verify([hidden], 1, 1, GENESIS).first_bad_seq == 1
     assert not verify([{**old, "keys": keys}], 1, 1, GENESIS).ok
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), timezones=st.none() | st.timezones()))
+def test_an_instant_is_hashed_as_utc_with_its_milliseconds_cut(at: datetime) -> None:
+    # given any instant, naive (as Mongo gives it back: UTC) or with any offset
+    utc = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    # then the canonical JSON holds it as YYYY-MM-DDTHH:MM:SS.mmmZ in UTC, cut (not rounded)
+    # to milliseconds, whichever form it came in
+    text = f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    assert canonical({"at": at}) == b'{"at":"' + text.encode() + b'"}'

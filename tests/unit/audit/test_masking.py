@@ -87,3 +87,25 @@ def test_no_secret_survives_anywhere_and_masking_twice_changes_nothing(
 def test_names_and_last4_are_idempotent(value: str) -> None:
     assert reduce_name(reduce_name(value)) == reduce_name(value)
     assert last4(last4(value)) == last4(value)
+
+
+def test_every_kind_of_field_of_an_event_is_masked_by_its_key_at_any_depth() -> None:
+    # given a payload with scalars, strings under each rule, and nested maps and lists
+    payload = {
+        "amount": 2550, "ok": True, "gone": None, "rate": 1.5, "currency": "USD",
+        "email": "ada@example.com", "iban": "DE44500105175407324931",
+        "postings": [{"account": "w-1", "amount": -2550, "holder_name": "Ada Lovelace"}],
+        "note": "from bob@example.org, card 4242 4242 4242 4242", "auth": {"pin": "1234"},
+        "ids": ("t-1", "4111111111111111"),
+    }  # fmt: skip
+    # when it is masked
+    masked = mask(payload)
+    # then each string is masked by the rule of the key it is under, secrets are gone,
+    # scalars stay, tuples become lists
+    assert masked == {
+        "amount": 2550, "ok": True, "gone": None, "rate": 1.5, "currency": "USD",
+        "email": "a***@example.com", "iban": "****4931",
+        "postings": [{"account": "w-1", "amount": -2550, "holder_name": "A. L."}],
+        "note": "from b***@example.org, card ****4242", "auth": {},
+        "ids": ["t-1", "****1111"],
+    }  # fmt: skip
