@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import make_msgid
 from typing import Protocol
 
@@ -52,15 +55,22 @@ class SmtpEmail:
         self._smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout_s)
         self._lock = asyncio.Lock()
 
-    def message(self, notification_id: str, to: Recipient, rendered: Rendered) -> EmailMessage:
-        mail = EmailMessage()
+    def message(self, notification_id: str, to: Recipient, rendered: Rendered) -> Message:
+        """The mail: with the plain text (and the HTML, if any) as ``email.mime`` parts,
+        UTF-8 (base64); building it with ``EmailMessage.set_content`` parsed every
+        header it set again and cost half as much again as sending it."""
+        parts = [MIMEText(rendered.text, "plain", "utf-8")]
+        if rendered.html is not None:
+            parts.append(MIMEText(rendered.html, "html", "utf-8"))
+        mail: Message = (
+            MIMEMultipart("alternative", _subparts=parts, policy=SMTP_POLICY)
+            if len(parts) > 1
+            else parts[0]
+        )
         mail["From"] = self.sender
         mail["To"] = to.email
         mail["Subject"] = rendered.subject
         mail["Message-ID"] = make_msgid(idstring=notification_id, domain="paystream.local")
-        mail.set_content(rendered.text)
-        if rendered.html is not None:
-            mail.add_alternative(rendered.html, subtype="html")
         return mail
 
     async def send(self, notification_id: str, to: Recipient, message: Rendered) -> None:

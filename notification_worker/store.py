@@ -31,7 +31,6 @@ from pymongo.errors import BulkWriteError
 
 from common.kafka.mongo_offsets import MongoDocument
 from contracts.ids import uuid7
-from notification_worker.preferences import CATEGORIES
 
 NOTIFICATIONS = "notifications"
 USERS = "notification_users"
@@ -96,12 +95,10 @@ async def stored_preferences_of(
 ) -> dict[str, dict[str, dict[str, bool]]]:
     """The switches each of ``user_ids`` changed, by user, category and channel (one read
     for all: FerretDB reads the whole collection for any find, so one per batch)."""
-    ids = [switch_id(u, cat, ch) for u in user_ids for cat, chs in CATEGORIES.items()
-           for ch in chs]  # fmt: skip
     stored: dict[str, dict[str, dict[str, bool]]] = {}
-    if not ids:
+    if not user_ids:
         return stored
-    async for doc in db[SWITCHES].find({"_id": {"$in": ids}}):
+    async for doc in db[SWITCHES].find({"user_id": {"$in": list(user_ids)}}):
         mine = stored.setdefault(doc["user_id"], {})
         mine.setdefault(doc["category"], {})[doc["channel"]] = bool(doc["on"])
     return stored

@@ -218,3 +218,21 @@ async def test_outcomes_are_written_at_most_write_every_at_a_time(
     assert [d["status"] for d in settled] == [store.SENT] * 10
     stored = await store.with_outcomes(db, docs)
     assert [d["status"] for d in stored] == [store.SENT] * 10
+
+
+async def test_each_person_of_a_batch_is_told_on_their_own_channels(
+    mongo: tuple[Any, Commands], producer: AIOKafkaProducer
+) -> None:
+    db, _ = mongo
+    # given one person who wants SMS and no push, and the others on the defaults
+    await store.save_switches(db, "u-1", {"transfers": {"sms": True, "push": False}})
+    notifier = _notifier(producer, Mailer())
+    # when a batch of transfers among them all is applied
+    await notifier.apply(_batch(notifier, PEOPLE), db)
+    # then that person is told by email and SMS, the others by email and push
+    channels: dict[str, set[str]] = {}
+    async for doc in db[store.NOTIFICATIONS].find({}):
+        channels.setdefault(doc["user_id"], set()).add(doc["channel"])
+    assert channels.pop("u-1") == {"email", "sms"}
+    assert set(channels) == {f"u-{n}" for n in range(PEOPLE) if n != 1}
+    assert all(mine == {"email", "push"} for mine in channels.values())
