@@ -1,6 +1,7 @@
 """Composition root of audit_svc: the audit API and, in the same process, the audit
 projector that appends every recorded event to the log (its one writer) and the watch
-that verifies the whole chain every ``audit_verify_interval_s``."""
+that verifies the chain every ``audit_verify_interval_s`` (what was appended since, and
+a slice of older records in turn)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def create_app(settings: AuditSettings) -> FastAPI:
             await audit_log.ensure_indexes()
             await backfill_keys(db)  # records of an earlier version, before anyone reads
             install(app, AuditApp(verifier=verifier, log=audit_log, producer=producer))
-            watch = ChainWatch(audit_log, settings.audit_verify_interval_s)
+            watch = ChainWatch(
+                audit_log, settings.audit_verify_interval_s, settings.audit_verify_sweep
+            )
             async with (
                 running(audit_consumer(settings, db, producer), "audit-projector"),
                 running(watch, "audit-chain-watch"),

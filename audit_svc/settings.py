@@ -8,10 +8,12 @@ from common.settings import Settings
 
 
 class AuditSettings(Settings):
-    """How often the whole chain is verified in the background (``chain_watch``)."""
+    """How often, and how much of, the chain is verified in the background (``chain_watch``)."""
 
     service_name: str = "audit_svc"
 
-    # Each verification walks every record from seq 1 (a full read of the log), so the
-    # interval is the bound on how late a broken link is seen, paid in reads.
+    # Each verification walks the records appended since the last one and up to
+    # ``audit_verify_sweep`` older ones, in turn from seq 1 (``chain_watch``): a new record
+    # is checked within the interval, an old one within ceil(head / sweep) intervals.
     audit_verify_interval_s: float = Field(default=300.0, gt=0)
+    audit_verify_sweep: int = Field(default=100_000, gt=0)

@@ -17,13 +17,14 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
+from audit_svc.chain import Verdict
 from audit_svc.chain_watch import ChainWatch
 from audit_svc.projector import audit_consumer
 from audit_svc.records import record_of
 from audit_svc.store import LOGS, OFFSETS, Filters, MongoAuditLog
 from common.kafka.mongo_offsets import MongoDocument, MongoOffsets
 from common.kafka.producer import make_producer, send_envelope
-from common.mongo import make_mongo_client
+from common.mongo import make_mongo_client, scans_every_filter
 from common.settings import Settings
 from common.topics import ensure_topics
 from common.worker import running
@@ -172,15 +173,22 @@ async def test_a_page_continues_below_the_last_seq(world: World) -> None:
 
 
 async def test_a_restart_makes_the_indexes_again_without_harm(world: World) -> None:
-    # given the indexes made at the first start, and an index per filter of an earlier
-    # version
+    # given the indexes made at the first start, an index per filter of an earlier
+    # version, and the search indexes a version before this one made on FerretDB too
     await world.db[LOGS].create_index([("type", 1), ("seq", 1)], name="type_seq")
-    # when audit_svc starts again
+    await world.db[LOGS].create_index([("keys", 1), ("seq", 1)], name="keys_seq")
+    # when audit_svc starts again (on FerretDB v1, which scans for every filter)
+    assert await scans_every_filter(world.db)
     await world.log.ensure_indexes()
-    # then every filter has its index with seq (ids and type through keys), and the
-    # earlier version's index is gone
+    # then only the unique seq is left besides _id: the others served no query there
     names = {ix["name"] async for ix in await world.db[LOGS].list_indexes()}
-    assert names == {"_id_", "seq", "occurred_at_seq", "keys_seq"}
+    assert names == {"_id_", "seq"}
+    # and the filters still find by subject and type
+    await _publish(world, users=1, transfers=2)
+    await world.project(until_records=3)
+    assert (
+        len(await world.log.page(Filters(wallet_id="w-b", type="TransferRequested"), None, 9)) == 2
+    )
 
 
 async def test_an_old_event_sent_again_among_new_ones_adds_only_the_new(world: World) -> None:
@@ -238,3 +246,37 @@ async def test_the_chain_watch_sees_a_tampered_record_within_its_interval(world:
             "paystream_audit_verify_timestamp_seconds", {"database": world.db.name}
         )
         assert verified_at is not None and later is not None and later > verified_at
+
+
+async def test_each_round_of_the_chain_watch_walks_the_new_records_and_a_slice_of_the_old(
+    world: World,
+) -> None:
+    # given a projected log of ten records, and a watch that re-walks three old ones a round
+    await _publish(world, users=2, transfers=8)
+    await world.project(until_records=10)
+    watch = ChainWatch(world.log, 60, sweep=3)
+    assert await watch.verify_once() == Verdict(True, 10, None)  # the first round: all
+    # when two more are appended, the next round walks old 1-3 and the new 11-12 only
+    await _publish(world, users=0, transfers=2)
+    await world.project(until_records=12)
+    assert await watch.verify_once() == Verdict(True, 5, None)
+    # and when record 8, walked intact twice already, is edited directly in Mongo
+    await world.db[LOGS].update_one({"seq": 8}, {"$set": {"data.amount": 1}})
+    # then the round whose slice holds it names it (4-6 first, then 7-9), and the next
+    # rounds still do
+    assert await watch.verify_once() == Verdict(True, 3, None)
+    assert await watch.verify_once() == Verdict(False, 1, 8)
+    assert await watch.verify_once() == Verdict(False, 1, 8)
+    assert _verified(world.db.name) == (0, 1, 12)
+
+
+async def test_the_chain_watch_sees_records_removed_from_the_end(world: World) -> None:
+    # given a log of six records walked intact by the watch
+    await _publish(world, users=1, transfers=5)
+    await world.project(until_records=6)
+    watch = ChainWatch(world.log, 60, sweep=100)
+    assert (await watch.verify_once()).ok
+    # when the last two are deleted directly in Mongo
+    await world.db[LOGS].delete_many({"seq": {"$gte": 5}})
+    # then the next round reports the gap where they were
+    assert await watch.verify_once() == Verdict(False, 4, 5)
