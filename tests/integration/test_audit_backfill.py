@@ -51,16 +51,22 @@ def _events(n: int) -> list[tuple[str, Envelope]]:
     return out
 
 
-async def _earlier_version_log(db: AsyncDatabase[MongoDocument], n: int) -> None:
+async def _earlier_version_log(
+    db: AsyncDatabase[MongoDocument], n: int, keys: bool = False
+) -> list[tuple[str, Envelope]]:
     """What the version before ``keys`` stored: no ``keys``, a generated ``_id``, chained
-    from genesis."""
-    records = []
-    for seq, (topic, envelope) in enumerate(_events(n), start=1):
+    from genesis (with ``keys``: that log as the version before this one upgraded it:
+    its keys given, its generated ``_id`` kept); returns the events."""
+    records, events = [], _events(n)
+    for seq, (topic, envelope) in enumerate(events, start=1):
         record = record_of(topic, envelope)
         del record["keys"]
         records.append({"seq": seq, **record})
     stored = [{"_id": ObjectId(), **r} for r in chained("0" * 64, records)]
+    if keys:
+        stored = [{**r, "keys": keys_of_record(r), KEYS_ADDED: True} for r in stored]
     await db[LOGS].insert_many(stored)
+    return events
 
 
 async def test_records_of_the_earlier_shape_are_found_and_still_verify(
@@ -126,3 +132,44 @@ async def test_a_tampered_key_of_a_backfilled_record_is_named_by_verify(
     # then verify names it
     verdict = await log.verify(1, 6)
     assert (verdict.ok, verdict.first_bad_seq) == (False, 4)
+
+
+@pytest.mark.parametrize("keys", [False, True], ids=["before keys", "keys given"])
+async def test_an_upgraded_record_is_kept_under_its_event_id_so_its_event_is_not_stored_again(
+    db: AsyncDatabase[MongoDocument], keys: bool
+) -> None:
+    # given an earlier log: its records under generated _ids (with or without their keys)
+    events = await _earlier_version_log(db, 4, keys=keys)
+    # when the upgrade runs
+    assert await backfill_keys(db, chunk=3) == 8
+    # then each record is under its event_id, and the chain still verifies
+    stored = await db[LOGS].find({}).to_list()
+    assert len(stored) == 8 and all(r["_id"] == r["event_id"] for r in stored)
+    log = MongoAuditLog(db)
+    assert (await log.verify(1, 8)).ok
+    # and when two of its events are delivered again among a new one
+    new = _events(1)[1]
+    again = [record_of(t, e) for t, e in (events[2], new, events[5])]
+    # then only the new one is appended, after the head
+    assert await log.append(again) == 1
+    assert sorted([d["seq"] async for d in db[LOGS].find({})]) == list(range(1, 10))
+    assert (await log.verify(1, 9)).ok
+
+
+async def test_an_event_a_log_already_holds_twice_keeps_both_copies_in_the_chain(
+    db: AsyncDatabase[MongoDocument],
+) -> None:
+    # given an earlier log (generated _ids) in which event 2 was stored again at seq 7
+    # (under its event_id, by a projector after the upgrade that gave the keys)
+    events = await _earlier_version_log(db, 3, keys=True)
+    log = MongoAuditLog(db)
+    await log.append([record_of(*events[1])])
+    assert await db[LOGS].count_documents({"event_id": events[1][1].event_id}) == 2
+    # when the upgrade runs
+    assert await backfill_keys(db) == 5
+    # then both copies stay (the chain is not broken), the others are under their ids
+    assert await db[LOGS].count_documents({"event_id": events[1][1].event_id}) == 2
+    assert await db[LOGS].count_documents({"_id": {"$type": "objectId"}}) == 1
+    assert (await log.verify(1, 7)).ok
+    # and a second start does nothing more
+    assert await backfill_keys(db) == 0
