@@ -88,15 +88,15 @@ async def run(settings: Settings, n: int, batch: int, mongo_pid: int | None) -> 
         mark: list[float] = []
 
         def start() -> None:
-            mark[:] = [time.perf_counter(), _own_cpu(), _cpu_of(mongo_pid)]
+            mark[:] = [time.perf_counter(), own_cpu(), cpu_of(mongo_pid)]
 
         start()
         await step(start)
         started, cpu, server = mark
         result[f"{name}_per_s"] = round(n / (time.perf_counter() - started))
-        result[f"{name}_cpu_us"] = round((_own_cpu() - cpu) / n * 1e6, 1)
+        result[f"{name}_cpu_us"] = round((own_cpu() - cpu) / n * 1e6, 1)
         if mongo_pid is not None:
-            result[f"{name}_mongo_cpu_us"] = round((_cpu_of(mongo_pid) - server) / n * 1e6, 1)
+            result[f"{name}_mongo_cpu_us"] = round((cpu_of(mongo_pid) - server) / n * 1e6, 1)
 
     async def raw(start: Callable[[], None]) -> None:
         for at in range(0, n, batch):
@@ -127,12 +127,12 @@ async def run(settings: Settings, n: int, batch: int, mongo_pid: int | None) -> 
     return result
 
 
-def _own_cpu() -> float:
+def own_cpu() -> float:
     times = os.times()
     return times.user + times.system
 
 
-def _cpu_of(pid: int | None) -> float:
+def cpu_of(pid: int | None) -> float:
     """Seconds of CPU process ``pid`` has used (utime + stime of /proc/<pid>/stat)."""
     if pid is None:
         return 0.0
