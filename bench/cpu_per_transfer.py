@@ -8,12 +8,15 @@ every process's CPU time from ``/proc`` when the transfers start and again when 
 generator has seen them all terminal, and divides by the transfers completed. Unlike a
 throughput figure, which varies by +-15 % from run to run on a shared 2-core VM, CPU per
 transfer moves little, so it shows what a change saved and where the budget goes
-(2 cores = 2,000 ms of CPU a second: 4 ms per transfer for 500 transfers/s).
+(2 cores = 2,000 ms of CPU a second: 4 ms per transfer for 500 transfers/s). Only the
+stack's own processes are counted (those of its ``PAYSTREAM_RUN_DIR``), so another
+stack on the machine does not add to the figures; the whole machine's line does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import io
 import os
@@ -28,6 +31,7 @@ from typing import cast
 import orjson
 
 from bench.profile import TICKS, _cpu_ticks
+from infra.local.config import LocalConfig
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -57,6 +61,36 @@ def per_transfer(
         if delta > 0:
             spent[group_of(cmd)] += delta
     return {group: ticks / ticks_per_s * 1000 / transfers for group, ticks in spent.most_common()}
+
+
+def stack_pids(run_dir: Path, parents: dict[int, int]) -> set[int]:
+    """The processes of the stack of ``run_dir``: those its launcher recorded
+    (``pids/*.pid``) and their descendants (Postgres's backends), given each process's
+    parent (``parents``), so other stacks on the machine are not counted."""
+    roots = set()
+    for pid_file in (run_dir / "pids").glob("*.pid"):
+        with contextlib.suppress(ValueError):
+            roots.add(int(pid_file.read_text().strip()))
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(stat[1])
+    return parents
 
 
 def _machine_busy_ticks() -> int:
@@ -111,6 +145,9 @@ def main() -> None:
     if loadgen.wait() != 0:
         sys.exit("the load generator failed")
     after, busy_after = _cpu_ticks(), _machine_busy_ticks()
+    ours = stack_pids(LocalConfig.from_env().run_dir, _parents())
+    before = {pid: v for pid, v in before.items() if pid in ours}
+    after = {pid: v for pid, v in after.items() if pid in ours}
     newest = max(glob.glob(str(RESULTS / "*.json")), key=os.path.getmtime)
     result = orjson.loads(Path(newest).read_bytes())["phases"][0]
     transfers = int(result["terminal"])

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # more latency per consumer hop (docs/benchmarks.md).
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=0)
     kafka_fetch_min_bytes: int = Field(default=65536, ge=1)
+    # The consumers a request waits on (the decider, the saga and provider workers) fetch
+    # with these instead (docs/architecture.md, "Prompt fetches").
+    kafka_prompt_fetch_max_wait_ms: int = Field(default=20, ge=0)
+    kafka_prompt_fetch_min_bytes: int = Field(default=65536, ge=1)
     postgres_dsn: str = "postgresql+asyncpg://paystream:paystream@127.0.0.1:15432/paystream"
     mongo_url: str = "mongodb://127.0.0.1:27117/"
     mongo_db: str = "paystream"
@@ -78,8 +82,14 @@ class Settings(BaseSettings):
     def jwks_url(self) -> str:
         return f"{self.user_svc_url}/.well-known/jwks.json"
 
-    def fetch_tuning(self) -> dict[str, int]:
-        """Keyword arguments for an ``AIOKafkaConsumer`` on a hot path."""
+    def fetch_tuning(self, prompt: bool = False) -> dict[str, int]:
+        """Keyword arguments for an ``AIOKafkaConsumer``; ``prompt``: one a request's
+        answer waits on, else one that batches."""
+        if prompt:
+            return {
+                "fetch_max_wait_ms": self.kafka_prompt_fetch_max_wait_ms,
+                "fetch_min_bytes": self.kafka_prompt_fetch_min_bytes,
+            }
         return {
             "fetch_max_wait_ms": self.kafka_fetch_max_wait_ms,
             "fetch_min_bytes": self.kafka_fetch_min_bytes,

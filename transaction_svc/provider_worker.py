@@ -69,6 +69,7 @@ class ProviderWorker:
             PgOffsets(self.engine, "transactions.offsets", CONSUMER),
             self.producer,
             batch_max=BATCH_MAX,
+            prompt=True,  # a request's answer waits on this worker
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self._slots = asyncio.Semaphore(CONCURRENCY)

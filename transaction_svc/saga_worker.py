@@ -147,6 +147,7 @@ class SagaWorker:
             PgOffsets(self.engine, "transactions.offsets", CONSUMER),
             self.producer,
             batch_max=BATCH_MAX,
+            prompt=True,  # a request's answer waits on this worker
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self.in_flight = InFlightWatch(self.engine)

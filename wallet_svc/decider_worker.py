@@ -120,7 +120,7 @@ class DeciderWorker(ConsumerRebalanceListener):
             GROUP,
             client_id=settings.service_name,
             max_poll_records=2000,
-            fetch=settings.fetch_tuning(),
+            fetch=settings.fetch_tuning(prompt=True),
         )
         self.producers: dict[int, AIOKafkaProducer] = {}
         self.taking: dict[int, asyncio.Task[None]] = {}  # takeovers under way, by partition

@@ -157,16 +157,18 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
         offsets: OffsetStore[U],
         dead_letters: AIOKafkaProducer,
         batch_max: int = 2000,
+        prompt: bool = False,
     ) -> TrackedConsumer[T, U]:
         """The tracked consumer of a service's worker: consumer group ``group`` on the
-        cluster of ``settings``, fetching up to ``batch_max`` records with the hot-path
-        fetch tuning, its client named after the service."""
+        cluster of ``settings``, fetching up to ``batch_max`` records with the fetch
+        tuning of ``Settings.fetch_tuning`` (``prompt``: a request's answer waits on it),
+        its client named after the service."""
         consumer = make_consumer(
             settings.kafka_bootstrap,
             group,
             client_id=settings.service_name,
             max_poll_records=batch_max,
-            fetch=settings.fetch_tuning(),
+            fetch=settings.fetch_tuning(prompt),
         )
         return cls(
             consumer,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.cpu_per_transfer import group_of, per_transfer
+from pathlib import Path
+
+from bench.cpu_per_transfer import group_of, per_transfer, stack_pids
 
 
 def test_processes_are_grouped_by_what_they_are() -> None:
@@ -29,3 +31,15 @@ def test_cpu_per_transfer_sums_a_group_and_ignores_idle_and_gone_processes() -> 
     # 100 ticks a second, 10 transfers: 1 tick = 10 ms, so 1 ms per transfer per tick
     shares = per_transfer(before, after, transfers=10, ticks_per_s=100)
     assert shares == {"postgres": 400.0, "gateway": 100.0}
+
+
+def test_only_the_stack_s_recorded_processes_and_their_descendants_are_counted(
+    tmp_path: Path,
+) -> None:
+    # given a stack that recorded two processes, one with a child and a grandchild
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "postgres.pid").write_text("10\n")
+    (tmp_path / "pids" / "gateway.pid").write_text("20")
+    parents = {10: 1, 11: 10, 12: 11, 20: 1, 30: 1, 31: 30}  # 30, 31: another stack's
+    # then those and the descendants are the stack's, nothing else
+    assert stack_pids(tmp_path, parents) == {10, 11, 12, 20}
