@@ -26,16 +26,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from audit_svc.projector import audit_consumer
 from audit_svc.records import record_of
 from audit_svc.store import MongoAuditLog
+from bench.proc import cpu_of, own_cpu
 from common.kafka.producer import make_producer, send_envelopes
 from common.mongo import make_mongo_client
 from common.settings import Settings
@@ -125,19 +124,6 @@ async def run(settings: Settings, n: int, batch: int, mongo_pid: int | None) -> 
         result["projector_per_s"] / result["raw_insert_many_per_s"], 3
     )
     return result
-
-
-def own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def cpu_of(pid: int | None) -> float:
-    """Seconds of CPU process ``pid`` has used (utime + stime of /proc/<pid>/stat)."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _project(

@@ -23,7 +23,8 @@ from typing import Any
 from audit_svc.chain_watch import ChainWatch
 from audit_svc.records import record_of
 from audit_svc.store import MongoAuditLog
-from bench.audit_ingest import cpu_of, events, own_cpu
+from bench.audit_ingest import events
+from bench.proc import cpu_of, own_cpu
 from common.mongo import make_mongo_client
 from common.settings import Settings
 

@@ -16,7 +16,6 @@ stack on the machine does not add to the figures; the whole machine's line does.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
 import io
 import os
@@ -30,7 +29,7 @@ from typing import cast
 
 import orjson
 
-from bench.profile import TICKS, _cpu_ticks
+from bench.proc import TICKS, machine_busy_ticks, parents, processes, stack_pids, ticks_of
 from infra.local.config import LocalConfig
 
 RESULTS = Path(__file__).parent / "results"
@@ -63,52 +62,6 @@ def per_transfer(
     return {group: ticks / ticks_per_s * 1000 / transfers for group, ticks in spent.most_common()}
 
 
-def stack_pids(run_dir: Path, parents: dict[int, int]) -> set[int]:
-    """The processes of the stack of ``run_dir``: those its launcher recorded
-    (``pids/*.pid``) and their descendants (Postgres's backends), given each process's
-    parent (``parents``), so other stacks on the machine are not counted."""
-    roots = set()
-    for pid_file in (run_dir / "pids").glob("*.pid"):
-        with contextlib.suppress(ValueError):
-            roots.add(int(pid_file.read_text().strip()))
-    children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
-        children.setdefault(parent, []).append(pid)
-    found, todo = set(), list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(children.get(pid, ()))
-    return found
-
-
-def _parents() -> dict[int, int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                parents[int(entry.name)] = int(stat[1])
-    return parents
-
-
-def _machine_busy_ticks() -> int:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(values) - values[3] - values[4]  # minus idle and iowait
-
-
-def _ticks_of(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", default="300")
@@ -129,14 +82,14 @@ def main() -> None:
         if not chunk:
             sys.exit("the load generator ended before driving any transfer")
         seen += chunk
-    before, busy_before = _cpu_ticks(), _machine_busy_ticks()
+    before, busy_before = processes(), machine_busy_ticks()
     # the load generator's own CPU: its process is gone at the end, so keep the last reading
     own = [loadgen.pid]
-    start_own, last_own = _ticks_of(own), [_ticks_of(own)]
+    start_own, last_own = ticks_of(own), [ticks_of(own)]
 
     def watch() -> None:
         while loadgen.poll() is None:
-            last_own[0] = max(last_own[0], _ticks_of(own))
+            last_own[0] = max(last_own[0], ticks_of(own))
             time.sleep(0.2)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -144,8 +97,8 @@ def main() -> None:
         pass
     if loadgen.wait() != 0:
         sys.exit("the load generator failed")
-    after, busy_after = _cpu_ticks(), _machine_busy_ticks()
-    ours = stack_pids(LocalConfig.from_env().run_dir, _parents())
+    after, busy_after = processes(), machine_busy_ticks()
+    ours = stack_pids(LocalConfig.from_env().run_dir, parents())
     before = {pid: v for pid, v in before.items() if pid in ours}
     after = {pid: v for pid, v in after.items() if pid in ours}
     newest = max(glob.glob(str(RESULTS / "*.json")), key=os.path.getmtime)

@@ -35,7 +35,7 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener, CommandStartedEvent
 
-from bench.audit_ingest import cpu_of, own_cpu
+from bench.proc import cpu_of, own_cpu
 from common.kafka.producer import make_producer
 from common.kafka.tracked import Tracked
 from common.service_token import ServiceTokens

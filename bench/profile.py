@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.loadgen import RESULTS
+from bench.proc import TICKS, processes
 
 SERVICES = (
     "gateway",
@@ -34,27 +35,11 @@ SERVICES = (
     "pgw_svc",
 )
 NOISE = ("runpy", "uvicorn/main", "Runner.run", "asyncio_run", "_run_once", "run_forever")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_ticks() -> dict[int, tuple[int, str]]:
-    """pid -> (user + system ticks, command line) for every process we can read."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        out[int(entry.name)] = (int(fields[11]) + int(fields[12]), cmd[:90])
-    return out
 
 
 def _service_pids(names: list[str]) -> dict[str, int]:
     pids = {}
-    for pid, (_, cmd) in _cpu_ticks().items():
+    for pid, (_, cmd) in processes().items():
         for name in names:
             if cmd.endswith(f"-m {name}"):
                 pids[name] = pid
@@ -95,7 +80,7 @@ def main() -> None:
     out = RESULTS / f"profile-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     out.mkdir(parents=True)
     pids = _service_pids(args.services)
-    before, started = _cpu_ticks(), time.monotonic()
+    before, started = processes(), time.monotonic()
     spies = {}
     for name, pid in pids.items():
         command = ["py-spy", "record", "-p", str(pid), "-d", str(int(args.seconds))]
@@ -104,7 +89,7 @@ def main() -> None:
             [*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
     time.sleep(args.seconds)
-    after, elapsed = _cpu_ticks(), time.monotonic() - started
+    after, elapsed = processes(), time.monotonic() - started
     for spy in spies.values():
         spy.wait()
     shares = sorted(

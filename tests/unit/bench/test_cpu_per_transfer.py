@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.cpu_per_transfer import group_of, per_transfer, stack_pids
+from bench.cpu_per_transfer import group_of, per_transfer
+from bench.proc import stack_pids
 
 
 def test_processes_are_grouped_by_what_they_are() -> None:
