@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from common.batching import GroupCall
 from common.errors import Problem
 from transaction_svc.domain.fees import NO_FEE, FeeRule
+from transaction_svc.store import autocommit
 
 PER_TRANSACTION, DAILY = "per_transaction", "daily"
 
@@ -90,8 +91,7 @@ class TermsReader:
             "u": [user_subject(u) for _, _, _, u in distinct],
             "r": [role_subject(r) for _, _, r, _ in distinct],
         }
-        async with self._engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with autocommit(self._engine) as conn:
             rows = (await conn.execute(_TERMS, params)).all()
         found = {distinct[row.i - 1]: _terms(row) for row in rows}
         return [found[key] for key in keys]
