@@ -92,6 +92,13 @@ PROVIDER_CALLS = Histogram(
     ["command", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+# --- the provider's own callbacks (pgw_svc's settlement task) ------------------------------
+PROVIDER_CALLBACK_OUTCOMES = ("delivered", "retry", "given_up")
+PROVIDER_CALLBACKS = Counter(
+    "paystream_provider_callback_attempts_total",
+    "pgw_svc's signed charge callback attempts, by outcome (delivered, retry later, given up)",
+    ["outcome"],
+)
 # --- merchants' webhooks (transaction_svc's delivery worker) -------------------------------
 WEBHOOK_OUTCOMES = ("delivered", "retry", "given_up")
 WEBHOOK_ATTEMPTS = Counter(

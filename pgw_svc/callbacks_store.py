@@ -5,7 +5,8 @@ decision and the duty to report it are committed together. A sender claims due r
 moving ``callback_due_at`` past its send timeout (a lease) and counting the attempt; rows
 are taken with ``FOR UPDATE SKIP LOCKED``, so several pgw_svc processes share the work
 without waiting for each other, and a sender that dies leaves the row due again when its
-lease ends.
+lease ends. A callback given up (``pgw_svc.domain.GiveUp``) is no longer due and keeps
+when and why, with the last answer it got.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ORDER BY created_at LIMIT :n FOR UPDATE SKIP LOCKED
 _DECIDE = text("""
 UPDATE pgw.charges
 SET status = :status, failure_reason = :failure_reason, captured_amount = :captured_amount,
-    updated_at = :now, callback_due_at = :now
+    updated_at = :now, callback_due_at = :now, callback_first_due_at = :now
 WHERE id = :id
 """)
 _CLAIM = text("""
@@ -34,13 +35,20 @@ WHERE id IN (
     SELECT id FROM pgw.charges WHERE callback_due_at <= :now
     ORDER BY callback_due_at LIMIT :n FOR UPDATE SKIP LOCKED
 )
-RETURNING id, idempotency_key, status, amount, currency, failure_reason, callback_attempts
+RETURNING id, idempotency_key, status, amount, currency, failure_reason, callback_attempts,
+    callback_first_due_at
 """)
 _DELIVERED = text("""
 UPDATE pgw.charges SET callback_delivered_at = :now, callback_due_at = NULL WHERE id = :id
 """)
 _RETRY_AT = text("""
-UPDATE pgw.charges SET callback_due_at = :at
+UPDATE pgw.charges SET callback_due_at = :at, callback_last_answer = :answer
+WHERE id = :id AND callback_delivered_at IS NULL
+""")
+_GIVE_UP = text("""
+UPDATE pgw.charges
+SET callback_due_at = NULL, callback_last_answer = :answer, callback_given_up_at = :now,
+    callback_give_up_reason = :reason
 WHERE id = :id AND callback_delivered_at IS NULL
 """)
 _NEXT = text("""
@@ -83,10 +91,16 @@ class PgChargeCallbacks:
         async with self.engine.begin() as conn:
             await conn.execute(_DELIVERED, {"id": charge_id, "now": now})
 
-    async def retry_at(self, charge_id: object, at: datetime) -> None:
-        """Send the charge's callback again at ``at`` (after a failed attempt)."""
+    async def retry_at(self, charge_id: object, at: datetime, answer: str) -> None:
+        """Send the charge's callback again at ``at`` (after an attempt that got ``answer``)."""
         async with self.engine.begin() as conn:
-            await conn.execute(_RETRY_AT, {"id": charge_id, "at": at})
+            await conn.execute(_RETRY_AT, {"id": charge_id, "at": at, "answer": answer})
+
+    async def give_up(self, charge_id: object, now: datetime, reason: str, answer: str) -> None:
+        """Send the charge's callback no more, for ``reason``, its last attempt got ``answer``."""
+        params = {"id": charge_id, "now": now, "reason": reason, "answer": answer}
+        async with self.engine.begin() as conn:
+            await conn.execute(_GIVE_UP, params)
 
     async def next_times(self) -> tuple[datetime | None, datetime | None]:
         """The oldest pending charge's creation and the earliest due callback, if any."""

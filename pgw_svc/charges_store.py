@@ -39,6 +39,7 @@ _MOVE = text("""
 UPDATE pgw.charges
 SET status = :to, captured_amount = CASE WHEN :to = 'captured' THEN amount ELSE 0 END,
     callback_due_at = CASE WHEN status = 'pending' THEN :at ELSE callback_due_at END,
+    callback_first_due_at = CASE WHEN status = 'pending' THEN :at ELSE callback_first_due_at END,
     updated_at = :at
 WHERE id = :id AND client_id = :client_id
   AND (status = 'authorized' OR (status = 'pending' AND :to = 'voided'))

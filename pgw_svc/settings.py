@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from common.money import EXPONENTS
 from common.settings import Settings
-from pgw_svc.domain import DEFAULT_SUCCESS_RATE_BP
+from pgw_svc.domain import DEFAULT_SUCCESS_RATE_BP, CallbackLimits
 
 
 class PgwSettings(Settings):
@@ -23,6 +23,9 @@ class PgwSettings(Settings):
     ``pgw_async_delay_ms``: how long after it was made a pending charge is decided.
     ``pgw_callback_url``: where the signed callback of a decided charge is POSTed; by
     default transaction_svc's ``/internal/provider/callbacks``.
+    ``pgw_callback_max_attempts`` and ``pgw_callback_max_age_s``: a callback the receiver
+    does not take is given up after this many attempts, or once it has been due this long
+    (``pgw_svc.domain.callbacks``).
     """
 
     service_name: str = "pgw_svc"
@@ -33,6 +36,8 @@ class PgwSettings(Settings):
     pgw_card_currencies: str = "USD,EUR,GBP,CHF,CAD,AUD,JPY,SEK,NOK,DKK,PLN"
     pgw_async_delay_ms: int = Field(default=1500, ge=0, le=3_600_000)
     pgw_callback_url: str | None = None
+    pgw_callback_max_attempts: int = Field(default=100, ge=1, le=10_000)
+    pgw_callback_max_age_s: int = Field(default=86_400, ge=1, le=30 * 86_400)
 
     @field_validator("pgw_card_currencies")
     @classmethod
@@ -53,6 +58,13 @@ class PgwSettings(Settings):
     @property
     def callback_secret(self) -> bytes:
         return self.provider_callback_secret.get_secret_value().encode()
+
+    @property
+    def callback_limits(self) -> CallbackLimits:
+        return CallbackLimits(
+            max_attempts=self.pgw_callback_max_attempts,
+            max_age_ms=self.pgw_callback_max_age_s * 1000,
+        )
 
     @property
     def fingerprint_key(self) -> bytes:

@@ -1,5 +1,8 @@
 """The provider's background task: decide each pending charge ``pgw_async_delay_ms`` after
-it was made, and report the decision with a signed callback until the receiver takes it.
+it was made, and report the decision with a signed callback until the receiver takes it,
+refuses it for good (a 4xx but 408 and 429) or the limits are reached
+(``pgw_svc.domain.callbacks.after_failure``); a callback given up is recorded on its row,
+logged and counted (``paystream_provider_callback_attempts_total``).
 
 It works only from rows (``callbacks_store``), so it survives restarts: a charge decided
 before a crash still has its callback due. Delivery is at least once (a crash after the
@@ -20,10 +23,20 @@ from typing import Any
 import httpx
 import msgspec
 
+from common.metrics import PROVIDER_CALLBACK_OUTCOMES, PROVIDER_CALLBACKS
 from common.signatures import HEADER, sign
 from contracts.provider import ChargeCallback
 from pgw_svc.callbacks_store import PgChargeCallbacks
-from pgw_svc.domain import Outcome, Status, charge_status, retry_delay_ms, settled
+from pgw_svc.domain import (
+    CallbackLimits,
+    GiveUp,
+    Outcome,
+    Status,
+    after_failure,
+    charge_status,
+    retry_after_ms,
+    settled,
+)
 
 log = logging.getLogger("pgw_svc.settlement")
 
@@ -56,7 +69,7 @@ class PendingSettlement:
 
     def __init__(
         self, store: PgChargeCallbacks, http: httpx.AsyncClient, *, url: str, secret: bytes,
-        delay_ms: int, send_timeout_s: float,
+        delay_ms: int, send_timeout_s: float, limits: CallbackLimits,
     ) -> None:  # fmt: skip
         self.store = store
         self.http = http
@@ -64,7 +77,10 @@ class PendingSettlement:
         self._secret = secret
         self.delay = timedelta(milliseconds=delay_ms)
         self.send_timeout_s = send_timeout_s
+        self.limits = limits
         self._wake = asyncio.Event()
+        for outcome in PROVIDER_CALLBACK_OUTCOMES:  # each series from 0: a first one is a rise
+            PROVIDER_CALLBACKS.labels(outcome)
 
     def wake(self) -> None:
         self._wake.set()
@@ -86,22 +102,38 @@ class PendingSettlement:
         body = callback_body(row)
         headers = {"content-type": "application/json", HEADER: sign(self._secret,
                    int(time.time()), body)}  # fmt: skip
-        answer = "no answer"
+        status: int | None = None
+        retry_after: str | None = None
         try:
             response = await self.http.post(
                 self.url, content=body, headers=headers, timeout=self.send_timeout_s
             )
             if response.is_success:
                 await self.store.delivered(row["id"], datetime.now(UTC))
+                PROVIDER_CALLBACKS.labels("delivered").inc()
                 return
-            answer = str(response.status_code)
+            status, retry_after = response.status_code, response.headers.get("retry-after")
+            answer = str(status)
         except httpx.HTTPError as exc:
             answer = type(exc).__name__
-        wait_ms = retry_delay_ms(row["callback_attempts"])
-        log.warning("charge callback not delivered; will retry", extra={
-            "charge_id": str(row["id"]), "attempt": row["callback_attempts"],
-            "answer": answer, "retry_in_ms": wait_ms})  # fmt: skip
-        await self.store.retry_at(row["id"], datetime.now(UTC) + timedelta(milliseconds=wait_ms))
+        now = datetime.now(UTC)
+        first_due = row["callback_first_due_at"] or now
+        next_step = after_failure(
+            attempts=row["callback_attempts"], status=status,
+            retry_after=retry_after_ms(retry_after, now),
+            age_ms=round((now - first_due).total_seconds() * 1000), limits=self.limits,
+        )  # fmt: skip
+        facts = {"charge_id": str(row["id"]), "attempt": row["callback_attempts"],
+                 "answer": answer}  # fmt: skip
+        if isinstance(next_step, GiveUp):
+            PROVIDER_CALLBACKS.labels("given_up").inc()
+            log.error("charge callback given up", extra=facts | {"reason": next_step.value})
+            await self.store.give_up(row["id"], now, next_step.value, answer)
+            return
+        PROVIDER_CALLBACKS.labels("retry").inc()
+        log.warning("charge callback not delivered; will retry",
+                    extra=facts | {"retry_in_ms": next_step})  # fmt: skip
+        await self.store.retry_at(row["id"], now + timedelta(milliseconds=next_step), answer)
 
     async def _idle(self) -> None:
         """Sleep until the next decision or callback is due (at most ``POLL_S``) or a wake."""

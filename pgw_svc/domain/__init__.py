@@ -11,7 +11,14 @@ from pgw_svc.domain.bank_accounts import (
     normalise_iban,
     tokenize_bank_account,
 )
-from pgw_svc.domain.callbacks import charge_status, retry_delay_ms
+from pgw_svc.domain.callbacks import (
+    CallbackLimits,
+    GiveUp,
+    after_failure,
+    charge_status,
+    retry_after_ms,
+    retry_delay_ms,
+)
 from pgw_svc.domain.cards import (
     Brand,
     CardToken,
@@ -36,14 +43,17 @@ __all__ = [
     "IBAN_LENGTHS",
     "BankAccountToken",
     "Brand",
+    "CallbackLimits",
     "CardToken",
     "FailureReason",
+    "GiveUp",
     "Outcome",
     "PaymentMethodRejected",
     "Rejection",
     "Scenarios",
     "Status",
     "account_currency",
+    "after_failure",
     "charge_status",
     "country_currency",
     "detect_brand",
@@ -53,6 +63,7 @@ __all__ = [
     "luhn_valid",
     "method_currencies",
     "normalise_iban",
+    "retry_after_ms",
     "retry_delay_ms",
     "settled",
     "tokenize_bank_account",

@@ -1,7 +1,8 @@
 """The asynchronous test card end to end: pgw_svc (a real process) decides the pending
 charge after ``pgw_async_delay_ms`` and POSTs a signed ``ChargeCallback`` to a local
-receiver standing in for transaction_svc, again after a 5xx, after a crash, and from one
-sender only per attempt."""
+receiver standing in for transaction_svc, again after a 5xx, a 429 (after its Retry-After)
+and a crash, never again after another 4xx or past the attempt limit (given up, on the
+row and in the metrics), and from one sender only per attempt."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -34,7 +37,7 @@ from infra.testing.pgw import (
 )
 from infra.testing.stack import StackUnderTest
 from pgw_svc.callbacks_store import PgChargeCallbacks
-from pgw_svc.domain.callbacks import RETRY_BASE_MS
+from pgw_svc.domain.callbacks import RETRY_BASE_MS, retry_delay_ms
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +47,7 @@ CARDS = {"async": "4000000000003220", "ok": "4242424242424242"}
 ADMIN_EMAIL = "first.admin@pgw-callbacks.example.com"
 ADMIN_PASSWORD = "Adm1n-Callbacks-Passphrase-7"  # fixed: the database outlives a session
 PATH = "/internal/provider/callbacks"
+MAX_ATTEMPTS = 5  # 0.5 + 1 + 2 + 4 s of back-off between them; a crash test needs 2 or 3
 
 
 @dataclass(frozen=True)
@@ -58,21 +62,26 @@ class Arrival:
 
 @dataclass
 class Receiver:
-    """Stands in for transaction_svc's callback route: keeps every request; answers 500
-    to the first ``refuse[key]`` callbacks of a charge key, 200 otherwise."""
+    """Stands in for transaction_svc's callback route: keeps every request; answers the
+    callbacks of a charge key with ``script[key]``'s status lines (and headers) in turn,
+    then 500 to the next ``refuse[key]`` ones, 200 otherwise."""
 
     port: int = 0
     arrivals: list[Arrival] = field(default_factory=list)
     refuse: dict[str, int] = field(default_factory=dict)
+    script: dict[str, list[bytes]] = field(default_factory=dict)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await read_request(reader)) is not None:
             arrival = Arrival(time.monotonic(), request)
             self.arrivals.append(arrival)
             key = arrival.callback.idempotency_key
-            refused = self.refuse.get(key, 0) > 0
-            self.refuse[key] = self.refuse.get(key, 0) - 1
-            status = b"500 Internal Server Error" if refused else b"200 OK"
+            if self.script.get(key):
+                status = self.script[key].pop(0)
+            else:
+                refused = self.refuse.get(key, 0) > 0
+                self.refuse[key] = self.refuse.get(key, 0) - 1
+                status = b"500 Internal Server Error" if refused else b"200 OK"
             writer.write(b"HTTP/1.1 %s\r\nContent-Length: 0\r\n\r\n" % status)
             await writer.drain()
         writer.close()
@@ -103,6 +112,7 @@ def started(stack: StackUnderTest, receiver: Receiver) -> StackUnderTest:
     os.environ["PAYSTREAM_PGW_ASYNC_DELAY_MS"] = str(DELAY_MS)
     os.environ["PAYSTREAM_PGW_CALLBACK_URL"] = f"http://127.0.0.1:{receiver.port}{PATH}"
     os.environ["PAYSTREAM_PROVIDER_CALLBACK_SECRET"] = SECRET
+    os.environ["PAYSTREAM_PGW_CALLBACK_MAX_ATTEMPTS"] = str(MAX_ATTEMPTS)
     start_provider(stack, ADMIN_EMAIL, ADMIN_PASSWORD)
     return stack
 
@@ -185,6 +195,93 @@ async def test_a_receiver_answering_500_gets_the_same_callback_again(
     assert (row["callback_attempts"], row["callback_due_at"]) == (2, None)
     await asyncio.sleep(RETRY_BASE_MS * 3 / 1000)
     assert len(receiver.of(key)) == 2
+
+
+async def _given_up(charge_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The charge's row once its callback is recorded given up."""
+    deadline = time.monotonic() + timeout
+    while (row := await _row(charge_id, delivered=False))["callback_given_up_at"] is None:
+        assert time.monotonic() < deadline, "the callback was not recorded given up"
+        await asyncio.sleep(0.05)
+    return row
+
+
+async def _given_up_count(pgw: httpx.AsyncClient) -> float:
+    """pgw_svc's count of callbacks given up, from its /metrics."""
+    text_format = (await pgw.get("/metrics")).text
+    (family,) = (f for f in text_string_to_metric_families(text_format)
+                 if f.name == "paystream_provider_callback_attempts")  # fmt: skip
+    return sum(s.value for s in family.samples
+               if s.name.endswith("_total") and s.labels["outcome"] == "given_up")  # fmt: skip
+
+
+async def _charged(
+    world: Payer, receiver: Receiver, amount: int, *answers: bytes
+) -> tuple[str, str]:
+    """An asynchronous card charged ``amount`` (a pending charge) under a new key whose
+    first callbacks the receiver answers with the status lines ``answers``: key and id."""
+    key = uuid.uuid4().hex
+    receiver.script[key] = list(answers)
+    r = await world.post("/internal/charges", world.charge("async", amount, currency="EUR"), key)
+    assert r.status_code == 201, r.text
+    return key, str(r.json()["id"])
+
+
+async def test_a_receiver_answering_400_gets_one_attempt_and_the_callback_is_given_up(
+    world: Payer, receiver: Receiver
+) -> None:
+    given_up_before = await _given_up_count(world.pgw)
+    # when a pending charge is made whose callback the receiver answers with a 400
+    key, charge_id = await _charged(world, receiver, 600, b"400 Bad Request")
+    # then the callback is recorded given up, refused, after its one attempt
+    row = await _given_up(charge_id)
+    assert (row["callback_attempts"], row["callback_give_up_reason"]) == (1, "refused")
+    assert (row["callback_last_answer"], row["callback_due_at"]) == ("400", None)
+    assert row["callback_delivered_at"] is None and row["status"] == "captured"
+    # and counted; after the back-off's first waits nothing more was sent
+    assert await _given_up_count(world.pgw) == given_up_before + 1
+    await asyncio.sleep((retry_delay_ms(1) + retry_delay_ms(2)) / 1000 + 1)
+    assert len(receiver.of(key)) == 1
+
+
+async def test_a_receiver_answering_503_then_200_takes_the_second_attempt(
+    world: Payer, receiver: Receiver
+) -> None:
+    # when a pending charge is made whose first callback the receiver answers 503
+    key, charge_id = await _charged(world, receiver, 601, b"503 Service Unavailable")
+    # then the second attempt, the same callback, is taken and recorded delivered
+    first, second = await receiver.wait_for(key, 2)
+    assert _verified(first) == _verified(second)
+    row = await _row(charge_id)
+    assert (row["callback_attempts"], row["callback_last_answer"]) == (2, "503")
+    assert row["callback_given_up_at"] is None
+
+
+async def test_a_429_is_sent_again_no_sooner_than_its_retry_after(
+    world: Payer, receiver: Receiver
+) -> None:
+    # when a pending charge is made whose first callback the receiver answers 429 with
+    # Retry-After: 3
+    too_many = b"429 Too Many Requests\r\nRetry-After: 3"
+    key, charge_id = await _charged(world, receiver, 602, too_many)
+    # then the second attempt waits the 3 s asked (not the 0.5 s back-off) and is taken
+    first, second = await receiver.wait_for(key, 2, timeout=30)
+    assert second.at - first.at >= 3 * 0.95
+    assert (await _row(charge_id))["callback_attempts"] == 2
+
+
+async def test_a_callback_refused_by_5xx_is_given_up_after_the_last_attempt(
+    world: Payer, receiver: Receiver
+) -> None:
+    # when a pending charge is made whose callbacks the receiver answers 500, all of them
+    key, charge_id = await _charged(world, receiver, 603, *[b"500 Internal Server Error"] * 99)
+    # then it is sent MAX_ATTEMPTS times, then recorded given up with the last answer
+    row = await _given_up(charge_id, timeout=60)
+    assert (row["callback_attempts"], row["callback_give_up_reason"]) == (
+        MAX_ATTEMPTS, "attempts_exhausted")  # fmt: skip
+    assert (row["callback_last_answer"], row["callback_due_at"]) == ("500", None)
+    await asyncio.sleep(retry_delay_ms(MAX_ATTEMPTS) / 1000 + 1)
+    assert len(receiver.of(key)) == MAX_ATTEMPTS
 
 
 async def test_a_charge_pending_at_a_crash_is_decided_and_reported_after_the_restart(

@@ -1,16 +1,29 @@
-"""A pending charge's decision, its callback body, and the wait between delivery attempts."""
+"""A pending charge's decision, its callback body, the wait between delivery attempts, and
+when a callback is given up."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from common.signatures import sign, verify
 from contracts.provider import ChargeCallback
-from pgw_svc.domain import FailureReason, Outcome, Status, charge_status, retry_delay_ms
+from pgw_svc.domain import (
+    CallbackLimits,
+    FailureReason,
+    GiveUp,
+    Outcome,
+    Status,
+    after_failure,
+    charge_status,
+    retry_after_ms,
+    retry_delay_ms,
+)
 from pgw_svc.domain.callbacks import RETRY_BASE_MS, RETRY_CAP_MS
 from pgw_svc.settlement import callback_body, decision
 
@@ -60,3 +73,63 @@ def test_the_callback_body_is_the_contract_and_its_signature_verifies() -> None:
         currency="EUR", failure_reason=None,
     )  # fmt: skip
     assert verify(header, body, b"secret", now=1_790_000_010).timestamp == 1_790_000_000
+
+
+LIMITS = CallbackLimits(max_attempts=10, max_age_ms=3_600_000)
+NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+
+
+def _after(attempts: int = 1, status: int | None = 500, retry_after: int | None = None,
+           age_ms: int = 0) -> int | GiveUp:  # fmt: skip
+    return after_failure(attempts=attempts, status=status, retry_after=retry_after,
+                         age_ms=age_ms, limits=LIMITS)  # fmt: skip
+
+
+@pytest.mark.parametrize("status", [None, 500, 502, 503, 504, 408, 429, 301])
+def test_no_answer_a_5xx_408_and_429_are_tried_again_after_the_backoff(
+    status: int | None,
+) -> None:
+    assert _after(attempts=3, status=status) == retry_delay_ms(3) == 2000
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 410, 422])
+def test_any_other_4xx_gives_the_callback_up_at_once(status: int) -> None:
+    assert _after(attempts=1, status=status) is GiveUp.REFUSED
+
+
+def test_retry_after_lengthens_the_wait_but_never_shortens_it() -> None:
+    assert _after(attempts=1, status=429, retry_after=7000) == 7000
+    assert _after(attempts=4, status=503, retry_after=100) == retry_delay_ms(4)
+
+
+def test_the_last_attempt_and_a_wait_past_the_age_limit_give_up() -> None:
+    assert _after(attempts=9) == retry_delay_ms(9)
+    assert _after(attempts=10) is GiveUp.ATTEMPTS_EXHAUSTED
+    assert _after(attempts=2, age_ms=3_599_000) == 1000  # due at the limit exactly
+    assert _after(attempts=2, age_ms=3_599_001) is GiveUp.EXPIRED
+    assert _after(attempts=1, status=429, retry_after=3_600_001) is GiveUp.EXPIRED
+
+
+@given(
+    st.integers(min_value=1, max_value=10**6),
+    st.one_of(st.none(), st.integers(min_value=100, max_value=599)),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=10**9)),
+    st.integers(min_value=0, max_value=10**8),
+)
+def test_a_callback_is_never_sent_past_its_limits(
+    attempts: int, status: int | None, retry_after: int | None, age_ms: int
+) -> None:
+    step = _after(attempts, status, retry_after, age_ms)
+    if not isinstance(step, GiveUp):
+        assert attempts < LIMITS.max_attempts
+        assert age_ms + step <= LIMITS.max_age_ms
+        assert step >= max(RETRY_BASE_MS, retry_after or 0)
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    assert retry_after_ms("3", NOW) == 3000
+    assert retry_after_ms(" 0 ", NOW) == 0
+    later = NOW + timedelta(seconds=90)
+    assert retry_after_ms(later.strftime("%a, %d %b %Y %H:%M:%S GMT"), NOW) == 90_000
+    assert retry_after_ms("Wed, 02 Dec 2026 02:00:00 GMT", NOW) == 0  # already past
+    assert [retry_after_ms(v, NOW) for v in (None, "", "-1", "soon", "1.5")] == [None] * 5
