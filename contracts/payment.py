@@ -6,7 +6,9 @@ events share a partition and arrive in order. Deposit: DepositInitiated -> Charg
 charge: ChargeFailed -> DepositFailed; a charge whose credit is refused is refunded:
 ChargeSucceeded -> ChargeRefunded -> DepositFailed. Withdrawal: WithdrawalInitiated ->
 WithdrawalFundsHeld -> PayoutSucceeded -> WithdrawalCompleted; a failed payout: PayoutFailed
--> WithdrawalFailed (the hold released); funds that cannot be held: WithdrawalFailed.
+-> WithdrawalFailed (the hold released); funds that cannot be held: WithdrawalFailed; paid
+out but the wallet could not be debited (docs/payments.md): PayoutSucceeded ->
+WithdrawalDebitFailed.
 Merchant payments (`payment_id` = the payment's transaction id, `merchant_id` the paid
 user): PaymentInitiated -> PaymentCompleted, or PaymentFailed (the payer's wallet refused
 the debit, or the merchant's wallet the credit and the payer was paid back); by card,
@@ -125,6 +127,12 @@ class WithdrawalFailed(_Payment, frozen=True):
     failure_reason: str
 
 
+class WithdrawalDebitFailed(_Payment, frozen=True):
+    """Paid out, but the wallet could not be debited: the money is owed, for an operator."""
+
+    failure_reason: str
+
+
 class _Merchant(_Payment, frozen=True):
     """A payment to a merchant: `wallet_id` is the payer's wallet (empty for a card
     payment), `merchant_wallet_id` the merchant's wallet in the payment's currency."""
@@ -199,6 +207,7 @@ PaymentEvent: TypeAlias = (
     | PayoutFailed
     | WithdrawalCompleted
     | WithdrawalFailed
+    | WithdrawalDebitFailed
     | PaymentInitiated
     | PaymentCompleted
     | PaymentFailed

@@ -166,6 +166,20 @@ class WithdrawalFailed(Message, frozen=True):
     reason: str
 
 
+class WithdrawalDebitFailed(Message, frozen=True):
+    """Paid out, but the wallet could not be debited (its hold was gone and it could not
+    pay `amount` + `fee` again): the money is owed by the wallet, for an operator. The
+    transaction's status is `reversal_failed`."""
+
+    transaction_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    provider: str
+    reason: str
+    fee: int = 0
+
+
 class PaymentRequested(Message, frozen=True):
     """A payment to merchant `merchant_id` for its order `order_id` into the merchant's
     wallet `to_wallet_id`: from the payer's wallet `from_wallet_id` (provider `wallet`), or
@@ -293,6 +307,7 @@ TransactionEvent: TypeAlias = (
     | WithdrawalRequested
     | WithdrawalCompleted
     | WithdrawalFailed
+    | WithdrawalDebitFailed
     | PaymentRequested
     | PaymentCompleted
     | PaymentFailed

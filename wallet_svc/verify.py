@@ -77,6 +77,7 @@ SAGA_ENDS = frozenset(
         "DepositFailed",
         "WithdrawalCompleted",
         "WithdrawalFailed",
+        "WithdrawalDebitFailed",
         "PaymentCompleted",
         "PaymentFailed",
         "PaymentCancelled",

@@ -9,9 +9,10 @@ For every one that ended: the fees its credits and captures moved (each event id
 once) add up to the fee its completion named and its request asked for, and to nothing
 if it failed, was reversed or cancelled (the payer got amount + fee back through a
 compensation, which carries no fee, or the card through a full refund, or a
-withdrawal's hold was released). A transfer that converts moves its fee the same way:
-its credit, in the payee's currency, moves the fee from system:fx to system:fees in the
-payer's (``WalletCredited.fee_currency``, docs/fx.md).
+withdrawal's hold was released, or a withdrawal's wallet was never debited). A transfer
+that converts moves its fee the same way: its credit, in the payee's currency, moves the
+fee from system:fx to system:fees in the payer's (``WalletCredited.fee_currency``,
+docs/fx.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from contracts.transaction import (
     TransferRequested,
     TransferReversed,
     WithdrawalCompleted,
+    WithdrawalDebitFailed,
     WithdrawalFailed,
     WithdrawalRequested,
 )
@@ -44,6 +46,7 @@ MovedNothing = (
     | TransferReversed
     | DepositFailed
     | WithdrawalFailed
+    | WithdrawalDebitFailed
     | PaymentFailed
     | PaymentCancelled
 )

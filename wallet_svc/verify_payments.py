@@ -14,7 +14,8 @@ the three logs together and checks, for every payment:
   credited nothing, and a charge that succeeded was refunded in full, fee included;
 - a completed withdrawal was paid out (``PayoutSucceeded``) and its hold captured once,
   exactly its amount and its fee (the fee to the fee account: ``verify_fees``); a failed
-  one paid nothing out and captured nothing;
+  one paid nothing out and captured nothing; one that ended ``WithdrawalDebitFailed`` was
+  paid out and captured nothing (a warning: money owed by the wallet, for an operator);
 - nothing stays held for a terminal withdrawal: every hold it placed was captured,
   released or expired (a hold settled twice is ``check_log``'s);
 - a completed payment to a merchant credited the merchant once, exactly its amount (a
@@ -40,6 +41,7 @@ from contracts.transaction import (
     PaymentFailed,
     PaymentRequested,
     WithdrawalCompleted,
+    WithdrawalDebitFailed,
     WithdrawalFailed,
     WithdrawalRequested,
 )
@@ -63,7 +65,7 @@ NEXT: dict[str | None, frozenset[str]] = {
     "ChargeRefunded": frozenset({"DepositFailed", "PaymentFailed"}),
     "WithdrawalInitiated": frozenset({"WithdrawalFundsHeld", "WithdrawalFailed"}),
     "WithdrawalFundsHeld": frozenset({"PayoutSucceeded", "PayoutFailed"}),
-    "PayoutSucceeded": frozenset({"WithdrawalCompleted"}),
+    "PayoutSucceeded": frozenset({"WithdrawalCompleted", "WithdrawalDebitFailed"}),
     "PayoutFailed": frozenset({"WithdrawalFailed"}),
 }
 Terminal = (
@@ -71,6 +73,7 @@ Terminal = (
     | DepositFailed
     | WithdrawalCompleted
     | WithdrawalFailed
+    | WithdrawalDebitFailed
     | PaymentCompleted
     | PaymentFailed
     | PaymentCancelled
@@ -209,6 +212,11 @@ def check_withdrawal(tid: str, p: Payment, problems: list[str]) -> None:
             problems.append(f"withdrawal {tid}: failed but paid out {paid.amount}")
         if p.captured:
             problems.append(f"withdrawal {tid}: failed but captured {p.captured}")
+    elif p.terminal == "WithdrawalDebitFailed":
+        if paid is None:
+            problems.append(f"withdrawal {tid}: not debited, yet nothing was paid out")
+        if p.captured:
+            problems.append(f"withdrawal {tid}: not debited but captured {p.captured}")
     if p.terminal:
         for wallet, hold in sorted(set(p.held) - p.settled):
             problems.append(f"withdrawal {tid}: hold {hold} of wallet {wallet} still held")
@@ -270,4 +278,7 @@ def check_payments(
         counts[f"{p.kind}s"] += 1
         check_order(tid, p, problems)
         CHECKS[p.kind](tid, p, problems)
+        if p.terminal == "WithdrawalDebitFailed":
+            owed = p.amount + p.fee
+            warnings.append(f"withdrawal {tid}: paid out, {owed} not debited (for an operator)")
     return counts

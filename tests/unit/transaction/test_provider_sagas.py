@@ -31,8 +31,10 @@ SETTLEMENT = "system:settlement:pgw"
 class Provider:
     """Answers a command the way pgw does, by the method: charges and payouts are keyed by
     the idempotency key (asked twice, one charge), refunds never exceed the charge; a
-    charge or refund moves its amount and its fee (``ProviderClient`` asks for both)."""
+    charge or refund moves its amount and its fee (``ProviderClient`` asks for both).
+    ``clock``: the time its answers arrive, at which the saga and the wallets go on."""
 
+    clock: int = NOW
     charges: dict[str, int] = field(default_factory=dict)
     refunds: Counter[str] = field(default_factory=Counter)
     payouts: dict[str, int] = field(default_factory=dict)
@@ -72,7 +74,7 @@ def run(
 ) -> tuple[SagaState | None, list[Any]]:
     """Drive one saga to quiescence; with ``replay`` every command is sent twice and every
     answer reacted to twice (what a crash before a commit replays)."""
-    state, commands, events = react(None, request, NOW)
+    state, commands, events = react(None, request, provider.clock)
     public = list(events)
     while commands:
         command = commands.pop(0)
@@ -80,10 +82,10 @@ def run(
             if isinstance(command, ProviderCommand):
                 answers = provider.handle(command)
             else:
-                answers, chained = bank.worker(command, NOW)
+                answers, chained = bank.worker(command, provider.clock)
                 commands += chained
             for answer in answers * (2 if replay else 1):
-                state, more, events = react(state, answer, NOW)
+                state, more, events = react(state, answer, provider.clock)
                 state = saga_from_dict(saga_to_dict(state))  # as stored
                 commands += more
                 public += events

@@ -15,12 +15,14 @@ from contracts.transaction import (
     DepositFailed,
     DepositRequested,
     WithdrawalCompleted,
+    WithdrawalDebitFailed,
     WithdrawalFailed,
     WithdrawalRequested,
     decode_transaction_event,
 )
 from contracts.wallet import (
     HoldCaptured,
+    HoldExpired,
     HoldPlaced,
     HoldReleased,
     Posting,
@@ -120,12 +122,17 @@ def _deposit(log: Log, tx: str = DEP, amount: int = 500, *, credited: int = 500)
     log.transaction(DepositCompleted(**_tx(tx, amount)))
 
 
-def _withdrawal(log: Log, tx: str = WD, amount: int = 300, *, paid: bool = True) -> None:
-    """A withdrawal held, then paid out and captured (or its payout failed and released)."""
+def _held(log: Log, tx: str, amount: int) -> None:
+    """A withdrawal requested and its amount held, logged as its saga does."""
     log.transaction(WithdrawalRequested(**_tx(tx, amount), payout_method_id="ba", owner_id="u"))
     log.payment(pay.WithdrawalInitiated(**_money(tx, amount), payout_method_id="ba"))
     log.effect(_hold(tx, amount))
     log.payment(pay.WithdrawalFundsHeld(**_money(tx, amount), hold_id=tx))
+
+
+def _withdrawal(log: Log, tx: str = WD, amount: int = 300, *, paid: bool = True) -> None:
+    """A withdrawal held, then paid out and captured (or its payout failed and released)."""
+    _held(log, tx, amount)
     if paid:
         log.payment(pay.PayoutSucceeded(**_money(tx, amount), payout_id="po"))
         log.effect(_capture(tx, amount))
@@ -261,3 +268,42 @@ def test_a_payment_ends_on_payment_events_as_its_transaction_ended() -> None:
     problems, _ = log.check()
     assert problems == [f"payment {DEP}: ended DepositCompleted, its payment events with "
                         "ChargeSucceeded"]  # fmt: skip
+
+
+def _paid_not_debited(log: Log, tx: str, amount: int, *, paid: bool = True) -> None:
+    """A withdrawal whose hold expired before its capture and whose wallet could not be
+    held again, logged as its saga does (``paid``: whether its payout succeeded)."""
+    _held(log, tx, amount)
+    if paid:
+        log.payment(pay.PayoutSucceeded(**_money(tx, amount), payout_id="po"))
+    log.effect(HoldExpired(command_id=f"{tx}:capture", wallet_id=W, transaction_id=tx,
+                           hold_id=tx, amount=amount, currency="USD", ledger=900,
+                           available=900))  # fmt: skip
+    reason = "paid out, rehold insufficient_funds"
+    log.payment(pay.WithdrawalDebitFailed(**_money(tx, amount), failure_reason=reason))
+    log.transaction(WithdrawalDebitFailed(**_tx(tx, amount), reason=reason))
+
+
+def test_a_withdrawal_paid_out_but_not_debited_ends_once_and_is_a_warning() -> None:
+    # given a withdrawal paid out whose wallet could not be debited after its hold expired
+    log = Log()
+    _paid_not_debited(log, "tx-a", 40)
+    # then its terminal event ends its saga, the payment checks pass, and an operator is told
+    problems: list[str] = []
+    assert check_sagas(log.tx, problems) == 1 and problems == []
+    assert log.check() == ([], {"deposits": 0, "withdrawals": 1, "payments": 0})
+    assert log.warnings == ["withdrawal tx-a: paid out, 40 not debited (for an operator)"]
+
+
+def test_not_debited_needs_a_payout_and_no_capture() -> None:
+    # given one "not debited" with no payout, and one whose hold was captured after all
+    log = Log()
+    _paid_not_debited(log, "tx-a", 40, paid=False)
+    _paid_not_debited(log, "tx-b", 50)
+    log.effect(_capture("tx-b", 50))
+    problems, _ = log.check()
+    assert problems == [
+        "payment tx-a: WithdrawalDebitFailed after WithdrawalFundsHeld",
+        "withdrawal tx-a: not debited, yet nothing was paid out",
+        "withdrawal tx-b: not debited but captured [50]",
+    ]
