@@ -11,16 +11,22 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
+from email.generator import BytesGenerator
+from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import make_msgid
+from email.policy import compat32
+from email.utils import make_msgid, parseaddr
+from io import BytesIO
 from typing import Protocol
 
 import aiosmtplib
 
 from notification_worker.render import Rendered
+
+# how a mail is written for the wire: the ``compat32`` policy with CRLF line ends
+WIRE = compat32.clone(linesep="\r\n")
 
 
 class ProviderRefused(Exception):
@@ -52,26 +58,31 @@ class SmtpEmail:
 
     def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
         self.sender = sender
+        self.envelope_from = parseaddr(sender)[1]
         self._smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout_s)
         self._lock = asyncio.Lock()
 
-    def message(self, notification_id: str, to: Recipient, rendered: Rendered) -> Message:
-        """The mail: with the plain text (and the HTML, if any) as ``email.mime`` parts,
-        UTF-8 (base64); building it with ``EmailMessage.set_content`` parsed every
-        header it set again and cost half as much again as sending it."""
+    def message(self, notification_id: str, to: Recipient, rendered: Rendered) -> bytes:
+        """The mail as sent: the plain text (and the HTML, if any) as ``email.mime`` parts,
+        UTF-8 (base64), a non-ASCII subject RFC 2047 encoded. Built on the ``compat32``
+        message, which keeps each header as given: the default policy parsed every header
+        again when it was set, and with ``send_message`` reading the addresses back out of
+        the headers that was half of the worker's CPU per mail (bench/notification_cost.py
+        and docs/benchmarks.md)."""
         parts = [MIMEText(rendered.text, "plain", "utf-8")]
         if rendered.html is not None:
             parts.append(MIMEText(rendered.html, "html", "utf-8"))
         mail: Message = (
-            MIMEMultipart("alternative", _subparts=parts, policy=SMTP_POLICY)
-            if len(parts) > 1
-            else parts[0]
+            MIMEMultipart("alternative", _subparts=parts) if len(parts) > 1 else parts[0]
         )
+        subject = rendered.subject
         mail["From"] = self.sender
         mail["To"] = to.email
-        mail["Subject"] = rendered.subject
+        mail["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         mail["Message-ID"] = make_msgid(idstring=notification_id, domain="paystream.local")
-        return mail
+        wire = BytesIO()
+        BytesGenerator(wire, policy=WIRE).flatten(mail)
+        return wire.getvalue()
 
     async def send(self, notification_id: str, to: Recipient, message: Rendered) -> None:
         mail = self.message(notification_id, to, message)
@@ -79,7 +90,7 @@ class SmtpEmail:
             try:
                 if not self._smtp.is_connected:
                     await self._smtp.connect()
-                await self._smtp.send_message(mail)
+                await self._smtp.sendmail(self.envelope_from, [to.email], mail)
             except (
                 aiosmtplib.SMTPConnectError,
                 aiosmtplib.SMTPTimeoutError,
