@@ -5,6 +5,12 @@ Service tokens only (role ``service``); each row belongs to the service client t
 it. Not routed by the gateway (no ``/internal`` route) and not in any OpenAPI document.
 A create with a key already used answers what the first one stored (same body) or 409
 (another body): the outcome is drawn by key, so nothing is charged or paid twice.
+
+A charge or payout may carry a deadline (``Paystream-Deadline``, an RFC 3339 instant): the
+caller stops waiting for it then. A first create that the provider decides after it is
+stored failed with ``deadline_passed`` (``domain.PAST_DEADLINE``) and moves no money; being
+stored, every later create with that key gets the same answer, and since one key stores
+one row, a create decided in time and a late one with the same key answer alike.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from common.auth import Principal
 from common.errors import Problem
@@ -26,7 +32,7 @@ from common.openapi import errors
 from common.responses import OrjsonResponse
 from contracts.ids import uuid7
 from pgw_svc.deps import App, PgwApp, Service
-from pgw_svc.domain import Outcome, charge_status
+from pgw_svc.domain import PAST_DEADLINE, Outcome, charge_status
 from pgw_svc.keyed import Keyed, PgKeyedRows
 from pgw_svc.provider_schemas import (
     ChargeCreate,
@@ -51,6 +57,10 @@ router = APIRouter(
 )  # fmt: skip
 
 Headers = Annotated[MoneyHeaders, Header()]
+Deadline = Annotated[
+    AwareDatetime | None,
+    Header(alias="Paystream-Deadline", description="when the caller stops waiting for it"),
+]
 KeyQuery = Annotated[IdempotencyKey, Query()]
 
 
@@ -93,6 +103,7 @@ class MethodRequest(NamedTuple):
     principal: Principal
     body: ChargeCreate | PayoutCreate
     key: str
+    deadline: datetime | None
 
 
 def _keyed_row(principal: Principal, key: str, body_hash: str, now: datetime) -> dict[str, Any]:
@@ -100,21 +111,28 @@ def _keyed_row(principal: Principal, key: str, body_hash: str, now: datetime) ->
             "request_hash": body_hash, "created_at": now}  # fmt: skip
 
 
-Decide = Callable[[dict[str, Any], datetime], tuple[Outcome, dict[str, Any]]]
+class Decide(NamedTuple):
+    """How a create decides: the provider's answer for the method, and the row's own
+    columns for an answer made at an instant."""
+
+    draw: Callable[[dict[str, Any]], Outcome]
+    columns: Callable[[Outcome, datetime], dict[str, Any]]
 
 
 async def _create(
     app: PgwApp, rows: PgKeyedRows, model: type[BaseModel], request: MethodRequest, decide: Decide
 ) -> Response:
-    """The key's first answer again, or: check the method, decide the outcome, store it."""
-    principal, body, key = request
+    """The key's first answer again, or: check the method, decide the outcome (failed
+    past the deadline), store it."""
+    principal, body, key, deadline = request
     body_hash = request_hash(body)
     first = await rows.by_key(principal.subject, key)
     if first is not None:
         return _answer(model, Keyed(first, fresh=False), body_hash)
     method = await _method(app, body, "card" if isinstance(body, ChargeCreate) else "bank_account")
     now = datetime.now(UTC)
-    outcome, columns = decide(method, now)
+    outcome = PAST_DEADLINE if deadline is not None and now > deadline else decide.draw(method)
+    columns = decide.columns(outcome, now)
     reason = outcome.failure_reason
     row = _keyed_row(principal, key, body_hash, now) | {
         "payment_method_id": body.payment_method_id, "amount": body.amount,
@@ -127,21 +145,20 @@ async def _create(
 @router.post("/charges", status_code=201, response_model=ChargePublic,
              responses=errors(403, 404, 409, 422))  # fmt: skip
 async def create_charge(
-    app: App, body: ChargeCreate, principal: Service, headers: Headers
+    app: App, body: ChargeCreate, principal: Service, headers: Headers, deadline: Deadline = None
 ) -> Response:
     """Charge a stored card: authorize it, and capture at once unless ``capture`` is false."""
     key = headers.idempotency_key
 
-    def decide(card: dict[str, Any], now: datetime) -> tuple[Outcome, dict[str, Any]]:
-        outcome = app.scenarios.charge(card["fingerprint"], key)
+    def columns(outcome: Outcome, now: datetime) -> dict[str, Any]:
         status = charge_status(outcome, body.capture)
         captured = body.amount if status == "captured" else 0
-        return outcome, {"status": status, "captured_amount": captured, "refunded_amount": 0,
-                         "capture": body.capture, "updated_at": now}  # fmt: skip
+        return {"status": status, "captured_amount": captured, "refunded_amount": 0,
+                "capture": body.capture, "updated_at": now}  # fmt: skip
 
-    answer = await _create(
-        app, app.charges, ChargePublic, MethodRequest(principal, body, key), decide
-    )
+    decide = Decide(lambda card: app.scenarios.charge(card["fingerprint"], key), columns)
+    request = MethodRequest(principal, body, key, deadline)
+    answer = await _create(app, app.charges, ChargePublic, request, decide)
     app.settlement.wake()  # a pending charge is decided from its row, timed from now
     return answer
 
@@ -225,14 +242,12 @@ async def refund_by_key(app: App, principal: Service, idempotency_key: KeyQuery)
 @router.post("/payouts", status_code=201, response_model=PayoutPublic,
              responses=errors(403, 404, 409, 422))  # fmt: skip
 async def create_payout(
-    app: App, body: PayoutCreate, principal: Service, headers: Headers
+    app: App, body: PayoutCreate, principal: Service, headers: Headers, deadline: Deadline = None
 ) -> Response:
     """Pay out to a stored bank account; the failing test account fails ``account_closed``."""
-    request = MethodRequest(principal, body, headers.idempotency_key)
-    return await _create(
-        app, app.payouts, PayoutPublic, request,
-        lambda account, _: (app.scenarios.payout(account["fingerprint"]), {}),
-    )  # fmt: skip
+    request = MethodRequest(principal, body, headers.idempotency_key, deadline)
+    decide = Decide(lambda account: app.scenarios.payout(account["fingerprint"]), lambda *_: {})
+    return await _create(app, app.payouts, PayoutPublic, request, decide)
 
 
 @router.get("/payouts", response_model=PayoutPublic, responses=errors(403, 404))

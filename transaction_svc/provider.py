@@ -10,6 +10,12 @@ with the first row if it made one. The client asks until the provider answers: a
 unreachable provider leaves the payment ``processing``, never failed while its charge
 may exist. A refusal (4xx with a ``code``)
 is an answer: the payment fails with that code, nothing was made.
+
+A charge or payout carries its deadline (``Paystream-Deadline``): the provider stores a
+first create that it decides after it failed ``deadline_passed``, so once the provider
+answers again after an outage past the deadline, its answer is final either way (what it
+made in time, or that failure) and the payment ends; refunds carry none (a compensation
+is made however late).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -50,6 +57,7 @@ PATHS = {
     SendPayout: "/internal/payouts",
 }
 UNKNOWN_OUTCOME = frozenset({401, 408, 425, 429})  # besides 5xx: try again after asking
+DEADLINE_HEADER = "Paystream-Deadline"  # pgw_svc.provider_api: when the caller stops waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +137,16 @@ class ProviderClient:
         r.raise_for_status()
         return str(r.json()["status"])
 
-    async def carry(self, command: ProviderCommand) -> pay.ProviderOutcome:
-        """Make what ``command`` asks at the provider, once; return the provider's answer
-        (timed and counted by command and outcome: ``paystream_provider_call_seconds``)."""
+    async def carry(
+        self, command: ProviderCommand, deadline: datetime | None = None
+    ) -> pay.ProviderOutcome:
+        """Make what ``command`` asks at the provider, once, by ``deadline`` (a charge or
+        payout; None: no deadline); return the provider's answer (timed and counted by
+        command and outcome: ``paystream_provider_call_seconds``)."""
         started = time.perf_counter()
         outcome = "error"
         try:
-            answer = await self._answer(command)
+            answer = await self._answer(command, deadline)
             outcome = type(answer).__name__
             return answer
         finally:
@@ -143,8 +154,10 @@ class ProviderClient:
                 time.perf_counter() - started
             )
 
-    async def _answer(self, command: ProviderCommand) -> pay.ProviderOutcome:
-        row = await self._create(command)
+    async def _answer(
+        self, command: ProviderCommand, deadline: datetime | None
+    ) -> pay.ProviderOutcome:
+        row = await self._create(command, deadline)
         base: dict[str, Any] = {
             "payment_id": command.transaction_id,
             "wallet_id": command.wallet_id,
@@ -175,14 +188,19 @@ class ProviderClient:
                 return pay.PayoutFailed(**base, payout_id=row["id"], failure_reason=reason)
         raise AssertionError(command)
 
-    async def _create(self, command: ProviderCommand) -> dict[str, Any] | Refused:
+    async def _create(
+        self, command: ProviderCommand, deadline: datetime | None
+    ) -> dict[str, Any] | Refused:
         path = PATHS[type(command)]
         body = _body(command)
         key = command.idempotency_key
+        headers = {"Idempotency-Key": key}
+        if deadline is not None:
+            headers[DEADLINE_HEADER] = deadline.isoformat()
         backoff = 0.2
         while True:
             try:
-                r = await self._client.post(path, json=body, headers={"Idempotency-Key": key})
+                r = await self._client.post(path, json=body, headers=headers)
                 if r.status_code in (200, 201):
                     return dict(r.json())
                 if r.status_code < 500 and r.status_code not in UNKNOWN_OUTCOME:

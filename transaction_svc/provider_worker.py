@@ -8,6 +8,9 @@ for their acknowledgement, then the consumed offsets commit (``transactions.offs
 consumer ``provider``). A crash anywhere in between replays the batch: the provider
 answers the replayed creates with what it made the first time, and the answers are
 published again with the same derived event ids (a duplicate, never a second payment).
+A charge or payout is due by ``provider_deadline_s`` after its command was written (its
+envelope's ``occurred_at``, the same on every replay): the provider fails one it would
+decide later (``ProviderClient``).
 Commands of one transaction are carried in order; different transactions at once.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -33,7 +37,7 @@ from common.service_token import ServiceTokens
 from common.topics import PAYMENT_EVENTS, PROVIDER_COMMANDS
 from common.worker import worker_app
 from contracts.envelope import Envelope
-from contracts.provider import ProviderCommand, decode_provider_command
+from contracts.provider import ProviderCommand, RefundCharge, decode_provider_command
 from transaction_svc.outbound import payment_envelope
 from transaction_svc.provider import ProviderClient, declare_provider_metrics
 from transaction_svc.settings import TransactionSettings
@@ -73,6 +77,7 @@ class ProviderWorker:
         )
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._deadline = timedelta(seconds=settings.provider_deadline_s)
 
     async def start(self) -> None:
         await self.producer.start()
@@ -104,8 +109,10 @@ class ProviderWorker:
     async def _carry_in_order(self, commands: list[Command]) -> list[asyncio.Future[Any]]:
         futures = []
         for envelope, command, cause in commands:
+            refund = isinstance(command, RefundCharge)  # a compensation: made however late
+            deadline = None if refund else envelope.occurred_at + self._deadline
             async with self._slots:
-                outcome = await self.provider.carry(command)
+                outcome = await self.provider.carry(command, deadline)
             correlation_id = envelope.correlation_id or envelope.event_id
             event = payment_envelope(outcome, correlation_id, envelope.event_id)
             futures.append(await queue_envelope(self.producer, PAYMENT_EVENTS, event, cause))

@@ -23,6 +23,10 @@ class TransactionSettings(Settings):
     # How long a call to pgw_svc may take before its outcome counts as unknown (a create
     # is then asked about by its idempotency key before it is sent again).
     provider_timeout_s: float = Field(default=5.0, gt=0)
+    # A charge or payout the provider has not decided this long after the provider worker
+    # was asked for it is decided failed (deadline_passed) by the provider when it is
+    # reached again (docs/payments.md); refunds have no deadline.
+    provider_deadline_s: float = Field(default=900.0, gt=0)
     # Whether an account whose email is not verified may move money out (transfers and
     # withdrawals); read from the access token's ``ev`` claim. On by default, so that
     # scripted clients keep working.

@@ -30,6 +30,7 @@ from pgw_svc.domain.cards import (
 from pgw_svc.domain.currencies import account_currency, country_currency, method_currencies
 from pgw_svc.domain.outcomes import (
     DEFAULT_SUCCESS_RATE_BP,
+    PAST_DEADLINE,
     FailureReason,
     Outcome,
     Scenarios,
@@ -41,6 +42,7 @@ from pgw_svc.domain.rejections import PaymentMethodRejected, Rejection
 __all__ = [
     "DEFAULT_SUCCESS_RATE_BP",
     "IBAN_LENGTHS",
+    "PAST_DEADLINE",
     "BankAccountToken",
     "Brand",
     "CallbackLimits",

@@ -30,6 +30,7 @@ class FailureReason(StrEnum):
     CARD_DECLINED = "card_declined"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     ACCOUNT_CLOSED = "account_closed"
+    DEADLINE_PASSED = "deadline_passed"  # the create came after the caller's deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,9 @@ class Outcome:
 
 SUCCEEDED = Outcome(Status.SUCCEEDED)
 PENDING = Outcome(Status.PENDING)
+# what a create that arrives after its deadline is answered and stored with: the caller
+# has stopped waiting for it, so it must not move money now
+PAST_DEADLINE = Outcome(Status.FAILED, FailureReason.DEADLINE_PASSED)
 
 TEST_CARDS: dict[str, Outcome] = {
     "4242424242424242": SUCCEEDED,

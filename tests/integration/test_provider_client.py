@@ -2,7 +2,9 @@
 that injects the provider's faults: an answer that comes after the client's timeout, a
 connection lost after the request was forwarded, a 503 for a request never forwarded.
 Whatever the fault, the client asks the provider what it made under the idempotency key
-before it sends the create again, and exactly one charge or payout exists."""
+before it sends the create again, and exactly one charge or payout exists. A create with
+a deadline waits out a stopped provider past it, and the provider's answer ends it: what
+it made in time, or a failure (``deadline_passed``) for what it would have made late."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from msgspec.structs import replace
@@ -213,3 +216,52 @@ async def test_a_fee_is_charged_on_top_and_a_full_refund_gives_it_back(
     (charge,) = [r for r in rows["charges"] if r["idempotency_key"] == command.idempotency_key]
     (back,) = [r for r in rows["refunds"] if r["idempotency_key"] == refund.idempotency_key]
     assert (charge["amount"], back["amount"], charge["refunded_amount"]) == (1_300, 1_300, 1_300)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_a_create_first_seen_past_its_deadline_fails_and_moves_no_money(
+    world: tuple[Payer, ServiceTokens], started: StackUnderTest, settings: Settings, kind: str
+) -> None:
+    payer_, tokens = world
+    make, table, _ = KINDS[kind]
+    command = make(payer_)
+    client = ProviderClient(settings.pgw_svc_url, tokens, timeout_s=2, max_backoff_s=0.2)
+    # given the provider stopped
+    await asyncio.to_thread(started.stop_apps, ["pgw_svc"])
+    try:
+        # when the client carries a charge or payout due within a second
+        deadline = datetime.now(UTC) + timedelta(seconds=1)
+        carried = asyncio.create_task(client.carry(command, deadline))
+        # then past the deadline, the provider still unreachable, it has not guessed
+        await asyncio.sleep(2.5)
+        assert not carried.done()
+    finally:
+        await asyncio.to_thread(started.start_apps, ["pgw_svc"])
+    # and once the provider answers, the answer is a failure: deadline_passed
+    try:
+        outcome = await asyncio.wait_for(carried, 30)
+    finally:
+        await client.aclose()
+    assert isinstance(outcome, (pay.ChargeFailed, pay.PayoutFailed)), outcome
+    assert outcome.failure_reason == "deadline_passed"
+    # and the provider keeps it so, having moved nothing
+    rows = [r for r in (await pgw_rows(settings.postgres_dsn))[table]
+            if r["idempotency_key"] == command.idempotency_key]  # fmt: skip
+    assert [(r["status"], r["failure_reason"]) for r in rows] == [("failed", "deadline_passed")]
+    assert rows[0].get("captured_amount", 0) == 0
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_a_create_made_in_time_is_answered_the_same_past_its_deadline(
+    rig: Rig, settings: Settings, kind: str
+) -> None:
+    make, table, _ = KINDS[kind]
+    command = make(rig.payer)
+    # given a charge or payout the provider made before its deadline
+    first = await rig.client.carry(command, datetime.now(UTC) + timedelta(minutes=1))
+    assert isinstance(first, (pay.ChargeSucceeded, pay.PayoutSucceeded)), first
+    # when the same create is sent again after the deadline
+    again = await rig.client.carry(command, datetime.now(UTC) - timedelta(seconds=1))
+    # then the provider answers with what it made: the one succeeded charge or payout
+    assert again == first
+    assert await _made(settings, table, command.idempotency_key) == [_made_id(first)]
