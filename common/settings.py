@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     kafka_bootstrap: str = "127.0.0.1:19092"
-    kafka_partitions: int = Field(default=8, ge=1)
+    # Partitions of each topic (created by common.bootstrap): at most that many instances of
+    # a worker share a topic. 2 on one machine: at the same load, 8 doubled the transfers'
+    # latency (each decider poll waits for its slowest partition's transaction;
+    # docs/benchmarks.md, "Partitions"); a cluster sets more (infra/k8s: 8).
+    kafka_partitions: int = Field(default=2, ge=1)
     # How long a fetch waits for at least kafka_fetch_min_bytes: under load, consumers
     # take fewer, bigger batches (less CPU for the broker and for them, more per batch
     # amortised); an idle topic answers after at most the wait. Each fetch costs the

@@ -29,8 +29,10 @@ CONFIG = "paystream-config"  # ConfigMap: addresses and knobs every process shar
 SECRETS = "paystream-secrets"  # Secret: made by an overlay (overlays/local: dev values)
 PRE_STOP_S = 5  # the pod leaves the Service's endpoints before the server stops accepting
 LIFESPAN_STOP_S = 15  # after the drain: consumers leave their group, producers flush
+# a cluster's topics: room for 8 instances of each worker (the settings' default, 2, is
+# for one machine: docs/scaling.md)
+PARTITIONS = 8
 # the settings' defaults, never this shell's environment: the files are the same for all
-PARTITIONS: int = Settings.model_fields["kafka_partitions"].default
 DRAIN_S: int = Settings.model_fields["shutdown_drain_s"].default
 
 # Every process: the addresses of the backing services and of the APIs (in-cluster names).
