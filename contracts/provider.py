@@ -18,6 +18,10 @@ import msgspec
 
 from contracts.message import Message, from_payload
 
+# the HTTP header a charge or payout create carries its deadline in (an RFC 3339 instant):
+# transaction_svc.provider sends it, pgw_svc.provider_api fails a first create past it
+DEADLINE_HEADER = "Paystream-Deadline"
+
 
 class ChargeCard(Message, frozen=True):
     """Charge the card `amount` + `fee` (the fee of a deposit or card payment, paid by

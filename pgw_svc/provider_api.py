@@ -31,6 +31,7 @@ from common.idempotency import IdempotencyKey, MoneyHeaders, key_reused, request
 from common.openapi import errors
 from common.responses import OrjsonResponse
 from contracts.ids import uuid7
+from contracts.provider import DEADLINE_HEADER
 from pgw_svc.deps import App, PgwApp, Service
 from pgw_svc.domain import PAST_DEADLINE, Outcome, charge_status
 from pgw_svc.keyed import Keyed, PgKeyedRows
@@ -59,7 +60,7 @@ router = APIRouter(
 Headers = Annotated[MoneyHeaders, Header()]
 Deadline = Annotated[
     AwareDatetime | None,
-    Header(alias="Paystream-Deadline", description="when the caller stops waiting for it"),
+    Header(alias=DEADLINE_HEADER, description="when the caller stops waiting for it"),
 ]
 KeyQuery = Annotated[IdempotencyKey, Query()]
 

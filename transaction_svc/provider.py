@@ -34,7 +34,13 @@ from prometheus_client import Counter
 from common.metrics import PROVIDER_CALLS
 from common.service_token import ServiceTokens
 from contracts import payment as pay
-from contracts.provider import ChargeCard, ProviderCommand, RefundCharge, SendPayout
+from contracts.provider import (
+    DEADLINE_HEADER,
+    ChargeCard,
+    ProviderCommand,
+    RefundCharge,
+    SendPayout,
+)
 
 log = logging.getLogger("paystream.provider")
 
@@ -57,7 +63,6 @@ PATHS = {
     SendPayout: "/internal/payouts",
 }
 UNKNOWN_OUTCOME = frozenset({401, 408, 425, 429})  # besides 5xx: try again after asking
-DEADLINE_HEADER = "Paystream-Deadline"  # pgw_svc.provider_api: when the caller stops waiting
 
 
 @dataclass(frozen=True, slots=True)
