@@ -69,7 +69,7 @@ async def get_preferences(app: App, me: Person) -> object:
 
 @router.put("/notifications/preferences", response_model=Preferences, responses=errors(403))
 async def put_preferences(app: App, me: Person, body: PreferencesIn) -> object:
-    """Turn channels of categories on or off (only those named); security stays on."""
+    """Turn channels of categories on or off (only those named); security and alerts stay on."""
     change = {
         category: {c: on for c, on in switches.items() if on is not None}
         for category, switches in body.model_dump(exclude_none=True).items()

@@ -3,10 +3,12 @@
 An event becomes zero or more ``Intent``s: a kind (its templates are
 ``templates/<kind>/``), a category (preferences), a recipient (a user, or the owner of a
 wallet, looked up in the worker's projection) and what the templates show. Deposits,
-withdrawals and transfers (completed, failed, or reversed: the sender hears), and a
-schedule's failed runs and its pause after failures (its owner hears), are told from
-``transaction-events``; payments to merchants (received, or failed: the payer hears) and
-their refunds from ``payment-events``, whose events name the payer's wallet.
+withdrawals and transfers (completed, failed, or reversed: the sender hears), money left
+for an operator to settle (a withdrawal paid out but not debited, a transfer whose
+reversal failed: an alert the user cannot turn off), and a schedule's failed runs and its
+pause after failures (its owner hears), are told from ``transaction-events``; payments
+to merchants (received, or failed: the payer hears) and their refunds from
+``payment-events``, whose events name the payer's wallet.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from contracts import payment, schedule, transaction, user
 from contracts.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, USER_EVENTS
-from notification_worker.preferences import SECURITY
+from notification_worker.preferences import ALERTS, SECURITY
 
 Event = Any  # a decoded contract message
 
@@ -77,6 +79,10 @@ def transaction_intents(event: Event) -> list[Intent]:
             return [Intent(kind="transfer_reversed", category="transfers",
                            wallet_id=event.from_wallet_id,
                            context={**_money(event), "reason": event.reason})]  # fmt: skip
+        case t.TransferReversalFailed():
+            return [Intent(kind="transfer_reversal_failed", category=ALERTS,
+                           wallet_id=event.from_wallet_id,
+                           context={**_money(event), "reason": event.reason})]  # fmt: skip
         case t.DepositCompleted():
             return [Intent(kind="deposit_completed", category="deposits",
                            wallet_id=event.wallet_id, context=_money(event))]  # fmt: skip
@@ -90,6 +96,11 @@ def transaction_intents(event: Event) -> list[Intent]:
             return [Intent(kind="withdrawal_failed", category="withdrawals",
                            wallet_id=event.wallet_id,
                            context={**_money(event), "reason": event.reason})]  # fmt: skip
+        case t.WithdrawalDebitFailed():
+            return [Intent(kind="withdrawal_debit_failed", category=ALERTS,
+                           wallet_id=event.wallet_id,
+                           context={**_money(event), "fee": event.fee,
+                                    "reason": event.reason})]  # fmt: skip
         case schedule.ScheduledRunFailed():
             return [Intent(kind="scheduled_run_failed", category=_scheduled(event.kind),
                            user_id=event.owner_id,

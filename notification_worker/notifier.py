@@ -76,9 +76,9 @@ WANTED: dict[str, frozenset[str]] = {
     ),
     WALLET_EVENTS: frozenset({"WalletOpened"}),
     TRANSACTION_EVENTS: frozenset(
-        {"TransferCompleted", "TransferFailed", "TransferReversed", "DepositCompleted",
-         "DepositFailed", "WithdrawalCompleted", "WithdrawalFailed", "ScheduledRunFailed",
-         "SchedulePaused"}
+        {"TransferCompleted", "TransferFailed", "TransferReversed", "TransferReversalFailed",
+         "DepositCompleted", "DepositFailed", "WithdrawalCompleted", "WithdrawalFailed",
+         "WithdrawalDebitFailed", "ScheduledRunFailed", "SchedulePaused"}
     ),
     PAYMENT_EVENTS: frozenset({"PaymentCompleted", "PaymentFailed", "RefundCompleted"}),
 }  # fmt: skip

@@ -1,7 +1,7 @@
 """HTTP bodies of the notifications API (pydantic only at the edge).
 
 Preferences are declared per category and channel: an unknown category or channel, or
-turning a security message off, is refused by the model itself (422).
+turning a security message or an alert off, is refused by the model itself (422).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class Switches(BaseModel):
     push: StrictBool | None = None
 
 
-class SecuritySwitches(BaseModel):
-    """Security messages go out by email, always: only ``true`` is accepted."""
+class AlwaysOnSwitches(BaseModel):
+    """Security messages and alerts go out by email, always: only ``true`` is accepted."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -69,14 +69,15 @@ class PreferencesIn(BaseModel):
         json_schema_extra={"examples": [{"transfers": {"sms": True, "push": False}}]},
     )
 
-    security: SecuritySwitches | None = None
+    security: AlwaysOnSwitches | None = None
+    alerts: AlwaysOnSwitches | None = None
     transfers: Switches | None = None
     deposits: Switches | None = None
     withdrawals: Switches | None = None
     merchant: Switches | None = None
 
 
-class SecurityPublic(BaseModel):
+class AlwaysOnPublic(BaseModel):
     email: bool
 
 
@@ -94,6 +95,7 @@ class Preferences(BaseModel):
             "examples": [
                 {
                     "security": {"email": True},
+                    "alerts": {"email": True},
                     "transfers": {"email": True, "sms": True, "push": False},
                     "deposits": {"email": True, "sms": False, "push": True},
                     "withdrawals": {"email": True, "sms": False, "push": True},
@@ -103,7 +105,8 @@ class Preferences(BaseModel):
         }
     )
 
-    security: SecurityPublic
+    security: AlwaysOnPublic
+    alerts: AlwaysOnPublic
     transfers: SwitchesPublic
     deposits: SwitchesPublic
     withdrawals: SwitchesPublic

@@ -25,7 +25,13 @@ from common.topics import (
 )
 from contracts.envelope import Envelope
 from contracts.payment import PaymentCompleted, PaymentFailed, RefundCompleted
-from contracts.transaction import TransferCompleted, TransferFailed, TransferReversed
+from contracts.transaction import (
+    TransferCompleted,
+    TransferFailed,
+    TransferReversalFailed,
+    TransferReversed,
+    WithdrawalDebitFailed,
+)
 from contracts.wallet.events import WalletOpened
 from infra.local.backing import start_smtp
 from infra.local.procs import stop
@@ -34,6 +40,7 @@ from infra.testing.kafka import read_records, read_topic, wait_for
 from infra.testing.mailbox import Mail, read_mail, wait_for_mail
 from infra.testing.stack import StackUnderTest
 from notification_worker import store
+from notification_worker.main import GROUP
 
 pytestmark = pytest.mark.integration
 
@@ -168,18 +175,18 @@ async def test_a_transfer_mails_both_sides_once_even_when_redelivered(
     ]
 
 
-def _failed_transfer(source: str, target: str) -> Envelope:
-    failed = TransferFailed(transaction_id=str(uuid.uuid4()), from_wallet_id=source,
-                            to_wallet_id=target, amount=4200, currency="EUR",
-                            reason="insufficient_funds")  # fmt: skip
-    return Envelope.of(failed, key=failed.transaction_id, producer="tests")
+def _transfer_ended(
+    ended: type[TransferFailed | TransferReversed | TransferReversalFailed], reason: str
+) -> Callable[[str, str], Envelope]:
+    """A maker of a transfer of 42.00 EUR between two wallets that ended ``ended``."""
 
+    def make(source: str, target: str) -> Envelope:
+        event = ended(transaction_id=str(uuid.uuid4()), from_wallet_id=source,
+                      to_wallet_id=target, amount=4200, currency="EUR",
+                      reason=reason)  # fmt: skip
+        return Envelope.of(event, key=event.transaction_id, producer="tests")
 
-def _reversed_transfer(source: str, target: str) -> Envelope:
-    back = TransferReversed(transaction_id=str(uuid.uuid4()), from_wallet_id=source,
-                            to_wallet_id=target, amount=4200, currency="EUR",
-                            reason="wallet_frozen")  # fmt: skip
-    return Envelope.of(back, key=back.transaction_id, producer="tests")
+    return make
 
 
 def _failed_payment(source: str, target: str) -> Envelope:
@@ -193,9 +200,11 @@ def _failed_payment(source: str, target: str) -> Envelope:
 @pytest.mark.parametrize(
     ("topic", "make", "kind", "subject", "says"),
     [
-        (TRANSACTION_EVENTS, _failed_transfer, "transfer_failed",
+        (TRANSACTION_EVENTS, _transfer_ended(TransferFailed, "insufficient_funds"),
+         "transfer_failed",
          "Your transfer of 42.00 EUR failed", "(insufficient_funds); no money moved"),
-        (TRANSACTION_EVENTS, _reversed_transfer, "transfer_reversed",
+        (TRANSACTION_EVENTS, _transfer_ended(TransferReversed, "wallet_frozen"),
+         "transfer_reversed",
          "Your transfer of 42.00 EUR was reversed", "the money is back in your wallet"),
         (PAYMENT_EVENTS, _failed_payment, "payment_failed",
          "Your payment of 42.00 EUR failed", "for order order-42 failed (insufficient_funds)"),
@@ -234,6 +243,82 @@ async def test_a_failed_or_reversed_transfer_or_payment_tells_the_sender(
         (sender_id, kind, "email"),
         (sender_id, kind, "push"),
     ]
+
+
+def _debit_failed_withdrawal(wallet: str, _: str) -> Envelope:
+    owed = WithdrawalDebitFailed(transaction_id=str(uuid.uuid4()), wallet_id=wallet,
+                                 amount=4200, currency="EUR", provider="bank", fee=50,
+                                 reason="paid out, rehold insufficient_funds")  # fmt: skip
+    return Envelope.of(owed, key=owed.transaction_id, producer="tests")
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "subject", "says"),
+    [
+        (_debit_failed_withdrawal, "withdrawal_debit_failed",
+         "Your withdrawal of 42.00 EUR could not be taken from your wallet",
+         "Your wallet still owes 42.50 EUR, fee included"),
+        (_transfer_ended(TransferReversalFailed, "wallet_closed"), "transfer_reversal_failed",
+         "Your transfer of 42.00 EUR could not be returned to your wallet",
+         "returning it to your wallet failed as well (wallet_closed)"),
+    ],
+)  # fmt: skip
+async def test_money_left_for_an_operator_is_mailed_once_even_with_everything_off(
+    started: StackUnderTest,
+    users: httpx.AsyncClient,
+    notifications: httpx.AsyncClient,
+    mongo: Any,
+    make: Callable[[str, str], Envelope],
+    kind: str,
+    subject: str,
+    says: str,
+) -> None:
+    # given a person with a wallet who turned off every switch they may, and a receiver
+    (person, person_id), (_, receiver_id) = [await _person(users, n) for n in ("owed", "to")]
+    off = {c: {"email": False, "sms": False, "push": False}
+           for c in ("transfers", "deposits", "withdrawals", "merchant")}  # fmt: skip
+    put = await notifications.put("/notifications/preferences", headers=person.auth, json=off)
+    assert put.status_code == 200, put.text
+    assert put.json()["alerts"] == {"email": True}
+    source, target = str(uuid.uuid4()), str(uuid.uuid4())
+    await _publish([_wallet_opened(source, person_id), _wallet_opened(target, receiver_id)])
+    # when the withdrawal or transfer ends with money to settle, delivered three times
+    event = make(source, target)
+    await _publish([(TRANSACTION_EVENTS, event)] * 3)
+    # then the person is mailed what happened, in both bodies
+    [mail] = await wait_for_mail(
+        started.cfg.mail_dir, lambda m: person.email in m.to and m.subject == subject
+    )
+    assert says in mail.body("plain") and says in mail.body("html")
+    assert "alerts about money that needs settling are always sent" in mail.body("html")
+
+    # and once the worker has read past all three deliveries, there is one notification:
+    # the person's, by email, sent; and one mail
+    deliveries = [
+        r
+        for r in await read_records(Settings().kafka_bootstrap, TRANSACTION_EVENTS)
+        if Envelope.from_bytes(r.value).event_id == event.event_id
+    ]
+    assert len(deliveries) == 3
+    await wait_for(lambda: _read_past(mongo, deliveries), timeout=30)
+    docs = await _notifications(mongo, {"event_id": event.event_id})
+    assert [(d["user_id"], d["kind"], d["category"], d["channel"], d["status"]) for d in docs] == [
+        (person_id, kind, "alerts", "email", "sent")
+    ]
+    mails = [m for m in read_mail(started.cfg.mail_dir) if person.email in m.to]
+    assert [m.subject for m in mails].count(subject) == 1
+    # and the person's history shows it once
+    history = await notifications.get("/notifications", headers=person.auth)
+    assert [(i["kind"], i["title"]) for i in history.json()["items"] if i["kind"] == kind] == [
+        (kind, subject)
+    ]
+
+
+async def _read_past(mongo: Any, records: list[Any]) -> bool:
+    """Whether the worker's stored offsets are past every one of ``records``."""
+    doc = await mongo[store.OFFSETS].find_one({"_id": GROUP})
+    done: dict[str, int] = (doc or {}).get("next", {})
+    return all(done.get(f"{r.topic}|{r.partition}", 0) > r.offset for r in records)
 
 
 async def _count(fetch: Any, n: int) -> bool:
