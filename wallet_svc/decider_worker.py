@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -30,23 +31,19 @@ from common.app import serve
 from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer, record_context, report_lag
-from common.kafka.headers import (
-    Headers,
-    dead_letter_headers,
-    message_headers,
-    traceparent_of,
-)
+from common.kafka.headers import message_headers
+from common.kafka.partitioner import partition_of
 from common.kafka.producer import make_producer
-from common.metrics import CONSUMER_LAG, DECISIONS
-from common.topics import WALLET_COMMANDS, WALLET_EVENTS, dlq
+from common.metrics import CONSUMER_LAG
+from common.topics import WALLET_COMMANDS, WALLET_EVENTS
 from common.worker import worker_app
 from contracts.envelope import Envelope
 from contracts.time import epoch_ms
-from contracts.wallet import ExpireHolds, command_envelope, decode_command, decode_event
+from contracts.wallet import ExpireHolds, command_envelope, decode_event
 from wallet_svc import snapshots
-from wallet_svc.domain import WalletState, continuation, decide, evolve
+from wallet_svc.batch import States, decide_records
+from wallet_svc.domain import WalletState, evolve
 from wallet_svc.settings import WalletSettings
-from wallet_svc.wire import PRODUCER, event_envelopes
 
 log = logging.getLogger("paystream.decider")
 
@@ -56,8 +53,6 @@ BATCH_SECONDS = Histogram(
 )
 HOLDS_SWEPT = Counter("paystream_decider_holds_swept_total", "ExpireHolds sent by the sweep")
 REBUILD_SECONDS = Histogram("paystream_decider_rebuild_seconds", "State rebuild per partition")
-
-States = dict[str, WalletState]
 
 
 async def rebuild_partition(
@@ -93,14 +88,6 @@ async def rebuild_partition(
     finally:
         await reader.stop()
     return states, end
-
-
-Outgoing = tuple[str, bytes, bytes, Headers]  # topic, value, key, headers
-
-
-def _record(topic: str, envelope: Envelope, headers: Headers) -> Outgoing:
-    """What the transaction sends for ``envelope``: keyed by its key, with its headers."""
-    return (topic, envelope.to_bytes(), envelope.key.encode(), headers)
 
 
 class DeciderWorker(ConsumerRebalanceListener):
@@ -232,47 +219,25 @@ class DeciderWorker(ConsumerRebalanceListener):
         )
 
     # --- deciding --------------------------------------------------------------------
+    def _decided_here(self, partition: int) -> Callable[[str], bool]:
+        """Whether a wallet's commands come to ``partition`` (``wallet_svc.batch``: a
+        transfer's credit for such a wallet is decided with its debit); none while the
+        topic's partition count is not known."""
+        partitions = self.consumer.partitions_for_topic(WALLET_COMMANDS)
+        if not partitions:
+            return lambda wallet_id: False
+        count = len(partitions)
+        return lambda wallet_id: partition_of(wallet_id.encode(), count) == partition
+
     async def decide_batch(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
     ) -> None:
         producer = self.producers[tp.partition]
         known = self.states[tp.partition]
-        working: States = {}
-        now = datetime.now(UTC)
-        outgoing: list[Outgoing] = []
-        for record in records:
-            traceparent = traceparent_of(record.headers)
-            try:
-                cause = Envelope.from_bytes(record.value)
-                command = decode_command(cause.payload)
-            except Exception as exc:  # a malformed command must not stall the partition
-                log.error("undecodable command dead-lettered", extra=record_context([record], exc))
-                headers = dead_letter_headers(
-                    record.headers, exc, record.topic, record.partition, record.offset, GROUP
-                )
-                outgoing.append((dlq(WALLET_COMMANDS), record.value, record.key, headers))
-                DECISIONS.labels("dead_lettered", "").inc()
-                continue
-            wallet_id = command.wallet_id
-            state = working.get(wallet_id) or known.get(wallet_id)
-            events = decide(state, command, now)
-            if not events:
-                DECISIONS.labels("duplicate", "").inc()
-                continue
-            state = state or WalletState()
-            for event in events:
-                state = evolve(state, event)
-            working[wallet_id] = state
-            decided = events[-1]
-            DECISIONS.labels(type(decided).__name__, getattr(decided, "reason", "")).inc()
-            then = continuation(command, events)
-            chained = then is not None
-            for envelope in event_envelopes(events, cause, now):
-                headers = message_headers(envelope, traceparent, chained=chained)
-                outgoing.append(_record(WALLET_EVENTS, envelope, headers))
-            if then is not None:  # the next leg, committed with this one or not at all
-                env = command_envelope(then, PRODUCER, cause.correlation_id, cause.event_id)
-                outgoing.append(_record(WALLET_COMMANDS, env, message_headers(env, traceparent)))
+        batch = decide_records(
+            records, known, datetime.now(UTC), self._decided_here(tp.partition), GROUP
+        )
+        outgoing, working = batch.outgoing, batch.working
         sent = []
         async with producer.transaction():
             for topic, value, key, hdrs in outgoing:

@@ -3,10 +3,10 @@
 - ``wallet-commands``: ``contracts.wallet.command_envelope`` (type = command class name,
   key = wallet_id).
 - ``wallet-events``: type = event class name (also in the ``type`` header, with
-  ``chained`` on a debit whose continuation was appended), key = wallet_id; the event id
-  is derived from the command id and the event's position in the decision, so a
-  re-decided command (after a crash before the Kafka transaction committed) yields
-  byte-identical ids and consumers can dedupe.
+  ``chained`` on a debit whose continuation was appended or decided with it), key =
+  wallet_id; the event id is derived from the command id and the event's position in
+  the decision, so a re-decided command (after a crash before the Kafka transaction
+  committed) yields byte-identical ids and consumers can dedupe.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 - ``traceparent``: the message's own span (W3C trace context), a child of the request or
   record that caused it (:func:`common.trace.child_traceparent`): every message has one;
 - ``chained``: on a ``WalletDebited`` whose command's continuation (``DebitWallet.then``)
-  the decider appended in the same transaction, so the saga need not react to it;
+  the decider appended or decided in the same transaction, so the saga need not react
+  to it;
 - ``dlq_error``, ``dlq_origin`` and ``dlq_group``: on a dead letter, why it failed,
   where it was read (``topic:partition:offset``) and the consumer group it failed in;
 - ``dlq_replayed_from``: on a dead-lettered event appended to ``<topic>.replay``, the

@@ -66,8 +66,10 @@ class DebitWallet(Message, frozen=True):
     """Move `amount` from the wallet to `counter_account`; rejected once `expires_at` passed.
 
     `then` is a continuation: when the debit is accepted, the decider appends this credit
-    to `wallet-commands` in the same Kafka transaction as the `WalletDebited` event (a
-    transfer's second leg needs no saga round trip; a rejected debit sends nothing).
+    to `wallet-commands` in the same Kafka transaction as the `WalletDebited` event, or
+    decides it in that transaction when the credit's wallet is decided on the same
+    partition (a transfer's second leg needs no saga round trip; a rejected debit sends
+    nothing).
     """
 
     command_id: str

@@ -7,10 +7,12 @@ from collections import Counter
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.kafka.partitioner import partition_of
 from common.settings import Settings
-from common.topics import WALLET_EVENTS
+from common.topics import WALLET_COMMANDS, WALLET_EVENTS
 from contracts.wallet import (
     CreditWallet,
     DebitWallet,
@@ -135,3 +137,64 @@ async def test_kill_9_mid_stream_loses_and_duplicates_nothing(
     for w in wallets:
         debited = [e for e in events if e.key == w and e.type == "WalletDebited"]
         assert len(debited) == 200 and debited[-1].payload["ledger"] == 0
+
+
+async def _partitions_of(settings: Settings, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
+def _wallet_in(partition: int, partitions: int) -> str:
+    """A new wallet id whose commands (keyed by it) go to ``partition``."""
+    wallet = str(uuid.uuid4())
+    while partition_of(wallet.encode(), partitions) != partition:
+        wallet = str(uuid.uuid4())
+    return wallet
+
+
+async def test_a_credit_on_the_debit_s_partition_is_decided_with_it_and_others_are_appended(
+    stack: StackUnderTest, settings: Settings
+) -> None:
+    stack.start_apps(["wallet_decider"])
+    await _send(settings, _funded(str(uuid.uuid4()), 0))  # the topic exists
+    partitions = await _partitions_of(settings, WALLET_COMMANDS)
+    assert partitions >= 2  # so there are both kinds of transfer
+    payer, near = _wallet_in(0, partitions), _wallet_in(0, partitions)
+    far = _wallet_in(1, partitions)
+    await _send(settings, [*_funded(payer, 100), *_funded(near, 0), *_funded(far, 0)])
+    # given two transfers from the same payer: to a wallet of its partition, and of another
+    transfers = {
+        dst: DebitWallet(command_id=f"{tx}:debit", wallet_id=payer, transaction_id=tx, amount=30,
+                         currency="USD", counter_account="system:in_transit",
+                         then=CreditWallet(command_id=f"{tx}:credit", wallet_id=dst,
+                                           transaction_id=tx, amount=30, currency="USD",
+                                           counter_account="system:in_transit"))
+        for tx, dst in ((f"near-{uuid.uuid4()}", near), (f"far-{uuid.uuid4()}", far))
+    }  # fmt: skip
+    await _send(settings, list(transfers.values()))
+
+    async def credited() -> bool:
+        events = await read_topic(
+            settings.kafka_bootstrap, WALLET_EVENTS,
+            lambda e: e.type == "WalletCredited" and e.key in (near, far),
+        )  # fmt: skip
+        return {e.key for e in events if e.payload["transaction_id"] != "fund"} == {near, far}
+
+    await wait_for(credited, timeout=60)
+    # then both payees were credited once, each on its own wallet's partition...
+    events = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS,
+                              lambda e: e.key in (payer, near, far))  # fmt: skip
+    per_command = Counter(e.payload["command_id"] for e in events)
+    assert max(per_command.values()) == 1
+    debited = [e.payload["ledger"] for e in events if e.key == payer and e.type == "WalletDebited"]
+    assert debited == [70, 40], [(e.type, e.payload) for e in events if e.key == payer]
+    # ...and only the credit for the other partition went through wallet-commands
+    appended = await read_topic(
+        settings.kafka_bootstrap, WALLET_COMMANDS,
+        lambda e: e.type == "CreditWallet" and e.payload["transaction_id"] != "fund",
+    )  # fmt: skip
+    assert [e.key for e in appended if e.key in (near, far)] == [far]
