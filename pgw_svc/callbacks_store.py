@@ -5,7 +5,7 @@ decision and the duty to report it are committed together. A sender claims due r
 moving ``callback_due_at`` past its send timeout (a lease) and counting the attempt; rows
 are taken with ``FOR UPDATE SKIP LOCKED``, so several pgw_svc processes share the work
 without waiting for each other, and a sender that dies leaves the row due again when its
-lease ends. A callback given up (``pgw_svc.domain.GiveUp``) is no longer due and keeps
+lease ends. A callback given up (``common.retry.GiveUp``) is no longer due and keeps
 when and why, with the last answer it got.
 """
 

@@ -57,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
             settlement = PendingSettlement(
                 PgChargeCallbacks(engine), callbacks, url=s.callback_url,
                 secret=s.callback_secret, delay_ms=s.pgw_async_delay_ms,
-                send_timeout_s=CALLBACK_TIMEOUT_S, limits=s.callback_limits,
+                send_timeout_s=CALLBACK_TIMEOUT_S, retry=s.callback_retry,
             )  # fmt: skip
             install(
                 app,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 
 from common.money import EXPONENTS
+from common.retry import RetryPolicy
 from common.settings import Settings
-from pgw_svc.domain import DEFAULT_SUCCESS_RATE_BP, CallbackLimits
+from pgw_svc.domain import DEFAULT_SUCCESS_RATE_BP, RETRY_BASE_MS, RETRY_CAP_MS
 
 
 class PgwSettings(Settings):
@@ -25,7 +26,7 @@ class PgwSettings(Settings):
     default transaction_svc's ``/internal/provider/callbacks``.
     ``pgw_callback_max_attempts`` and ``pgw_callback_max_age_s``: a callback the receiver
     does not take is given up after this many attempts, or once it has been due this long
-    (``pgw_svc.domain.callbacks``).
+    (``callback_retry``: ``common.retry``).
     """
 
     service_name: str = "pgw_svc"
@@ -60,8 +61,11 @@ class PgwSettings(Settings):
         return self.provider_callback_secret.get_secret_value().encode()
 
     @property
-    def callback_limits(self) -> CallbackLimits:
-        return CallbackLimits(
+    def callback_retry(self) -> RetryPolicy:
+        """When a callback is sent again and when it is given up."""
+        return RetryPolicy(
+            base_ms=RETRY_BASE_MS,
+            cap_ms=RETRY_CAP_MS,
             max_attempts=self.pgw_callback_max_attempts,
             max_age_ms=self.pgw_callback_max_age_s * 1000,
         )

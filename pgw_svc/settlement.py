@@ -1,7 +1,7 @@
 """The provider's background task: decide each pending charge ``pgw_async_delay_ms`` after
 it was made, and report the decision with a signed callback until the receiver takes it,
 refuses it for good (a 4xx but 408 and 429) or the limits are reached
-(``pgw_svc.domain.callbacks.after_failure``); a callback given up is recorded on its row,
+(``common.retry.RetryPolicy.after_failure``); a callback given up is recorded on its row,
 logged and counted (``paystream_provider_callback_attempts_total``).
 
 It works only from rows (``callbacks_store``), so it survives restarts: a charge decided
@@ -24,19 +24,11 @@ import httpx
 import msgspec
 
 from common.metrics import PROVIDER_CALLBACK_OUTCOMES, PROVIDER_CALLBACKS
+from common.retry import GiveUp, RetryPolicy, retry_after_ms
 from common.signatures import HEADER, sign
 from contracts.provider import ChargeCallback
 from pgw_svc.callbacks_store import PgChargeCallbacks
-from pgw_svc.domain import (
-    CallbackLimits,
-    GiveUp,
-    Outcome,
-    Status,
-    after_failure,
-    charge_status,
-    retry_after_ms,
-    settled,
-)
+from pgw_svc.domain import Outcome, Status, charge_status, settled
 
 log = logging.getLogger("pgw_svc.settlement")
 
@@ -69,7 +61,7 @@ class PendingSettlement:
 
     def __init__(
         self, store: PgChargeCallbacks, http: httpx.AsyncClient, *, url: str, secret: bytes,
-        delay_ms: int, send_timeout_s: float, limits: CallbackLimits,
+        delay_ms: int, send_timeout_s: float, retry: RetryPolicy,
     ) -> None:  # fmt: skip
         self.store = store
         self.http = http
@@ -77,7 +69,7 @@ class PendingSettlement:
         self._secret = secret
         self.delay = timedelta(milliseconds=delay_ms)
         self.send_timeout_s = send_timeout_s
-        self.limits = limits
+        self.retry = retry
         self._wake = asyncio.Event()
         for outcome in PROVIDER_CALLBACK_OUTCOMES:  # each series from 0: a first one is a rise
             PROVIDER_CALLBACKS.labels(outcome)
@@ -118,10 +110,10 @@ class PendingSettlement:
             answer = type(exc).__name__
         now = datetime.now(UTC)
         first_due = row["callback_first_due_at"] or now
-        next_step = after_failure(
+        next_step = self.retry.after_failure(
             attempts=row["callback_attempts"], status=status,
-            retry_after=retry_after_ms(retry_after, now),
-            age_ms=round((now - first_due).total_seconds() * 1000), limits=self.limits,
+            retry_after_ms=retry_after_ms(retry_after, now),
+            age_ms=round((now - first_due).total_seconds() * 1000),
         )  # fmt: skip
         facts = {"charge_id": str(row["id"]), "attempt": row["callback_attempts"],
                  "answer": answer}  # fmt: skip

@@ -6,8 +6,11 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from common.retry import RetryPolicy
 from common.settings import Settings
 from transaction_svc.fx.table import FEED_RATES
+
+WEBHOOK_RETRY_JITTER = 0.5  # endpoints that failed together are not all retried at once
 
 
 class TransactionSettings(Settings):
@@ -36,7 +39,9 @@ class TransactionSettings(Settings):
     webhook_allow_http: bool = False
     webhook_allow_loopback: bool = False
     # A failed delivery is tried again after min(max, base * 2^(n-1)) seconds, less up to
-    # half of it at random, until the horizon after its first attempt has passed.
+    # half of it at random (longer when the receiver's Retry-After asks), while that falls
+    # within the horizon after it was recorded; a 4xx but 408 and 429 gives it up at once
+    # (``webhook_retry``: ``common.retry``).
     webhook_retry_base_s: float = Field(default=10.0, gt=0)
     webhook_retry_max_s: float = Field(default=3600.0, gt=0)
     webhook_retry_horizon_s: float = Field(default=86400.0, ge=0)
@@ -63,3 +68,13 @@ class TransactionSettings(Settings):
     scheduler_poll_s: float = Field(default=1.0, gt=0)
     # A schedule whose last this many runs failed is paused (docs/schedules.md).
     schedule_pause_after_failures: int = Field(default=3, ge=1)
+
+    @property
+    def webhook_retry(self) -> RetryPolicy:
+        """When a failed webhook delivery is sent again and when it is given up."""
+        return RetryPolicy(
+            base_ms=round(self.webhook_retry_base_s * 1000),
+            cap_ms=round(self.webhook_retry_max_s * 1000),
+            max_age_ms=round(self.webhook_retry_horizon_s * 1000),
+            jitter=WEBHOOK_RETRY_JITTER,
+        )

@@ -1,7 +1,7 @@
 """Pure core of the simulated payment provider (no I/O, no clock, no randomness):
 card and IBAN checks and tokenisation, the currencies a method pays in, the outcome table,
-and the callback retry rule (callback signatures are common.signatures: the money
-services verify them too)."""
+and the callback's backoff (its retry rule is common.retry; callback signatures are
+common.signatures: the money services verify them too)."""
 
 from pgw_svc.domain.bank_accounts import (
     IBAN_LENGTHS,
@@ -11,14 +11,7 @@ from pgw_svc.domain.bank_accounts import (
     normalise_iban,
     tokenize_bank_account,
 )
-from pgw_svc.domain.callbacks import (
-    CallbackLimits,
-    GiveUp,
-    after_failure,
-    charge_status,
-    retry_after_ms,
-    retry_delay_ms,
-)
+from pgw_svc.domain.callbacks import RETRY_BASE_MS, RETRY_CAP_MS, charge_status
 from pgw_svc.domain.cards import (
     Brand,
     CardToken,
@@ -43,19 +36,18 @@ __all__ = [
     "DEFAULT_SUCCESS_RATE_BP",
     "IBAN_LENGTHS",
     "PAST_DEADLINE",
+    "RETRY_BASE_MS",
+    "RETRY_CAP_MS",
     "BankAccountToken",
     "Brand",
-    "CallbackLimits",
     "CardToken",
     "FailureReason",
-    "GiveUp",
     "Outcome",
     "PaymentMethodRejected",
     "Rejection",
     "Scenarios",
     "Status",
     "account_currency",
-    "after_failure",
     "charge_status",
     "country_currency",
     "detect_brand",
@@ -65,8 +57,6 @@ __all__ = [
     "luhn_valid",
     "method_currencies",
     "normalise_iban",
-    "retry_after_ms",
-    "retry_delay_ms",
     "settled",
     "tokenize_bank_account",
     "tokenize_card",

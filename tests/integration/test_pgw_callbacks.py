@@ -37,7 +37,8 @@ from infra.testing.pgw import (
 )
 from infra.testing.stack import StackUnderTest
 from pgw_svc.callbacks_store import PgChargeCallbacks
-from pgw_svc.domain.callbacks import RETRY_BASE_MS, retry_delay_ms
+from pgw_svc.domain import RETRY_BASE_MS
+from pgw_svc.settings import PgwSettings
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,7 @@ ADMIN_EMAIL = "first.admin@pgw-callbacks.example.com"
 ADMIN_PASSWORD = "Adm1n-Callbacks-Passphrase-7"  # fixed: the database outlives a session
 PATH = "/internal/provider/callbacks"
 MAX_ATTEMPTS = 5  # 0.5 + 1 + 2 + 4 s of back-off between them; a crash test needs 2 or 3
+retry_delay_ms = PgwSettings(pgw_callback_max_attempts=MAX_ATTEMPTS).callback_retry.backoff_ms
 
 
 @dataclass(frozen=True)

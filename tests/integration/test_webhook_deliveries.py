@@ -1,21 +1,30 @@
 """Webhook deliveries on real Kafka and Postgres: the delivery worker records each event
 once per subscribed endpoint with its offsets (a replay records nothing twice, a rolled
-back batch records nothing), and hands out a payment's deliveries one at a time, in order."""
+back batch records nothing), and hands out a payment's deliveries one at a time, in
+order; it sends a delivery again no sooner than the endpoint's Retry-After asks, and
+gives one up at once when the endpoint answers a 4xx such as 410 (common.retry)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.kafka.headers import message_headers
 from common.kafka.producer import make_producer, send_envelopes
 from common.kafka.tracked import Tracked
+from common.retry import GiveUp
 from common.settings import Settings
 from common.topics import PAYMENT_EVENTS
 from contracts.envelope import Envelope
@@ -26,18 +35,24 @@ from contracts.payment import (
     PaymentCompleted,
     PaymentInitiated,
 )
+from infra.testing.http_server import read_request
 from infra.testing.kafka import wait_for
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.webhooks import store
+from transaction_svc.webhooks.api import delivery_public
+from transaction_svc.webhooks.schemas import DeliveryPublic
 from transaction_svc.webhooks.worker import WebhookWorker
 
 pytestmark = pytest.mark.integration
 
 
-async def endpoint(engine: AsyncEngine, merchant: str, events: list[str], at: datetime) -> str:
+async def endpoint(
+    engine: AsyncEngine, merchant: str, events: list[str], at: datetime,
+    url: str = "http://127.0.0.1:9/h",
+) -> str:  # fmt: skip
     row = await store.create_endpoint(
         engine,
-        {"id": str(uuid.uuid4()), "merchant_id": merchant, "url": "http://127.0.0.1:9/h",
+        {"id": str(uuid.uuid4()), "merchant_id": merchant, "url": url,
          "events": events, "description": None, "secret": "whsec_it", "now": at},
         most=16,
     )  # fmt: skip
@@ -198,11 +213,11 @@ async def test_a_payments_deliveries_are_handed_out_one_at_a_time_in_order(
     # and a claimed one is leased: not handed out again while it is being sent
     assert await claim() == []
 
-    async def settle(row: dict[str, Any], code: int | None, retry_at: datetime | None) -> None:
+    async def settle(row: dict[str, Any], code: int | None, step: datetime | GiveUp | None) -> None:
         attempt = store.Attempt(delivery_id=row["id"], endpoint_id=hook, number=1,
                                 at=datetime.now(UTC), status_code=code, latency_ms=3,
                                 error=None if code == 200 else "http_503")  # fmt: skip
-        await store.settle(engine, attempt, retry_at, disable_after=3)
+        await store.settle(engine, attempt, step, disable_after=3)
 
     # when the head fails and is retried later, the next in line still waits for it
     await settle(rows[0], 503, datetime.now(UTC) - timedelta(seconds=1))
@@ -210,7 +225,7 @@ async def test_a_payments_deliveries_are_handed_out_one_at_a_time_in_order(
     # when it is delivered, the next one is handed out; when that is given up, the last
     await settle(rows[0], 200, None)
     assert await claim() == [rows[1]["id"]]
-    await settle(rows[1], None, None)
+    await settle(rows[1], None, GiveUp.EXPIRED)
     assert await claim() == [rows[2]["id"]]
     async with engine.connect() as conn:
         states = dict((await conn.execute(text(
@@ -256,3 +271,120 @@ async def test_an_endpoint_is_disabled_after_a_run_of_failures_and_a_success_res
     assert (row.status, row.consecutive_failures) == ("disabled", 3)
     later = datetime.now(UTC) + timedelta(hours=2)
     assert not [d for d in await store.claim_due(engine, later, 100, 60) if d.endpoint_id == hook]
+
+
+@dataclass
+class MerchantEndpoint:
+    """A merchant's receiver: answers each request with the next of ``answers`` (a status
+    line with any headers), then 200; keeps when each request came (time.monotonic)."""
+
+    answers: list[bytes]
+    arrivals: list[float] = field(default_factory=list)
+    port: int = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader) is not None:
+            self.arrivals.append(time.monotonic())
+            status = self.answers.pop(0) if self.answers else b"200 OK"
+            writer.write(b"HTTP/1.1 %s\r\nContent-Length: 0\r\n\r\n" % status)
+            await writer.drain()
+        writer.close()
+
+
+# retries within a fraction of a second (the default starts at 10 s), to a local receiver
+QUICK = {"webhook_allow_http": True, "webhook_allow_loopback": True,
+         "webhook_retry_base_s": 0.05, "webhook_retry_max_s": 0.2}  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def delivering(
+    engine: AsyncEngine, answers: list[bytes], **settings: Any
+) -> AsyncIterator[tuple[MerchantEndpoint, str, str]]:
+    """One delivery recorded for an endpoint answering ``answers``, and the delivery worker
+    sending what is due meanwhile: the receiver, the endpoint's and the delivery's ids."""
+    receiver = MerchantEndpoint(list(answers))
+    server = await asyncio.start_server(receiver.serve, "127.0.0.1", 0)
+    receiver.port = server.sockets[0].getsockname()[1]
+    now = datetime.now(UTC)
+    merchant, delivery = str(uuid.uuid4()), str(uuid.uuid4())
+    hook = await endpoint(engine, merchant, ["*"], now, f"http://127.0.0.1:{receiver.port}/h")
+    worker = WebhookWorker(TransactionSettings(service_name="it-webhooks", **QUICK | settings))
+    async with engine.begin() as conn:
+        await store.record(conn, [
+            {"id": delivery, "endpoint_id": hook, "event_id": delivery, "event_type": "X",
+             "payment_id": delivery, "source_offset": 0, "body": "{}", "now": now,
+             "give_up_at": worker.retry.give_up_at(now)},
+        ])  # fmt: skip
+    dispatching = asyncio.create_task(worker.dispatch())
+    try:
+        yield receiver, hook, delivery
+    finally:
+        dispatching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatching
+        await worker.stop()
+        server.close()
+
+
+async def settled(engine: AsyncEngine, hook: str, delivery: str) -> Any:
+    """The delivery as the merchant's GET lists it, once it is no longer pending."""
+    found: list[Any] = []
+
+    async def done() -> bool:
+        rows = await store.search_deliveries(engine, hook, None, 10)
+        found[:] = [r for r in rows if r.id == delivery and r.status != "pending"]
+        return bool(found)
+
+    await wait_for(done, timeout=30, interval=0.05)
+    return found[0]
+
+
+def given_up_count() -> float:
+    return REGISTRY.get_sample_value("paystream_webhook_attempts_total",
+                                     {"outcome": "given_up"}) or 0.0  # fmt: skip
+
+
+async def test_an_endpoint_answering_410_gets_one_attempt_and_the_delivery_is_given_up(
+    engine: AsyncEngine,
+) -> None:
+    before = given_up_count()
+    # given an endpoint that answers 410 Gone to everything
+    async with delivering(engine, [b"410 Gone"] * 10) as (receiver, hook, delivery):
+        # when its delivery is sent
+        row = await settled(engine, hook, delivery)
+        # then it is given up, refused, after its one attempt, with that answer
+        assert (row.status, row.give_up_reason, row.attempts) == ("failed", "refused", 1)
+        assert (row.last_status_code, row.last_error) == (410, "http_410")
+        assert given_up_count() == before + 1
+        # and the merchant's GET of its deliveries says why
+        shown = DeliveryPublic.model_validate(delivery_public(row, []))
+        assert (shown.status, shown.give_up_reason) == ("failed", "refused")
+        # and nothing more is sent, though the backoff would have retried several times
+        await asyncio.sleep(0.5)
+        assert len(receiver.arrivals) == 1
+
+
+async def test_a_503_with_retry_after_is_sent_again_no_sooner_than_asked(
+    engine: AsyncEngine,
+) -> None:
+    # given an endpoint that answers its first request 503 with Retry-After: 1, then 200
+    unavailable = b"503 Service Unavailable\r\nRetry-After: 1"
+    async with delivering(engine, [unavailable]) as (receiver, hook, delivery):
+        # when its delivery is sent
+        row = await settled(engine, hook, delivery)
+        # then the second attempt waited the 1 s asked (the backoff alone: 25 to 50 ms)
+        first, second = receiver.arrivals
+        assert second - first >= 1.0
+        assert (row.status, row.give_up_reason, row.attempts) == ("delivered", None, 2)
+
+
+async def test_a_retry_after_past_the_horizon_gives_the_delivery_up_as_expired(
+    engine: AsyncEngine,
+) -> None:
+    # given a 2 s horizon and an endpoint asking to be tried again in an hour
+    later = b"503 Service Unavailable\r\nRetry-After: 3600"
+    async with delivering(engine, [later], webhook_retry_horizon_s=2) as (receiver, hook, d):
+        # then the delivery is given up at once, expired, after its one attempt
+        row = await settled(engine, hook, d)
+        assert (row.status, row.give_up_reason, row.attempts) == ("failed", "expired", 1)
+        assert row.last_status_code == 503 and len(receiver.arrivals) == 1

@@ -21,7 +21,6 @@ from contracts.ids import uuid7
 from transaction_svc.api import page_by_creation
 from transaction_svc.deps import App
 from transaction_svc.webhooks import store
-from transaction_svc.webhooks.schedule import RetrySchedule
 from transaction_svc.webhooks.schemas import (
     DeliveriesPage,
     DeliveryPublic,
@@ -67,6 +66,7 @@ def delivery_public(row: Any, attempts: list[Any]) -> dict[str, Any]:
         "status": row.status,
         "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
         "give_up_at": row.give_up_at,
+        "give_up_reason": row.give_up_reason,
         "last_status_code": row.last_status_code,
         "last_error": row.last_error,
         "delivered_at": row.delivered_at,
@@ -219,7 +219,7 @@ async def redeliver(
     retry horizon; the payment's later events wait for it, to keep their order."""
     await _own(app, webhook_id, merchant)
     now = datetime.now(UTC)
-    give_up_at = RetrySchedule.of(app.settings).give_up_at(now)
+    give_up_at = app.settings.webhook_retry.give_up_at(now)
     row = await store.redeliver(app.engine, webhook_id, delivery_id, now, give_up_at)
     if row is None:
         raise Problem(404, "delivery_not_found", f"no delivery {delivery_id}")

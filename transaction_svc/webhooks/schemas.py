@@ -89,6 +89,10 @@ class DeliveryPublic(BaseModel):
     status: str = Field(description="pending, delivered, or failed (given up)")
     next_attempt_at: datetime | None
     give_up_at: datetime
+    give_up_reason: str | None = Field(
+        description="when failed: refused (the endpoint answered a 4xx but 408 and 429) "
+        "or expired (the next attempt would have come past give_up_at)"
+    )
     last_status_code: int | None
     last_error: str | None
     delivered_at: datetime | None

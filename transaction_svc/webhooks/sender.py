@@ -2,8 +2,8 @@
 secret(s) (``common.signatures``: ``Paystream-Signature: t=<unix>,v1=<hex>``, one ``v1``
 per secret while a rotated one still holds) and named by ``Paystream-Event-Id`` for the
 receiver's dedupe. Any 2xx is a success; anything else, a timeout or a refused target is
-a failure. Redirects are not followed (they could lead past the target policy); the
-response body is not read."""
+a failure (with the answer's ``Retry-After``, for ``common.retry``). Redirects are not
+followed (they could lead past the target policy); the response body is not read."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class Sent:
     status_code: int | None
     latency_ms: int
     error: str | None
+    retry_after: str | None = None  # the answer's Retry-After header, as sent
 
 
 def signed_headers(
@@ -64,9 +65,9 @@ async def send(
     headers = signed_headers(event_id, body, secrets, int(time.time()))
     try:
         async with client.stream("POST", url, content=body, headers=headers) as response:
-            code = response.status_code
+            code, retry_after = response.status_code, response.headers.get("retry-after")
     except httpx.TimeoutException:
         return Sent(None, elapsed(), "timeout")
     except httpx.HTTPError as exc:
         return Sent(None, elapsed(), f"{type(exc).__name__}: {exc}"[:500])
-    return Sent(code, elapsed(), None if 200 <= code < 300 else f"http_{code}")
+    return Sent(code, elapsed(), None if 200 <= code < 300 else f"http_{code}", retry_after)

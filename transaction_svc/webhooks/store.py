@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.errors import Problem
+from common.retry import GiveUp
 from transaction_svc.store import newest_first
 
 E = "transactions.webhook_endpoints"
@@ -31,8 +32,8 @@ ENDPOINT_COLUMNS = (
 Cursor = tuple[datetime, str] | None  # the last row's (created_at, id)
 DELIVERY_COLUMNS = (
     "d.id, d.endpoint_id, d.event_id, d.event_type, d.payment_id, d.status, d.attempts, "
-    "d.next_attempt_at, d.give_up_at, d.last_status_code, d.last_error, d.delivered_at, "
-    "d.created_at, d.updated_at"
+    "d.next_attempt_at, d.give_up_at, d.give_up_reason, d.last_status_code, d.last_error, "
+    "d.delivered_at, d.created_at, d.updated_at"
 )
 
 
@@ -161,7 +162,7 @@ async def redeliver(
             await conn.execute(
                 text(
                     f"UPDATE {D} AS d SET status = 'pending', next_attempt_at = :now, "
-                    "give_up_at = :give_up_at, updated_at = :now "
+                    "give_up_at = :give_up_at, give_up_reason = NULL, updated_at = :now "
                     f"WHERE id = :id AND endpoint_id = :e RETURNING {DELIVERY_COLUMNS}"
                 ),
                 {"id": delivery_id, "e": endpoint_id, "now": now, "give_up_at": give_up_at},
@@ -284,12 +285,14 @@ class Attempt:
 
 
 async def settle(
-    engine: AsyncEngine, attempt: Attempt, retry_at: datetime | None, disable_after: int
+    engine: AsyncEngine, attempt: Attempt, next_step: datetime | GiveUp | None, disable_after: int
 ) -> None:
-    """Record ``attempt`` and its outcome in one transaction: delivered; or tried again at
-    ``retry_at``; or (None) given up. The endpoint's run of failures is reset by a success
-    and disables it once it reaches ``disable_after``."""
+    """Record ``attempt`` and its outcome in one transaction: delivered (``next_step``
+    None); or tried again at ``next_step``; or given up for that reason. The endpoint's run
+    of failures is reset by a success and disables it once it reaches ``disable_after``."""
     ok = attempt.succeeded
+    retry_at = next_step if isinstance(next_step, datetime) else None
+    reason = next_step.value if isinstance(next_step, GiveUp) and not ok else None
     status = "delivered" if ok else ("pending" if retry_at is not None else "failed")
     async with engine.begin() as conn:
         await conn.execute(
@@ -311,7 +314,7 @@ async def settle(
             text(
                 f"UPDATE {D} SET status = :status, attempts = GREATEST(attempts, :n), "
                 "last_status_code = :code, last_error = :error, updated_at = :at, "
-                "next_attempt_at = COALESCE(:retry_at, next_attempt_at), "
+                "next_attempt_at = COALESCE(:retry_at, next_attempt_at), give_up_reason = :reason, "
                 "delivered_at = CASE WHEN :ok THEN :at ELSE delivered_at END WHERE id = :id"
             ),
             {
@@ -322,6 +325,7 @@ async def settle(
                 "error": attempt.error,
                 "at": attempt.at,
                 "retry_at": retry_at,
+                "reason": reason,
                 "ok": ok,
             },
         )

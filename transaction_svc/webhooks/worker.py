@@ -9,8 +9,10 @@ records nothing twice. An endpoint receives the events that occurred from its cr
 
 Delivering runs beside it: it claims due deliveries (``store.claim_due``: the head of each
 (endpoint, payment) line, leased), sends each (``sender.send``), and records the attempt
-with the delivery's next step: delivered, tried again on the ``RetrySchedule``, or given
-up past the horizon. It wakes when a batch recorded something, when an attempt ends, and
+with the delivery's next step (``common.retry``, ``settings.webhook_retry``): delivered,
+tried again after the backoff or the receiver's ``Retry-After``, or given up (a 4xx but
+408 and 429 at once; otherwise when the next attempt would fall past the delivery's
+horizon, ``give_up_at``). It wakes when a batch recorded something, when an attempt ends, and
 at the earliest retry, looking again at least every second (redeliveries asked through
 the API, other instances' retries).
 """
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -38,6 +40,7 @@ from common.kafka.pg_offsets import PgOffsets
 from common.kafka.producer import make_producer
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.metrics import WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_OUTCOMES
+from common.retry import GiveUp, retry_after_ms
 from common.topics import PAYMENT_EVENTS
 from common.worker import worker_app
 from contracts.envelope import Envelope
@@ -46,7 +49,6 @@ from contracts.payment import decode_payment_event
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.webhooks import store
 from transaction_svc.webhooks.catalog import DELIVERABLE, wants
-from transaction_svc.webhooks.schedule import RetrySchedule
 from transaction_svc.webhooks.sender import send
 from transaction_svc.webhooks.targets import TargetPolicy
 
@@ -93,7 +95,7 @@ class WebhookWorker:
             limits=httpx.Limits(max_connections=CONCURRENCY),
         )
         self.policy = TargetPolicy.of(settings)
-        self.schedule = RetrySchedule.of(settings)
+        self.retry = settings.webhook_retry
         self.lease_s = 3 * settings.webhook_timeout_s + 30
         self.checks: dict[str, ReadyCheck] = {"postgres": partial(answers, self.engine)}
         self.wake = asyncio.Event()
@@ -136,7 +138,7 @@ class WebhookWorker:
         merchants = sorted({m for m in merchant_of.values() if m})
         endpoints = await store.subscribers(unit, merchants) if merchants else []
         now = datetime.now(UTC)
-        give_up_at = self.schedule.give_up_at(now)
+        give_up_at = self.retry.give_up_at(now)
         rows: list[dict[str, Any]] = []
         for record, (envelope, payment, _) in events:
             merchant = merchant_of[envelope.event_id]
@@ -188,8 +190,9 @@ class WebhookWorker:
                 task.add_done_callback(self._done)
             if claimed and len(claimed) == free:
                 continue
+            idle = await self._idle_wait()  # first: a cancel here leaves no wait() unawaited
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), await self._idle_wait())
+                await asyncio.wait_for(self.wake.wait(), idle)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
@@ -220,16 +223,27 @@ class WebhookWorker:
             latency_ms=sent.latency_ms,
             error=sent.error,
         )
-        retry_at = None
+        next_step: datetime | GiveUp | None = None
         if not attempt.succeeded:
-            draw = random.random()
-            retry_at = self.schedule.next_attempt(number, now, due.give_up_at, draw)
-        outcome = "delivered" if attempt.succeeded else ("retry" if retry_at else "given_up")
+            left = due.give_up_at - now  # the horizon is stored: a redelivery moved it
+            wait = self.retry.after_failure(
+                attempts=number,
+                status=sent.status_code,
+                retry_after_ms=retry_after_ms(sent.retry_after, now),
+                age_ms=self.retry.max_age_ms - round(left.total_seconds() * 1000),
+                draw=random.random(),
+            )
+            next_step = wait if isinstance(wait, GiveUp) else now + timedelta(milliseconds=wait)
+        outcome = (
+            "delivered"
+            if attempt.succeeded
+            else ("given_up" if isinstance(next_step, GiveUp) else "retry")
+        )
         WEBHOOK_ATTEMPTS.labels(outcome).inc()
         WEBHOOK_ATTEMPT_SECONDS.observe(sent.latency_ms / 1000)
         try:
             await store.settle(
-                self.engine, attempt, retry_at, self.settings.webhook_disable_after_failures
+                self.engine, attempt, next_step, self.settings.webhook_disable_after_failures
             )
         except Exception:  # the lease runs out and the delivery is sent again: at least once
             log.warning("recording a webhook attempt failed", exc_info=True)
@@ -243,6 +257,7 @@ class WebhookWorker:
                     "status_code": sent.status_code,
                     "error": sent.error,
                     "outcome": outcome,
+                    "reason": next_step.value if isinstance(next_step, GiveUp) else None,
                 },
             )
 

@@ -3,7 +3,7 @@
 ``callback_first_due_at``: when the decided charge's callback was first due (its age is
 measured from it). ``callback_last_answer``: what the last failed attempt got (a status
 code, or the error's name when nothing answered). ``callback_given_up_at`` and
-``callback_give_up_reason`` (``pgw_svc.domain.GiveUp``): set once, when the provider stops
+``callback_give_up_reason`` (``common.retry.GiveUp``): set once, when the provider stops
 sending it (``callback_due_at`` is then NULL, ``callback_delivered_at`` too). Callbacks
 due or delivered before get their charge's last change as their first due time.
 

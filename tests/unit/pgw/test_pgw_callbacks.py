@@ -1,33 +1,33 @@
-"""A pending charge's decision, its callback body, the wait between delivery attempts, and
-when a callback is given up."""
+"""A pending charge's decision, its callback body, and the provider's callback retry policy
+(``common.retry`` with pgw_svc's backoff and limits): the wait between delivery attempts,
+and when a callback is given up."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common.retry import GiveUp
 from common.signatures import sign, verify
 from contracts.provider import ChargeCallback
 from pgw_svc.domain import (
-    CallbackLimits,
+    RETRY_BASE_MS,
+    RETRY_CAP_MS,
     FailureReason,
-    GiveUp,
     Outcome,
     Status,
-    after_failure,
     charge_status,
-    retry_after_ms,
-    retry_delay_ms,
 )
-from pgw_svc.domain.callbacks import RETRY_BASE_MS, RETRY_CAP_MS
+from pgw_svc.settings import PgwSettings
 from pgw_svc.settlement import callback_body, decision
 
 SUCCEEDED = Outcome(Status.SUCCEEDED)
+POLICY = PgwSettings(pgw_callback_max_attempts=10, pgw_callback_max_age_s=3600).callback_retry
+retry_delay_ms = POLICY.backoff_ms
 
 
 def test_a_success_is_captured_or_authorized_and_anything_else_keeps_its_status() -> None:
@@ -75,14 +75,10 @@ def test_the_callback_body_is_the_contract_and_its_signature_verifies() -> None:
     assert verify(header, body, b"secret", now=1_790_000_010).timestamp == 1_790_000_000
 
 
-LIMITS = CallbackLimits(max_attempts=10, max_age_ms=3_600_000)
-NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
-
-
 def _after(attempts: int = 1, status: int | None = 500, retry_after: int | None = None,
            age_ms: int = 0) -> int | GiveUp:  # fmt: skip
-    return after_failure(attempts=attempts, status=status, retry_after=retry_after,
-                         age_ms=age_ms, limits=LIMITS)  # fmt: skip
+    return POLICY.after_failure(attempts=attempts, status=status, retry_after_ms=retry_after,
+                                age_ms=age_ms)  # fmt: skip
 
 
 @pytest.mark.parametrize("status", [None, 500, 502, 503, 504, 408, 429, 301])
@@ -121,15 +117,6 @@ def test_a_callback_is_never_sent_past_its_limits(
 ) -> None:
     step = _after(attempts, status, retry_after, age_ms)
     if not isinstance(step, GiveUp):
-        assert attempts < LIMITS.max_attempts
-        assert age_ms + step <= LIMITS.max_age_ms
+        assert POLICY.max_attempts is not None and attempts < POLICY.max_attempts
+        assert age_ms + step <= POLICY.max_age_ms
         assert step >= max(RETRY_BASE_MS, retry_after or 0)
-
-
-def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
-    assert retry_after_ms("3", NOW) == 3000
-    assert retry_after_ms(" 0 ", NOW) == 0
-    later = NOW + timedelta(seconds=90)
-    assert retry_after_ms(later.strftime("%a, %d %b %Y %H:%M:%S GMT"), NOW) == 90_000
-    assert retry_after_ms("Wed, 02 Dec 2026 02:00:00 GMT", NOW) == 0  # already past
-    assert [retry_after_ms(v, NOW) for v in (None, "", "-1", "soon", "1.5")] == [None] * 5
