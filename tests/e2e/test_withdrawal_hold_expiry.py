@@ -27,7 +27,7 @@ from infra.testing.api import (
 )
 from infra.testing.kafka import read_topic, send_commands, wait_for
 from infra.testing.stack import StackUnderTest
-from transaction_svc.domain.withdrawal import HOLD_TTL_MS
+from transaction_svc.domain.withdrawal_holds import HOLD_TTL_MS
 from wallet_svc.verify import verify
 
 pytestmark = pytest.mark.e2e

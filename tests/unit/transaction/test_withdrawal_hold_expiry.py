@@ -17,7 +17,7 @@ from contracts.provider import ProviderCommand, SendPayout
 from contracts.transaction import WithdrawalDebitFailed, WithdrawalRequested
 from contracts.wallet import DebitWallet, ExpireHolds
 from transaction_svc.domain import SagaStatus
-from transaction_svc.domain.withdrawal import HOLD_TTL_MS
+from transaction_svc.domain.withdrawal_holds import HOLD_TTL_MS
 
 LATER = NOW + HOLD_TTL_MS  # the hold's last moment: from then on it is expired
 
