@@ -119,6 +119,12 @@ MONEY = Dashboard(
             ),
         ),
         Panel(
+            "Left for an operator",
+            "Transactions that ended reversal_failed in the last hour, by type "
+            "(MoneyLeftForOperator fires above 0).",
+            q("type:paystream_transactions_reversal_failed:increase1h", "{{type}}"),
+        ),
+        Panel(
             "Money moved",
             "Completed transactions' amounts in the last 5 minutes, minor units.",
             q(

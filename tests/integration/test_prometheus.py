@@ -8,17 +8,10 @@ import httpx
 import pytest
 
 from common.settings import Settings
+from infra.testing.prometheus import query
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
-
-
-async def _query(prom: str, promql: str) -> list[dict[str, object]]:
-    async with httpx.AsyncClient(base_url=prom, timeout=5) as client:
-        resp = await client.get("/api/v1/query", params={"query": promql})
-        resp.raise_for_status()
-        result: list[dict[str, object]] = resp.json()["data"]["result"]
-        return result
 
 
 async def test_prometheus_scrapes_wallet_service(stack: StackUnderTest, settings: Settings) -> None:
@@ -31,12 +24,12 @@ async def test_prometheus_scrapes_wallet_service(stack: StackUnderTest, settings
     promql = 'sum(paystream_http_requests_total{job="wallet_svc",route="/ready",status="200"})'
     result: list[dict[str, object]] = []
     for _ in range(60):
-        result = await _query(settings.prometheus_url, promql)
+        result = await query(settings.prometheus_url, promql)
         if result and float(result[0]["value"][1]) >= 3:  # type: ignore[index]
             break
         await asyncio.sleep(0.5)
     # then the query answers with what the service counted
     assert result, "Prometheus has no sample of the wallet service"
     assert float(result[0]["value"][1]) >= 3  # type: ignore[index]
-    up = await _query(settings.prometheus_url, 'up{job="wallet_svc"}')
-    assert up and up[0]["value"][1] == "1"  # type: ignore[index]
+    up = await query(settings.prometheus_url, 'up{job="wallet_svc"}')
+    assert up and up[0]["value"][1] == "1"

@@ -1,4 +1,5 @@
-"""The transfer saga on real Kafka and Postgres, with the real decider answering."""
+"""The transfer saga on real Kafka and Postgres, with the real decider answering and the
+stack's Prometheus scraping the saga worker."""
 
 from __future__ import annotations
 
@@ -25,11 +26,14 @@ from contracts.wallet import (
     WalletCommand,
 )
 from infra.testing.kafka import read_topic, send_commands, wait_for
+from infra.testing.prometheus import firing, query
 from infra.testing.stack import StackUnderTest
 from transaction_svc import store
 from transaction_svc.saga_worker import SagaWorker
 from transaction_svc.settings import TransactionSettings
 from transaction_svc.start import Start, append, start
+from transaction_svc.status import TERMINAL
+from wallet_svc.domain.decider import MAX_BALANCE
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +120,7 @@ async def _status(settings: Settings, tx: str) -> tuple[str, str | None]:
 
 async def _terminal(settings: Settings, tx: str) -> tuple[str, str | None]:
     async def done() -> bool:
-        return (await _status(settings, tx))[0] in ("completed", "failed", "reversed")
+        return (await _status(settings, tx))[0] in TERMINAL
 
     await wait_for(done, timeout=60)
     return await _status(settings, tx)
@@ -126,6 +130,14 @@ async def _ledger(settings: Settings, wallet: str) -> int:
     events = await read_topic(settings.kafka_bootstrap, WALLET_EVENTS, lambda e: e.key == wallet)
     money = [e for e in events if "ledger" in e.payload]
     return int(money[-1].payload["ledger"]) if money else 0
+
+
+async def _funded_and_frozen(settings: Settings) -> tuple[str, str]:
+    """A wallet holding 100 and a frozen one (a credit to it is refused)."""
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _commands(settings, [*_open(a, 100), *_open(b),
+                               FreezeWallet(command_id=f"freeze:{b}", wallet_id=b)])  # fmt: skip
+    return a, b
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +170,7 @@ async def test_credit_to_frozen_wallet_is_reversed(
     workers: StackUnderTest, settings: Settings
 ) -> None:
     # given a funded source and a frozen destination
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
-    await _commands(settings, [*_open(a, 100), *_open(b),
-                               FreezeWallet(command_id=f"freeze:{b}", wallet_id=b)])  # fmt: skip
+    a, b = await _funded_and_frozen(settings)
     # when money is sent to it
     tx = await _request(settings, a, b, 40)
     # then the transfer is reversed, the source is whole again, and the world is told
@@ -289,3 +299,69 @@ async def test_an_answer_for_an_unreadable_saga_is_dead_lettered_and_the_partiti
                             lambda e: e.payload.get("transaction_id") == bad)  # fmt: skip
     assert [e.type for e in dead] == ["WalletCredited"]
     assert await _status(settings, bad) == ("pending", None)
+
+
+# the saga worker's count of transfers ended reversal_failed, as Prometheus scraped it
+# in the last 10 s (its data may hold an earlier session's samples: infra.testing.prometheus)
+REVERSAL_FAILURES = (
+    "last_over_time(paystream_transactions_total"
+    '{job="transaction_saga",type="transfer",status="REVERSAL_FAILED"}[10s])'
+)
+
+
+async def _reversal_failures(settings: Settings) -> float | None:
+    """``REVERSAL_FAILURES`` now (None when Prometheus scraped no such count lately)."""
+    found = await query(settings.prometheus_url, REVERSAL_FAILURES)
+    return float(found[0]["value"][1]) if found else None
+
+
+async def test_a_transfer_whose_return_is_refused_ends_reversal_failed_and_pages(
+    workers: StackUnderTest, settings: Settings
+) -> None:
+    # given a sender holding 100, a frozen recipient, and Prometheus scraping the saga
+    # worker's count of transfers that ended reversal_failed
+    a, b = await _funded_and_frozen(settings)
+
+    async def scraped() -> bool:
+        return await _reversal_failures(settings) is not None
+
+    await wait_for(scraped, timeout=30)
+    before = await _reversal_failures(settings)
+    assert before is not None
+    # when the sender sends 40 to it and, before the 40 can come back, is credited up to
+    # the largest balance a wallet may hold (the decider stopped, so that it decides the
+    # debit, then that credit, and only then the refused credit's return)
+    workers.stop_apps(["wallet_decider"])
+    try:
+        tx, begun = await _record(settings, a, b, 40, ttl_ms=120_000)
+        await _append(settings, begun)
+        brim = CreditWallet(command_id=f"brim:{a}", wallet_id=a, transaction_id="fund",
+                            amount=MAX_BALANCE - 60, currency="USD",
+                            counter_account=f"system:settlement:it-{a}")  # fmt: skip
+        await _commands(settings, [brim])
+    finally:
+        workers.start_apps(["wallet_decider"])
+    # then the return is refused too and the transfer ends reversal_failed, told once:
+    # the 40 is neither delivered nor returned
+    assert await _terminal(settings, tx) == (
+        "reversal_failed",
+        "wallet_frozen; reversal balance_limit_exceeded",
+    )
+    events = await read_topic(settings.kafka_bootstrap, TRANSACTION_EVENTS, lambda e: e.key == tx)
+    assert [e.type for e in events].count("TransferReversalFailed") == 1
+    assert (await _ledger(settings, a), await _ledger(settings, b)) == (MAX_BALANCE, 0)
+
+    # and the saga worker counted it, and Prometheus scraped the count and pages
+    async def counted() -> bool:
+        return await _reversal_failures(settings) == before + 1
+
+    await wait_for(counted, timeout=30)
+
+    async def paged() -> list[dict[str, Any]]:
+        alerts = await firing(settings.prometheus_url, "MoneyLeftForOperator")
+        return [a for a in alerts if a["labels"].get("type") == "transfer"]
+
+    await wait_for(paged, timeout=60)
+    (alert,) = await paged()
+    assert alert["labels"]["severity"] == "page"
+    assert alert["annotations"]["runbook_url"] == "docs/runbooks/MoneyLeftForOperator.md"
