@@ -47,17 +47,27 @@ HOPS = (
     ("sent -> terminal", "sent", "terminal"),  # the whole, as the phase's latency counts it
 )
 TERMINAL = ("completed", "failed", "reversed", "reversal_failed")
+# The whole request again, split by the way its credit went (wallet_svc.batch): decided
+# in its debit's batch (the credit's wallet on the debit's partition: both entries carry
+# that batch's time) or appended to wallet-commands and read back, a Kafka hop more.
+WAYS = {True: "  credit with debit", False: "  credit appended"}
 
 
 def hop_latencies(timelines: Iterable[Timeline]) -> dict[str, dict[str, float]]:
     """Per hop, the percentiles in ms over the timelines that reached both its ends, and
     how many did (``n``)."""
     spans: dict[str, list[float]] = {name: [] for name, _, _ in HOPS}
+    spans.update((way, []) for way in WAYS.values())
     for t in timelines:
         for name, start, end in HOPS:
             a, b = t.get(start), t.get(end)
             if a is not None and b is not None:
                 spans[name].append((b - a) * 1000)
+        sent, terminal = t.get("sent"), t.get("terminal")
+        debited, credited = t.get("debited"), t.get("credited")
+        if None not in (sent, terminal, debited, credited):
+            assert sent is not None and terminal is not None  # for the type checker
+            spans[WAYS[debited == credited]].append((terminal - sent) * 1000)
     return {name: {"n": len(ms), **percentiles(ms)} for name, ms in spans.items()}
 
 

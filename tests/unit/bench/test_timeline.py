@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.stats import percentiles
-from bench.timeline import HOPS, Timeline, hop_latencies, summary_lines
+from bench.timeline import HOPS, WAYS, Timeline, hop_latencies, summary_lines
 
 
 def timeline(i: int, projected: bool = True) -> Timeline:
@@ -43,6 +43,21 @@ def test_each_hop_s_percentiles_are_those_of_its_own_spans() -> None:
     assert round(hops["sent -> terminal"]["p50"], 6) == 2 + 60 + 30 + 5
 
 
+def test_the_whole_is_split_by_whether_the_credit_was_decided_with_its_debit() -> None:
+    # given 10 transfers whose credit came in its debit's batch (the same time) and 30
+    # whose credit was appended and read back (30 ms later)
+    def together(i: int) -> Timeline:
+        t = timeline(i)
+        return {**t, "credited": t["debited"], "terminal": t["terminal"] - 0.030}
+
+    hops = hop_latencies([together(i) for i in range(10)] + [timeline(i) for i in range(30)])
+    # then each way counts its own transfers, from sent to terminal
+    with_debit, appended = hops[WAYS[True]], hops[WAYS[False]]
+    assert (with_debit["n"], appended["n"]) == (10, 30)
+    assert round(with_debit["p50"], 6) == 2 + (10 + 5) + 5
+    assert round(appended["p50"], 6) == 2 + (10 + 15) + 30 + 5
+
+
 def test_a_hop_counts_only_the_requests_that_reached_both_its_ends() -> None:
     # given a failed request (never credited nor terminal-by-credit) and one not projected
     failed = {**timeline(0), "credited": None, "projected": None}
@@ -58,7 +73,7 @@ def test_a_hop_counts_only_the_requests_that_reached_both_its_ends() -> None:
 
 def test_no_timelines_give_zeroes_for_every_hop_not_an_error() -> None:
     hops = hop_latencies([])
-    assert list(hops) == [name for name, _, _ in HOPS]
+    assert list(hops) == [name for name, _, _ in HOPS] + list(WAYS.values())
     assert all(
         h == {"n": 0, "p50": 0.0, "p95": 0.0, "p99": 0.0, "mean": 0.0} for h in hops.values()
     )
@@ -68,7 +83,7 @@ def test_the_summary_has_a_line_per_hop_with_its_figures() -> None:
     hops = hop_latencies([timeline(i) for i in range(100)])
     lines = summary_lines({"sampled": 100, "hops": hops})
     assert "100 sampled" in lines[0]
-    assert len(lines) == 1 + len(HOPS)
+    assert len(lines) == 1 + len(HOPS) + len(WAYS)
     debit = next(line for line in lines if "accepted -> debited" in line)
     assert debit.split()[-4:] == ["100", "60", "105", "109"]
 
