@@ -49,7 +49,9 @@ class Resources:
             self._stack.push_async_callback(self.engine.dispose)
             self.checks["postgres"] = self._check_postgres
         if kafka:
-            self.producer = make_producer(s.kafka_bootstrap, client_id=s.service_name)
+            self.producer = make_producer(
+                s.kafka_bootstrap, client_id=s.service_name, linger_ms=s.kafka_linger_ms
+            )
             await self.producer.start()
             self._stack.push_async_callback(self.producer.stop)
             self.checks["kafka"] = self._check_kafka

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     # with these instead (docs/architecture.md, "Prompt fetches").
     kafka_prompt_fetch_max_wait_ms: int = Field(default=20, ge=0)
     kafka_prompt_fetch_min_bytes: int = Field(default=65536, ge=1)
+    # How long the services' producer (common.resources: the command APIs' appends) waits
+    # to fill a batch before sending it. 0: a request's appends go at once; under load they
+    # still share produce requests, as aiokafka sends one request at a time per broker and
+    # the next batch fills meanwhile. A transfer's two appends (request event, then debit)
+    # waited 5 ms each (docs/benchmarks.md, "Linger").
+    kafka_linger_ms: int = Field(default=0, ge=0)
     postgres_dsn: str = "postgresql+asyncpg://paystream:paystream@127.0.0.1:15432/paystream"
     mongo_url: str = "mongodb://127.0.0.1:27117/"
     mongo_db: str = "paystream"
