@@ -8,10 +8,11 @@ Commands are decided in their log order. An accepted debit's continuation
   would read it back, so it is decided here at once, right after its debit, and only its
   events are sent. Appending it to ``wallet-commands`` and reading it back would add a
   Kafka hop (a transaction's commit, a fetch, another transaction) to the transfer and
-  nothing else: the credit's place in the log changes, not what it decides, as a
-  credit's acceptance does not depend on the other commands of its wallet (only a closed
-  or frozen wallet refuses it), and the states are rebuilt from ``wallet-events``, where
-  its events are, never from the commands;
+  nothing else. It is decided as if it had been appended right after its debit, ahead of
+  any command already waiting for its wallet (a credit need not wait behind them): each
+  wallet's commands are still decided by one writer, one at a time, against its state
+  and the clock, and recorded in that order in ``wallet-events``, from which the states
+  are rebuilt (never from the commands);
 - otherwise it is appended to ``wallet-commands`` in the same transaction, for the
   partition's own decider.
 
