@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Iterable
 
 from common.kafka.consumer import read_records
+from common.kafka.partitioner import partition_of
 from common.kafka.producer import make_producer, send_envelopes
 from common.topics import WALLET_COMMANDS
 from contracts.envelope import Envelope
 from contracts.wallet import WalletCommand, command_envelope
 
 send_all = send_envelopes  # the name the tests use
-__all__ = ["read_records", "read_topic", "send_all", "send_commands", "wait_for"]
+__all__ = ["read_records", "read_topic", "send_all", "send_commands", "wait_for", "wallet_in"]
+
+
+def wallet_in(partition: int, partitions: int) -> str:
+    """A new wallet id whose commands (keyed by it) go to ``partition`` of ``partitions``."""
+    wallet = str(uuid.uuid4())
+    while partition_of(wallet.encode(), partitions) != partition:
+        wallet = str(uuid.uuid4())
+    return wallet
 
 
 async def send_commands(bootstrap: str, commands: Iterable[WalletCommand], source: str) -> None:

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import text
 
 from common.db import make_engine
-from common.kafka.partitioner import Murmur2Partitioner
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
 from contracts.wallet import (
@@ -21,7 +20,7 @@ from contracts.wallet import (
 )
 from infra.local.procs import kill9
 from infra.local.stack import start_app
-from infra.testing.kafka import read_topic, send_commands, wait_for
+from infra.testing.kafka import read_topic, send_commands, wait_for, wallet_in
 from infra.testing.stack import StackUnderTest
 from wallet_svc import snapshots
 from wallet_svc.decider_worker import rebuild_partition
@@ -31,15 +30,6 @@ pytestmark = pytest.mark.integration
 
 async def _send(settings: Settings, commands: list[WalletCommand]) -> None:
     await send_commands(settings.kafka_bootstrap, commands, "it")
-
-
-def _wallet_in(partition: int, partitions: int) -> str:
-    """A new wallet id whose commands (keyed by it) go to ``partition``."""
-    every = list(range(partitions))
-    wallet = str(uuid.uuid4())
-    while Murmur2Partitioner()(wallet.encode(), every, every) != partition:
-        wallet = str(uuid.uuid4())
-    return wallet
 
 
 def _debit(wallet: str, n: int) -> DebitWallet:
@@ -96,7 +86,7 @@ async def test_rebuild_from_snapshot_equals_full_replay(
     # wallet of the partition is opened), and the same prefix is replayed from offset zero
     offset, snap = await snapshots.load(engine, partition)
     from_snapshot, end = await rebuild_partition(settings.kafka_bootstrap, partition, offset, snap)
-    other = _wallet_in(partition, settings.kafka_partitions)
+    other = wallet_in(partition, settings.kafka_partitions)
     await _send(settings, [
         OpenWallet(command_id=f"open:{other}", wallet_id=other, owner_id="u", currency="USD"),
     ])  # fmt: skip

@@ -10,7 +10,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.kafka.partitioner import partition_of
 from common.settings import Settings
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS
 from contracts.wallet import (
@@ -21,7 +20,7 @@ from contracts.wallet import (
 )
 from infra.local.procs import kill9
 from infra.local.stack import start_app
-from infra.testing.kafka import read_topic, send_commands, wait_for
+from infra.testing.kafka import read_topic, send_commands, wait_for, wallet_in
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
@@ -148,14 +147,6 @@ async def _partitions_of(settings: Settings, topic: str) -> int:
         await producer.stop()
 
 
-def _wallet_in(partition: int, partitions: int) -> str:
-    """A new wallet id whose commands (keyed by it) go to ``partition``."""
-    wallet = str(uuid.uuid4())
-    while partition_of(wallet.encode(), partitions) != partition:
-        wallet = str(uuid.uuid4())
-    return wallet
-
-
 async def test_a_credit_on_the_debit_s_partition_is_decided_with_it_and_others_are_appended(
     stack: StackUnderTest, settings: Settings
 ) -> None:
@@ -163,8 +154,8 @@ async def test_a_credit_on_the_debit_s_partition_is_decided_with_it_and_others_a
     await _send(settings, _funded(str(uuid.uuid4()), 0))  # the topic exists
     partitions = await _partitions_of(settings, WALLET_COMMANDS)
     assert partitions >= 2  # so there are both kinds of transfer
-    payer, near = _wallet_in(0, partitions), _wallet_in(0, partitions)
-    far = _wallet_in(1, partitions)
+    payer, near = wallet_in(0, partitions), wallet_in(0, partitions)
+    far = wallet_in(1, partitions)
     await _send(settings, [*_funded(payer, 100), *_funded(near, 0), *_funded(far, 0)])
     # given two transfers from the same payer: to a wallet of its partition, and of another
     transfers = {
