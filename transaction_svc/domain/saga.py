@@ -271,29 +271,20 @@ def _credited_next(state: SagaState, at: int) -> SagaState:
 
 
 def _credit(s: SagaState) -> CreditWallet:
-    if s.to_currency:  # the payee's leg of a conversion, in its own currency
-        return CreditWallet(
-            command_id=credit_command_id(s.transaction_id),
-            wallet_id=s.to_wallet_id,
-            transaction_id=s.transaction_id,
-            amount=s.to_amount,
-            currency=s.to_currency,
-            counter_account=FX,
-            expires_at=s.deadline,
-            fee=s.fee,
-            fee_account=FEES,
-            fee_currency=s.currency,
-        )
+    """The second leg (between -> payee, fee -> system:fees): a conversion credits
+    ``to_amount`` in the payee's currency and keeps the fee in the payer's."""
+    converting = bool(s.to_currency)
     return CreditWallet(
         command_id=credit_command_id(s.transaction_id),
         wallet_id=s.to_wallet_id,
         transaction_id=s.transaction_id,
-        amount=s.amount,
-        currency=s.currency,
-        counter_account=IN_TRANSIT,
+        amount=s.to_amount if converting else s.amount,
+        currency=s.to_currency if converting else s.currency,
+        counter_account=_between(s),
         expires_at=s.deadline,
         fee=s.fee,
         fee_account=FEES,
+        fee_currency=s.currency if converting else "",
     )
 
 
