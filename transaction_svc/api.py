@@ -384,9 +384,10 @@ async def _provider_payment(
     tx_id: str,
     now: datetime,
     method_id: str,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The checks and the transaction row of a deposit (money in by card) or a withdrawal
-    (money out to a bank account): the caller's wallet, then the caller's method."""
+    (money out to a bank account): the caller's wallet, then the caller's method. Also
+    the fields its request event shares with the other kind's (all but the method's)."""
     incoming = isinstance(body, DepositCreate)
     principal = caller.principal
     wallet_id = str(body.wallet_id)
@@ -396,7 +397,7 @@ async def _provider_payment(
     await usable_method(
         state, principal.subject, method_id, method_kind, body.amount, body.currency
     )
-    return {
+    row = {
         "id": tx_id,
         "kind": "deposit" if incoming else "withdrawal",
         "owner_id": principal.subject,
@@ -408,42 +409,32 @@ async def _provider_payment(
         "description": None,
         "created_at": now,
     }
+    requested = {
+        "transaction_id": tx_id,
+        "wallet_id": wallet_id,
+        "amount": body.amount,
+        "currency": body.currency,
+        "provider": PROVIDER,
+        "deadline": deadline_of(state.settings, now),
+        "owner_id": principal.subject,
+    }
+    return row, requested
 
 
 async def build_deposit(
     state: TransactionApp, caller: Caller, body: DepositCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any, Record | None]:
     method_id = str(body.payment_method_id)
-    row = await _provider_payment(state, caller, body, tx_id, now, method_id)
-    event = DepositRequested(
-        transaction_id=tx_id,
-        wallet_id=str(body.wallet_id),
-        amount=body.amount,
-        currency=body.currency,
-        provider=PROVIDER,
-        deadline=deadline_of(state.settings, now),
-        payment_method_id=method_id,
-        owner_id=caller.principal.subject,
-    )
-    return row, event, None
+    row, requested = await _provider_payment(state, caller, body, tx_id, now, method_id)
+    return row, DepositRequested(**requested, payment_method_id=method_id), None
 
 
 async def build_withdrawal(
     state: TransactionApp, caller: Caller, body: WithdrawalCreate, tx_id: str, now: datetime
 ) -> tuple[dict[str, Any], Any, Record | None]:
     method_id = str(body.payout_method_id)
-    row = await _provider_payment(state, caller, body, tx_id, now, method_id)
-    event = WithdrawalRequested(
-        transaction_id=tx_id,
-        wallet_id=str(body.wallet_id),
-        amount=body.amount,
-        currency=body.currency,
-        provider=PROVIDER,
-        payout_method_id=method_id,
-        owner_id=caller.principal.subject,
-        deadline=deadline_of(state.settings, now),
-    )
-    return row, event, None
+    row, requested = await _provider_payment(state, caller, body, tx_id, now, method_id)
+    return row, WithdrawalRequested(**requested, payout_method_id=method_id), None
 
 
 def _check_transfer(body: TransferCreate) -> None:
