@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from common.db import make_engine
@@ -39,6 +38,7 @@ from infra.testing.api import (
 )
 from infra.testing.fault_proxy import Fault, FaultProxy
 from infra.testing.pgw import pgw_rows
+from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
 from wallet_svc.verify import verify
 
@@ -248,17 +248,6 @@ async def test_kill_9_mid_charge_leaves_one_charge_and_one_credit_per_payment(
     await _assert_each_paid_once(api, settings, payments, before)
 
 
-def _retried(metrics: str) -> dict[str, float]:
-    """paystream_provider_calls_retried_total by command kind, from a /metrics page."""
-    return {
-        s.labels["kind"]: s.value
-        for family in text_string_to_metric_families(metrics)
-        if family.name == "paystream_provider_calls_retried"
-        for s in family.samples
-        if s.name.endswith("_total")
-    }
-
-
 @pytest.fixture
 async def proxied_worker(slow_provider: StackUnderTest) -> AsyncIterator[FaultProxy]:
     """The provider worker calling pgw_svc through a fault proxy, with a 2 s timeout
@@ -290,10 +279,9 @@ async def test_provider_timeouts_lost_answers_and_503s_leave_one_charge_and_payo
     # then every payment was paid exactly once
     await _assert_each_paid_once(api, settings, payments, before)
     # and each create that met a fault was asked about before it was sent again
-    port = slow_provider.cfg.worker_ports["transaction_provider"]
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    retried = _retried(metrics)
+    provider = f"http://127.0.0.1:{slow_provider.cfg.worker_ports['transaction_provider']}"
+    retries = await scrape(provider, "paystream_provider_calls_retried_total")
+    retried = {s.labels["kind"]: s.value for s in retries}
     assert retried.get("ChargeCard", 0) >= 9 and retried.get("SendPayout", 0) >= 6, retried
     for path, faulted in (("/internal/charges", 9), ("/internal/payouts", 6)):
         met = [f for f in Fault if proxied_worker.count("POST", path, f)]

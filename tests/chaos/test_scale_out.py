@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from common.settings import Settings
 from infra.local.config import SCALED, instance_name
 from infra.local.procs import kill9, read_pid
 from infra.local.stack import start_app
 from infra.testing.api import User, deposit, money_post, open_wallet, register, until_terminal
+from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
 from wallet_svc.verify import verify
 
@@ -45,14 +45,8 @@ def two_of_each(apps: StackUnderTest) -> Iterator[StackUnderTest]:
 
 async def _partitions(port: int) -> set[tuple[str, str]]:
     """The (topic, partition) pairs whose lag the process at ``port`` reports."""
-    async with httpx.AsyncClient() as client:
-        page = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return {
-        (s.labels["topic"], s.labels["partition"])
-        for family in text_string_to_metric_families(page)
-        if family.name == "paystream_consumer_lag"
-        for s in family.samples
-    }
+    lags = await scrape(f"http://127.0.0.1:{port}", "paystream_consumer_lag")
+    return {(s.labels["topic"], s.labels["partition"]) for s in lags}
 
 
 async def _until_shared(stack: StackUnderTest, name: str) -> None:

@@ -19,6 +19,7 @@ from common.trace import TRACEPARENT
 from contracts.envelope import Envelope
 from infra.testing.api import deposit, open_wallet, register
 from infra.testing.kafka import read_records
+from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
@@ -101,10 +102,5 @@ async def test_each_process_a_request_crosses_writes_one_access_line(
         assert line["user_id"] == subject and isinstance(line["duration_ms"], float)
         assert user.token not in orjson.dumps(line).decode()
     # and wallet_svc's metrics label the request by the same template
-    metrics = httpx.get(f"{settings.wallet_svc_url}/metrics").text
-    assert any(
-        line.startswith("paystream_http_requests_total{")
-        and 'route="/wallets/{wallet_id}"' in line
-        and 'status="200"' in line
-        for line in metrics.splitlines()
-    )
+    assert await scrape(settings.wallet_svc_url, "paystream_http_requests_total",
+                        route="/wallets/{wallet_id}", status="200")  # fmt: skip

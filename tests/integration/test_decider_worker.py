@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from common.settings import Settings
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS
@@ -21,6 +19,7 @@ from contracts.wallet import (
 from infra.local.procs import kill9
 from infra.local.stack import start_app
 from infra.testing.kafka import read_topic, send_commands, wait_for, wallet_in
+from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
@@ -82,31 +81,15 @@ async def test_500_debits_of_1_from_100_make_exactly_100_effects(
     for e in events:
         assert sum(p["amount"] for p in e.payload.get("postings", [])) == 0
     # and its metrics count the refusals by reason, and its lag drains to 0
-    metrics = f"http://127.0.0.1:{stack.cfg.worker_ports['wallet_decider']}/metrics"
+    decider = f"http://127.0.0.1:{stack.cfg.worker_ports['wallet_decider']}"
+    refused = await scrape(decider, "paystream_decider_commands_total",
+                           outcome="DebitRejected", reason="insufficient_funds")  # fmt: skip
+    assert refused and refused[0].value >= 400
 
-    def samples(name: str) -> list[tuple[dict[str, str], float]]:
-        text = httpx.get(metrics).text
-        return [
-            (s.labels, s.value)
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-            if s.name == name
-        ]
-
-    refused = [
-        v
-        for labels, v in samples("paystream_decider_commands_total")
-        if labels == {"outcome": "DebitRejected", "reason": "insufficient_funds"}
-    ]
-    assert refused and refused[0] >= 400
-
-    def drained() -> bool:
-        lags = [
-            v
-            for labels, v in samples("paystream_consumer_lag")
-            if labels["group"] == "wallet-decider" and labels["topic"] == "wallet-commands"
-        ]
-        return bool(lags) and all(v == 0 for v in lags)
+    async def drained() -> bool:
+        lags = await scrape(decider, "paystream_consumer_lag",
+                            group="wallet-decider", topic="wallet-commands")  # fmt: skip
+        return bool(lags) and all(s.value == 0 for s in lags)
 
     await wait_for(drained, timeout=30)
 

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from common.settings import Settings
 from infra.local.procs import stop
 from infra.local.stack import start_app
+from infra.testing.prometheus import samples_in
 from infra.testing.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
@@ -178,10 +179,10 @@ def wallet(stack: StackUnderTest) -> Iterator[httpx.Client]:
 
 
 def breaker_gauge(client: httpx.Client, upstream: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f'paystream_gateway_breaker_open{{upstream="{upstream}"}}'):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"no breaker gauge for {upstream}")
+    page = client.get("/metrics").text
+    gauges = samples_in(page, "paystream_gateway_breaker_open", upstream=upstream)
+    assert gauges, f"no breaker gauge for {upstream}"
+    return gauges[0].value
 
 
 def wait_for(check: Any, timeout: float = 30.0) -> None:

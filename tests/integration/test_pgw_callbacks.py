@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -35,6 +34,7 @@ from infra.testing.pgw import (
     provider_callers,
     start_provider,
 )
+from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
 from pgw_svc.callbacks_store import PgChargeCallbacks
 from pgw_svc.domain import RETRY_BASE_MS
@@ -210,11 +210,9 @@ async def _given_up(charge_id: str, timeout: float = 30.0) -> dict[str, Any]:
 
 async def _given_up_count(pgw: httpx.AsyncClient) -> float:
     """pgw_svc's count of callbacks given up, from its /metrics."""
-    text_format = (await pgw.get("/metrics")).text
-    (family,) = (f for f in text_string_to_metric_families(text_format)
-                 if f.name == "paystream_provider_callback_attempts")  # fmt: skip
-    return sum(s.value for s in family.samples
-               if s.name.endswith("_total") and s.labels["outcome"] == "given_up")  # fmt: skip
+    given_up = await scrape(str(pgw.base_url), "paystream_provider_callback_attempts_total",
+                            outcome="given_up")  # fmt: skip
+    return sum(s.value for s in given_up)
 
 
 async def _charged(

@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from common.app import build_app
 from common.errors import PROBLEM, Problem
+from infra.testing.prometheus import samples_in
 
 
 class Body(BaseModel):
@@ -90,16 +91,10 @@ def test_metrics_count_requests_by_route_template() -> None:
     client = make_client()
     client.get("/things/a")
     client.get("/things/b")
-    text = client.get("/metrics").text
-    line = next(
-        ln
-        for ln in text.splitlines()
-        if ln.startswith("paystream_http_requests_total{")
-        and 'route="/things/{thing_id}"' in ln
-        and 'service="unit"' in ln
-        and 'status="200"' in ln
-    )
-    assert float(line.rsplit(" ", 1)[1]) >= 2
+    page = client.get("/metrics").text
+    (counted,) = samples_in(page, "paystream_http_requests_total",
+                            route="/things/{thing_id}", service="unit", status="200")  # fmt: skip
+    assert counted.value >= 2
 
 
 def test_health_and_readiness() -> None:
