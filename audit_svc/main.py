@@ -18,9 +18,7 @@ from audit_svc.projector import audit_consumer
 from audit_svc.settings import AuditSettings
 from audit_svc.store import MongoAuditLog
 from common.app import build_app
-from common.auth import JwksVerifier
 from common.resources import Resources
-from common.revocation import RevokedSessions
 from common.state import install
 from common.worker import running
 
@@ -29,15 +27,11 @@ def create_app(settings: AuditSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
-        revoked = RevokedSessions()
-        verifier = JwksVerifier(
-            settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
-        )
         try:
             await resources.open(kafka=True, mongo=True, redis=True)
-            producer, mongo, redis = resources.producer, resources.mongo, resources.redis
-            assert producer is not None and mongo is not None and redis is not None
-            await revoked.start(redis)
+            producer, mongo = resources.producer, resources.mongo
+            assert producer is not None and mongo is not None
+            verifier = await resources.token_verifier()
             app.state.ready_checks.update(resources.checks)
             db = mongo[settings.mongo_db]
             audit_log = MongoAuditLog(db)  # the API's reader; the projector has its own
@@ -53,8 +47,6 @@ def create_app(settings: AuditSettings) -> FastAPI:
             ):
                 yield
         finally:
-            await revoked.stop()
-            await verifier.aclose()
             await resources.close()
 
     app = build_app(settings.service_name, lifespan)

@@ -1,7 +1,9 @@
 """The clients one process holds, opened in its lifespan and closed after it.
 
 A service says which backing services it needs; each one opened also gets a readiness
-check, so ``/ready`` reports exactly the dependencies the service has.
+check, so ``/ready`` reports exactly the dependencies the service has. The token verifier
+of a service that reads access tokens is opened here too, following the ended sessions
+on the process's Redis, and closed with the rest.
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.auth import JwksVerifier
 from common.db import answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.producer import make_producer
 from common.mongo import make_mongo_client
 from common.redis import make_redis
+from common.revocation import RevokedSessions
 from common.settings import Settings
 
 
@@ -64,6 +69,26 @@ class Resources:
             self._stack.push_async_callback(self.redis.aclose)
             self.checks["redis"] = self._check_redis
         return self
+
+    async def revoked_sessions(self) -> RevokedSessions:
+        """The sessions ended before their tokens expire, followed on the opened Redis
+        until the resources close."""
+        assert self.redis is not None, "open(redis=True) first"
+        revoked = RevokedSessions()
+        self._stack.push_async_callback(revoked.stop)
+        await revoked.start(self.redis)
+        return revoked
+
+    async def token_verifier(self, client: httpx.AsyncClient | None = None) -> JwksVerifier:
+        """The verifier of the access tokens the service is sent (the settings' JWKS,
+        issuer and audience), refusing the ended sessions; ``client`` fetches the JWKS."""
+        s = self.settings
+        revoked = await self.revoked_sessions()
+        verifier = JwksVerifier(
+            s.jwks_url, s.jwt_issuer, s.jwt_audience, client=client, revoked=revoked
+        )
+        self._stack.push_async_callback(verifier.aclose)
+        return verifier
 
     async def close(self) -> None:
         await self._stack.aclose()

@@ -17,11 +17,9 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from common.app import build_app
-from common.auth import JwksVerifier
 from common.fastlane import FastRequest, FastResponse, FastRoute
 from common.resources import Resources
 from common.responses import OrjsonResponse
-from common.revocation import RevokedSessions
 from common.settings import Settings
 from common.state import install, installed
 from gateway.deps import App, GatewayApp
@@ -69,20 +67,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
         upstreams = make_upstreams(s)
-        revoked = RevokedSessions()
-        verifier = JwksVerifier(
-            s.jwks_url,
-            s.jwt_issuer,
-            s.jwt_audience,
-            client=httpx.AsyncClient(
-                timeout=httpx.Timeout(s.upstream_timeout_s, connect=s.upstream_connect_timeout_s)
-            ),
-            revoked=revoked,
-        )
         try:
             await resources.open(redis=True)
             assert resources.redis is not None
-            await revoked.start(resources.redis)
+            timeout = httpx.Timeout(s.upstream_timeout_s, connect=s.upstream_connect_timeout_s)
+            verifier = await resources.token_verifier(httpx.AsyncClient(timeout=timeout))
             app.state.ready_checks.update(resources.checks)
             for up in upstreams.values():
                 app.state.ready_checks[f"upstream:{up.name}"] = up.check_health
@@ -97,8 +86,6 @@ def create_app(settings: Settings) -> FastAPI:
             install(app, GatewayApp(verifier=verifier, proxy=proxy, openapi=openapi))
             yield
         finally:
-            await revoked.stop()
-            await verifier.aclose()
             for up in upstreams.values():
                 await up.close()  # its connection pool
             await resources.close()

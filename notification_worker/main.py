@@ -10,11 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.app import build_app
-from common.auth import JwksVerifier
 from common.kafka.mongo_offsets import MongoOffsets
 from common.kafka.tracked import TrackedConsumer
 from common.resources import Resources
-from common.revocation import RevokedSessions
 from common.service_token import ServiceTokens
 from common.settings import Settings
 from common.state import install
@@ -54,17 +52,15 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
-        revoked = RevokedSessions()
-        verifier = JwksVerifier(s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked)
         tokens = ServiceTokens.from_settings(s)
         links = UserSvcLinks(s.user_svc_url, tokens, s.web_url)
         recipients = Recipients(s.user_svc_url, s.wallet_svc_url, tokens)
         email = SmtpEmail(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_timeout_s)
         try:
             await resources.open(kafka=True, mongo=True, redis=True)
-            producer, mongo, redis = resources.producer, resources.mongo, resources.redis
-            assert producer is not None and mongo is not None and redis is not None
-            await revoked.start(redis)
+            producer, mongo = resources.producer, resources.mongo
+            assert producer is not None and mongo is not None
+            verifier = await resources.token_verifier()
             app.state.ready_checks.update(resources.checks)
             db = mongo[s.mongo_db]
             await store.ensure_indexes(db)
@@ -76,8 +72,6 @@ def create_app(settings: Settings) -> FastAPI:
             async with running(tracked, "notifier"):
                 yield
         finally:
-            await revoked.stop()
-            await verifier.aclose()
             await links.aclose()
             await recipients.aclose()
             await email.aclose()

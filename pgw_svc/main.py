@@ -12,9 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from common.app import build_app
-from common.auth import JwksVerifier
 from common.resources import Resources
-from common.revocation import RevokedSessions
 from common.settings import Settings
 from common.state import install
 from pgw_svc import api, method_lookup, provider_api
@@ -44,15 +42,13 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
-        revoked = RevokedSessions()
-        verifier = JwksVerifier(s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked)
         callbacks = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S)
         settling: asyncio.Task[None] | None = None
         try:
             await resources.open(postgres=True, redis=True)
-            engine, redis = resources.engine, resources.redis
-            assert engine is not None and redis is not None
-            await revoked.start(redis)
+            engine = resources.engine
+            assert engine is not None
+            verifier = await resources.token_verifier()
             app.state.ready_checks.update(resources.checks)
             settlement = PendingSettlement(
                 PgChargeCallbacks(engine), callbacks, url=s.callback_url,
@@ -82,8 +78,6 @@ def create_app(settings: Settings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await settling
             await callbacks.aclose()
-            await revoked.stop()
-            await verifier.aclose()
             await resources.close()
 
     app = build_app(s.service_name, lifespan)

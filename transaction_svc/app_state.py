@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from common.auth import JwksVerifier
 from common.health import ReadyCheck
 from common.notify import TRANSACTION_CHANNEL, Waiters
 from common.resources import Resources
-from common.revocation import RevokedSessions
 from common.service_token import ServiceTokens
 from transaction_svc.deps import TransactionApp
 from transaction_svc.fx.cache import RedisRateCache
@@ -36,11 +34,7 @@ async def opened_state(
     provider = ProviderClient(settings.pgw_svc_url, tokens, settings.provider_timeout_s)
     waiters = Waiters(redis, TRANSACTION_CHANNEL)
     await waiters.start()
-    revoked = RevokedSessions()
-    await revoked.start(redis)
-    verifier = JwksVerifier(
-        settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
-    )
+    verifier = await resources.token_verifier()
     rates = Rates(engine, RedisRateCache(redis, settings.fx_rates_cache_ttl_s))
     state = TransactionApp(
         verifier=verifier, settings=settings, engine=engine, producer=producer,
@@ -51,8 +45,6 @@ async def opened_state(
         yield state, resources.checks
     finally:
         await waiters.stop()
-        await revoked.stop()
-        await verifier.aclose()
         await directory.aclose()
         await provider.aclose()
         await tokens.aclose()

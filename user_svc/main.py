@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from common.app import build_app
 from common.cpu import CpuBound
 from common.resources import Resources
-from common.revocation import RevokedSessions
 from common.settings import Settings
 from common.state import install
 from user_svc.accounts import Accounts
@@ -42,7 +41,6 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)
-        revoked = RevokedSessions()
         try:
             await resources.open(postgres=True, kafka=True, redis=True)
             app.state.ready_checks.update(resources.checks)
@@ -54,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
                 s.key_publish_window_s, s.key_cache_s,
             )  # fmt: skip
             await keys.ensure_current()
-            await revoked.start(resources.redis)
+            revoked = await resources.revoked_sessions()
             verifier = KeyStoreVerifier(
                 keys, s.jwks_url, s.jwt_issuer, s.jwt_audience, revoked=revoked
             )
@@ -87,7 +85,6 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
             await verifier.aclose()
         finally:
-            await revoked.stop()
             await resources.close()
 
     # the client-credentials grant also comes as a form (RFC 6749)

@@ -9,10 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.app import build_app
-from common.auth import JwksVerifier
 from common.notify import WALLET_CHANNEL, Waiters
 from common.resources import Resources
-from common.revocation import RevokedSessions
 from common.settings import Settings
 from common.state import install
 from wallet_svc import api
@@ -25,15 +23,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
         waiters: Waiters | None = None
-        revoked = RevokedSessions()
-        verifier = JwksVerifier(
-            settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, revoked=revoked
-        )
         try:
             await resources.open(postgres=True, kafka=True, redis=True)
             engine, producer, redis = resources.engine, resources.producer, resources.redis
             assert engine is not None and producer is not None and redis is not None
-            await revoked.start(redis)
+            verifier = await resources.token_verifier()
             app.state.ready_checks.update(resources.checks)
             waiters = Waiters(redis, WALLET_CHANNEL)
             await waiters.start()
@@ -51,8 +45,6 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if waiters is not None:
                 await waiters.stop()
-            await revoked.stop()
-            await verifier.aclose()
             await resources.close()
 
     app = build_app(settings.service_name, lifespan)
