@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from audit_svc.records import keys_of_record
+from audit_svc.records import keys_of_record, readable
 
 GENESIS = "0" * 64  # the prev_hash of record 1
 UNHASHED = frozenset({"_id", "hash", "prev_hash"})
@@ -28,9 +28,10 @@ ADDED_LATER = frozenset({"keys", KEYS_ADDED})
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
-    """The bytes that are hashed: the record without its unhashed fields."""
+    """The bytes that are hashed: the record without its unhashed fields, its ``data`` as
+    an object however it is stored (``records.readable``)."""
     unhashed = UNHASHED | ADDED_LATER if record.get(KEYS_ADDED) else UNHASHED
-    body = {k: v for k, v in record.items() if k not in unhashed}
+    body = {k: v for k, v in readable(record).items() if k not in unhashed}
     return orjson.dumps(
         body, default=instant_text, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
     )

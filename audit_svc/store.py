@@ -36,7 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from audit_svc.chain import GENESIS, Verdict, Walk, chained
-from audit_svc.records import search_key
+from audit_svc.records import as_stored, readable, search_key
 from common.kafka.mongo_offsets import MongoDocument
 from common.metrics import AUDIT_CHAIN_LENGTH
 from common.mongo import scans_every_filter
@@ -140,7 +140,7 @@ class MongoAuditLog:
                     [{"_id": r["event_id"], "seq": seq + i, **r} for i, r in enumerate(fresh, 1)],
                 )
                 try:
-                    await self.logs.insert_many(docs, ordered=True)
+                    await self.logs.insert_many([as_stored(doc) for doc in docs], ordered=True)
                 except BulkWriteError as exc:
                     stored = int(exc.details.get("nInserted", 0))
                     if stored:
@@ -166,17 +166,19 @@ class MongoAuditLog:
         return [r for r in records if r["event_id"] not in stored]
 
     async def page(self, filters: Filters, before_seq: int | None, n: int) -> list[MongoDocument]:
-        """Up to ``n`` matching records, newest first, below ``before_seq`` when given."""
+        """Up to ``n`` matching records, newest first, below ``before_seq`` when given, as
+        readers get them (``records.readable``)."""
         query = filters.query()
         if before_seq is not None:
             query["seq"] = {"$lt": before_seq}
-        return await self.logs.find(query, PROJECTION).sort("seq", DESCENDING).to_list(n)
+        found = await self.logs.find(query, PROJECTION).sort("seq", DESCENDING).to_list(n)
+        return [readable(doc) for doc in found]
 
     async def stream(
         self, filters: Filters, from_seq: int, to_seq: int
     ) -> AsyncIterator[MongoDocument]:
         """The matching records from ``from_seq`` to ``to_seq``, oldest first, fetched in
-        batches (never all in memory)."""
+        batches (never all in memory), as stored (``records.as_stored``)."""
         query = filters.query() | {"seq": {"$gte": from_seq, "$lte": to_seq}}
         async for doc in self.logs.find(query, PROJECTION, batch_size=500).sort("seq", ASCENDING):
             yield doc

@@ -4,8 +4,9 @@ raw ``insert_many`` baseline in the same run.
 Three phases on one fresh database, each over the same N events (a mix of transfers'
 transaction and wallet events and registrations, as the money path makes them):
 
-- ``raw_insert_many``: the records, already built, inserted with ``insert_many`` in batches
-  of ``--batch`` (no index but ``_id``, no chain): what the store takes at best;
+- ``raw_insert_many``: the records, already built in the stored shape (``records.as_stored``),
+  inserted with ``insert_many`` in batches of ``--batch`` (no index but ``_id``, no chain):
+  what the store takes at best;
 - ``append``: the same records through ``MongoAuditLog.append`` in batches of ``--batch``
   (the indexes, the head, the chain);
 - ``projector``: the envelopes published to a fresh topic, then the audit projector
@@ -32,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from audit_svc.projector import audit_consumer
-from audit_svc.records import record_of
+from audit_svc.records import as_stored, record_of
 from audit_svc.store import MongoAuditLog
 from bench.proc import cpu_of, own_cpu
 from common.kafka.producer import make_producer, send_envelopes
@@ -99,7 +100,7 @@ async def run(settings: Settings, n: int, batch: int, mongo_pid: int | None) -> 
 
     async def raw(start: Callable[[], None]) -> None:
         for at in range(0, n, batch):
-            await db["raw"].insert_many([dict(r) for r in records[at : at + batch]])
+            await db["raw"].insert_many([as_stored(r) for r in records[at : at + batch]])
 
     appended = MongoAuditLog(client[f"{db.name}_append"])
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
@@ -68,6 +69,14 @@ class World:
 
     async def seqs(self) -> list[int]:
         return [d["seq"] async for d in self.db[LOGS].find({}).sort("seq", 1)]
+
+    async def edit_amount(self, seq: int) -> None:
+        """Change the amount in record ``seq``'s data directly in Mongo (stored as its JSON
+        text: ``records.as_stored``), as someone tampering with the log would."""
+        doc = await self.db[LOGS].find_one({"seq": seq})
+        assert doc is not None and isinstance(doc["data"], str)
+        edited = orjson.dumps(orjson.loads(doc["data"]) | {"amount": 1}).decode()
+        await self.db[LOGS].update_one({"seq": seq}, {"$set": {"data": edited}})
 
 
 @pytest.fixture
@@ -144,7 +153,7 @@ async def test_an_edited_record_is_named_by_verify(world: World) -> None:
     await _publish(world, users=2, transfers=4)
     await world.project(until_records=6)
     # when someone edits the amount of record 4 directly in Mongo
-    await world.db[LOGS].update_one({"seq": 4}, {"$set": {"data.amount": 1}})
+    await world.edit_amount(4)
     # then verify names record 4, having checked the three before it
     verdict = await world.log.verify(1, 6)
     assert (verdict.ok, verdict.checked, verdict.first_bad_seq) == (False, 3, 4)
@@ -239,7 +248,7 @@ async def test_the_chain_watch_sees_a_tampered_record_within_its_interval(world:
             "paystream_audit_verify_timestamp_seconds", {"database": world.db.name}
         )
         # when record 3 is edited directly in Mongo
-        await world.db[LOGS].update_one({"seq": 3}, {"$set": {"data.amount": 1}})
+        await world.edit_amount(3)
         # then within the interval (and the walk's time) the gauge says broken at 3
         await _until_verified(world.db.name, (0, 2, 5), within=interval + 2)
         later = REGISTRY.get_sample_value(
@@ -261,7 +270,7 @@ async def test_each_round_of_the_chain_watch_walks_the_new_records_and_a_slice_o
     await world.project(until_records=12)
     assert await watch.verify_once() == Verdict(True, 5, None)
     # and when record 8, walked intact twice already, is edited directly in Mongo
-    await world.db[LOGS].update_one({"seq": 8}, {"$set": {"data.amount": 1}})
+    await world.edit_amount(8)
     # then the round whose slice holds it names it (4-6 first, then 7-9), and the next
     # rounds still do
     assert await watch.verify_once() == Verdict(True, 3, None)
