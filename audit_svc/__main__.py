@@ -5,4 +5,4 @@ from audit_svc.settings import AuditSettings
 from common.app import serve
 
 if __name__ == "__main__":
-    serve(create_app, AuditSettings())  # type: ignore[arg-type]
+    serve(create_app, AuditSettings())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +24,7 @@ from common.responses import OrjsonResponse
 from common.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+S = TypeVar("S", bound=Settings)  # a service's own settings class
 
 
 def build_app(
@@ -72,9 +73,9 @@ def asgi_app(app: FastAPI) -> ASGIApp:
     return FastLane(app, app.state.service, routes, app.state, app.state.fast_lane_bypass)
 
 
-def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
+def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
     """Run one service: one event loop, uvloop and httptools (each response in one send),
-    JSON logs."""
+    JSON logs. ``settings`` are of the service's own class, the one its factory takes."""
     configure_logging(settings.service_name, settings.log_level, settings.instance)
     app = app_factory(settings)
     # What exists at start (modules, the app) is never garbage: keep it out of every

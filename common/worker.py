@@ -17,9 +17,8 @@ from typing import Protocol
 
 from fastapi import FastAPI
 
-from common.app import build_app
+from common.app import S, build_app, serve
 from common.health import ReadyCheck
-from common.settings import Settings
 
 log = logging.getLogger("paystream.worker")
 
@@ -62,7 +61,7 @@ async def running(worker: Loop, name: str) -> AsyncIterator[None]:
         await worker.stop()
 
 
-def worker_app(settings: Settings, factory: Callable[[Settings], Awaitable[Worker]]) -> FastAPI:
+def worker_app(settings: S, factory: Callable[[S], Awaitable[Worker]]) -> FastAPI:
     """An app whose lifespan starts the worker and cancels it on shutdown.
 
     If the worker's loop dies, the process exits non-zero: a supervisor restarts it, and
@@ -77,3 +76,8 @@ def worker_app(settings: Settings, factory: Callable[[Settings], Awaitable[Worke
             yield
 
     return build_app(settings.service_name, lifespan=lifespan)
+
+
+def serve_worker(factory: Callable[[S], Awaitable[Worker]], settings: S) -> None:
+    """Run one worker process (``python -m`` its module): its ``worker_app``, served."""
+    serve(lambda s: worker_app(s, factory), settings)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -20,7 +19,6 @@ from common.app import build_app
 from common.fastlane import FastRequest, FastResponse, FastRoute
 from common.resources import Resources
 from common.responses import OrjsonResponse
-from common.settings import Settings
 from common.state import install, installed
 from gateway.deps import App, GatewayApp
 from gateway.openapi import OpenApiAggregator
@@ -57,9 +55,8 @@ CORS_EXPOSED_HEADERS = [
 ]
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The gateway app; plain :class:`Settings` are read again as :class:`GatewaySettings`."""
-    s = settings if isinstance(settings, GatewaySettings) else GatewaySettings(**_given(settings))
+def create_app(s: GatewaySettings) -> FastAPI:
+    """The gateway app."""
     # httpx (the JWKS fetch) logs every request at INFO
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -143,8 +140,3 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.fast_lane_bypass = ("origin",)
     return app
-
-
-def _given(settings: Settings) -> dict[str, Any]:
-    """The fields explicitly set on ``settings`` (the environment fills in the rest)."""
-    return settings.model_dump(include=settings.model_fields_set)

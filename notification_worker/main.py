@@ -14,7 +14,6 @@ from common.kafka.mongo_offsets import MongoOffsets
 from common.kafka.tracked import TrackedConsumer
 from common.resources import Resources
 from common.service_token import ServiceTokens
-from common.settings import Settings
 from common.state import install
 from common.topics import PAYMENT_EVENTS, TRANSACTION_EVENTS, USER_EVENTS, WALLET_EVENTS
 from common.worker import running
@@ -31,13 +30,6 @@ TOPICS = (USER_EVENTS, WALLET_EVENTS, TRANSACTION_EVENTS, PAYMENT_EVENTS)
 BATCH_MAX = 500
 
 
-def notification_settings(settings: Settings) -> NotificationSettings:
-    """``settings`` as :class:`NotificationSettings` (the env fills the worker's fields)."""
-    if isinstance(settings, NotificationSettings):
-        return settings
-    return NotificationSettings(**settings.model_dump())
-
-
 def channels(s: NotificationSettings, email: SmtpEmail) -> dict[str, Channel]:
     return {
         "email": email,
@@ -46,9 +38,7 @@ def channels(s: NotificationSettings, email: SmtpEmail) -> dict[str, Channel]:
     }
 
 
-def create_app(settings: Settings) -> FastAPI:
-    s = notification_settings(settings)
-
+def create_app(s: NotificationSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)

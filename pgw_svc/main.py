@@ -13,7 +13,6 @@ from fastapi import FastAPI
 
 from common.app import build_app
 from common.resources import Resources
-from common.settings import Settings
 from common.state import install
 from pgw_svc import api, method_lookup, provider_api
 from pgw_svc.callbacks_store import PgChargeCallbacks
@@ -25,20 +24,10 @@ from pgw_svc.settings import PgwSettings
 from pgw_svc.settlement import PendingSettlement
 from pgw_svc.store import PgPaymentMethods
 
-
-def pgw_settings(settings: Settings) -> PgwSettings:
-    """``settings`` as :class:`PgwSettings` (the env fills the provider-only fields)."""
-    if isinstance(settings, PgwSettings):
-        return settings
-    return PgwSettings(**settings.model_dump())
-
-
 CALLBACK_TIMEOUT_S = 5.0  # one callback POST; past it the attempt failed and is retried
 
 
-def create_app(settings: Settings) -> FastAPI:
-    s = pgw_settings(settings)
-
+def create_app(s: PgwSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(s)

@@ -5,4 +5,4 @@ from transaction_svc.main import create_app
 from transaction_svc.settings import TransactionSettings
 
 if __name__ == "__main__":
-    serve(create_app, TransactionSettings(service_name="transaction_svc"))  # type: ignore[arg-type]
+    serve(create_app, TransactionSettings(service_name="transaction_svc"))

@@ -26,7 +26,6 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.app import serve
 from common.db import answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.headers import traceparent_of
@@ -35,7 +34,7 @@ from common.kafka.producer import make_producer, queue_envelope
 from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.service_token import ServiceTokens
 from common.topics import PAYMENT_EVENTS, PROVIDER_COMMANDS
-from common.worker import worker_app
+from common.worker import serve_worker
 from contracts.envelope import Envelope
 from contracts.provider import ProviderCommand, RefundCharge, decode_provider_command
 from transaction_svc.outbound import payment_envelope
@@ -124,7 +123,4 @@ async def create_worker(settings: TransactionSettings) -> ProviderWorker:
 
 
 if __name__ == "__main__":
-    serve(
-        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
-        TransactionSettings(service_name="transaction_provider"),
-    )
+    serve_worker(create_worker, TransactionSettings(service_name="transaction_provider"))

@@ -33,7 +33,6 @@ from prometheus_client import Counter
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.app import serve
 from common.db import LOG_DERIVED, answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.headers import is_chained, message_type, traceparent_of
@@ -44,7 +43,7 @@ from common.metrics import declare_terminal, observe_terminal
 from common.notify import TRANSACTION_CHANNEL, publish_many
 from common.redis import make_redis
 from common.topics import PAYMENT_EVENTS, USER_EVENTS, WALLET_EVENTS
-from common.worker import worker_app
+from common.worker import serve_worker
 from contracts.envelope import Envelope
 from contracts.payment import ProviderOutcome, decode_payment_event
 from contracts.user import UserRegistered, UserRoleChanged, decode_user_event
@@ -339,7 +338,4 @@ async def create_worker(settings: TransactionSettings) -> SagaWorker:
 
 
 if __name__ == "__main__":
-    serve(
-        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
-        TransactionSettings(service_name="transaction_saga"),
-    )
+    serve_worker(create_worker, TransactionSettings(service_name="transaction_saga"))

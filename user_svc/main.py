@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from common.app import build_app
 from common.cpu import CpuBound
 from common.resources import Resources
-from common.settings import Settings
 from common.state import install
 from user_svc.accounts import Accounts
 from user_svc.api import auth, service, users
@@ -27,15 +26,7 @@ from user_svc.throttle import RedisLoginThrottle, reset_requests
 from user_svc.verifier import KeyStoreVerifier
 
 
-def user_settings(settings: Settings) -> UserSettings:
-    """``settings`` as :class:`UserSettings` (the env fills the identity-only fields)."""
-    if isinstance(settings, UserSettings):
-        return settings
-    return UserSettings(**settings.model_dump())
-
-
-def create_app(settings: Settings) -> FastAPI:
-    s = user_settings(settings)
+def create_app(s: UserSettings) -> FastAPI:
     seeds = parse_seeds(s.seed_service_clients.get_secret_value() if s.seed_service_clients else "")
 
     @asynccontextmanager

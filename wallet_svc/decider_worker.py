@@ -27,7 +27,6 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError, ProducerFenced
 from prometheus_client import Counter, Histogram
 
-from common.app import serve
 from common.db import LOG_DERIVED, make_engine
 from common.health import ReadyCheck
 from common.kafka.consumer import make_consumer, record_context, report_lag
@@ -36,7 +35,7 @@ from common.kafka.partitioner import partition_of
 from common.kafka.producer import make_producer
 from common.metrics import CONSUMER_LAG
 from common.topics import WALLET_COMMANDS, WALLET_EVENTS
-from common.worker import worker_app
+from common.worker import serve_worker
 from contracts.envelope import Envelope
 from contracts.time import epoch_ms
 from contracts.wallet import ExpireHolds, command_envelope, decode_event
@@ -412,7 +411,4 @@ async def create_worker(settings: WalletSettings) -> DeciderWorker:
 
 
 if __name__ == "__main__":
-    serve(
-        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
-        WalletSettings(service_name="wallet_decider"),
-    )
+    serve_worker(create_worker, WalletSettings(service_name="wallet_decider"))

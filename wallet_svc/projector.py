@@ -21,7 +21,6 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.app import serve
 from common.db import LOG_DERIVED, answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.pg_offsets import PgOffsets
@@ -31,7 +30,7 @@ from common.notify import WALLET_CHANNEL, publish_many
 from common.redis import make_redis
 from common.settings import Settings
 from common.topics import WALLET_EVENTS
-from common.worker import worker_app
+from common.worker import serve_worker
 from wallet_svc import cache
 from wallet_svc.projection import Checked, Record, check_envelope
 from wallet_svc.store import CONSUMER, OFFSETS, PgBalanceStore
@@ -122,7 +121,7 @@ async def make_projector(settings: Settings) -> BalanceProjector:
 
 
 def main() -> None:
-    serve(lambda s: worker_app(s, make_projector), Settings(service_name="wallet_projector"))
+    serve_worker(make_projector, Settings(service_name="wallet_projector"))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from common.app import serve
 from common.health import ReadyCheck
-from common.worker import worker_app
+from common.worker import serve_worker
 from transaction_svc.app_state import opened_state
 from transaction_svc.schedules.scheduler import Scheduler
 from transaction_svc.settings import TransactionSettings
@@ -40,7 +39,4 @@ async def create_worker(settings: TransactionSettings) -> SchedulerWorker:
 
 
 if __name__ == "__main__":
-    serve(
-        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
-        TransactionSettings(service_name="transaction_scheduler"),
-    )
+    serve_worker(create_worker, TransactionSettings(service_name="transaction_scheduler"))

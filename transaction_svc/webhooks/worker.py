@@ -32,7 +32,6 @@ import httpx
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.app import serve
 from common.db import answers, make_engine
 from common.health import ReadyCheck
 from common.kafka.headers import message_type
@@ -42,7 +41,7 @@ from common.kafka.tracked import AfterCommit, Tracked, TrackedConsumer
 from common.metrics import WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_OUTCOMES
 from common.retry import GiveUp, retry_after_ms
 from common.topics import PAYMENT_EVENTS
-from common.worker import worker_app
+from common.worker import serve_worker
 from contracts.envelope import Envelope
 from contracts.ids import deterministic_id
 from contracts.payment import decode_payment_event
@@ -267,7 +266,4 @@ async def create_worker(settings: TransactionSettings) -> WebhookWorker:
 
 
 if __name__ == "__main__":
-    serve(
-        lambda s: worker_app(s, create_worker),  # type: ignore[arg-type]
-        TransactionSettings(service_name="transaction_webhooks"),
-    )
+    serve_worker(create_worker, TransactionSettings(service_name="transaction_webhooks"))
