@@ -37,6 +37,11 @@ class User:
     def auth(self) -> dict[str, str]:
         return bearer(self.token)
 
+    @property
+    def id(self) -> str:
+        """The user's id: the subject of its access token."""
+        return str(jwt.decode(self.token, options={"verify_signature": False})["sub"])
+
 
 async def register(api: httpx.AsyncClient, name: str, role: str | None = None) -> User:
     email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
@@ -163,6 +168,29 @@ async def deposit(
     r = await money_post(api, user, "/deposits", body, wait=15)
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
     return dict(r.json())
+
+
+async def funded_user(
+    api: httpx.AsyncClient, name: str, funds: int, currency: str = "USD"
+) -> tuple[User, str, str]:
+    """A new user with two wallets in ``currency``, the first holding ``funds``: the user
+    and the two wallet ids."""
+    user = await register(api, name)
+    src, dst = await open_wallet(api, user, currency), await open_wallet(api, user, currency)
+    if funds:
+        await deposit(api, user, src, funds, currency)
+    return user, src, dst
+
+
+async def two_users(
+    api: httpx.AsyncClient, names: tuple[str, str], funds: int, currency: str = "USD"
+) -> tuple[User, User, str, str]:
+    """Two new users with a wallet each in ``currency``, the first's holding ``funds``: the
+    users, then their wallet ids."""
+    first, second = await register(api, names[0]), await register(api, names[1])
+    wa, wb = await open_wallet(api, first, currency), await open_wallet(api, second, currency)
+    await deposit(api, first, wa, funds, currency)
+    return first, second, wa, wb
 
 
 async def transaction(api: httpx.AsyncClient, user: User, tx: str) -> dict[str, Any]:

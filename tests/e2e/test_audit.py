@@ -7,24 +7,19 @@ import asyncio
 from typing import Any
 
 import httpx
-import jwt
 import orjson
 import pytest
 
-from infra.testing.api import User, deposit, login, money_post, open_wallet, register
+from infra.testing.api import User, login, money_post, register, two_users
 
 pytestmark = pytest.mark.e2e
-
-
-def user_id(user: User) -> str:
-    return str(jwt.decode(user.token, options={"verify_signature": False})["sub"])
 
 
 async def an_auditor(api: httpx.AsyncClient, admin: User) -> User:
     """A registered user whom the admin made an auditor (logged in again for the role)."""
     person = await register(api, "auditor")
     r = await api.patch(
-        f"/admin/users/{user_id(person)}/role", json={"role": "auditor"}, headers=admin.auth
+        f"/admin/users/{person.id}/role", json={"role": "auditor"}, headers=admin.auth
     )
     assert r.status_code == 200, r.text
     return await login(api, person.email, person.password)
@@ -49,9 +44,7 @@ async def test_a_transfer_is_in_the_audit_log_masked_and_chained(
     api: httpx.AsyncClient, admin: User
 ) -> None:
     # given alice and bob, and a completed transfer from alice to bob
-    alice, bob = await register(api, "alice"), await register(api, "bob")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 10_000)
+    alice, _, wa, wb = await two_users(api, ("alice", "bob"), 10_000)
     r = await money_post(api, alice, "/transfers",
                          {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 2550,
                           "currency": "USD"}, wait=15)  # fmt: skip
@@ -69,7 +62,7 @@ async def test_a_transfer_is_in_the_audit_log_masked_and_chained(
     assert requested["data"]["amount"] == 2550 and requested["actor"]["kind"] == "service"
     # and alice's registration is there masked: first letter and domain, initials
     registered = await until_logged(
-        api, auditor, {"UserRegistered"}, user_id=user_id(alice), type="UserRegistered"
+        api, auditor, {"UserRegistered"}, user_id=alice.id, type="UserRegistered"
     )
     assert registered[0]["data"]["email"] == f"{alice.email[0]}***@example.com"
     assert registered[0]["data"]["full_name"] == "A."
@@ -88,7 +81,7 @@ async def test_a_transfer_is_in_the_audit_log_masked_and_chained(
     # and the auditor's own queries are in the log: who asked what, from where
     paths = {"/audit/logs", "/audit/verify", "/audit/logs/export"}
     asked = await until_logged(
-        api, auditor, paths, "path", actor_id=user_id(auditor), type="AuditLogQueried"
+        api, auditor, paths, "path", actor_id=auditor.id, type="AuditLogQueried"
     )
     exported = next(a for a in asked if a["data"]["path"] == "/audit/logs/export")
     assert exported["data"]["query"] == {"transaction_id": tx, "to_seq": str(last)}

@@ -138,12 +138,6 @@ def assert_problem(r: httpx.Response, statuses: tuple[int, ...], what: str) -> N
     assert r.headers["content-type"].startswith("application/problem+json"), f"{what}: {r.headers}"
 
 
-async def user_id(api: httpx.AsyncClient, user: User) -> str:
-    r = await api.get("/users/me", headers=user.auth)
-    assert r.status_code == 200, r.text
-    return str(r.json()["id"])
-
-
 async def openapi_document(settings: Settings) -> dict[str, Any]:
     """The gateway's merged document, once every upstream has contributed."""
     async with httpx.AsyncClient(timeout=30) as client:
@@ -473,7 +467,7 @@ async def test_ownership_and_roles(api: httpx.AsyncClient, admin: User) -> None:
         assert_problem(r, (400, 404, 422), f"bob: GET {path}")
 
     # a plain user is not an admin
-    bob_id = await user_id(api, bob)
+    bob_id = bob.id
     for what, r in {
         "freeze": await api.post(f"/wallets/{wa}/freeze", headers=bob.auth),
         "unfreeze": await api.post(f"/wallets/{wa}/unfreeze", headers=bob.auth),
@@ -534,7 +528,7 @@ async def test_ownership_and_roles(api: httpx.AsyncClient, admin: User) -> None:
     # an auditor reads everything that is money history, and changes nothing
     carol = await register(api, "auditor")
     carol_pair = await login_pair(api, carol)
-    carol_id = await user_id(api, carol)
+    carol_id = carol.id
     r = await api.patch(
         f"/admin/users/{carol_id}/role", json={"role": "auditor"}, headers=admin.auth
     )

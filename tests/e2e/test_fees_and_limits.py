@@ -16,7 +16,6 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from common.settings import Settings
@@ -30,6 +29,7 @@ from infra.testing.api import (
     add_card,
     balance,
     deposit,
+    funded_user,
     money_post,
     open_wallet,
     pay_merchant,
@@ -44,25 +44,10 @@ from wallet_svc.verify import verify
 pytestmark = pytest.mark.e2e
 
 
-def user_id(user: User) -> str:
-    return str(jwt.decode(user.token, options={"verify_signature": False})["sub"])
-
-
 async def _set(
     api: httpx.AsyncClient, who: User, path: str, body: dict[str, Any]
 ) -> httpx.Response:
     return await api.put(path, json=body, headers=who.auth)
-
-
-async def _funded(
-    api: httpx.AsyncClient, name: str, currency: str, funds: int
-) -> tuple[User, str, str]:
-    """A user with two wallets in ``currency``, the first holding ``funds``."""
-    user = await register(api, name)
-    src, dst = await open_wallet(api, user, currency), await open_wallet(api, user, currency)
-    if funds:
-        await deposit(api, user, src, funds, currency)
-    return user, src, dst
 
 
 def _transfer(src: str, dst: str, amount: int, currency: str = "USD") -> dict[str, Any]:
@@ -77,8 +62,8 @@ async def test_a_transfer_fee_is_charged_with_the_transfer_and_shown_on_it(
             "fixed": 25, "minimum": 30, "maximum": 2_000}  # fmt: skip
     r = await _set(api, admin, "/admin/fees", rule)
     assert r.status_code == 200, r.text
-    assert r.json()["updated_by"] == user_id(admin)
-    user, src, dst = await _funded(api, "payer", "DKK", 10_000)
+    assert r.json()["updated_by"] == admin.id
+    user, src, dst = await funded_user(api, "payer", 10_000, "DKK")
     # when 1_001 is transferred
     r = await money_post(api, user, "/transfers", _transfer(src, dst, 1_001, "DKK"), wait=15)
     # then the fee is ceil(15.015) + 25 = 41, the source paid 1_042 and the payee got 1_001
@@ -102,7 +87,7 @@ async def test_the_fee_counts_toward_what_the_payer_must_have(
     rule = {"transaction_type": "transfer", "currency": "DKK", "basis_points": 150,
             "fixed": 25, "minimum": 30, "maximum": 2_000}  # fmt: skip
     assert (await _set(api, admin, "/admin/fees", rule)).status_code == 200
-    user, src, dst = await _funded(api, "short", "DKK", 1_000)
+    user, src, dst = await funded_user(api, "short", 1_000, "DKK")
     # when all 1_000 is transferred
     r = await money_post(api, user, "/transfers", _transfer(src, dst, 1_000, "DKK"), wait=15)
     # then it fails for want of the fee, and nothing moved
@@ -120,16 +105,11 @@ async def test_a_wallet_payment_fee_is_paid_by_the_payer_and_not_refunded(
     assert (await _set(api, admin, "/admin/fees", rule)).status_code == 200
     shop = await register(api, "shop", role="merchant")
     shop_wallet = await open_wallet(api, shop, "NOK")
-    payer, wallet, _ = await _funded(api, "buyer", "NOK", 5_000)
-    body = {"merchant_id": user_id(shop), "order_id": f"o-{uuid.uuid4().hex[:8]}",
+    payer, wallet, _ = await funded_user(api, "buyer", 5_000, "NOK")
+    body = {"merchant_id": shop.id, "order_id": f"o-{uuid.uuid4().hex[:8]}",
             "amount": 1_000, "currency": "NOK", "from_wallet_id": wallet}  # fmt: skip
     # when the payer pays 1_000 (the merchant is known once user-events are projected)
-    key = str(uuid.uuid4())
-    for _ in range(150):
-        r = await money_post(api, payer, "/payments", body, key=key, wait=15)
-        if r.json().get("code") not in ("merchant_not_found", "merchant_currency_unsupported"):
-            break
-        await asyncio.sleep(0.2)
+    r = await pay_merchant(api, payer, body)
     # then the payer paid 1_020, the merchant got 1_000
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
     assert r.json()["fee"] == 20
@@ -276,7 +256,7 @@ async def test_a_card_payment_fee_is_charged_on_top_and_the_merchant_gets_the_am
     shop = await register(api, "sek-shop", role="merchant")
     shop_wallet = await open_wallet(api, shop, "SEK")
     payer = await register(api, "sek-buyer")
-    body = {"merchant_id": user_id(shop), "order_id": f"o-{uuid.uuid4().hex[:8]}",
+    body = {"merchant_id": shop.id, "order_id": f"o-{uuid.uuid4().hex[:8]}",
             "amount": 2_000, "currency": "SEK",
             "payment_method_id": await add_card(api, payer)}  # fmt: skip
     # when the payer pays 2_000 by card
@@ -302,8 +282,8 @@ async def test_thirty_concurrent_transfers_of_ten_against_a_daily_limit_of_a_hun
     api: httpx.AsyncClient, admin: User
 ) -> None:
     # given a user with 1_000 and a daily transfer limit of 100 set for them alone
-    user, src, dst = await _funded(api, "limited", "USD", 1_000)
-    limit = {"transaction_type": "transfer", "currency": "USD", "user_id": user_id(user),
+    user, src, dst = await funded_user(api, "limited", 1_000, "USD")
+    limit = {"transaction_type": "transfer", "currency": "USD", "user_id": user.id,
              "daily": 100}  # fmt: skip
     assert (await _set(api, admin, "/admin/limits", limit)).status_code == 200
     # when 30 transfers of 10 are sent at once, each under its own key
@@ -330,8 +310,8 @@ async def test_a_failed_transfer_gives_its_share_of_the_day_back(
     api: httpx.AsyncClient, admin: User
 ) -> None:
     # given a user with 50 and a daily limit of 100
-    user, src, dst = await _funded(api, "unlucky", "USD", 50)
-    limit = {"transaction_type": "transfer", "currency": "USD", "user_id": user_id(user),
+    user, src, dst = await funded_user(api, "unlucky", 50, "USD")
+    limit = {"transaction_type": "transfer", "currency": "USD", "user_id": user.id,
              "daily": 100, "per_transaction": 80}  # fmt: skip
     assert (await _set(api, admin, "/admin/limits", limit)).status_code == 200
     # when a transfer of 80 fails for want of funds
@@ -354,7 +334,7 @@ async def test_a_deposit_over_the_limit_is_refused_and_charges_nothing(
     # given a user whose deposits are limited to 5_000 a day
     user = await register(api, "depositor")
     wallet = await open_wallet(api, user)
-    limit = {"transaction_type": "deposit", "currency": "USD", "user_id": user_id(user),
+    limit = {"transaction_type": "deposit", "currency": "USD", "user_id": user.id,
              "daily": 5_000}  # fmt: skip
     assert (await _set(api, admin, "/admin/limits", limit)).status_code == 200
     await deposit(api, user, wallet, 4_000)
@@ -385,7 +365,7 @@ async def test_fees_and_limits_are_changed_by_admins_only_and_checked(
         ("/admin/fees", fee | {"fixed": -1}),
         ("/admin/fees", fee | {"fixed": 1.5}),
         ("/admin/fees", fee | {"transaction_type": "refund"}),  # refunds carry no fee
-        ("/admin/limits", limit | {"user_id": user_id(user)}),  # a role and a user
+        ("/admin/limits", limit | {"user_id": user.id}),  # a role and a user
         ("/admin/limits", limit | {"daily": 0}),
         ("/admin/limits", {k: v for k, v in limit.items() if k != "role"}),
     ]
@@ -418,6 +398,6 @@ async def test_a_fee_change_is_in_the_audit_log_with_the_admin_who_made_it(
     assert found, "no FeeScheduleChanged of NOK in the audit log"
     # with the admin who made it as its actor
     record = found[0]
-    assert record["actor"]["kind"] == "admin" and record["actor"]["id"] == user_id(admin)
+    assert record["actor"]["kind"] == "admin" and record["actor"]["id"] == admin.id
     assert record["data"]["transaction_type"] == "payment"
     assert record["data"]["basis_points"] == 200

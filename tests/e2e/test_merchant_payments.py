@@ -46,15 +46,9 @@ class Payer:
     wallet: str
 
 
-async def _me(api: httpx.AsyncClient, user: User) -> str:
-    r = await api.get("/users/me", headers=user.auth)
-    assert r.status_code == 200, r.text
-    return str(r.json()["id"])
-
-
 async def _merchant(api: httpx.AsyncClient) -> Merchant:
     user = await register(api, "shop", role="merchant")
-    return Merchant(user, await _me(api, user), await open_wallet(api, user))
+    return Merchant(user, user.id, await open_wallet(api, user))
 
 
 async def _payer(api: httpx.AsyncClient, funds: int) -> Payer:
@@ -263,7 +257,7 @@ async def test_bad_payments_and_refunds_are_refused_and_move_nothing(
     merchant, payer = await _merchant(api), await _payer(api, 1_000)
     payment = await _paid(api, merchant, payer, 100)  # the merchant is known from here on
     plain = await register(api, "not-a-shop")
-    plain_id = await _me(api, plain)
+    plain_id = plain.id
     await open_wallet(api, plain)
 
     async def refused(body: dict[str, Any], who: Payer = payer) -> dict[str, Any]:

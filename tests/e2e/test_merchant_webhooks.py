@@ -96,12 +96,6 @@ async def receiver(quick_retries: None) -> AsyncIterator[Receiver]:
     server.close()
 
 
-async def _me(api: httpx.AsyncClient, user: User) -> str:
-    r = await api.get("/users/me", headers=user.auth)
-    assert r.status_code == 200, r.text
-    return str(r.json()["id"])
-
-
 async def _pay(api: httpx.AsyncClient, payer: User, body: dict[str, Any]) -> dict[str, Any]:
     r = await pay_merchant(api, payer, body)
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
@@ -113,7 +107,7 @@ async def test_every_event_arrives_signed_once_after_dedupe_in_order_per_payment
 ) -> None:
     # given a merchant with a USD wallet and a webhook for all its events
     merchant = await register(api, "hooked-shop", role="merchant")
-    merchant_id = await _me(api, merchant)
+    merchant_id = merchant.id
     await open_wallet(api, merchant)
     url = f"http://127.0.0.1:{receiver.port}/paystream"
     r = await api.post("/webhooks", json={"url": url, "events": ["*"]}, headers=merchant.auth)

@@ -16,11 +16,10 @@ from pymongo import AsyncMongoClient
 from common.settings import Settings
 from infra.testing.api import (
     bearer,
-    deposit,
     login_pair,
     money_post,
-    open_wallet,
     register,
+    two_users,
 )
 from infra.testing.mailbox import wait_for_mail
 from infra.testing.stack import StackUnderTest
@@ -33,9 +32,7 @@ async def test_a_transfer_is_mailed_to_both_parties(
     api: httpx.AsyncClient, apps: StackUnderTest
 ) -> None:
     # given two people with a wallet each, one funded
-    ann, ben = await register(api, "ann"), await register(api, "ben")
-    wa, wb = await open_wallet(api, ann, "EUR"), await open_wallet(api, ben, "EUR")
-    await deposit(api, ann, wa, 10_000, "EUR")
+    ann, ben, wa, wb = await two_users(api, ("ann", "ben"), 10_000, "EUR")
     # when ann sends ben 25.50
     r = await money_post(
         api,
@@ -76,21 +73,18 @@ async def test_a_person_the_worker_has_not_projected_is_still_mailed(
     api: httpx.AsyncClient, apps: StackUnderTest
 ) -> None:
     # given two people with wallets whose registration and wallets the worker has read
-    dee, eve = await register(api, "dee"), await register(api, "eve")
-    wd, we = await open_wallet(api, dee, "EUR"), await open_wallet(api, eve, "EUR")
-    await deposit(api, dee, wd, 5_000, "EUR")
-    eve_id = (await api.get("/users/me", headers=eve.auth)).json()["id"]
+    dee, eve, wd, we = await two_users(api, ("dee", "eve"), 5_000, "EUR")
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(Settings().mongo_url)
     db = client[Settings().mongo_db]
     try:
         for _ in range(300):
-            if await db[store.USERS].find_one({"_id": eve_id}) and await db[store.WALLETS].find_one(
+            if await db[store.USERS].find_one({"_id": eve.id}) and await db[store.WALLETS].find_one(
                 {"_id": we}
             ):
                 break
             await asyncio.sleep(0.1)
         # and then forgot (as on a cold start, when a transfer is read before them)
-        await db[store.USERS].delete_one({"_id": eve_id})
+        await db[store.USERS].delete_one({"_id": eve.id})
         await db[store.WALLETS].delete_one({"_id": we})
         # when dee sends eve 7.00
         r = await money_post(
@@ -106,7 +100,7 @@ async def test_a_person_the_worker_has_not_projected_is_still_mailed(
             apps.cfg.mail_dir, lambda m: eve.email in m.to and "You received" in m.subject
         )
         assert got.subject == "You received 7.00 EUR"
-        assert (await db[store.WALLETS].find_one({"_id": we}))["owner_id"] == eve_id
+        assert (await db[store.WALLETS].find_one({"_id": we}))["owner_id"] == eve.id
     finally:
         await client.close()
 

@@ -8,7 +8,6 @@ import asyncio
 import uuid
 
 import httpx
-import jwt
 import orjson
 import pytest
 
@@ -17,7 +16,7 @@ from common.settings import Settings
 from common.topics import TRANSACTION_EVENTS
 from common.trace import TRACEPARENT
 from contracts.envelope import Envelope
-from infra.testing.api import deposit, open_wallet, register
+from infra.testing.api import open_wallet, register, two_users
 from infra.testing.kafka import read_records
 from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
@@ -29,9 +28,7 @@ async def test_the_terminal_event_of_a_transfer_is_in_the_request_trace(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
     # given two wallets, one funded
-    alice, bob = await register(api, "tracer"), await register(api, "traced")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 1_000)
+    alice, _, wa, wb = await two_users(api, ("tracer", "traced"), 1_000)
     # when a transfer is requested inside a trace the client began
     trace_id, client_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     body = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 100, "currency": "USD"}
@@ -81,7 +78,7 @@ async def test_each_process_a_request_crosses_writes_one_access_line(
     # given a user with a wallet
     user = await register(api, "logged")
     wallet = await open_wallet(api, user)
-    subject = jwt.decode(user.token, options={"verify_signature": False})["sub"]
+    subject = user.id
     # when the wallet is read with a request id of the client's
     request_id = f"access-{uuid.uuid4().hex}"
     r = await api.get(f"/wallets/{wallet}", headers={**user.auth, "X-Request-ID": request_id})

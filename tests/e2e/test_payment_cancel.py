@@ -42,15 +42,9 @@ def slow_provider(apps: StackUnderTest) -> Iterator[None]:
     apps.restart_app("pgw_svc")
 
 
-async def _me(api: httpx.AsyncClient, user: User) -> str:
-    r = await api.get("/users/me", headers=user.auth)
-    assert r.status_code == 200, r.text
-    return str(r.json()["id"])
-
-
 async def _shop(api: httpx.AsyncClient) -> tuple[User, str, str]:
     merchant = await register(api, "cancel-shop", role="merchant")
-    return merchant, await _me(api, merchant), await open_wallet(api, merchant)
+    return merchant, merchant.id, await open_wallet(api, merchant)
 
 
 def _order(merchant_id: str, **source: str) -> dict[str, Any]:

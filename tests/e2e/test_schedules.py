@@ -17,7 +17,7 @@ import pytest
 from common.settings import Settings
 from infra.testing.api import (
     User,
-    deposit,
+    funded_user,
     open_wallet,
     register,
     settled_balance,
@@ -37,13 +37,6 @@ def _now() -> str:
 def _schedule(src: str, dst: str, amount: int, **recurrence: Any) -> dict[str, Any]:
     body = {"from_wallet_id": src, "to_wallet_id": dst, "amount": amount, "currency": "USD"}
     return {"kind": "transfer", "body": body, "start_at": _now()} | recurrence
-
-
-async def _funded(api: httpx.AsyncClient, name: str, funds: int) -> tuple[User, str, str]:
-    user = await register(api, name)
-    src, dst = await open_wallet(api, user), await open_wallet(api, user)
-    await deposit(api, user, src, funds, "USD")
-    return user, src, dst
 
 
 async def _shown(api: httpx.AsyncClient, user: User, schedule_id: str) -> dict[str, Any]:
@@ -66,7 +59,7 @@ async def test_a_pt1s_schedule_of_three_runs_makes_exactly_three_transfers(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
     # given a payer with 1_000 and a transfer of 100 every second, three times
-    user, src, dst = await _funded(api, "saver", 1_000)
+    user, src, dst = await funded_user(api, "saver", 1_000)
     r = await api.post(
         "/schedules", json=_schedule(src, dst, 100, interval="PT1S", max_runs=3), headers=user.auth
     )
@@ -102,7 +95,7 @@ async def test_a_pt1s_schedule_of_three_runs_makes_exactly_three_transfers(
 
 async def test_pause_stops_the_runs_and_resume_continues_them(api: httpx.AsyncClient) -> None:
     # given an endless PT1S schedule that has run at least once
-    user, src, dst = await _funded(api, "pauser", 10_000)
+    user, src, dst = await funded_user(api, "pauser", 10_000)
     r = await api.post(
         "/schedules", json=_schedule(src, dst, 10, interval="PT1S"), headers=user.auth
     )
@@ -142,8 +135,7 @@ async def test_pause_stops_the_runs_and_resume_continues_them(api: httpx.AsyncCl
 async def test_a_schedule_that_would_be_refused_is_a_problem_and_schedules_nothing(
     api: httpx.AsyncClient, change: dict[str, Any], status: int, code: str
 ) -> None:
-    user = await register(api, "careless")
-    src, dst = await open_wallet(api, user), await open_wallet(api, user)
+    user, src, dst = await funded_user(api, "careless", 0)
     if change.pop("same_wallet", False):
         dst = src
     if change.pop("foreign", False):
@@ -158,7 +150,7 @@ async def test_a_schedule_that_would_be_refused_is_a_problem_and_schedules_nothi
 
 async def test_a_schedule_ends_at_its_end(api: httpx.AsyncClient) -> None:
     # given a PT1S schedule ending two and a half seconds after its start
-    user, src, dst = await _funded(api, "ender", 1_000)
+    user, src, dst = await funded_user(api, "ender", 1_000)
     start = datetime.now(UTC) + timedelta(seconds=1)
     end = start + timedelta(seconds=2, milliseconds=500)
     body = _schedule(src, dst, 1, interval="PT1S") | {
@@ -180,7 +172,7 @@ async def test_runs_that_fail_are_recorded_told_and_three_in_a_row_pause_the_sch
     api: httpx.AsyncClient, apps: StackUnderTest
 ) -> None:
     # given a PT1S transfer of 5.00 from a wallet holding 1.00
-    user, src, dst = await _funded(api, "broke", 100)
+    user, src, dst = await funded_user(api, "broke", 100)
     r = await api.post(
         "/schedules", json=_schedule(src, dst, 500, interval="PT1S"), headers=user.auth
     )
@@ -223,7 +215,7 @@ async def test_a_run_to_a_frozen_wallet_is_reversed_and_its_owner_told(
     api: httpx.AsyncClient, admin: User, apps: StackUnderTest
 ) -> None:
     # given a schedule of one transfer to a wallet an admin froze
-    user, src, dst = await _funded(api, "to-frozen", 1_000)
+    user, src, dst = await funded_user(api, "to-frozen", 1_000)
     r = await api.post(f"/wallets/{dst}/freeze", headers=admin.auth)
     assert r.status_code == 200, r.text
     r = await api.post(
@@ -250,8 +242,8 @@ async def test_a_payment_schedule_pays_the_merchant_one_order_per_run(
     # given a merchant with a USD wallet and a payer with 1_000
     shop = await register(api, "club", role="merchant")
     shop_wallet = await open_wallet(api, shop)
-    payer, wallet, _ = await _funded(api, "member", 1_000)
-    merchant_id = (await api.get("/users/me", headers=shop.auth)).json()["id"]
+    payer, wallet, _ = await funded_user(api, "member", 1_000)
+    merchant_id = shop.id
     body = {"merchant_id": merchant_id, "order_id": "membership", "amount": 250,
             "currency": "USD", "from_wallet_id": wallet}  # fmt: skip
     schedule = {"kind": "payment", "body": body, "interval": "PT1S", "max_runs": 2,
