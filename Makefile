@@ -4,7 +4,7 @@ UV := $(shell scripts/ensure-uv.sh)
 .PHONY: up down status test lint fmt bench contracts
 
 up:
-	$(UV) sync --frozen --quiet
+	scripts/sync.sh
 	$(UV) run python -m infra.local up
 
 down:

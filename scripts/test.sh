@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 UV="$(scripts/ensure-uv.sh)"
 start=$(date +%s)
-"$UV" sync --frozen --quiet
+scripts/sync.sh
 "$UV" run python -m infra.local install
 # The tests get stacks of their own: other ports than `make up`, and a fresh run folder
 # per tier (Kafka's log and the read models start empty together), removed at the end.
