@@ -193,6 +193,21 @@ async def two_users(
     return first, second, wa, wb
 
 
+async def funded_wallets(
+    api: httpx.AsyncClient, names: tuple[str, str], count: int, funds: int
+) -> list[tuple[User, str]]:
+    """``count`` new USD wallets holding ``funds`` each, owned in turn by two new users
+    named after ``names``: each wallet with its owner."""
+    users = [await register(api, name) for name in names]
+    wallets = []
+    for i in range(count):
+        user = users[i % len(users)]
+        wallet = await open_wallet(api, user)
+        await deposit(api, user, wallet, funds)
+        wallets.append((user, wallet))
+    return wallets
+
+
 async def transaction(api: httpx.AsyncClient, user: User, tx: str) -> dict[str, Any]:
     r = await api.get(f"/transactions/{tx}", headers=user.auth)
     assert r.status_code == 200, r.text
@@ -215,6 +230,11 @@ async def balance(api: httpx.AsyncClient, user: User, wallet: str) -> dict[str, 
     r = await api.get(f"/wallets/{wallet}", headers=user.auth)
     assert r.status_code == 200, r.text
     return dict(r.json()["balance"])
+
+
+async def ledger_total(api: httpx.AsyncClient, wallets: list[tuple[User, str]]) -> int:
+    """The ledger balances of ``wallets`` (each with its owner) added up."""
+    return sum([(await balance(api, user, wallet))["ledger"] for user, wallet in wallets])
 
 
 async def settled_balance(

@@ -12,14 +12,7 @@ import pytest
 from common.settings import Settings
 from infra.local.procs import kill9
 from infra.local.stack import start_app
-from infra.testing.api import (
-    User,
-    deposit,
-    money_post,
-    open_wallet,
-    register,
-    until_terminal,
-)
+from infra.testing.api import User, funded_wallets, ledger_total, money_post, until_terminal
 from infra.testing.stack import StackUnderTest
 from wallet_svc.verify import verify
 
@@ -31,13 +24,7 @@ async def test_crash_everything_mid_flight(
     apps: StackUnderTest, api: httpx.AsyncClient, settings: Settings
 ) -> None:
     # given 8 funded wallets of two users
-    users = [await register(api, "chaos-a"), await register(api, "chaos-b")]
-    wallets = []
-    for i in range(8):
-        user = users[i % 2]
-        w = await open_wallet(api, user)
-        await deposit(api, user, w, 1_000)
-        wallets.append((user, w))
+    wallets = await funded_wallets(api, ("chaos-a", "chaos-b"), 8, 1_000)
 
     async def transfer(i: int) -> tuple[User, str]:
         (user, src), (_, dst) = random.Random(i).sample(wallets, 2)
@@ -61,10 +48,6 @@ async def test_crash_everything_mid_flight(
     assert set(Counter(f["status"] for f in finals)) <= {"completed", "failed"}
     # and no money was made or lost: the wallets still hold 8 x 1000 between them
     report = await verify(settings, wait=60)
-    total = 0
-    for user, w in wallets:
-        r = await api.get(f"/wallets/{w}", headers=user.auth)
-        total += r.json()["balance"]["ledger"]
-    assert total == 8_000
+    assert await ledger_total(api, wallets) == 8_000
     # and the read model equals a replay of the log, with no posting applied twice
     assert report.ok, report.problems

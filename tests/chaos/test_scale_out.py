@@ -17,7 +17,7 @@ from common.settings import Settings
 from infra.local.config import SCALED, instance_name
 from infra.local.procs import kill9, read_pid
 from infra.local.stack import start_app
-from infra.testing.api import User, deposit, money_post, open_wallet, register, until_terminal
+from infra.testing.api import User, funded_wallets, ledger_total, money_post, until_terminal
 from infra.testing.prometheus import scrape
 from infra.testing.stack import StackUnderTest
 from wallet_svc.verify import verify
@@ -66,13 +66,7 @@ async def test_kill_9_one_of_two_instances_mid_load_loses_and_doubles_nothing(
 ) -> None:
     # given two instances of each worker sharing the partitions, and 8 funded wallets
     await asyncio.gather(*(_until_shared(two_of_each, name) for name in KILLED))
-    users = [await register(api, "scale-a"), await register(api, "scale-b")]
-    wallets: list[tuple[User, str]] = []
-    for i in range(8):
-        user = users[i % 2]
-        wallet = await open_wallet(api, user)
-        await deposit(api, user, wallet, FUNDS)
-        wallets.append((user, wallet))
+    wallets = await funded_wallets(api, ("scale-a", "scale-b"), 8, FUNDS)
 
     async def transfer(i: int) -> tuple[User, str]:
         await asyncio.sleep(i / RATE)  # open loop: each at its scheduled time
@@ -98,8 +92,4 @@ async def test_kill_9_one_of_two_instances_mid_load_loses_and_doubles_nothing(
     # money adds up, and the read model equals a replay of the log
     report = await verify(settings, wait=90)
     assert report.ok, report.problems
-    total = 0
-    for user, wallet in wallets:
-        r = await api.get(f"/wallets/{wallet}", headers=user.auth)
-        total += r.json()["balance"]["ledger"]
-    assert total == FUNDS * len(wallets)
+    assert await ledger_total(api, wallets) == FUNDS * len(wallets)

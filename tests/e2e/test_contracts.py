@@ -22,7 +22,7 @@ from common.kafka.headers import message_type
 from common.settings import Settings
 from contracts.generate import OUT
 from contracts.topics import PUBLIC
-from infra.testing.api import User, deposit, money_post, open_wallet, register
+from infra.testing.api import User, money_post, two_users
 from infra.testing.kafka import read_records, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -50,9 +50,7 @@ async def test_every_public_message_meets_its_schema(
     api: httpx.AsyncClient, admin: User, settings: Settings
 ) -> None:
     # given a registration, a deposit, and transfers that complete, fail and are reversed
-    alice, bob = await register(api, "schema-a"), await register(api, "schema-b")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 1000)
+    alice, _, wa, wb = await two_users(api, ("schema-a", "schema-b"), 1000)
     assert (await transfer(api, alice, wa, wb, 300))["status"] == "completed"
     assert (await transfer(api, alice, wa, wb, 5000))["status"] == "failed"  # no funds
     r = await api.post(f"/wallets/{wb}/freeze", headers=admin.auth)
@@ -117,9 +115,7 @@ async def test_the_example_consumer_prints_each_event_once_and_resumes_after_it(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
     # given a completed transfer of 2.50
-    alice, bob = await register(api, "example-a"), await register(api, "example-b")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 1000)
+    alice, _, wa, wb = await two_users(api, ("example-a", "example-b"), 1000)
     tx = await transfer(api, alice, wa, wb, 250)
     assert tx["status"] == "completed"
     # when the example consumer reads the public topics with a new group

@@ -17,10 +17,8 @@ from infra.testing.api import (
     DECLINED_CARD,
     User,
     add_card,
-    deposit,
     money_post,
-    open_wallet,
-    register,
+    two_users,
 )
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +35,7 @@ async def numbers(prom: httpx.AsyncClient, expr: str) -> list[float]:
 async def drive_load(api: httpx.AsyncClient, admin: User) -> None:
     """Deposits, transfers (one refused for want of funds), a declined card, an audit
     verification: every kind of series the panels read."""
-    alice, bob = await register(api, "dash-a"), await register(api, "dash-b")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 5_000)
+    alice, bob, wa, wb = await two_users(api, ("dash-a", "dash-b"), 5_000)
     for amount in (100, 200, 300):
         body = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": amount, "currency": "USD"}
         r = await money_post(api, alice, "/transfers", body, wait=15)

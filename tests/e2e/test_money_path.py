@@ -20,6 +20,7 @@ from infra.testing.api import (
     register,
     settled_balance,
     transaction,
+    two_users,
     until_terminal,
 )
 from infra.testing.kafka import read_topic
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_two_users_deposit_transfer_and_read(api: httpx.AsyncClient) -> None:
     # given two users with a wallet each, and a deposit of 100.00 to alice
-    alice, bob = await register(api, "alice"), await register(api, "bob")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 10_000)
+    alice, bob, wa, wb = await two_users(api, ("alice", "bob"), 10_000)
     # when alice sends bob 25.50 and waits for the outcome
     r = await money_post(api, alice, "/transfers",
                          {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 2550,
@@ -60,9 +59,7 @@ async def test_two_users_deposit_transfer_and_read(api: httpx.AsyncClient) -> No
 
 
 async def test_500_concurrent_transfers_of_1_from_100(api: httpx.AsyncClient) -> None:
-    alice, bob = await register(api, "spender"), await register(api, "payee")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 100)
+    alice, bob, wa, wb = await two_users(api, ("spender", "payee"), 100)
     body = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 1, "currency": "USD"}
     # when 500 transfers of 1 are posted at once
     answers = await asyncio.gather(
@@ -81,9 +78,7 @@ async def test_500_concurrent_transfers_of_1_from_100(api: httpx.AsyncClient) ->
 async def test_transfer_into_frozen_wallet_is_reversed(
     api: httpx.AsyncClient, admin: User, settings: Settings
 ) -> None:
-    alice, bob = await register(api, "sender"), await register(api, "frozen")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 5000)
+    alice, bob, wa, wb = await two_users(api, ("sender", "frozen"), 5000)
     r = await api.post(f"/wallets/{wb}/freeze", headers=admin.auth)
     assert r.status_code == 200 and r.json()["status"] == "frozen", r.text
     r = await money_post(api, alice, "/transfers",
@@ -100,9 +95,7 @@ async def test_transfer_into_frozen_wallet_is_reversed(
 
 
 async def test_idempotency_key_replay_and_mismatch(api: httpx.AsyncClient) -> None:
-    alice, bob = await register(api, "payer"), await register(api, "receiver")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 1000)
+    alice, _, wa, wb = await two_users(api, ("payer", "receiver"), 1000)
     key = str(uuid.uuid4())
     body = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 300, "currency": "USD"}
     first = await money_post(api, alice, "/transfers", body, key=key)
@@ -137,9 +130,7 @@ async def test_idempotency_key_replay_and_mismatch(api: httpx.AsyncClient) -> No
 async def test_bad_transfers_are_refused_and_change_nothing(
     api: httpx.AsyncClient, patch: dict[str, object], status: int, code: str
 ) -> None:
-    alice, bob = await register(api, "careful"), await register(api, "other")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 500)
+    alice, _, wa, wb = await two_users(api, ("careful", "other"), 500)
     await settled_balance(api, alice, wa, 500)  # the read model has caught up
     body = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 100, "currency": "USD", **patch}
     r = await money_post(api, alice, "/transfers", body)

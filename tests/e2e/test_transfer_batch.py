@@ -19,6 +19,7 @@ from infra.testing.api import (
     open_wallet,
     register,
     settled_balance,
+    two_users,
 )
 from wallet_svc.verify import verify
 
@@ -51,9 +52,7 @@ async def test_each_item_is_accepted_or_refused_on_its_own_and_a_retry_makes_not
     api: httpx.AsyncClient,
 ) -> None:
     # given alice with 100.00 and bob, and two keys alice used before in single transfers
-    alice, bob = await register(api, "batcher"), await register(api, "batchee")
-    wa, wb = await open_wallet(api, alice), await open_wallet(api, bob)
-    await deposit(api, alice, wa, 10_000)
+    alice, bob, wa, wb = await two_users(api, ("batcher", "batchee"), 10_000)
     single = {"from_wallet_id": wa, "to_wallet_id": wb, "amount": 100, "currency": "USD"}
     before = await money_post(api, alice, "/transfers", single, key="used-same")
     await money_post(api, alice, "/transfers", single, key="used-other")
