@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,3 +35,19 @@ async def engine(stack: StackUnderTest, settings: Settings) -> AsyncIterator[Asy
         yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def users(started: StackUnderTest, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of user_svc, for modules whose own ``started`` fixture starts it."""
+    async with httpx.AsyncClient(base_url=settings.user_svc_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def transactions(
+    started: StackUnderTest, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of transaction_svc, for modules whose own ``started`` fixture starts it."""
+    async with httpx.AsyncClient(base_url=settings.transaction_svc_url, timeout=10) as client:
+        yield client

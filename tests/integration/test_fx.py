@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,18 +46,6 @@ def started(stack: StackUnderTest) -> StackUnderTest:
 
 
 @pytest.fixture
-async def users(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=Settings().user_svc_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-async def fx(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=Settings().transaction_svc_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 async def admin(users: httpx.AsyncClient) -> User:
     return await login(users, ADMIN_EMAIL, ADMIN_PASSWORD)
 
@@ -69,23 +56,23 @@ def problem(r: httpx.Response) -> tuple[int, str]:
 
 
 async def test_currencies_carry_their_iso_4217_minor_units(
-    users: httpx.AsyncClient, fx: httpx.AsyncClient
+    users: httpx.AsyncClient, transactions: httpx.AsyncClient
 ) -> None:
     person = await register(users, "reader")
-    r = await fx.get("/currencies", headers=person.auth)
+    r = await transactions.get("/currencies", headers=person.auth)
     assert r.status_code == 200, r.text
     units = {c["code"]: c["minor_units"] for c in r.json()["items"]}
     assert len(units) == 34
     assert (units["JPY"], units["USD"], units["KWD"], units["EUR"]) == (0, 2, 3, 2)
-    assert (await fx.get("/currencies")).status_code == 401
+    assert (await transactions.get("/currencies")).status_code == 401
 
 
 async def test_rates_are_decimal_strings_against_any_base(
-    users: httpx.AsyncClient, fx: httpx.AsyncClient
+    users: httpx.AsyncClient, transactions: httpx.AsyncClient
 ) -> None:
     person = await register(users, "reader")
     # when the rates against USD are read: the configured table, as strings
-    r = await fx.get("/fx/rates", headers=person.auth)
+    r = await transactions.get("/fx/rates", headers=person.auth)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["base"] == "USD" and body["as_of"]
@@ -93,24 +80,24 @@ async def test_rates_are_decimal_strings_against_any_base(
     assert all(isinstance(v, str) for v in body["rates"].values())
     usd_jpy = Decimal(body["rates"]["JPY"])
     # and against JPY: the cross rates, USD's the inverse of JPY's
-    r = await fx.get("/fx/rates", params={"base": "JPY"}, headers=person.auth)
+    r = await transactions.get("/fx/rates", params={"base": "JPY"}, headers=person.auth)
     against_jpy = r.json()["rates"]
     assert "JPY" not in against_jpy and isinstance(against_jpy["USD"], str)
     assert abs(Decimal(against_jpy["USD"]) * usd_jpy - 1) < Decimal("1e-11")
     # an unknown base is a validation problem naming the parameter
-    r = await fx.get("/fx/rates", params={"base": "XXX"}, headers=person.auth)
+    r = await transactions.get("/fx/rates", params={"base": "XXX"}, headers=person.auth)
     assert problem(r) == (422, "validation_error")
     assert r.json()["errors"][0]["loc"] == ["query", "base"]
 
 
 async def test_only_an_admin_sets_rates_and_every_change_is_kept_published_and_cached(
-    started: StackUnderTest, users: httpx.AsyncClient, fx: httpx.AsyncClient, admin: User
+    started: StackUnderTest, users: httpx.AsyncClient, transactions: httpx.AsyncClient, admin: User
 ) -> None:
     person = await register(users, "not-an-admin")
     before = datetime.now(UTC) - timedelta(seconds=1)
-    unchanged = (await fx.get("/fx/rates", headers=person.auth)).json()["rates"]
+    unchanged = (await transactions.get("/fx/rates", headers=person.auth)).json()["rates"]
     # when someone who is not an admin sets a rate: refused, nothing changes
-    r = await fx.put("/admin/fx/rates", json={"rates": {"CHF": "2"}}, headers=person.auth)
+    r = await transactions.put("/admin/fx/rates", json={"rates": {"CHF": "2"}}, headers=person.auth)
     assert problem(r) == (403, "forbidden")
     # when rates come as numbers, for the pivot, or for an unknown currency: refused
     for bad, code in [
@@ -120,17 +107,17 @@ async def test_only_an_admin_sets_rates_and_every_change_is_kept_published_and_c
         ({"rates": {}}, "validation_error"),
         ({"rates": {"USD": "1.1"}}, "pivot_rate_fixed"),
     ]:
-        r = await fx.put("/admin/fx/rates", json=bad, headers=admin.auth)
+        r = await transactions.put("/admin/fx/rates", json=bad, headers=admin.auth)
         assert problem(r) == (422, code), bad
-    assert (await fx.get("/fx/rates", headers=person.auth)).json()["rates"] == unchanged
+    assert (await transactions.get("/fx/rates", headers=person.auth)).json()["rates"] == unchanged
     # when the admin sets CHF and HUF
-    r = await fx.put(
+    r = await transactions.put(
         "/admin/fx/rates", json={"rates": {"CHF": "0.9012", "HUF": "355.5"}}, headers=admin.auth
     )
     assert r.status_code == 200, r.text
     assert (r.json()["rates"]["CHF"], r.json()["rates"]["HUF"]) == ("0.9012", "355.5")
     # then every reader sees them (from the refreshed cache), the others unchanged
-    rates = (await fx.get("/fx/rates", headers=person.auth)).json()["rates"]
+    rates = (await transactions.get("/fx/rates", headers=person.auth)).json()["rates"]
     assert (rates["CHF"], rates["HUF"], rates["JPY"]) == ("0.9012", "355.5", unchanged["JPY"])
     redis = make_redis(Settings().redis_url)
     try:
@@ -144,10 +131,9 @@ async def test_only_an_admin_sets_rates_and_every_change_is_kept_published_and_c
     )
     payload = events[-1].payload
     assert payload["rates"] == {"CHF": "0.9012", "HUF": "355.5"} and payload["base"] == "USD"
-    me = (await users.get("/users/me", headers=admin.auth)).json()
-    assert payload["changed_by"] == me["id"] and events[-1].key == "fx:rates"
+    assert payload["changed_by"] == admin.id and events[-1].key == "fx:rates"
     # and the pair's history holds the rate in force before and the admin's change
-    r = await fx.get(
+    r = await transactions.get(
         "/fx/rates/history",
         params={"base": "USD", "quote": "CHF", "since": before.isoformat()},
         headers=person.auth,
@@ -159,7 +145,7 @@ async def test_only_an_admin_sets_rates_and_every_change_is_kept_published_and_c
         ("0.9012", "admin"),
     ]
     # and a cross pair changes when either of its currencies does
-    r = await fx.get(
+    r = await transactions.get(
         "/fx/rates/history",
         params={"base": "CHF", "quote": "HUF", "since": before.isoformat(), "limit": 1},
         headers=person.auth,
@@ -168,27 +154,27 @@ async def test_only_an_admin_sets_rates_and_every_change_is_kept_published_and_c
     in_force = cross(Decimal(unchanged["CHF"]), Decimal(unchanged["HUF"]))
     assert in_force is not None
     assert [p["rate"] for p in first["items"]] == [wire(in_force)] and first["next_cursor"]
-    r = await fx.get(
+    r = await transactions.get(
         "/fx/rates/history",
         params={"base": "CHF", "quote": "HUF", "since": before.isoformat(),
                 "cursor": first["next_cursor"]},
         headers=person.auth,
     )  # fmt: skip
     assert [p["rate"] for p in r.json()["items"]] == ["394.474034621"]
-    r = await fx.get(
+    r = await transactions.get(
         "/fx/rates/history", params={"base": "EUR", "quote": "EUR"}, headers=person.auth
     )
     assert problem(r) == (422, "same_currency")
 
 
 async def test_a_quote_locks_a_rate_rounds_down_and_belongs_to_its_caller(
-    users: httpx.AsyncClient, fx: httpx.AsyncClient
+    users: httpx.AsyncClient, transactions: httpx.AsyncClient
 ) -> None:
     person, other = await register(users, "quoter"), await register(users, "other")
-    rates = (await fx.get("/fx/rates", headers=person.auth)).json()["rates"]
+    rates = (await transactions.get("/fx/rates", headers=person.auth)).json()["rates"]
     # when 123.45 USD is quoted in KWD (3 minor units)
     body = {"from_currency": "USD", "to_currency": "KWD", "amount": 12_345}
-    r = await fx.post("/fx/quotes", json=body, headers=person.auth)
+    r = await transactions.post("/fx/quotes", json=body, headers=person.auth)
     assert r.status_code == 201, r.text
     quote = r.json()
     # then the rate is the current one, as a string, and to_amount is rounded down
@@ -202,7 +188,7 @@ async def test_a_quote_locks_a_rate_rounds_down_and_belongs_to_its_caller(
     )
     assert locked == timedelta(seconds=30)
     # and from JPY (0 minor units) to KWD
-    r = await fx.post(
+    r = await transactions.post(
         "/fx/quotes",
         json={"from_currency": "JPY", "to_currency": "KWD", "amount": 10_000},
         headers=person.auth,
@@ -210,23 +196,25 @@ async def test_a_quote_locks_a_rate_rounds_down_and_belongs_to_its_caller(
     jpy = r.json()
     assert jpy["to_amount"] == convert(10_000, Decimal(jpy["rate"]), 0, 3) > 0
     # and the quote is its caller's: someone else cannot see it
-    assert (await fx.get(f"/fx/quotes/{quote['id']}", headers=person.auth)).json() == quote
-    assert problem(await fx.get(f"/fx/quotes/{quote['id']}", headers=other.auth)) == (
+    assert (
+        await transactions.get(f"/fx/quotes/{quote['id']}", headers=person.auth)
+    ).json() == quote
+    assert problem(await transactions.get(f"/fx/quotes/{quote['id']}", headers=other.auth)) == (
         404,
         "quote_not_found",
     )
 
 
 async def test_a_quote_shows_the_transfer_fee_of_its_source_currency(
-    users: httpx.AsyncClient, fx: httpx.AsyncClient, admin: User
+    users: httpx.AsyncClient, transactions: httpx.AsyncClient, admin: User
 ) -> None:
     # given a transfer fee in ISK (0 minor units) of 1 % + 5
     rule = {"transaction_type": "transfer", "currency": "ISK", "basis_points": 100, "fixed": 5}
-    assert (await fx.put("/admin/fees", json=rule, headers=admin.auth)).status_code == 200
+    assert (await transactions.put("/admin/fees", json=rule, headers=admin.auth)).status_code == 200
     person = await register(users, "quoter")
     # when 10_001 ISK is quoted in EUR
     body = {"from_currency": "ISK", "to_currency": "EUR", "amount": 10_001}
-    quote = (await fx.post("/fx/quotes", json=body, headers=person.auth)).json()
+    quote = (await transactions.post("/fx/quotes", json=body, headers=person.auth)).json()
     # then the fee is 5 + ceil(100.01) = 106 ISK, on top of the amount converted
     assert (quote["from_amount"], quote["fee"]) == (10_001, 106)
     assert quote["to_amount"] == convert(10_001, Decimal(quote["rate"]), 0, 2)
@@ -252,22 +240,22 @@ async def test_a_quote_shows_the_transfer_fee_of_its_source_currency(
 async def test_a_bad_quote_is_a_problem_and_records_nothing(
     started: StackUnderTest,
     users: httpx.AsyncClient,
-    fx: httpx.AsyncClient,
+    transactions: httpx.AsyncClient,
     body: dict[str, Any],
     expected: str,
     field: str | None,
 ) -> None:
     person = await register(users, "bad-quoter")
-    r = await fx.post("/fx/quotes", json=body, headers=person.auth)
+    r = await transactions.post("/fx/quotes", json=body, headers=person.auth)
     assert problem(r) == (422, expected)
     if field:
         assert r.json()["errors"][0]["loc"] == ["body", field]
     engine = make_engine(Settings().postgres_dsn, pool_size=1)
     try:
         async with engine.connect() as conn:
-            me = (await users.get("/users/me", headers=person.auth)).json()["id"]
             count = await conn.scalar(
-                text("SELECT count(*) FROM transactions.fx_quotes WHERE owner_id = :o"), {"o": me}
+                text("SELECT count(*) FROM transactions.fx_quotes WHERE owner_id = :o"),
+                {"o": person.id},
             )
     finally:
         await engine.dispose()
@@ -275,7 +263,7 @@ async def test_a_bad_quote_is_a_problem_and_records_nothing(
 
 
 async def test_the_feed_moves_every_rate_within_its_bounds_once_per_interval(
-    started: StackUnderTest, users: httpx.AsyncClient, fx: httpx.AsyncClient
+    started: StackUnderTest, users: httpx.AsyncClient, transactions: httpx.AsyncClient
 ) -> None:
     settings = Settings()
     engine = make_engine(settings.postgres_dsn, pool_size=1)
@@ -301,5 +289,5 @@ async def test_the_feed_moves_every_rate_within_its_bounds_once_per_interval(
         assert abs(rate - before.pivot_rates[currency]) <= before.pivot_rates[currency] / 99
     # and readers see the moved rates
     person = await register(users, "reader")
-    shown = (await fx.get("/fx/rates", headers=person.auth)).json()["rates"]
+    shown = (await transactions.get("/fx/rates", headers=person.auth)).json()["rates"]
     assert Decimal(shown["JPY"]) == after.pivot_rates["JPY"]

@@ -53,12 +53,6 @@ def started(stack: StackUnderTest) -> StackUnderTest:
 
 
 @pytest.fixture
-async def users(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=Settings().user_svc_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 async def notifications(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
     url = Settings().notification_worker_url
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -74,8 +68,7 @@ async def mongo(started: StackUnderTest) -> AsyncIterator[Any]:
 
 async def _person(users: httpx.AsyncClient, name: str) -> tuple[User, str]:
     person = await register(users, name)
-    me = await users.get("/users/me", headers=person.auth)
-    return person, str(me.json()["id"])
+    return person, person.id
 
 
 async def _publish(messages: list[tuple[str, Envelope]]) -> None:

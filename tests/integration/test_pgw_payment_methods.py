@@ -30,12 +30,6 @@ def started(stack: StackUnderTest) -> StackUnderTest:
 
 
 @pytest.fixture
-async def users(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=Settings().user_svc_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 async def pgw(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=Settings().pgw_svc_url, timeout=10) as client:
         yield client

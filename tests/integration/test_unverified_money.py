@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -28,20 +27,8 @@ def started(stack: StackUnderTest) -> StackUnderTest:
     return stack
 
 
-@pytest.fixture
-async def users(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=Settings().user_svc_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-async def money(started: StackUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=Settings().transaction_svc_url, timeout=10) as client:
-        yield client
-
-
 async def test_money_out_waits_for_a_verified_email(
-    started: StackUnderTest, users: httpx.AsyncClient, money: httpx.AsyncClient
+    started: StackUnderTest, users: httpx.AsyncClient, transactions: httpx.AsyncClient
 ) -> None:
     person = await register(users, "unverified")
     transfer = {"from_wallet_id": str(uuid.uuid4()), "to_wallet_id": str(uuid.uuid4()),
@@ -49,7 +36,7 @@ async def test_money_out_waits_for_a_verified_email(
 
     async def post(token: str, path: str, body: dict[str, object]) -> httpx.Response:
         headers = {**bearer(token), "Idempotency-Key": str(uuid.uuid4())}
-        return await money.post(path, json=body, headers=headers)
+        return await transactions.post(path, json=body, headers=headers)
 
     # when the unverified account sends money or withdraws: refused, nothing recorded
     r = await post(person.token, "/transfers", transfer)
@@ -58,13 +45,12 @@ async def test_money_out_waits_for_a_verified_email(
                   "payout_method_id": str(uuid.uuid4())}  # fmt: skip
     r = await post(person.token, "/withdrawals", withdrawal)
     assert (r.status_code, r.json()["code"]) == (403, "email_not_verified"), r.text
-    listed = await money.get("/transactions", headers=person.auth)
+    listed = await transactions.get("/transactions", headers=person.auth)
     assert listed.status_code == 200 and listed.json()["items"] == []
 
     # when the email is verified (the mailer's link) and the person signs in again
-    me = (await users.get("/users/me", headers=person.auth)).json()
     events = await read_topic(Settings().kafka_bootstrap, "user-events",
-                              lambda e: e.key == me["id"])  # fmt: skip
+                              lambda e: e.key == person.id)  # fmt: skip
     [requested] = [e for e in events if e.type == "EmailVerificationRequested"]
     secret = client_secret(started.cfg.run_dir, "notification_worker")
     mailer = {"client_id": "notification_worker", "client_secret": secret}
