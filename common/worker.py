@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -61,8 +61,9 @@ async def running(worker: Loop, name: str) -> AsyncIterator[None]:
         await worker.stop()
 
 
-def worker_app(settings: S, factory: Callable[[S], Awaitable[Worker]]) -> FastAPI:
-    """An app whose lifespan starts the worker and cancels it on shutdown.
+def worker_app(settings: S, factory: Callable[[S], Worker]) -> FastAPI:
+    """An app whose lifespan makes the worker (``factory``: its class), starts it and
+    cancels it on shutdown.
 
     If the worker's loop dies, the process exits non-zero: a supervisor restarts it, and
     the restarted worker resumes from its committed offsets.
@@ -70,7 +71,7 @@ def worker_app(settings: S, factory: Callable[[S], Awaitable[Worker]]) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = await factory(settings)
+        worker = factory(settings)
         async with running(worker, settings.service_name):
             app.state.ready_checks.update(worker.checks)
             yield
@@ -78,6 +79,6 @@ def worker_app(settings: S, factory: Callable[[S], Awaitable[Worker]]) -> FastAP
     return build_app(settings.service_name, lifespan=lifespan)
 
 
-def serve_worker(factory: Callable[[S], Awaitable[Worker]], settings: S) -> None:
+def serve_worker(factory: Callable[[S], Worker], settings: S) -> None:
     """Run one worker process (``python -m`` its module): its ``worker_app``, served."""
     serve(lambda s: worker_app(s, factory), settings)

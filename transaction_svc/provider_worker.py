@@ -118,9 +118,5 @@ class ProviderWorker:
         return futures
 
 
-async def create_worker(settings: TransactionSettings) -> ProviderWorker:
-    return ProviderWorker(settings)
-
-
 if __name__ == "__main__":
-    serve_worker(create_worker, TransactionSettings(service_name="transaction_provider"))
+    serve_worker(ProviderWorker, TransactionSettings(service_name="transaction_provider"))

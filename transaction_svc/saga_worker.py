@@ -333,9 +333,5 @@ def _at(epoch_ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=epoch_ms)
 
 
-async def create_worker(settings: TransactionSettings) -> SagaWorker:
-    return SagaWorker(settings)
-
-
 if __name__ == "__main__":
-    serve_worker(create_worker, TransactionSettings(service_name="transaction_saga"))
+    serve_worker(SagaWorker, TransactionSettings(service_name="transaction_saga"))

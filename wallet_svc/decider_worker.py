@@ -406,9 +406,5 @@ class DeciderWorker(ConsumerRebalanceListener):
         await self.engine.dispose()
 
 
-async def create_worker(settings: WalletSettings) -> DeciderWorker:
-    return DeciderWorker(settings)
-
-
 if __name__ == "__main__":
-    serve_worker(create_worker, WalletSettings(service_name="wallet_decider"))
+    serve_worker(DeciderWorker, WalletSettings(service_name="wallet_decider"))

@@ -116,12 +116,8 @@ class BalanceProjector:
                 log.warning("error while stopping", exc_info=True)
 
 
-async def make_projector(settings: Settings) -> BalanceProjector:
-    return BalanceProjector(settings)
-
-
 def main() -> None:
-    serve_worker(make_projector, Settings(service_name="wallet_projector"))
+    serve_worker(BalanceProjector, Settings(service_name="wallet_projector"))
 
 
 if __name__ == "__main__":

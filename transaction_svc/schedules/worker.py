@@ -34,9 +34,5 @@ class SchedulerWorker:
         await self._opened.aclose()
 
 
-async def create_worker(settings: TransactionSettings) -> SchedulerWorker:
-    return SchedulerWorker(settings)
-
-
 if __name__ == "__main__":
-    serve_worker(create_worker, TransactionSettings(service_name="transaction_scheduler"))
+    serve_worker(SchedulerWorker, TransactionSettings(service_name="transaction_scheduler"))

@@ -261,9 +261,5 @@ class WebhookWorker:
             )
 
 
-async def create_worker(settings: TransactionSettings) -> WebhookWorker:
-    return WebhookWorker(settings)
-
-
 if __name__ == "__main__":
-    serve_worker(create_worker, TransactionSettings(service_name="transaction_webhooks"))
+    serve_worker(WebhookWorker, TransactionSettings(service_name="transaction_webhooks"))
