@@ -17,7 +17,7 @@ import pytest
 
 from common.settings import Settings
 from infra.local.backing import restart_backing
-from infra.testing.api import User, deposit, open_wallet, register, until_terminal
+from infra.testing.api import User, funded_wallets, until_terminal
 from infra.testing.stack import StackUnderTest
 from wallet_svc.verify import verify
 
@@ -40,14 +40,8 @@ class Funded:
 async def funded(apps: StackUnderTest, api: httpx.AsyncClient) -> Funded:
     if apps.mode != "local":
         pytest.skip(f"restarts the launcher's backing services; this session's are {apps.mode}")
-    users = [await register(api, "restart-a"), await register(api, "restart-b")]
-    wallets = []
-    for i in range(6):
-        user = users[i % 2]
-        wallet = await open_wallet(api, user)
-        await deposit(api, user, wallet, FUNDS)
-        wallets.append((user, wallet))
-    return Funded(users, wallets)
+    wallets = await funded_wallets(api, ("restart-a", "restart-b"), 6, FUNDS)
+    return Funded([user for user, _ in wallets[:2]], wallets)
 
 
 async def _accepted(api: httpx.AsyncClient, user: User, body: dict[str, object]) -> str:
