@@ -10,10 +10,16 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from common.settings import Settings
 from infra.testing.api import ADMIN_EMAIL, ADMIN_PASSWORD
 from infra.testing.stack import StackUnderTest
+
+# Properties are checked, never timed (speed is measured in bench/): without Hypothesis's
+# 200 ms deadline per example, an example slowed by a busy machine is not a failure.
+hypothesis_settings.register_profile("paystream", deadline=None)
+hypothesis_settings.load_profile("paystream")
 
 
 @pytest.fixture(scope="session")
