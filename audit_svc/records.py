@@ -9,12 +9,12 @@ so one multikey index serves all six instead of an index each: on FerretDB every
 is evaluated on each insert, and six of them cost the projector about a third of its
 store time (docs/benchmarks.md).
 
-The store keeps ``data`` as its JSON text (``as_stored``), not as a sub-document: its cost
-per record follows the number of fields (FerretDB v1 encodes and decodes each one on
-every insert and read: a third less of its CPU per record, docs/benchmarks.md), and no
-query looks inside it. Readers, and the hash, see it as an object (``readable``), so a
-record hashes, reads and exports the same whichever way it is stored (records written
-before hold an object).
+The store keeps ``actor``, ``subjects`` and ``data`` as their JSON text (``as_stored``),
+not as sub-documents: its cost per record follows the number of fields (FerretDB v1
+encodes and decodes each one on every insert and read: about half of its CPU per record,
+docs/benchmarks.md), and no query looks inside them (the filters match ``keys``).
+Readers, and the hash, see them as objects (``readable``), so a record hashes, reads and
+exports the same whichever way it is stored (records written before hold objects).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import orjson
 from audit_svc.masking import mask
 from contracts.envelope import Envelope
 
+# the fields the store keeps as JSON text (module doc)
+AS_TEXT = ("actor", "subjects", "data")
 # payload keys that name a subject of the event, by kind
 SUBJECT_KEYS: dict[str, tuple[str, ...]] = {
     "user_ids": ("user_id", "owner_id"),
@@ -64,15 +66,18 @@ def record_of(topic: str, envelope: Envelope) -> dict[str, Any]:
 
 
 def as_stored(record: Mapping[str, Any]) -> dict[str, Any]:
-    """``record`` as the store keeps it: ``data`` as its JSON text (see the module doc)."""
-    return {**record, "data": orjson.dumps(record["data"]).decode()}
+    """``record`` as the store keeps it: ``AS_TEXT`` as their JSON text (module doc)."""
+    return {**record, **{n: orjson.dumps(record[n]).decode() for n in AS_TEXT if n in record}}
 
 
 def readable(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored record as readers and the hash see it: ``data`` as an object (an older
-    record's object as it is)."""
-    data = record.get("data")
-    return {**record, "data": orjson.loads(data)} if isinstance(data, str) else dict(record)
+    """A stored record as readers and the hash see it: ``AS_TEXT`` as objects (an older
+    record's objects as they are)."""
+    out = dict(record)
+    for name in AS_TEXT:
+        if isinstance(value := out.get(name), str):
+            out[name] = orjson.loads(value)
+    return out
 
 
 def search_key(filter_name: str, value: str) -> str:
@@ -91,6 +96,7 @@ def keys_of(type_: str, actor_id: str, subjects: dict[str, list[str]]) -> list[s
 
 def keys_of_record(record: Mapping[str, Any]) -> list[str]:
     """The keys of a stored record, from its type, actor and subjects."""
+    record = readable(record)
     return keys_of(str(record.get("type")), str(record.get("actor", {}).get("id")),
                    dict(record.get("subjects", {})))  # fmt: skip
 

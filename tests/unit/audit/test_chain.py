@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit_svc.chain import GENESIS, KEYS_ADDED, canonical, chained, link, verify
-from audit_svc.records import as_stored, keys_of_record, readable
+from audit_svc.records import AS_TEXT, as_stored, keys_of_record, readable
 
 VALUES = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20)
 DATA = st.dictionaries(st.text(min_size=1, max_size=8), VALUES, max_size=5)
@@ -21,6 +21,8 @@ DATA = st.dictionaries(st.text(min_size=1, max_size=8), VALUES, max_size=5)
 def log_of(datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     records = [
         {"seq": i, "event_id": f"e-{i}", "type": "T", "data": d,
+         "actor": {"kind": "service", "id": "s", "role": None, "address": None},
+         "subjects": {"user_ids": [], "wallet_ids": [f"w-{i}"]},
          "occurred_at": datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)}
         for i, d in enumerate(datas, start=1)
     ]  # fmt: skip
@@ -61,10 +63,10 @@ def test_an_edited_record_is_named(datas: list[dict[str, Any]], data: st.DataObj
 def test_a_chain_stored_with_its_data_as_text_verifies_reads_back_and_names_an_edit(
     datas: list[dict[str, Any]], data: st.DataObject
 ) -> None:
-    # given a chain as the store keeps it: each record's data as its JSON text
+    # given a chain as the store keeps it: each record's actor, subjects and data as text
     log = log_of(datas)
     kept = [as_stored(r) for r in log]
-    assert all(isinstance(r["data"], str) for r in kept)
+    assert all(isinstance(r[name], str) for r in kept for name in AS_TEXT)
     # then it verifies with the hashes made over the objects, and reads back as made
     assert verify(kept, 1, len(kept), GENESIS).ok
     assert [readable(r) for r in kept] == log
