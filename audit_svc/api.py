@@ -18,7 +18,6 @@ from pydantic import Field, TypeAdapter
 
 from audit_svc.chain import instant_text
 from audit_svc.deps import App, AuditApp
-from audit_svc.records import readable
 from audit_svc.schemas import EXAMPLE_RECORD, AuditPage, Verification
 from audit_svc.store import Filters
 from common.auth import Principal, require_roles
@@ -119,9 +118,7 @@ async def export_logs(
     async def lines() -> AsyncIterator[bytes]:
         async for doc in app.log.stream(chosen, from_seq, last):
             yield (
-                orjson.dumps(
-                    readable(doc), default=instant_text, option=orjson.OPT_PASSTHROUGH_DATETIME
-                )
+                orjson.dumps(doc, default=instant_text, option=orjson.OPT_PASSTHROUGH_DATETIME)
                 + b"\n"
             )
 

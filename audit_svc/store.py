@@ -178,10 +178,11 @@ class MongoAuditLog:
         self, filters: Filters, from_seq: int, to_seq: int
     ) -> AsyncIterator[MongoDocument]:
         """The matching records from ``from_seq`` to ``to_seq``, oldest first, fetched in
-        batches (never all in memory), as stored (``records.as_stored``)."""
+        batches (never all in memory), as readers get them (``records.readable``; the hash
+        is over the same)."""
         query = filters.query() | {"seq": {"$gte": from_seq, "$lte": to_seq}}
         async for doc in self.logs.find(query, PROJECTION, batch_size=500).sort("seq", ASCENDING):
-            yield doc
+            yield readable(doc)
 
     async def in_ranges(
         self, ranges: Sequence[tuple[int, int | None]]
