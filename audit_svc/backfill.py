@@ -34,18 +34,18 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from audit_svc.chain import KEYS_ADDED
 from audit_svc.records import keys_of_record
 from audit_svc.store import LOGS
 from common.kafka.mongo_offsets import MongoDocument
+from common.mongo import insert_new
 
 log = logging.getLogger("paystream.audit_backfill")
 UPGRADE = "audit_logs_upgrade"
 DONE, UPGRADED = "audit_upgrades", "event_ids"  # the upgrades done; this one's name
 CHUNK = 1000
-DUPLICATE_KEY = 11000
 
 
 async def backfill_keys(db: AsyncDatabase[MongoDocument], chunk: int = CHUNK) -> int:
@@ -90,9 +90,5 @@ async def _put_back(logs: AsyncCollection[MongoDocument], copy: AsyncCollection[
     records = await copy.find({}).to_list()
     if not records:
         return
-    try:
-        await logs.insert_many(records, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+    await insert_new(logs, records)
     await copy.delete_many({})

@@ -1,7 +1,8 @@
 """Composition root of audit_svc: the audit API and, in the same process, the audit
 projector that appends every recorded event to the log (its one writer) and the watch
 that verifies the chain every ``audit_verify_interval_s`` (what was appended since, and
-a slice of older records in turn)."""
+a slice of older records in turn). The log has a database of its own
+(``audit_mongo_db``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from audit_svc import api
 from audit_svc.backfill import backfill_keys
 from audit_svc.chain_watch import ChainWatch
 from audit_svc.deps import AuditApp
+from audit_svc.own_database import move_log
 from audit_svc.projector import audit_consumer
 from audit_svc.settings import AuditSettings
 from audit_svc.store import MongoAuditLog
@@ -33,9 +35,10 @@ def create_app(settings: AuditSettings) -> FastAPI:
             assert producer is not None and mongo is not None
             verifier = await resources.token_verifier()
             app.state.ready_checks.update(resources.checks)
-            db = mongo[settings.mongo_db]
+            db = mongo[settings.audit_mongo_db]
             audit_log = MongoAuditLog(db)  # the API's reader; the projector has its own
             await audit_log.ensure_indexes()
+            await move_log(mongo[settings.mongo_db], db)  # a log an earlier version kept there
             await backfill_keys(db)  # records of an earlier version, before anyone reads
             install(app, AuditApp(verifier=verifier, log=audit_log, producer=producer))
             watch = ChainWatch(

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from audit_svc.projector import GROUP as AUDIT_GROUP
 from audit_svc.projector import RECORDED
+from audit_svc.settings import AuditSettings
 from audit_svc.store import OFFSETS as AUDIT_OFFSETS
 from bench import timeline
 from bench.baselines import kafka_baseline, postgres_baseline
@@ -212,7 +213,8 @@ class LagProbe:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
         self.conn: asyncpg.Connection | None = None
         self.mongo = make_mongo_client(settings.mongo_url, "bench-lag")
-        self.audit = MongoOffsets(self.mongo[settings.mongo_db][AUDIT_OFFSETS], AUDIT_GROUP)
+        audit_db = self.mongo[AuditSettings().audit_mongo_db]
+        self.audit = MongoOffsets(audit_db[AUDIT_OFFSETS], AUDIT_GROUP)
 
     async def __aenter__(self) -> LagProbe:
         await self.consumer.start()

@@ -30,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from common.kafka.mongo_offsets import MongoDocument
+from common.mongo import DUPLICATE_KEY, insert_new
 from contracts.ids import uuid7
 
 NOTIFICATIONS = "notifications"
@@ -128,28 +129,13 @@ async def save_switches(db: Db, user_id: str, change: dict[str, dict[str, bool]]
     except BulkWriteError as exc:
         # two first changes of one switch at once: both upserts inserted (FerretDB does not
         # retry as MongoDB does), one failed on the _id; the document exists now
-        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             raise
         await db[SWITCHES].bulk_write(writes, ordered=False)
 
 
 KEY = ("event_id", "kind", "channel", "user_id")  # the unique claim of a notification
 Claim = tuple[dict[str, str], dict[str, Any]]  # its key (KEY's fields), its other fields
-
-
-async def _insert_new(collection: Any, docs: Sequence[MongoDocument]) -> list[int]:
-    """Insert ``docs`` in one command; the indexes of those a unique index refused (stored
-    before). Any other error is raised."""
-    if not docs:
-        return []
-    try:
-        await collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if exc.details.get("writeConcernErrors") or any(e.get("code") != 11000 for e in errors):
-            raise
-        return sorted(e["index"] for e in errors)
-    return []
 
 
 async def claim_many(db: Db, claims: Sequence[Claim]) -> list[MongoDocument]:
@@ -159,7 +145,7 @@ async def claim_many(db: Db, claims: Sequence[Claim]) -> list[MongoDocument]:
     now = datetime.now(UTC)
     docs = [{"_id": str(uuid7()), **key, **fields, "read_at": None, "created_at": now}
             for key, fields in claims]  # fmt: skip
-    met = await _insert_new(db[NOTIFICATIONS], docs)
+    met = await insert_new(db[NOTIFICATIONS], docs)
     result = [{**doc, "status": PENDING, "attempts": 0, "published": False} for doc in docs]
     if met:
         found = await db[NOTIFICATIONS].find({"$or": [claims[i][0] for i in met]}).to_list()
@@ -192,7 +178,7 @@ async def settle_many(
     """Record the outcome of each of ``docs`` (one insert for all), written once: where one
     was stored before (a second settle of the same notification), the first is kept. The
     notifications with their outcome, in order."""
-    met = await _insert_new(db[OUTCOMES], outcomes)
+    met = await insert_new(db[OUTCOMES], outcomes)
     kept = list(outcomes)
     if met:
         query = {"_id": {"$in": [outcomes[i]["_id"] for i in met]}}
@@ -205,7 +191,7 @@ async def settle_many(
 async def mark_published(db: Db, notification_ids: Sequence[str]) -> None:
     """Their outcomes are on ``notification-events``: a replay does not publish them
     again (one insert; a mark stored before is kept)."""
-    await _insert_new(db[PUBLISHED], [{"_id": i} for i in notification_ids])
+    await insert_new(db[PUBLISHED], [{"_id": i} for i in notification_ids])
 
 
 async def with_outcomes(db: Db, docs: list[MongoDocument]) -> list[MongoDocument]:

@@ -107,7 +107,9 @@ PROCESSES: dict[str, Process] = {
         consumer_group="notification-worker",
     ),
     # one writer of the audit log's hash chain: never more than one (docs/audit.md)
-    "audit_svc": Process("audit_svc"),
+    "audit_svc": Process(
+        "audit_svc", env=(("PAYSTREAM_AUDIT_MONGO_DB", "paystream_audit"),)
+    ),  # the log's own database (docs/audit.md)
     "wallet_decider": Process(
         WORKER_PORTS["wallet_decider"][0], cpu="250m", consumer_group="wallet-decider"
     ),
