@@ -41,11 +41,15 @@ def create_app(settings: AuditSettings) -> FastAPI:
             await move_log(mongo[settings.mongo_db], db)  # a log an earlier version kept there
             await backfill_keys(db)  # records of an earlier version, before anyone reads
             install(app, AuditApp(verifier=verifier, log=audit_log, producer=producer))
+            projector = audit_consumer(settings, db, producer)
             watch = ChainWatch(
-                audit_log, settings.audit_verify_interval_s, settings.audit_verify_sweep
+                audit_log,
+                settings.audit_verify_interval_s,
+                settings.audit_verify_sweep,
+                behind=projector.behind,  # a round waits while the projector catches up
             )
             async with (
-                running(audit_consumer(settings, db, producer), "audit-projector"),
+                running(projector, "audit-projector"),
                 running(watch, "audit-chain-watch"),
             ):
                 yield

@@ -81,12 +81,13 @@ async def read_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes,
         await consumer.stop()
 
 
-def report_lag(
-    consumer: AIOKafkaConsumer, service: str, group: str, next_offsets: Mapping[TopicPartition, int]
-) -> None:
-    """Set ``paystream_consumer_lag`` of each assigned partition: its end offset (the last
-    stable one under ``read_committed``) minus ``next_offsets`` (where the group's progress
-    is stored), from the last fetch's metadata: no round trip."""
+def lags(
+    consumer: AIOKafkaConsumer, next_offsets: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Each assigned partition's end offset (the last stable one under
+    ``read_committed``) minus ``next_offsets`` (where the group's progress is stored), from
+    the last fetch's metadata: no round trip. A partition without either is left out."""
+    out = {}
     for tp in consumer.assignment():
         stored = next_offsets.get(tp)
         if stored is None:
@@ -95,7 +96,16 @@ def report_lag(
         if end is None or end < 0:
             end = consumer.highwater(tp)
         if end is not None and end >= 0:
-            CONSUMER_LAG.labels(service, group, tp.topic, str(tp.partition)).set(end - stored)
+            out[tp] = end - stored
+    return out
+
+
+def report_lag(
+    consumer: AIOKafkaConsumer, service: str, group: str, next_offsets: Mapping[TopicPartition, int]
+) -> None:
+    """Set ``paystream_consumer_lag`` of each assigned partition (``lags``)."""
+    for tp, lag in lags(consumer, next_offsets).items():
+        CONSUMER_LAG.labels(service, group, tp.topic, str(tp.partition)).set(lag)
 
 
 class _EventId(msgspec.Struct):

@@ -42,7 +42,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from common.kafka.consumer import make_consumer, record_context, report_lag
+from common.kafka.consumer import lags, make_consumer, record_context, report_lag
 from common.kafka.headers import dead_letter_headers
 from common.kafka.replay import as_origin, is_replay, replayed_for
 from common.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG, EVENTS_PROCESSED
@@ -230,6 +230,11 @@ class TrackedConsumer(ConsumerRebalanceListener, Generic[T, U]):
                 CONSUMER_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         self._report_lag()
         return len(records)
+
+    def behind(self) -> int:
+        """How many records of the assigned partitions are not applied yet, as of the last
+        fetch (``lags``): what the worker still has to catch up."""
+        return sum(lags(self.consumer, self.stored).values())
 
     async def _tails_of(
         self, fetched: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
