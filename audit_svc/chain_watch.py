@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 
 from audit_svc.chain import GENESIS, Verdict, Walk
+from audit_svc.projector import BATCH_MAX
 from audit_svc.store import MongoAuditLog
 from common.metrics import (
     AUDIT_CHAIN_LENGTH,
@@ -50,7 +51,7 @@ from common.metrics import (
 log = logging.getLogger("paystream.audit_chain_watch")
 SWEEP = 100_000
 BUSY_SHARE = 0.1  # of the time, at most, spent in rounds
-BEHIND_MAX = 2_000  # records: about one batch of the projector (projector.BATCH_MAX)
+BEHIND_MAX = BATCH_MAX  # records: one batch of the projector
 BEHIND_POLL_S = 1.0
 
 

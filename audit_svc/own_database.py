@@ -45,9 +45,9 @@ async def move_log(
     if shared.name == own.name:
         return 0
     copied = 0
+    present = [n for n in await shared.list_collection_names() if n in COLLECTIONS]
     if await own[DONE].find_one({"_id": MOVED}) is None:
-        present = set(await shared.list_collection_names())
-        for name in (n for n in COLLECTIONS if n in present):
+        for name in present:
             batch = list[MongoDocument]()
             async for doc in shared[name].find({}, batch_size=chunk):
                 batch.append(doc)
@@ -60,6 +60,6 @@ async def move_log(
             mark = {"_id": MOVED, "from": shared.name, "documents": copied}
             await own[DONE].insert_one(mark | {"at": datetime.now(UTC)})
         log.info("audit log moved", extra={k: mark[k] for k in ("from", "documents")})
-    for name in set(COLLECTIONS) & set(await shared.list_collection_names()):
+    for name in present:
         await shared.drop_collection(name)  # moved: at this start, or at one that crashed
     return copied
